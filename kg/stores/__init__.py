@@ -1,0 +1,23 @@
+from .base import (
+    DeletionResult,
+    EntityRecord,
+    GraphStats,
+    KnowledgeGraphStore,
+    Neighbour,
+    RelationRecord,
+    UpsertResult,
+)
+from .registry import available_backends, get_store, resolve_backend_name
+
+__all__ = [
+    "DeletionResult",
+    "EntityRecord",
+    "GraphStats",
+    "KnowledgeGraphStore",
+    "Neighbour",
+    "RelationRecord",
+    "UpsertResult",
+    "available_backends",
+    "get_store",
+    "resolve_backend_name",
+]

@@ -1,0 +1,57 @@
+"""One catalogue of numbered, searchable errors (in the spirit of spaCy's ``Errors.E097``).
+
+Every error a user can meet carries a code and a message that says what to fix. Management
+commands turn a :class:`LeitmotifError` into a one-line ``CommandError`` (no traceback wall); the
+API maps it to a 4xx response.
+"""
+from __future__ import annotations
+
+
+class LeitmotifError(Exception):
+    """Base class: ``code`` is stable and searchable, ``message`` says what to do."""
+
+    code: str = "E000"
+
+    def __init__(self, message: str):
+        super().__init__(f"[{self.code}] {message}")
+        self.message = message
+
+
+class ConfigurationError(LeitmotifError):
+    code = "E001"
+
+
+class UnknownBackendError(ConfigurationError):
+    code = "E002"
+
+
+class StoreUnavailableError(LeitmotifError):
+    """The graph backend cannot be reached (server down, wrong address or credentials)."""
+
+    code = "E003"
+
+
+class UnknownEntityError(LeitmotifError):
+    """An operation named entity ids that are not in the graph."""
+
+    code = "E004"
+
+
+class InvalidGraphDataError(LeitmotifError):
+    """An entity or relation is malformed (empty id, bad relation type, confidence out of range...)."""
+
+    code = "E005"
+
+
+class DataFileError(LeitmotifError):
+    """A data file is missing or malformed; the message names the file and line."""
+
+    code = "E006"
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+        self.path = path
+        self.line = line

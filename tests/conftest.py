@@ -1,0 +1,98 @@
+"""Shared fixtures: a graph store per backend, backed by a real Neo4j server for the neo4j half.
+
+The Neo4j server is started once per test session by ``scripts/neo4j_local.py`` on a loopback port.
+Locally, if it cannot start, neo4j tests are skipped with the reason; with ``CI=true`` the whole run
+fails instead, because CI must never silently skip the Neo4j half of the contract suite.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BACKENDS = ["sql", "neo4j"]
+
+
+def _load_launcher():
+    spec = importlib.util.spec_from_file_location("neo4j_local", REPO / "scripts" / "neo4j_local.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def neo4j_server():
+    """Connection details of a running Neo4j (started here unless NEO4J_TEST_URI points at one)."""
+    if os.environ.get("NEO4J_TEST_URI"):
+        yield {
+            "uri": os.environ["NEO4J_TEST_URI"],
+            "user": os.environ.get("NEO4J_TEST_USER", "neo4j"),
+            "password": os.environ.get("NEO4J_TEST_PASSWORD", ""),
+        }
+        return
+    launcher = _load_launcher()
+    try:
+        state = launcher.start(port=launcher.DEFAULT_PORT)
+    except Exception as exc:  # noqa: BLE001 - any failure to start means the same thing here
+        message = f"Neo4j test server could not start: {exc}"
+        if _in_ci():
+            pytest.exit(f"CI=true and {message}. The Neo4j half of the suite must run in CI.", returncode=3)
+        pytest.skip(message)
+    yield state
+    if os.environ.get("NEO4J_KEEP_RUNNING", "") == "":
+        launcher.stop(port=launcher.DEFAULT_PORT)
+
+
+@pytest.fixture
+def neo4j_store(neo4j_server):
+    from kg.stores.neo4j import Neo4jGraphStore
+
+    store = Neo4jGraphStore(uri=neo4j_server["uri"], user=neo4j_server["user"], password=neo4j_server["password"], database="neo4j")
+    store.clear()
+    yield store
+    store.clear()
+    store.close()
+
+
+@pytest.fixture
+def sql_store(db):
+    from kg.stores.sql import SqlGraphStore
+
+    return SqlGraphStore()
+
+
+@pytest.fixture(params=[pytest.param("sql", id="sql"), pytest.param("neo4j", id="neo4j", marks=pytest.mark.neo4j)])
+def graph_store(request):
+    """The same test runs once per backend: this is how the contract suite holds both to one behaviour."""
+    return request.getfixturevalue(f"{request.param}_store")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print per-backend counts so the output shows the contract suite ran against both stores."""
+    counts: dict[str, Counter] = {b: Counter() for b in BACKENDS}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if "test_store_contract" not in nodeid:
+                continue
+            if outcome == "passed" and getattr(report, "when", "call") != "call":
+                continue
+            for backend in BACKENDS:
+                if nodeid.endswith(f"[{backend}]") or f"[{backend}-" in nodeid or f"-{backend}]" in nodeid:
+                    counts[backend][outcome] += 1
+    if any(counts.values()):
+        terminalreporter.write_sep("-", "knowledge-graph store contract suite")
+        for backend in BACKENDS:
+            c = counts[backend]
+            terminalreporter.write_line(
+                f"backend {backend:6s}: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped, {c['error']} errors"
+            )

@@ -48,10 +48,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
     "learning_platform.catalog",
+    "learning_platform.accounts",
     "kg",
     "ingestion",
     "recommender",
@@ -148,5 +150,7 @@ LOGGING = {
 }
 
 if not DEBUG:
+    # In production WhiteNoise serves the collected static files (runserver does it in DEBUG).
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)

@@ -225,7 +225,10 @@ class KnowledgeGraphStore(ABC):
 
     @abstractmethod
     def search_entities(self, query: str, *, types: Sequence[str] | None = None, limit: int = 20) -> list[EntityRecord]:
-        """Case-insensitive prefix match on name or alias; exact name matches first, then by name."""
+        """Case-insensitive prefix match on name or alias; exact name matches first, then by lower-cased name, then id.
+
+        A blank query returns ``[]``; the query text is always taken literally (no wildcards).
+        """
 
     @abstractmethod
     def neighbours(

@@ -1,0 +1,54 @@
+# Leitmotif: `make demo` sets everything up and serves the site; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+KG_BACKEND ?= sql
+export KG_BACKEND
+
+.PHONY: demo test system-deps venv migrate load curator serve neo4j-start neo4j-stop bench clean-db
+
+demo: system-deps venv migrate load curator serve
+
+test: system-deps venv
+	$(PY) -m pytest
+
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+load: venv
+	$(PY) manage.py load_lastfm
+
+curator: venv
+	$(PY) manage.py create_demo_curator
+
+serve: venv
+	@echo "Serving Leitmotif on http://$(HOST):$(PORT)/ (admin: http://$(HOST):$(PORT)/admin/)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+neo4j-start:
+	$(PY) scripts/neo4j_local.py start --port $${NEO4J_PORT:-7687} --password $${NEO4J_PASSWORD:-leitmotif-dev}
+
+neo4j-stop:
+	$(PY) scripts/neo4j_local.py stop --port $${NEO4J_PORT:-7687}
+
+bench: system-deps venv
+	$(PY) benchmarks/kg_load.py
+	$(PY) benchmarks/neo4j_batching.py
+
+clean-db:
+	rm -f var/db.sqlite3 var/db.sqlite3-wal var/db.sqlite3-shm

@@ -70,7 +70,14 @@ def sql_store(db):
     return SqlGraphStore()
 
 
-@pytest.fixture(params=[pytest.param("sql", id="sql"), pytest.param("neo4j", id="neo4j", marks=pytest.mark.neo4j)])
+@pytest.fixture(
+    params=[
+        # django_db on the sql param: pytest-django creates the test database from collection-time marks,
+        # so without it a run of only the contract suite would touch the development database.
+        pytest.param("sql", id="sql", marks=pytest.mark.django_db),
+        pytest.param("neo4j", id="neo4j", marks=pytest.mark.neo4j),
+    ]
+)
 def graph_store(request):
     """The same test runs once per backend: this is how the contract suite holds both to one behaviour."""
     return request.getfixturevalue(f"{request.param}_store")

@@ -20,13 +20,14 @@ Semantics every backend honours:
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from learning_platform.errors import InvalidGraphDataError
 
@@ -37,8 +38,18 @@ RELATION_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 #: Entity types are capitalised words (``Artist``, ``Tag``, ``Concept``).
 ENTITY_TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
 MAX_ID_LENGTH = 255
+#: Longest name or alias any backend accepts. Why a limit: PostgreSQL cannot index a text value much
+#: over 2 kB (a 500-character name is up to 2 kB in UTF-8), Neo4j's RANGE index on ``name_lower``
+#: stops near 8 kB, and 500 characters is far beyond any real label. One bound, so every backend
+#: takes the same data.
+MAX_NAME_LENGTH = 500
 
 DEFAULT_BATCH_SIZE = 1000
+
+Record = TypeVar("Record", "EntityRecord", "RelationRecord")
+
+#: One encoder for every record: ``json.dumps`` with options builds a new encoder on each call.
+_PROPERTIES_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,13 @@ class EntityRecord:
     updated_at: datetime | None = None
 
     def validate(self) -> "EntityRecord":
+        """Check that every backend can store this entity as it is; returns ``self``.
+
+        Why here and not in each store: a loader validates all its records before writing the first
+        batch, and the stores and the admin form must refuse exactly the same records.
+        """
+        if isinstance(self.aliases, (str, bytes)) or not isinstance(self.aliases, (list, tuple)):
+            raise InvalidGraphDataError(f"Entity {self.id!r}: aliases must be a list or tuple of strings, got {self.aliases!r:.80}.")
         if not isinstance(self.id, str) or not self.id.strip() or len(self.id) > MAX_ID_LENGTH:
             raise InvalidGraphDataError(f"Entity id must be a non-empty string of at most {MAX_ID_LENGTH} characters, got {self.id!r}.")
         if not isinstance(self.type, str) or not ENTITY_TYPE_PATTERN.match(self.type):
@@ -64,6 +82,13 @@ class EntityRecord:
             raise InvalidGraphDataError(f"Entity {self.id!r}: aliases must be strings.")
         if not isinstance(self.properties, Mapping):
             raise InvalidGraphDataError(f"Entity {self.id!r}: properties must be a mapping.")
+        owner = f"Entity {self.id!r}"
+        _check_text(self.id, owner=owner, field_name="id")
+        _check_text(self.type, owner=owner, field_name="type")
+        _check_text(self.name, owner=owner, field_name="name", max_length=MAX_NAME_LENGTH)
+        for alias in self.aliases:
+            _check_text(alias, owner=owner, field_name="alias", max_length=MAX_NAME_LENGTH)
+        canonical_properties_json(self.properties, owner=owner)
         return self
 
     def content_key(self) -> tuple:
@@ -89,6 +114,7 @@ class RelationRecord:
         return (self.head, self.type, self.tail)
 
     def validate(self) -> "RelationRecord":
+        """Check that every backend can store this relation as it is; returns ``self``."""
         for end in (self.head, self.tail):
             if not isinstance(end, str) or not end.strip():
                 raise InvalidGraphDataError(f"Relation {self.key!r}: head and tail must be non-empty entity ids.")
@@ -102,6 +128,10 @@ class RelationRecord:
             raise InvalidGraphDataError(f"Relation {self.key!r}: source must be a string.")
         if not isinstance(self.properties, Mapping):
             raise InvalidGraphDataError(f"Relation {self.key!r}: properties must be a mapping.")
+        owner = f"Relation {self.key!r}"
+        for field_name in ("head", "tail", "source"):
+            _check_text(getattr(self, field_name), owner=owner, field_name=field_name)
+        canonical_properties_json(self.properties, owner=owner)
         return self
 
     def content_key(self) -> tuple:
@@ -146,15 +176,94 @@ class GraphStats:
 
 
 def _canonical(value: Any) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+# --- checks shared by every backend -----------------------------------------------------------
+
+
+def canonical_properties_json(properties: Mapping[str, Any], *, owner: str) -> str:
+    """Properties as canonical JSON (sorted keys, no spaces), refusing what a JSON store cannot keep.
+
+    Why so strict: both backends store properties as JSON, and a value that does not survive the
+    round trip (a set, NaN, a NUL character PostgreSQL refuses) would either fail mid-batch or come
+    back different. The Neo4j store keeps this exact string, so its format must not change.
+    ``owner`` names the record in the message (``Entity 'a:1'``).
+    """
+    try:
+        encoded = _PROPERTIES_ENCODER.encode(dict(properties))
+    except (TypeError, ValueError) as exc:
+        raise InvalidGraphDataError(
+            f"{owner}: properties must be JSON data (strings, finite numbers, booleans, None, lists, "
+            f"string-keyed dicts): {exc}."
+        ) from exc
+    if "\\u0000" in encoded:
+        raise InvalidGraphDataError(f"{owner}: a property value contains a NUL character (\\x00); remove it.")
+    return encoded
+
+
+def _check_text(value: str, *, owner: str, field_name: str, max_length: int | None = None) -> None:
+    """No NUL characters (PostgreSQL text cannot hold them) and, when given, at most ``max_length`` characters."""
+    if "\x00" in value:
+        raise InvalidGraphDataError(f"{owner}: {field_name} contains a NUL character (\\x00); remove it.")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidGraphDataError(
+            f"{owner}: {field_name} is {len(value)} characters long; at most {max_length} are allowed ({value[:40]!r}...)."
+        )
+
+
+def check_positive_int(name: str, value: Any) -> None:
+    """Limits and batch sizes: an ``int`` of at least 1 (``True`` is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidGraphDataError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def type_filter(types: Sequence[str] | None, name: str) -> list[str] | None:
+    """A type filter as a list, or ``None`` for "any type" (``None`` or an empty list given).
+
+    Why reject a string: ``"Artist"`` would otherwise be read as the types ``A``, ``r``, ``t``...
+    """
+    if types is None:
+        return None
+    if isinstance(types, str):
+        raise InvalidGraphDataError(f"{name} must be a list of types, not the single string {types!r}; write [{types!r}].")
+    return list(types) or None
+
+
+def require_record_iterable(items: Any, record_class: type, method: str) -> None:
+    """Refuse one record (or a string) where an iterable of records is expected, instead of iterating it."""
+    if isinstance(items, (record_class, str)):
+        raise InvalidGraphDataError(f"{method} expects an iterable of {record_class.__name__}, not one {type(items).__name__}.")
+
+
+def require_record(item: Any, record_class: type[Record], method: str) -> Record:
+    """``item`` checked to be a ``record_class`` and validated; a dict or tuple is refused with what it was."""
+    if not isinstance(item, record_class):
+        raise InvalidGraphDataError(f"{method} expects {record_class.__name__} items, got {type(item).__name__}: {item!r:.80}.")
+    return item.validate()
+
+
+def merge_id_list(*, keep_id: str, merge_ids: Iterable[str]) -> list[str]:
+    """The ids to fold into ``keep_id``, de-duplicated in order; a string, an empty list or ``keep_id`` itself is refused.
+
+    Why a string is refused: ``"a:2"`` would otherwise be read as the ids ``a``, ``:`` and ``2``.
+    """
+    if isinstance(merge_ids, str) or not isinstance(merge_ids, Iterable):
+        raise InvalidGraphDataError(f"merge_ids must be a list of entity ids, not {type(merge_ids).__name__} {merge_ids!r:.80}.")
+    ids = list(merge_ids)
+    if not all(isinstance(i, str) for i in ids):
+        raise InvalidGraphDataError(f"merge_ids must be a list of entity ids (strings), got {ids!r:.80}.")
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        raise InvalidGraphDataError(f"merge_ids is empty: name at least one entity to fold into {keep_id!r}.")
+    if keep_id in ids:
+        raise InvalidGraphDataError(f"Cannot merge entity {keep_id!r} into itself; remove it from merge_ids.")
+    return ids
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
     """Split an iterable into lists of at most ``size`` items (the unit of one atomic write)."""
-    if size < 1:
-        raise InvalidGraphDataError(f"batch_size must be at least 1, got {size}.")
+    check_positive_int("batch_size", size)
     batch: list = []
     for item in items:
         batch.append(item)

@@ -1,0 +1,1 @@
+"""Loaders that turn shared data files into catalog rows and graph facts (one module per data set)."""

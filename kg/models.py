@@ -1,0 +1,98 @@
+"""Tables of the embedded ``sql`` knowledge-graph store (``kg.store.sql.v1``).
+
+Why these tables exist: a first run needs no graph server, so the graph can live in the project's
+own database (SQLite or PostgreSQL). Only :mod:`kg.stores.sql` writes them: it keeps the derived
+columns (``name_lower``, the alias rows) in step and moves ``updated_at`` only when content really
+changed, which is why no field here uses ``auto_now``. Everything else talks to the store interface
+in :mod:`kg.stores.base`, never to these models.
+
+The database enforces what it can (non-empty ids and types, confidence in 0..1, one relation per
+``(head, type, tail)``, one alias row per entity and lower-cased alias); the rest is validated by the
+records before any write.
+"""
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .stores.base import MAX_ID_LENGTH
+
+#: Entity and relation types are at most 64 characters (see the patterns in ``kg.stores.base``).
+TYPE_MAX_LENGTH = 64
+
+
+class Entity(models.Model):
+    """A node of the graph, keyed by its stable string id (``lastfm:artist:289``)."""
+
+    id = models.CharField(primary_key=True, max_length=MAX_ID_LENGTH)
+    type = models.CharField(max_length=TYPE_MAX_LENGTH, db_index=True)
+    name = models.TextField(blank=True)
+    #: ``name.lower()`` computed in Python (SQLite's ``lower()`` only folds ASCII), for prefix search.
+    name_lower = models.TextField(blank=True, db_index=True, editable=False)
+    #: The aliases in the order given; :class:`EntityAlias` mirrors them for indexed search.
+    aliases = models.JSONField(default=list, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "kg_entity"
+        verbose_name = "entity"
+        verbose_name_plural = "entities"
+        constraints = [
+            models.CheckConstraint(condition=~Q(id=""), name="kg_entity_id_not_empty"),
+            models.CheckConstraint(condition=~Q(type=""), name="kg_entity_type_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})" if self.name else self.id
+
+
+class EntityAlias(models.Model):
+    """One lower-cased alias of an entity, so alias prefix search uses an index instead of scanning JSON."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="alias_rows", db_index=False)
+    alias_lower = models.TextField(db_index=True)
+
+    class Meta:
+        db_table = "kg_entity_alias"
+        verbose_name = "entity alias"
+        verbose_name_plural = "entity aliases"
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "alias_lower"], name="kg_entity_alias_unique"),
+            models.CheckConstraint(condition=~Q(alias_lower=""), name="kg_entity_alias_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.alias_lower
+
+
+class Relation(models.Model):
+    """A directed, typed edge ``head -[type]-> tail`` with its provenance (source, confidence)."""
+
+    # The unique constraint's index starts with ``head`` and serves head lookups; ``tail`` has its own below.
+    head = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="outgoing_relations", db_index=False)
+    type = models.CharField(max_length=TYPE_MAX_LENGTH)
+    tail = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="incoming_relations", db_index=False)
+    source = models.TextField(blank=True, default="")
+    confidence = models.FloatField(default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    properties = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "kg_relation"
+        constraints = [
+            models.UniqueConstraint(fields=["head", "type", "tail"], name="kg_relation_unique_triple"),
+            models.CheckConstraint(condition=Q(confidence__gte=0.0, confidence__lte=1.0), name="kg_relation_confidence_0_1"),
+            models.CheckConstraint(condition=~Q(type=""), name="kg_relation_type_not_empty"),
+        ]
+        indexes = [
+            models.Index(fields=["tail", "type"], name="kg_relation_tail_type_idx"),
+            models.Index(fields=["type"], name="kg_relation_type_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.head_id} -[{self.type}]-> {self.tail_id}"

@@ -57,7 +57,13 @@ def neo4j_store_for_benchmark():
 
 
 def machine() -> dict:
-    return {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform()}
+    return {
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        # Other work on the same cores skews timings; the load average says how busy the machine was.
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def save_result(name: str, payload: dict) -> Path:

@@ -32,3 +32,19 @@ def test_command_prints_login(capsys, monkeypatch, settings, tmp_path):
     monkeypatch.setenv("DEMO_CURATOR_PASSWORD", "given-password-123")
     call_command("create_demo_curator")
     assert "username=curator password=given-password-123" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/admin/catalog/artist/", "/admin/catalog/listen/", "/admin/catalog/tag/", "/admin/kg/entity/", "/admin/kg/relation/"])
+def test_curator_sees_catalog_and_graph_admin_pages(client, tmp_path, url):
+    login = demo_curator_ensure(username="cur", password="a-long-demo-password", secret_file=tmp_path / "pw")
+    client.login(username=login.username, password=login.password)
+    assert client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_learner_cannot_reach_the_admin(client):
+    get_user_model().objects.create_user(username="learner", password="a-long-learner-password")
+    client.login(username="learner", password="a-long-learner-password")
+    response = client.get("/admin/kg/entity/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

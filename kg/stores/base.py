@@ -212,6 +212,14 @@ def _check_text(value: str, *, owner: str, field_name: str, max_length: int | No
         )
 
 
+DIRECTIONS: tuple[str, ...] = ("out", "in", "both")
+
+
+def check_direction(direction: Any) -> None:
+    if direction not in DIRECTIONS:
+        raise InvalidGraphDataError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}.")
+
+
 def check_positive_int(name: str, value: Any) -> None:
     """Limits and batch sizes: an ``int`` of at least 1 (``True`` is not a number here)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

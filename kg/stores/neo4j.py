@@ -48,6 +48,7 @@ from .base import (
     RelationRecord,
     UpsertResult,
     batched,
+    check_direction,
     canonical_properties_json,
     check_positive_int,
     dedupe_last,
@@ -580,8 +581,7 @@ class Neo4jGraphStore(KnowledgeGraphStore):
         relation_types: Sequence[str] | None = None,
         limit: int | None = None,
     ) -> list[Neighbour]:
-        if direction not in ("out", "in", "both"):
-            raise InvalidGraphDataError(f"direction must be 'out', 'in' or 'both', got {direction!r}.")
+        check_direction(direction)
         if limit is not None:
             check_positive_int("limit", limit)
         query = NEIGHBOURS + (" LIMIT $limit" if limit is not None else "")

@@ -57,6 +57,7 @@ from .base import (
     UpsertResult,
     _canonical,
     batched,
+    check_direction,
     check_positive_int,
     dedupe_last,
     merge_id_list,
@@ -72,7 +73,6 @@ DEFAULT_PARAMS_PER_QUERY = 5000
 #: Fields written when an existing row's content changed.
 ENTITY_CONTENT_FIELDS = ["type", "name", "name_lower", "aliases", "properties", "updated_at"]
 RELATION_CONTENT_FIELDS = ["source", "confidence", "properties", "updated_at"]
-DIRECTIONS = ("out", "in", "both")
 
 
 def _translate_database_errors(method: Callable) -> Callable:
@@ -245,8 +245,7 @@ class SqlGraphStore(KnowledgeGraphStore):
         relation_types: Sequence[str] | None = None,
         limit: int | None = None,
     ) -> list[Neighbour]:
-        if direction not in DIRECTIONS:
-            raise InvalidGraphDataError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}.")
+        check_direction(direction)
         if limit is not None:
             check_positive_int("limit", limit)
         type_list = type_filter(relation_types, "relation_types")

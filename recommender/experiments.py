@@ -1,0 +1,95 @@
+"""Run evaluation protocols over models and seeds and write one report (the ``evaluate`` command's logic).
+
+Why here and not in the command: the same run is started from the command, from benchmarks and from
+tests, so it lives in a plain service with keyword-only arguments. Every model sees only the training
+part of a split plus validation for early stopping; test is touched only by the evaluator.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from learning_platform.errors import ConfigurationError
+
+from .data import InteractionDataset
+from .evaluation.evaluator import EvaluationResult, evaluate_ctr, evaluate_topk
+from .evaluation.report import write_report
+from .evaluation.splits import cold_start_split, protocol_c_split, protocol_t_split, sparsity_splits
+from .registry import build_recommender, resolve_recommender_name
+
+PROTOCOLS = ("T", "C", "sparsity", "coldstart")
+
+
+@dataclass(frozen=True)
+class ExperimentRun:
+    report_dir: Path
+    results: list[EvaluationResult]
+
+
+def _splits_for(protocol: str, dataset: InteractionDataset, seed: int) -> list:
+    if protocol == "T":
+        return [protocol_t_split(dataset, seed=seed)]
+    if protocol == "C":
+        return [protocol_c_split(dataset, seed=seed)]
+    if protocol == "sparsity":
+        return sparsity_splits(protocol_t_split(dataset, seed=seed))
+    if protocol == "coldstart":
+        return [cold_start_split(dataset, seed=seed)]
+    raise ConfigurationError(f"Unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}.")
+
+
+def experiment_run(
+    *,
+    dataset: InteractionDataset,
+    protocol: str,
+    models: Sequence[str],
+    seeds: Sequence[int] = (0,),
+    ks: Sequence[int] = (5, 10, 20),
+    model_params: dict[str, dict[str, Any]] | None = None,
+    reports_dir: Path | str = "reports",
+    plots: bool = True,
+    progress: bool = True,
+) -> ExperimentRun:
+    """Fit each model on each seed's split(s) of ``protocol``, evaluate on test, and write a report."""
+    if protocol not in PROTOCOLS:
+        raise ConfigurationError(f"Unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}.")
+    if not models:
+        raise ConfigurationError("Name at least one model (e.g. --models most_popular ease leitmotif).")
+    if not seeds:
+        raise ConfigurationError("Name at least one seed.")
+    if dataset.n_interactions == 0:
+        raise ConfigurationError("The dataset has no interactions; load data first (python manage.py load_lastfm).")
+    names = [resolve_recommender_name(m) for m in models]  # fail before any training on a typo
+    params = {resolve_recommender_name(k): v for k, v in (model_params or {}).items()}
+    results: list[EvaluationResult] = []
+    timings: dict[str, list[float]] = {}
+    jobs = [(seed, name) for seed in seeds for name in names]
+    for seed, name in tqdm(jobs, desc=f"protocol {protocol}", unit="model", disable=not progress):
+        for split in _splits_for(protocol, dataset, seed):
+            model = build_recommender(name, dataset=dataset, params=params.get(name))
+            context = split.training_context(side_info=dataset.side_info)
+            started = time.perf_counter()
+            model.fit(split.train_binary(), seed=seed, context=context)
+            fit_seconds = time.perf_counter() - started
+            if protocol == "C":
+                result = evaluate_ctr(model, split)
+            else:
+                result = evaluate_topk(model, split, ks=ks)
+            result.details["fit_seconds"] = round(fit_seconds, 2)
+            timings.setdefault(name, []).append(fit_seconds)
+            results.append(result)
+    config = {
+        "protocol": protocol,
+        "models": names,
+        "seeds": list(seeds),
+        "ks": list(ks),
+        "model_params": params,
+        "dataset": {"users": dataset.n_users, "items": dataset.n_items, "interactions": dataset.n_interactions},
+    }
+    report_dir = write_report(results, config=config, reports_dir=reports_dir, plots=plots)
+    return ExperimentRun(report_dir=Path(report_dir), results=results)

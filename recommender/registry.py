@@ -6,8 +6,6 @@ content embeddings and graph) to be built, which a baseline does not.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from importlib import import_module
 from typing import Any
 
 from learning_platform.errors import ConfigurationError
@@ -15,23 +13,18 @@ from learning_platform.errors import ConfigurationError
 from .baselines import registry as baselines
 from .base import Recommender
 from .data import InteractionDataset
-
-# versioned name -> (alias, "module:builder"); a builder takes (dataset=..., **params).
-_PRODUCT_MODELS: dict[str, tuple[str, str]] = {
-    "leitmotif.joint.v1": ("leitmotif", "recommender.training:joint_model_for_dataset"),
-}
-_PRODUCT_ALIASES = {alias: name for name, (alias, _) in _PRODUCT_MODELS.items()}
+from .models import registry as product_models
 
 
 def available_recommenders() -> dict[str, str]:
     """Alias -> versioned name of every model an experiment can run."""
-    return dict(sorted({**baselines.model_aliases(), **_PRODUCT_ALIASES}.items()))
+    return dict(sorted({**baselines.model_aliases(), **product_models.model_aliases()}.items()))
 
 
 def resolve_recommender_name(name: str) -> str:
     key = name.strip().lower().replace("-", "_") if isinstance(name, str) else ""
-    key = _PRODUCT_ALIASES.get(key, key)
-    if key in _PRODUCT_MODELS:
+    key = product_models.model_aliases().get(key, key)
+    if key in product_models.available_recommenders():
         return key
     try:
         return baselines.resolve_model_name(key)
@@ -44,8 +37,6 @@ def build_recommender(name: str, *, dataset: InteractionDataset, params: dict[st
     """A fresh, unfitted model ``name`` with hyper-parameters ``params`` (defaults for the rest)."""
     versioned = resolve_recommender_name(name)
     params = dict(params or {})
-    if versioned in _PRODUCT_MODELS:
-        module_name, _, attr = _PRODUCT_MODELS[versioned][1].partition(":")
-        builder: Callable[..., Recommender] = getattr(import_module(module_name), attr)
-        return builder(dataset=dataset, **params)
+    if versioned in product_models.available_recommenders():
+        return product_models.build_for_dataset(versioned, dataset=dataset, params=params)
     return baselines.get_model(versioned, **params)

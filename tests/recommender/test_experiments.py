@@ -91,3 +91,23 @@ def test_evaluate_command_rejects_bad_arguments(tiny_catalog, tmp_path, args, me
 def test_evaluate_command_on_an_empty_catalog_says_to_load_data(db, tmp_path):
     with pytest.raises(CommandError, match="load"):
         call_command("evaluate", "--protocol", "T", "--models", "ease", "--reports-dir", str(tmp_path), "--no-progress", "--backend", "sql")
+
+
+def test_evaluate_command_trains_and_scores_the_product_model(tiny_catalog, tmp_path, capsys):
+    """End to end: the joint model is built by name, trained with --params and evaluated like any baseline."""
+    params = json.dumps({"leitmotif": {"epochs": 2, "use_content": False, "use_graph": False, "batch_size": 16}})
+    call_command(
+        "evaluate", "--protocol", "T", "--models", "most_popular", "leitmotif", "--ks", "5",
+        "--params", params, "--reports-dir", str(tmp_path), "--no-plots", "--no-progress",
+    )
+    out = capsys.readouterr().out
+    assert "leitmotif.joint.v1" in out
+    (report,) = tmp_path.iterdir()
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert "leitmotif.joint.v1" in json.dumps(metrics)
+
+
+def test_product_model_params_are_checked_before_training(tiny_catalog, sql_store):
+    dataset = InteractionDataset.from_catalog(store=sql_store)
+    with pytest.raises(ConfigurationError, match="Unknown recommender config key"):
+        build_recommender("leitmotif", dataset=dataset, params={"lamda_kg": 1})

@@ -1,0 +1,263 @@
+"""Versioned, self-checking artifact directories for trained embeddings.
+
+Layout: ``<artifacts root>/kge/<model>-<UTC timestamp>-<config hash>/`` holding
+
+* ``config.json`` – the full :class:`~kg.embeddings.config.KgeConfig` (seed included);
+* ``metrics.json`` – evaluations, split sizes and training losses;
+* ``entity_to_id.json`` / ``relation_to_id.json`` – label → row of the arrays below;
+* ``entity_embeddings.npy`` / ``relation_embeddings.npy`` – float32 vectors (ComplEx: ``[real | imag]``);
+* ``model_state.pt`` – the PyKEEN model's state dict (reload with :func:`load_kge_model`);
+* ``manifest.json`` – format version, library versions, shapes and a SHA-256 of every file.
+
+Why a manifest with checksums: a half-copied or hand-edited artifact must fail loudly at load time,
+not feed wrong vectors to the recommender. Why write-then-rename: an interrupted save leaves only a
+hidden ``.partial`` directory that loaders ignore, never a half-written artifact.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from learning_platform.errors import DataFileError, LeitmotifError
+
+from .config import KgeConfig, model_spec
+from .training import KgeResult, build_model
+
+ARTIFACT_FORMAT_VERSION = 1
+KGE_SUBDIR = "kge"
+MANIFEST_FILE = "manifest.json"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+ENTITY_MAP_FILE = "entity_to_id.json"
+RELATION_MAP_FILE = "relation_to_id.json"
+ENTITY_EMBEDDINGS_FILE = "entity_embeddings.npy"
+RELATION_EMBEDDINGS_FILE = "relation_embeddings.npy"
+MODEL_STATE_FILE = "model_state.pt"
+ARTIFACT_FILES = (
+    CONFIG_FILE, METRICS_FILE, ENTITY_MAP_FILE, RELATION_MAP_FILE,
+    ENTITY_EMBEDDINGS_FILE, RELATION_EMBEDDINGS_FILE, MODEL_STATE_FILE,
+)
+_TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+_NAME_PATTERN = re.compile(r"^(?P<model>[a-z0-9]+)-(?P<timestamp>\d{8}T\d{6}\.\d{6}Z)-(?P<hash>[0-9a-f]{12})$")
+
+
+@dataclass(frozen=True)
+class KgeArtifact:
+    """A loaded, validated artifact (vectors in memory; the model state is loaded on demand)."""
+
+    path: Path
+    config: KgeConfig
+    metrics: Mapping[str, Any]
+    entity_to_id: Mapping[str, int]
+    relation_to_id: Mapping[str, int]
+    entity_embeddings: np.ndarray
+    relation_embeddings: np.ndarray
+    manifest: Mapping[str, Any]
+
+
+def artifacts_root() -> Path:
+    """``settings.LEITMOTIF_ARTIFACTS_DIR`` if set, else ``<BASE_DIR>/artifacts`` (git-ignored)."""
+    from django.conf import settings
+
+    if settings.configured:
+        configured = getattr(settings, "LEITMOTIF_ARTIFACTS_DIR", None)
+        if configured:
+            return Path(configured)
+        return Path(settings.BASE_DIR) / "artifacts"
+    return Path(__file__).resolve().parents[2] / "artifacts"
+
+
+def kge_artifacts_dir(directory: Path | str | None = None) -> Path:
+    """The folder holding KGE artifacts: ``directory`` if given, else ``<artifacts root>/kge``."""
+    return Path(directory) if directory is not None else artifacts_root() / KGE_SUBDIR
+
+
+def save_kge_artifact(
+    *,
+    result: KgeResult,
+    directory: Path | str | None = None,
+    extra_metrics: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Path:
+    """Write ``result`` as a new artifact under ``directory`` (default ``<artifacts root>/kge``) and return its path."""
+    directory = kge_artifacts_dir(directory)
+    created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    name = f"{result.config.spec.alias}-{created.strftime(_TIMESTAMP_FORMAT)}-{result.config.config_hash()}"
+    final = directory / name
+    if final.exists():
+        raise DataFileError("An artifact with this name already exists; refusing to overwrite it.", path=str(final))
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = directory / f".{name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        metrics = result.metrics_dict()
+        if extra_metrics:
+            metrics.update(extra_metrics)
+        _write_json(partial / CONFIG_FILE, result.config.to_dict())
+        _write_json(partial / METRICS_FILE, metrics)
+        _write_json(partial / ENTITY_MAP_FILE, dict(result.entity_to_id))
+        _write_json(partial / RELATION_MAP_FILE, dict(result.relation_to_id))
+        np.save(partial / ENTITY_EMBEDDINGS_FILE, np.asarray(result.entity_embeddings, dtype=np.float32), allow_pickle=False)
+        np.save(partial / RELATION_EMBEDDINGS_FILE, np.asarray(result.relation_embeddings, dtype=np.float32), allow_pickle=False)
+        torch.save({key: value.detach().cpu() for key, value in result.model.state_dict().items()}, partial / MODEL_STATE_FILE)
+        _write_json(partial / MANIFEST_FILE, _manifest(partial, result=result, created=created))
+        os.replace(partial, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return final
+
+
+def load_kge_artifact(path: Path | str) -> KgeArtifact:
+    """Load and validate an artifact directory; any missing, altered or inconsistent file → ``DataFileError``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DataFileError("KGE artifact directory not found; train one with `python manage.py train_kge`.", path=str(path))
+    manifest = _read_json(path / MANIFEST_FILE)
+    if not isinstance(manifest, dict) or manifest.get("format_version") != ARTIFACT_FORMAT_VERSION:
+        raise DataFileError(
+            f"unsupported artifact format {manifest.get('format_version') if isinstance(manifest, dict) else None!r}; "
+            f"this code reads format {ARTIFACT_FORMAT_VERSION}. Retrain with `python manage.py train_kge`.",
+            path=str(path / MANIFEST_FILE),
+        )
+    checksums = manifest.get("sha256") or {}
+    for filename in ARTIFACT_FILES:
+        file_path = path / filename
+        if not file_path.is_file():
+            raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(file_path))
+        if checksums.get(filename) != _sha256(file_path):
+            raise DataFileError("checksum does not match the manifest; the file is corrupt or was edited, retrain it.", path=str(file_path))
+    try:
+        config = KgeConfig.from_dict(_read_json(path / CONFIG_FILE))
+    except LeitmotifError as exc:
+        raise DataFileError(f"invalid config: {exc.message}", path=str(path / CONFIG_FILE)) from exc
+    entity_to_id = _read_id_map(path / ENTITY_MAP_FILE)
+    relation_to_id = _read_id_map(path / RELATION_MAP_FILE)
+    width = config.embedding_dim * (2 if config.spec.complex_valued else 1)
+    entity_embeddings = _read_matrix(path / ENTITY_EMBEDDINGS_FILE, rows=len(entity_to_id), width=width)
+    relation_embeddings = _read_matrix(path / RELATION_EMBEDDINGS_FILE, rows=len(relation_to_id), width=width)
+    return KgeArtifact(
+        path=path,
+        config=config,
+        metrics=_read_json(path / METRICS_FILE),
+        entity_to_id=entity_to_id,
+        relation_to_id=relation_to_id,
+        entity_embeddings=entity_embeddings,
+        relation_embeddings=relation_embeddings,
+        manifest=manifest,
+    )
+
+
+def load_kge_model(artifact: KgeArtifact):
+    """Rebuild the trained PyKEEN model of an artifact (for scoring unseen triples)."""
+    model = build_model(config=artifact.config, num_entities=len(artifact.entity_to_id), num_relations=len(artifact.relation_to_id))
+    state_path = artifact.path / MODEL_STATE_FILE
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - any unreadable/mismatched state means the same to the user
+        raise DataFileError(f"model state cannot be loaded into {artifact.config.spec.pykeen_model}: {exc}", path=str(state_path)) from exc
+    model.eval()
+    return model
+
+
+def list_kge_artifacts(model: str | None = None, *, directory: Path | str | None = None) -> list[Path]:
+    """Artifact directories (oldest first), optionally only those of ``model`` (alias or versioned name)."""
+    directory = kge_artifacts_dir(directory)
+    if not directory.is_dir():
+        return []
+    alias = model_spec(model).alias if model is not None else None
+    found = []
+    for child in directory.iterdir():
+        match = _NAME_PATTERN.match(child.name)
+        if child.is_dir() and match and (alias is None or match["model"] == alias):
+            found.append((match["timestamp"], child.name, child))
+    return [child for _, _, child in sorted(found)]
+
+
+def latest_artifact(model: str, *, directory: Path | str | None = None) -> Path:
+    """Newest artifact directory of ``model``; a clear error if none was trained yet."""
+    found = list_kge_artifacts(model, directory=directory)
+    if not found:
+        alias = model_spec(model).alias
+        raise DataFileError(
+            f"No {alias} embedding artifact yet; train one with `python manage.py train_kge --model {alias}`.",
+            path=str(kge_artifacts_dir(directory)),
+        )
+    return found[-1]
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _manifest(directory: Path, *, result: KgeResult, created: datetime) -> dict[str, Any]:
+    from pykeen.version import get_version
+
+    return {
+        "format_version": ARTIFACT_FORMAT_VERSION,
+        "created_at": created.isoformat(),
+        "model": result.config.model,
+        "pykeen_model": result.config.spec.pykeen_model,
+        "config_hash": result.config.config_hash(),
+        "num_entities": len(result.entity_to_id),
+        "num_relations": len(result.relation_to_id),
+        "entity_embeddings_shape": list(result.entity_embeddings.shape),
+        "relation_embeddings_shape": list(result.relation_embeddings.shape),
+        "embedding_layout": "[real | imaginary]" if result.config.spec.complex_valued else "real",
+        "versions": {"pykeen": get_version(), "torch": torch.__version__, "numpy": np.__version__},
+        "sha256": {filename: _sha256(directory / filename) for filename in ARTIFACT_FILES},
+    }
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(path))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"not valid JSON ({exc}); the artifact is corrupt, retrain it.", path=str(path)) from exc
+
+
+def _read_id_map(path: Path) -> dict[str, int]:
+    data = _read_json(path)
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in data.items()):
+        raise DataFileError("must be a JSON object mapping labels to integer ids.", path=str(path))
+    if sorted(data.values()) != list(range(len(data))):
+        raise DataFileError(f"ids must be exactly 0..{len(data) - 1}, each used once.", path=str(path))
+    return data
+
+
+def _read_matrix(path: Path, *, rows: int, width: int) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise DataFileError(f"not a readable .npy array ({exc}).", path=str(path)) from exc
+    if array.shape != (rows, width) or array.dtype != np.float32:
+        raise DataFileError(f"expected a float32 array of shape ({rows}, {width}), found {array.dtype} {array.shape}.", path=str(path))
+    if not np.isfinite(array).all():
+        raise DataFileError("contains NaN or infinite values.", path=str(path))
+    return array
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,525 @@
+"""Leitmotif's product recommender: a two-tower model trained jointly with a KG embedding, ``L = L_rec + λ·L_kg``.
+
+**Item tower.** ``f_item(i) = MLP([id_i ‖ graph_i ‖ W_c·content_i ‖ W_a·audio_i])`` → a vector and a bias.
+``graph_i`` is the item's own entity vector next to the mean of its one-hop KG neighbours' vectors
+(genres, tags, places …); the entity table is shared with the KG loss, so the graph structure shapes
+the vectors the recommender reads. ``content_i`` is a frozen sentence embedding (all-MiniLM-L6-v2 of
+"artist name + top tags", see :mod:`recommender.content`), ``audio_i`` an optional frozen audio
+embedding (absent today). Items without training interactions (cold start) always score with their id
+part set to zero; ``item_id_dropout`` hides random items' ids in training so the tower learns to rank
+from graph + content alone.
+
+**User tower.** ``f_user(u) = MLP([id_u ‖ W_h·Σ_j a_j·f_item(j) ‖ MLP(behaviour_u)])`` where ``j`` runs over
+the user's training history and ``a = softmax(v·tanh(W·f_item(j)))`` over the (masked, padded)
+history; behaviour features are listening statistics from the training matrix (:mod:`.inputs`).
+
+**Score.** ``s(u, i) = (cos(f_user(u), f_item(i)) + b_i + w·n_u(i)) / τ`` (``similarity="dot"`` drops the
+normalisation). ``n_u(i)`` is the neighbourhood term of :mod:`.neighbourhood` (Koren 2008): on data
+this small, item-to-item co-listening carries signal a 64-dimensional factor model smooths away, and
+the learned weight ``w`` lets training decide how much of it to keep (``use_neighbourhood=False`` to
+ablate). Cosine with a temperature bounds the tower's logits, which on validation both trained more
+stably and let the neighbourhood term count (with raw dot products the towers drowned it out).
+
+**Why two towers and not ``F = MLP([f_user, f_item, f_graph])``:** the dot product makes scoring *all*
+3,846 items one matrix product, which is what makes the full-softmax loss (every item is a negative in
+every step) and full-ranking evaluation cheap on two CPU cores; a pairwise MLP would need B × N MLP
+evaluations per step. The fusion MLPs live inside the towers.
+
+**Objective.** ``L_rec`` (default) is the full softmax over items of each training pair (u, i) with
+``i`` left out of the user's history and the user's *other* training items removed from the softmax —
+the same question evaluation asks ("given the history, which unseen item comes next?"); items without
+any training interaction are left out of the softmax too (no evidence either way; as permanent
+negatives they taught the graph/content parts to push each cold item away from the users it suits).
+A second softmax on the towers' logits alone (``tower_loss_weight``) keeps the towers a complete
+recommender, since cold items have no neighbourhood term to lean on. BPR with one sampled negative
+is the alternative to the softmax. ``L_kg`` is PyKEEN's TransE (margin ranking, unit-norm entities)
+or ComplEx (softplus + L2) on a batch of KG triples with corrupted heads/tails, in the same step.
+Early stopping watches validation Recall@10 and keeps the best epoch's weights.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from learning_platform.errors import ConfigurationError, DataFileError
+from recommender.base import TrainingContext
+from recommender.baselines.base import BaselineRecommender
+from recommender.baselines.torch_utils import (
+    InteractionSampler,
+    TrainingHistory,
+    binary_cross_entropy_with_logits,
+    bpr_loss,
+    mlp,
+    seeded_torch,
+    train_module,
+    validation_recall,
+)
+
+from .config import JointConfig
+from .inputs import BEHAVIOUR_FEATURES, JointInputs, build_inputs
+from .neighbourhood import neighbourhood_scores
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from kg.embeddings.artifacts import KgeArtifact
+
+MODEL_STATE_FILE = "model_state.pt"
+MODEL_INPUTS_FILE = "model_inputs.npz"
+
+
+class ItemSide(NamedTuple):
+    vectors: torch.Tensor  # (n_items × d)
+    bias: torch.Tensor  # (n_items,)
+    gate: torch.Tensor | None  # (n_items,) log-scale of the neighbourhood weight, if gated
+
+
+class UserSide(NamedTuple):
+    vectors: torch.Tensor  # (B × d)
+    gate: torch.Tensor | None  # (B,)
+
+
+class JointNetwork(nn.Module):
+    """The trainable part; parts switched off in the config have no parameters at all."""
+
+    def __init__(self, *, config: JointConfig, inputs: JointInputs) -> None:
+        super().__init__()
+        c = config
+        self.config = c
+        self.n_items = inputs.n_items
+        self.is_complex = c.kg_interaction == "complex"
+        self.register_buffer("history", torch.from_numpy(inputs.history), persistent=False)
+        self.register_buffer("behaviour", torch.from_numpy(inputs.behaviour), persistent=False)
+        self.register_buffer("unseen_items", torch.from_numpy(inputs.unseen_items.astype(bool)), persistent=False)
+
+        self.item_id = nn.Embedding(inputs.n_items, c.id_dim)
+        nn.init.normal_(self.item_id.weight, std=0.05)
+        item_width = c.id_dim
+        self.entities: nn.Embedding | None = None
+        self.relations: nn.Embedding | None = None
+        if c.use_graph:
+            graph_width = 2 * c.graph_dim if self.is_complex else c.graph_dim  # ComplEx: [real | imaginary]
+            self.entities = nn.Embedding(inputs.n_entities, graph_width)
+            self.relations = nn.Embedding(max(inputs.n_relations, 1), graph_width)
+            self.register_buffer("item_entity", torch.from_numpy(inputs.item_entity), persistent=False)
+            neighbours = inputs.item_neighbours.tocoo()
+            indices = torch.from_numpy(np.vstack([neighbours.row, neighbours.col]).astype(np.int64))
+            values = torch.from_numpy(neighbours.data.astype(np.float32))
+            self.register_buffer(
+                "item_neighbours",
+                torch.sparse_coo_tensor(indices, values, size=neighbours.shape, check_invariants=True).coalesce(),
+                persistent=False,
+            )
+            self._init_graph()
+            item_width += graph_width * (2 if c.graph_neighbours else 1)
+        self.content_projection: nn.Linear | None = None
+        if c.use_content:
+            self.register_buffer("content", torch.from_numpy(inputs.content), persistent=False)
+            self.content_projection = nn.Linear(inputs.content.shape[1], c.content_dim)
+            item_width += c.content_dim
+        self.audio_projection: nn.Linear | None = None
+        if inputs.audio.shape[1]:
+            self.register_buffer("audio", torch.from_numpy(inputs.audio), persistent=False)
+            self.audio_projection = nn.Linear(inputs.audio.shape[1], c.content_dim)
+            item_width += c.content_dim
+        # extra outputs: the item bias, then (with neighbourhood gates) the item's gate
+        gates = 1 if c.neighbourhood_gates else 0
+        self.item_mlp = mlp([item_width, c.hidden_dim, c.embedding_dim + 1 + gates], dropout=c.dropout)
+
+        self.user_id = nn.Embedding(inputs.n_users, c.id_dim)
+        nn.init.normal_(self.user_id.weight, std=0.05)
+        self.history_projection = nn.Linear(c.embedding_dim, c.embedding_dim)
+        self.attention: nn.Sequential | None = None
+        if c.use_attention:
+            self.attention = nn.Sequential(
+                nn.Linear(c.embedding_dim, c.attention_dim), nn.Tanh(), nn.Linear(c.attention_dim, 1, bias=False)
+            )
+        self.behaviour_mlp = nn.Sequential(nn.Linear(len(BEHAVIOUR_FEATURES), c.behaviour_dim), nn.ReLU())
+        self.user_mlp = mlp([c.id_dim + c.embedding_dim + c.behaviour_dim, c.hidden_dim, c.embedding_dim + gates], dropout=c.dropout)
+        self.neighbourhood_weight: nn.Parameter | None = None
+        if c.use_neighbourhood:
+            self.neighbourhood_weight = nn.Parameter(torch.tensor(1.0))
+
+        if c.uses_kg_loss:
+            from pykeen.nn.modules import ComplExInteraction, TransEInteraction
+
+            self.kg_interaction = ComplExInteraction() if self.is_complex else TransEInteraction(p=1)
+
+    def _init_graph(self) -> None:
+        assert self.entities is not None and self.relations is not None
+        if self.is_complex:
+            nn.init.normal_(self.entities.weight, std=0.1)
+            nn.init.normal_(self.relations.weight, std=0.1)
+        else:  # PyKEEN's TransE: Xavier-uniform, unit-norm relations and entities
+            nn.init.xavier_uniform_(self.entities.weight)
+            nn.init.xavier_uniform_(self.relations.weight)
+            with torch.no_grad():
+                self.relations.weight.copy_(F.normalize(self.relations.weight, dim=-1))
+            self.normalise_entities()
+
+    def normalise_entities(self) -> None:
+        """TransE's constraint (applied after every step): entity vectors have unit L2 norm."""
+        if self.entities is not None and not self.is_complex:
+            with torch.no_grad():
+                self.entities.weight.copy_(F.normalize(self.entities.weight, dim=-1))
+
+    # --- towers -------------------------------------------------------------------------------------
+
+    def item_table(self, *, hide_ids: torch.Tensor | None = None) -> "ItemSide":
+        """Vectors, biases (and neighbourhood gates) of every item; ``hide_ids`` marks items scored without their id."""
+        hidden = self.unseen_items if hide_ids is None else (self.unseen_items | hide_ids)
+        parts = [self.item_id.weight * (~hidden).unsqueeze(1).to(self.item_id.weight.dtype)]
+        if self.entities is not None:
+            parts.append(self.entities.weight[self.item_entity])
+            if self.config.graph_neighbours:
+                parts.append(torch.sparse.mm(self.item_neighbours, self.entities.weight))
+        if self.content_projection is not None:
+            parts.append(self.content_projection(self.content))
+        if self.audio_projection is not None:
+            parts.append(self.audio_projection(self.audio))
+        out = self.item_mlp(torch.cat(parts, dim=1))
+        d = self.config.embedding_dim
+        vectors = F.normalize(out[:, :d], dim=-1) if self.config.similarity == "cosine" else out[:, :d]
+        return ItemSide(vectors=vectors, bias=out[:, d], gate=out[:, d + 1] if self.config.neighbourhood_gates else None)
+
+    def user_side(self, users: torch.Tensor, item_vectors: torch.Tensor, *, exclude: torch.Tensor | None = None,
+                  history_dropout: float = 0.0) -> "UserSide":
+        """User tower for ``users``; ``exclude`` (one item per user) is removed from that user's history."""
+        history = self.history[users]  # (B, L), padded with n_items
+        mask = history < self.n_items
+        if exclude is not None:
+            mask &= history != exclude.unsqueeze(1)
+        if history_dropout > 0:
+            mask &= torch.rand(mask.shape) >= history_dropout
+        padded = torch.cat([item_vectors, item_vectors.new_zeros(1, item_vectors.shape[1])])
+        members = padded[history]  # (B, L, d)
+        if self.attention is not None:
+            logits = self.attention(members).squeeze(-1).masked_fill(~mask, -1e9)
+            weights = torch.softmax(logits, dim=1) * mask  # all-masked rows pool to the zero vector
+        else:
+            weights = mask.float() / mask.sum(dim=1, keepdim=True).clamp(min=1)
+        pooled = self.history_projection(torch.bmm(weights.unsqueeze(1), members).squeeze(1))
+        behaviour = self.behaviour_mlp(self.behaviour[users])
+        out = self.user_mlp(torch.cat([self.user_id(users), pooled, behaviour], dim=1))
+        d = self.config.embedding_dim
+        vectors = F.normalize(out[:, :d], dim=-1) if self.config.similarity == "cosine" else out[:, :d]
+        return UserSide(vectors=vectors, gate=out[:, d] if self.config.neighbourhood_gates else None)
+
+    def scores(self, users: torch.Tensor, *, neighbourhood: torch.Tensor | None = None) -> torch.Tensor:
+        """(len(users) × n_items) inference scores (full histories, no dropout)."""
+        items = self.item_table()
+        return self.logits(self.user_side(users, items.vectors), items, neighbourhood=neighbourhood)
+
+    def logits(self, user: "UserSide", items: "ItemSide", *, neighbourhood: torch.Tensor | None) -> torch.Tensor:
+        """``(f_user·f_item + b_item + w·n_u(i)) / temperature`` for every user row and item column.
+
+        ``neighbourhood=None`` gives the towers' logits alone (what cold items rely on; see ``tower_loss_weight``).
+        """
+        out = user.vectors @ items.vectors.T + items.bias
+        if self.neighbourhood_weight is not None and neighbourhood is not None:
+            weight = self.neighbourhood_weight
+            if user.gate is not None and items.gate is not None:
+                weight = weight * torch.exp(user.gate[:, None] + items.gate[None, :])
+            out = out + weight * neighbourhood
+        return out / self.config.temperature
+
+    # --- KG loss ------------------------------------------------------------------------------------
+
+    def _view(self, vectors: torch.Tensor) -> torch.Tensor:
+        if not self.is_complex:
+            return vectors
+        half = vectors.shape[-1] // 2
+        return torch.complex(vectors[..., :half], vectors[..., half:])
+
+    def kg_scores(self, triples: torch.Tensor) -> torch.Tensor:
+        assert self.entities is not None and self.relations is not None
+        return self.kg_interaction(
+            self._view(self.entities(triples[..., 0])), self._view(self.relations(triples[..., 1])), self._view(self.entities(triples[..., 2]))
+        )
+
+    def kg_loss(self, positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
+        """TransE: margin ranking (PyKEEN's default); ComplEx: softplus with L2 on the used vectors (weight 0.01)."""
+        positive_scores, negative_scores = self.kg_scores(positive), self.kg_scores(negative)
+        if not self.is_complex:
+            expanded = positive_scores[:, None].expand_as(negative_scores)
+            return F.margin_ranking_loss(expanded, negative_scores, torch.ones_like(negative_scores), margin=self.config.kg_margin)
+        scores = torch.cat([positive_scores, negative_scores.ravel()])
+        labels = torch.cat([torch.ones_like(positive_scores), torch.zeros_like(negative_scores.ravel())])
+        used = torch.cat([positive[:, [0, 2]].ravel(), negative[..., [0, 2]].ravel()])
+        penalty = self.entities(used).pow(2).sum(-1).mean() + self.relations(positive[:, 1]).pow(2).sum(-1).mean()
+        return binary_cross_entropy_with_logits(scores, labels) + 0.01 * penalty
+
+
+class JointKGRecommender(BaselineRecommender):
+    """The product model (registry name ``leitmotif.joint.v1``, alias ``leitmotif``); see the module docstring.
+
+    Build with a :class:`JointConfig` and the frozen item inputs that do not come through
+    :class:`TrainingContext`: ``content_embeddings`` (n_items × d, required when ``use_content``),
+    ``audio_embeddings`` (optional) and ``kge_artifact`` (a loaded PyKEEN artifact whose vectors
+    initialise the entity table; matched by entity id, the rest stays randomly initialised).
+    """
+
+    name: ClassVar[str] = "leitmotif.joint.v1"
+    alias: ClassVar[str] = "leitmotif"
+    requires_side_info: ClassVar[bool] = False
+
+    network: JointNetwork
+    inputs: JointInputs
+    history: TrainingHistory
+
+    def __init__(
+        self,
+        config: JointConfig | None = None,
+        *,
+        content_embeddings: np.ndarray | None = None,
+        audio_embeddings: np.ndarray | None = None,
+        kge_artifact: "KgeArtifact | None" = None,
+    ) -> None:
+        config = JointConfig() if config is None else config
+        if not isinstance(config, JointConfig):
+            raise ConfigurationError(f"{self.name}: config must be a JointConfig, got {type(config).__name__}.")
+        self.config = config
+        self.content_embeddings = content_embeddings
+        self.audio_embeddings = audio_embeddings
+        self.kge_artifact = kge_artifact
+        #: How many entity/relation vectors came from ``kge_artifact`` (filled by ``fit``).
+        self.kge_initialisation: dict[str, Any] = {}
+        #: Mean L_rec and L_kg per epoch (filled by ``fit``).
+        self.loss_parts: list[dict[str, float]] = []
+
+    # --- declared parameters: the config is the single source ---------------------------------------
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return JointConfig().to_dict()
+
+    def get_params(self) -> dict[str, Any]:
+        return self.config.to_dict()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # --- training -----------------------------------------------------------------------------------
+
+    def _fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext) -> None:
+        c = self.config
+        if c.use_graph and (context.side_info is None or len(context.side_info.entity_ids) == 0):
+            raise ConfigurationError(
+                f"{self.name}: use_graph needs knowledge-graph side information (context.side_info with entities); "
+                "build the dataset with a graph store or set use_graph=False."
+            )
+        if c.use_content and self.content_embeddings is None:
+            raise ConfigurationError(
+                f"{self.name}: use_content needs content_embeddings (n_items × d); compute them with "
+                "recommender.content.item_content_embeddings or set use_content=False."
+            )
+        rng = np.random.default_rng(seed)
+        self.inputs = build_inputs(
+            train=train,
+            side_info=context.side_info,
+            content=self.content_embeddings if c.use_content else None,
+            audio=self.audio_embeddings,
+            cold_items=context.cold_items,
+            max_history=c.max_history,
+            neighbourhood_shrink=c.neighbourhood_shrink if c.use_neighbourhood else None,
+            rng=rng,
+            model=self.name,
+        )
+        with seeded_torch(seed):
+            self.network = JointNetwork(config=c, inputs=self.inputs)
+            if self.kge_artifact is not None and c.use_graph:
+                self.kge_initialisation = self._initialise_from_artifact(context)
+            sampler = InteractionSampler(train, rng=rng)
+            kg_sampler = self._kg_sampler() if c.uses_kg_loss and len(self.inputs.kg_triples) else None
+            evaluate = None
+            if context.validation is not None and context.validation.nnz:
+                validation = sp.csr_matrix(context.validation)
+
+                def evaluate() -> float:
+                    return validation_recall(self._score_numpy, train=train, validation=validation)
+
+            self.loss_parts = []
+            optimizer = torch.optim.Adam(self.network.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+            self.history = train_module(
+                model_name=self.name,
+                module=self.network,
+                optimizer=optimizer,
+                epochs=c.epochs,
+                epoch_losses=lambda: self._epoch_losses(sampler, kg_sampler, rng),
+                evaluate=evaluate,
+                patience=c.patience,
+                after_step=self.network.normalise_entities,
+            )
+        self.network.eval()
+
+    def _kg_sampler(self):
+        from pykeen.sampling import BasicNegativeSampler
+
+        return BasicNegativeSampler(
+            mapped_triples=torch.from_numpy(self.inputs.kg_triples),
+            num_entities=self.inputs.n_entities,
+            num_relations=max(self.inputs.n_relations, 1),
+            num_negs_per_pos=self.config.kg_negatives,
+        )
+
+    def _epoch_losses(self, sampler: InteractionSampler, kg_sampler, rng: np.random.Generator) -> Iterator[torch.Tensor]:
+        c, net = self.config, self.network
+        n_steps = math.ceil(len(sampler) / c.batch_size)
+        kg_order = rng.permutation(len(self.inputs.kg_triples)) if kg_sampler is not None else None
+        kg_batch = c.kg_batch_size or (math.ceil(len(kg_order) / n_steps) if kg_order is not None else 0)
+        kg_triples = torch.from_numpy(self.inputs.kg_triples)
+        totals = {"rec": 0.0, "kg": 0.0}
+        for step, index in enumerate(sampler.shuffled_batches(c.batch_size)):
+            users = torch.from_numpy(sampler.users[index])
+            items = torch.from_numpy(sampler.items[index])
+            hide = torch.rand(net.n_items) < c.item_id_dropout if c.item_id_dropout > 0 else None
+            item_side = net.item_table(hide_ids=hide)
+            user_side = net.user_side(users, item_side.vectors, exclude=items, history_dropout=c.history_dropout)
+            neighbourhood = self._neighbourhood(sampler.users[index], targets=sampler.items[index])
+            logits = net.logits(user_side, item_side, neighbourhood=neighbourhood)
+            rec = self._rec_loss(logits, users, items, sampler)
+            if neighbourhood is not None and c.tower_loss_weight > 0:
+                # the towers alone must rank well too: for cold items they are all there is
+                tower_logits = net.logits(user_side, item_side, neighbourhood=None)
+                rec = rec + c.tower_loss_weight * self._rec_loss(tower_logits, users, items, sampler)
+            loss = rec
+            totals["rec"] += float(rec.detach())
+            if kg_sampler is not None and c.uses_kg_loss:
+                start = (step * kg_batch) % max(len(kg_order), 1)
+                chosen = kg_order[start : start + kg_batch]
+                if len(chosen):
+                    positive_triples = kg_triples[torch.from_numpy(chosen)]
+                    negative_triples = kg_sampler.corrupt_batch(positive_triples)
+                    kg = net.kg_loss(positive_triples, negative_triples)
+                    loss = loss + c.lambda_kg * kg
+                    totals["kg"] += float(kg.detach())
+            yield loss
+        self.loss_parts.append({name: value / max(n_steps, 1) for name, value in totals.items()})
+
+    def _rec_loss(self, logits: torch.Tensor, users: torch.Tensor, items: torch.Tensor, sampler: InteractionSampler) -> torch.Tensor:
+        net = self.network
+        if self.config.rec_loss == "softmax":
+            # the user's other training items are known history, not negatives (as in evaluation)
+            history = net.history[users]
+            others = history.masked_fill(history == items.unsqueeze(1), net.n_items)
+            padded = torch.cat([logits, logits.new_zeros(len(users), 1)], dim=1)
+            logits = padded.scatter(1, others, float("-inf"))[:, :-1]
+            if not self.config.unseen_items_as_negatives:
+                logits = logits.masked_fill(net.unseen_items, float("-inf"))
+            return F.cross_entropy(logits, items)
+        negatives = torch.from_numpy(sampler.negatives(users.numpy(), 1)[:, 0])
+        rows = torch.arange(len(users))
+        return bpr_loss(logits[rows, items] - logits[rows, negatives])
+
+    def _initialise_from_artifact(self, context: TrainingContext) -> dict[str, Any]:
+        """Copy the artifact's vectors of entities/relations that also exist in this graph (matched by id)."""
+        artifact, net = self.kge_artifact, self.network
+        assert net.entities is not None and net.relations is not None and context.side_info is not None
+        alias = artifact.config.spec.alias
+        if alias != self.config.kg_interaction:
+            raise ConfigurationError(
+                f"{self.name}: the KGE artifact {artifact.path} holds {alias} vectors but kg_interaction is "
+                f"{self.config.kg_interaction!r}; set kg_interaction={alias!r} or pick a {self.config.kg_interaction} artifact."
+            )
+        width = net.entities.embedding_dim
+        if artifact.entity_embeddings.shape[1] != width:
+            raise ConfigurationError(
+                f"{self.name}: the KGE artifact {artifact.path} has {artifact.entity_embeddings.shape[1]}-wide vectors but "
+                f"graph_dim={self.config.graph_dim} needs {width}; set graph_dim={artifact.config.embedding_dim}."
+            )
+        counts: dict[str, Any] = {"artifact": str(artifact.path)}
+        for label, table, ids, source, mapping in (
+            ("entities", net.entities, context.side_info.entity_ids, artifact.entity_embeddings, artifact.entity_to_id),
+            ("relations", net.relations, context.side_info.relation_types, artifact.relation_embeddings, artifact.relation_to_id),
+        ):
+            rows = [(k, mapping[name]) for k, name in enumerate(ids) if name in mapping]
+            if rows:
+                ours, theirs = (torch.as_tensor(x, dtype=torch.long) for x in zip(*rows, strict=True))
+                with torch.no_grad():
+                    table.weight[ours] = torch.from_numpy(source)[theirs]
+            counts[label] = {"initialised": len(rows), "total": len(ids)}
+        if counts["entities"]["initialised"] == 0:
+            raise ConfigurationError(
+                f"{self.name}: none of the graph's {len(context.side_info.entity_ids)} entities is in the KGE artifact "
+                f"{artifact.path}; it was trained on a different graph. Retrain it with `python manage.py train_kge`."
+            )
+        return counts
+
+    # --- scoring ------------------------------------------------------------------------------------
+
+    def _neighbourhood(self, users: np.ndarray, *, targets: np.ndarray | None = None) -> torch.Tensor | None:
+        if not self.config.use_neighbourhood:
+            return None
+        return torch.from_numpy(
+            neighbourhood_scores(
+                self.inputs.history[users],
+                similarity=self.inputs.item_similarity,
+                popularity=self.inputs.item_popularity,
+                shrink=self.config.neighbourhood_shrink,
+                targets=targets,
+            )
+        )
+
+    def _score_numpy(self, users: np.ndarray) -> np.ndarray:
+        self.network.eval()
+        users = np.asarray(users, dtype=np.int64)
+        with torch.no_grad():
+            return self.network.scores(torch.from_numpy(users), neighbourhood=self._neighbourhood(users)).numpy()
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return self._score_numpy(users)
+
+    # --- persistence (the artifact directory is written by recommender.training) --------------------
+
+    def save_weights(self, directory: Path) -> list[str]:
+        """Write the trained weights and fixed inputs into ``directory``; returns the file names written."""
+        if not getattr(self, "_fitted", False):
+            raise ConfigurationError(f"{self.name}: call fit() before saving the model.")
+        torch.save({k: v.detach().cpu() for k, v in self.network.state_dict().items()}, Path(directory) / MODEL_STATE_FILE)
+        self.inputs.save(Path(directory) / MODEL_INPUTS_FILE)
+        return [MODEL_STATE_FILE, MODEL_INPUTS_FILE]
+
+    @classmethod
+    def load_weights(cls, directory: Path, *, config: JointConfig) -> "JointKGRecommender":
+        """Rebuild a fitted model from :meth:`save_weights` output and its config; scores equal the saved model's."""
+        directory = Path(directory)
+        model = cls(config)
+        model.inputs = JointInputs.load(directory / MODEL_INPUTS_FILE)
+        state_path = directory / MODEL_STATE_FILE
+        try:
+            network = JointNetwork(config=config, inputs=model.inputs)
+            network.load_state_dict(torch.load(state_path, map_location="cpu", weights_only=True))
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise DataFileError(f"model state does not fit config.json ({exc}); the artifact is corrupt, retrain it.", path=str(state_path)) from exc
+        network.eval()
+        model.network = network
+        model.n_users, model.n_items = model.inputs.n_users, model.inputs.n_items
+        model._fitted = True
+        return model
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready summary of what was trained (for metrics.json and the command's output)."""
+        history = getattr(self, "history", None)
+        return {
+            "parameters": int(sum(p.numel() for p in self.network.parameters())),
+            "best_epoch": history.best_epoch if history else None,
+            "stopped_early": history.stopped_early if history else None,
+            "epoch_losses": history.losses if history else [],
+            "epoch_loss_parts": self.loss_parts,
+            "validation_recall@10": history.validation_recall if history else [],
+            "kge_initialisation": self.kge_initialisation,
+            "inputs": {
+                "max_history": int(self.inputs.history.shape[1]),
+                "behaviour_features": list(BEHAVIOUR_FEATURES),
+                "unseen_items": int(self.inputs.unseen_items.sum()),
+                "kg_triples": int(len(self.inputs.kg_triples)),
+                "content_dim": int(self.inputs.content.shape[1]),
+                "audio_dim": int(self.inputs.audio.shape[1]),
+            },
+        }

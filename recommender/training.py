@@ -1,0 +1,322 @@
+"""Train the product recommender on a Protocol T split and save it as a versioned artifact.
+
+Layout: ``<artifacts root>/recommender/<alias>-<UTC timestamp>-<hash>/`` holding
+
+* ``config.json`` – model name, the full :class:`~recommender.models.config.JointConfig`, the seed, the
+  split's config, dataset sizes, where the content vectors and the KGE initialisation came from;
+* ``metrics.json`` – validation metrics (test metrics only when asked for, for reporting), the
+  training history (losses per epoch, validation Recall@10 per epoch, best epoch);
+* ``user_ids.json`` / ``item_ids.json`` – catalog id of every user/item index (Listener/Artist pks);
+* ``model_state.pt`` / ``model_inputs.npz`` – weights and fixed inputs (:mod:`recommender.models.joint`);
+* ``manifest.json`` – format version and a SHA-256 of every file.
+
+Why the same conventions as the KGE artifacts (:mod:`kg.embeddings.artifacts`): write-then-rename
+means an interrupted save leaves only a hidden ``.partial`` directory, and the checksums make a
+half-copied or edited artifact fail loudly at load time instead of serving wrong recommendations.
+Test metrics are off by default so tuning loops cannot look at them by accident.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from learning_platform.errors import ConfigurationError, DataFileError, LeitmotifError
+
+from .content import DEFAULT_TEXT_ENCODER, TextEncoder, item_content_embeddings
+from .data import InteractionDataset
+from .evaluation.evaluator import evaluate_topk
+from .evaluation.splits import TopKSplit, protocol_t_split
+from .models.config import JointConfig
+from .models.joint import JointKGRecommender
+
+ARTIFACT_FORMAT = "leitmotif.recommender.v1"
+RECOMMENDER_SUBDIR = "recommender"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+USER_IDS_FILE = "user_ids.json"
+ITEM_IDS_FILE = "item_ids.json"
+MANIFEST_FILE = "manifest.json"
+_TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+
+
+@dataclass(frozen=True, eq=False)
+class TrainedRecommender:
+    """A fitted model with its id maps and metrics; ``split`` is only kept in the training process."""
+
+    model: JointKGRecommender
+    config: JointConfig
+    seed: int
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    metrics: dict[str, Any]
+    path: Path | None = None
+    split: TopKSplit | None = field(default=None, repr=False)
+
+    @property
+    def validation_metrics(self) -> dict[str, float]:
+        return self.metrics["validation"]
+
+
+def recommender_artifacts_dir(directory: Path | str | None = None) -> Path:
+    """``directory`` if given, else ``<artifacts root>/recommender`` (root shared with the KGE artifacts)."""
+    if directory is not None:
+        return Path(directory)
+    from kg.embeddings.artifacts import artifacts_root
+
+    return artifacts_root() / RECOMMENDER_SUBDIR
+
+
+def recommender_train(
+    *,
+    dataset: InteractionDataset,
+    config: JointConfig | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    content_embeddings: np.ndarray | None = None,
+    content_encoder: str | TextEncoder | None = DEFAULT_TEXT_ENCODER,
+    audio_embeddings: np.ndarray | None = None,
+    kge_artifact: Path | str | None = None,
+    evaluate_test: bool = False,
+    output_dir: Path | str | None = None,
+    save: bool = True,
+) -> TrainedRecommender:
+    """Split ``dataset`` by Protocol T (``seed``), train, evaluate on validation and save an artifact.
+
+    Content vectors (when ``config.use_content``): ``content_embeddings`` if given, else the text
+    encoder ``content_encoder`` (a name, or an object with ``encode``) over catalog names + tags, cached
+    on disk. ``kge_artifact`` is a KGE artifact directory whose vectors initialise the entity table.
+    ``evaluate_test`` adds test metrics for *reporting*; never use them to choose settings.
+    """
+    config = JointConfig() if config is None else config
+    if not isinstance(config, JointConfig):
+        raise ConfigurationError(f"config must be a JointConfig, got {type(config).__name__}.")
+    if not isinstance(dataset, InteractionDataset):
+        raise ConfigurationError(f"dataset must be an InteractionDataset, got {type(dataset).__name__}.")
+    if config.use_graph and dataset.side_info is None:
+        raise ConfigurationError(
+            "use_graph needs the dataset's knowledge-graph side information; build it with "
+            "InteractionDataset.from_catalog(store=...) or set use_graph=False (--no-graph)."
+        )
+    stages = tqdm(total=5, desc="train recommender", unit="stage", disable=not progress)
+    try:
+        stages.set_postfix_str("split")
+        try:
+            split = protocol_t_split(dataset, seed=seed)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        stages.update()
+
+        stages.set_postfix_str("content")
+        content_source: dict[str, Any] | None = None
+        if config.use_content:
+            content_embeddings, content_source = _content_vectors(
+                dataset=dataset, given=content_embeddings, encoder=content_encoder, progress=progress
+            )
+        else:
+            content_embeddings = None
+        stages.update()
+
+        stages.set_postfix_str("fit")
+        artifact = None
+        if kge_artifact is not None:
+            from kg.embeddings.artifacts import load_kge_artifact
+
+            artifact = load_kge_artifact(kge_artifact)
+        model = JointKGRecommender(
+            config, content_embeddings=content_embeddings, audio_embeddings=audio_embeddings, kge_artifact=artifact
+        )
+        model.fit(split.train_binary(), seed=seed, context=split.training_context(side_info=dataset.side_info))
+        stages.update()
+
+        stages.set_postfix_str("evaluate")
+        metrics: dict[str, Any] = {}
+        parts = ("validation", "test") if evaluate_test else ("validation",)
+        for part in parts:
+            result = evaluate_topk(model, split, part=part, progress=progress)
+            metrics[part] = result.metrics
+            metrics[f"{part}_details"] = result.details
+        metrics["training"] = model.describe()
+        stages.update()
+
+        stages.set_postfix_str("save")
+        trained = TrainedRecommender(
+            model=model, config=config, seed=seed, user_ids=dataset.user_ids.copy(), item_ids=dataset.item_ids.copy(),
+            metrics=metrics, split=split,
+        )
+        if save:
+            description = {
+                "dataset": {"n_users": dataset.n_users, "n_items": dataset.n_items, "n_interactions": dataset.n_interactions},
+                "split": split.config,
+                "content": content_source,
+                "audio_dim": None if audio_embeddings is None else int(np.asarray(audio_embeddings).shape[1]),
+                "kge_artifact": str(artifact.path) if artifact is not None else None,
+            }
+            path = save_trained_recommender(trained, description=description, directory=output_dir)
+            trained = replace(trained, path=path)
+        stages.update()
+    finally:
+        stages.close()
+    return trained
+
+
+def joint_model_for_dataset(
+    *,
+    dataset: InteractionDataset,
+    kge_artifact: Path | str | None = None,
+    content_encoder: str = DEFAULT_TEXT_ENCODER,
+    **config_overrides: Any,
+) -> JointKGRecommender:
+    """An unfitted joint model for ``dataset``, as the experiment runner builds it (``--params`` JSON).
+
+    ``config_overrides`` are :class:`JointConfig` fields (``{"lambda_kg": 0, "use_graph": false}``);
+    content vectors come from the cached text encoder, and ``kge_artifact`` (a ``train_kge`` directory)
+    initialises the entity table, exactly as :func:`recommender_train` does, so an evaluate run and a
+    train_recommender run of the same config train the same model.
+    """
+    config = JointConfig().with_overrides(**config_overrides)
+    content = None
+    if config.use_content:
+        content, _ = _content_vectors(dataset=dataset, given=None, encoder=content_encoder, progress=False)
+    artifact = None
+    if kge_artifact is not None:
+        from kg.embeddings.artifacts import load_kge_artifact
+
+        artifact = load_kge_artifact(kge_artifact)
+    return JointKGRecommender(config, content_embeddings=content, kge_artifact=artifact)
+
+
+def _content_vectors(
+    *, dataset: InteractionDataset, given: np.ndarray | None, encoder: str | TextEncoder | None, progress: bool
+) -> tuple[np.ndarray, dict[str, Any]]:
+    if given is not None:
+        array = np.asarray(given)
+        return array, {"source": "given", "dim": int(array.shape[1]) if array.ndim == 2 else None}
+    if encoder is None:
+        raise ConfigurationError(
+            "use_content is on but neither content_embeddings nor a content_encoder was given; "
+            "pass one of them or set use_content=False (--no-content)."
+        )
+    if isinstance(encoder, str):
+        vectors = item_content_embeddings(item_ids=dataset.item_ids, side_info=dataset.side_info, encoder_name=encoder, progress=progress)
+        name = encoder
+    else:
+        vectors = item_content_embeddings(item_ids=dataset.item_ids, side_info=dataset.side_info, encoder=encoder,
+                                          encoder_name=type(encoder).__name__, progress=progress)
+        name = type(encoder).__name__
+    return vectors, {"source": "text encoder", "encoder": name, "dim": int(vectors.shape[1]), "text": "artist name + top tags"}
+
+
+# --- artifacts ------------------------------------------------------------------------------------
+
+
+def save_trained_recommender(
+    trained: TrainedRecommender,
+    *,
+    description: dict[str, Any] | None = None,
+    directory: Path | str | None = None,
+    now: datetime | None = None,
+) -> Path:
+    """Write ``trained`` as a new artifact directory (see the module docstring) and return its path."""
+    directory = recommender_artifacts_dir(directory)
+    created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    config_record = {
+        "format": ARTIFACT_FORMAT,
+        "model": JointKGRecommender.name,
+        "config": trained.config.to_dict(),
+        "seed": trained.seed,
+        **(description or {}),
+    }
+    digest = hashlib.sha256(json.dumps(config_record, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:12]
+    name = f"{JointKGRecommender.alias}-{created.strftime(_TIMESTAMP_FORMAT)}-{digest}"
+    final = directory / name
+    if final.exists():
+        raise DataFileError("a recommender artifact with this name already exists; refusing to overwrite it.", path=str(final))
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = directory / f".{name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        _write_json(partial / CONFIG_FILE, {**config_record, "created_at": created.isoformat()})
+        _write_json(partial / METRICS_FILE, trained.metrics)
+        _write_json(partial / USER_IDS_FILE, [_plain(x) for x in trained.user_ids])
+        _write_json(partial / ITEM_IDS_FILE, [_plain(x) for x in trained.item_ids])
+        files = [CONFIG_FILE, METRICS_FILE, USER_IDS_FILE, ITEM_IDS_FILE, *trained.model.save_weights(partial)]
+        _write_json(partial / MANIFEST_FILE, {
+            "format": ARTIFACT_FORMAT,
+            "created_at": created.isoformat(),
+            "sha256": {filename: _sha256(partial / filename) for filename in files},
+        })
+        os.replace(partial, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return final
+
+
+def load_trained_recommender(path: Path | str) -> TrainedRecommender:
+    """Load and verify an artifact written by :func:`recommender_train`; any missing or altered file → ``DataFileError``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DataFileError("recommender artifact directory not found; train one with `python manage.py train_recommender`.", path=str(path))
+    manifest = _read_json(path / MANIFEST_FILE)
+    if not isinstance(manifest, dict) or manifest.get("format") != ARTIFACT_FORMAT or not isinstance(manifest.get("sha256"), dict):
+        raise DataFileError(f"not a {ARTIFACT_FORMAT} artifact manifest; retrain with `python manage.py train_recommender`.", path=str(path / MANIFEST_FILE))
+    for filename, expected in manifest["sha256"].items():
+        file_path = path / filename
+        if not file_path.is_file():
+            raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(file_path))
+        if _sha256(file_path) != expected:
+            raise DataFileError("checksum does not match the manifest; the file is corrupt or was edited, retrain it.", path=str(file_path))
+    record = _read_json(path / CONFIG_FILE)
+    if not isinstance(record, dict) or record.get("model") != JointKGRecommender.name:
+        raise DataFileError(f"config.json must describe a {JointKGRecommender.name} model.", path=str(path / CONFIG_FILE))
+    try:
+        config = JointConfig.from_dict(record.get("config", {}))
+    except LeitmotifError as exc:
+        raise DataFileError(f"invalid config: {exc.message}", path=str(path / CONFIG_FILE)) from exc
+    model = JointKGRecommender.load_weights(path, config=config)
+    user_ids = np.asarray(_read_json(path / USER_IDS_FILE))
+    item_ids = np.asarray(_read_json(path / ITEM_IDS_FILE))
+    if user_ids.shape != (model.n_users,) or item_ids.shape != (model.n_items,):
+        raise DataFileError(
+            f"id maps list {user_ids.shape[0]} users / {item_ids.shape[0]} items but the model has {model.n_users} / {model.n_items}.",
+            path=str(path),
+        )
+    return TrainedRecommender(
+        model=model, config=config, seed=int(record.get("seed", 0)), user_ids=user_ids, item_ids=item_ids,
+        metrics=_read_json(path / METRICS_FILE), path=path,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=_plain) + "\n", encoding="utf-8")
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(path))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"not valid JSON ({exc}); the artifact is corrupt, retrain it.", path=str(path)) from exc
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,364 @@
+"""The joint KG recommender (``leitmotif.joint.v1``): contract, objective, ablations, cold start, artifacts, command.
+
+Runs on the tiny clustered data of :mod:`tests.recommender.cases` (40 users × 30 items, two taste
+groups with aligned tags and KG triples). Content vectors are the items' tag profiles passed as a
+precomputed matrix, so only one small test loads the real sentence encoder.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from django.core.management import CommandError, call_command
+
+from learning_platform.errors import ConfigurationError, DataFileError
+from recommender.base import Recommender, TrainingContext
+from recommender.baselines.torch_utils import seeded_torch
+from recommender.data import InteractionDataset
+from recommender.models import available_recommenders, get_recommender, get_recommender_class
+from recommender.models.config import JointConfig
+from recommender.models.joint import JointKGRecommender, JointNetwork
+from recommender.models.neighbourhood import cosine_item_similarity, neighbourhood_scores
+from recommender.training import load_trained_recommender, recommender_train
+
+from .cases import TorchRecommenderCase, clustered_interactions, mean_cluster_auc
+
+#: Small enough to train in about a second on the tiny data, large enough to learn its two groups.
+TINY = dict(
+    embedding_dim=16, id_dim=8, graph_dim=16, content_dim=8, hidden_dim=32, behaviour_dim=4, attention_dim=8,
+    epochs=12, batch_size=64, learning_rate=0.01, patience=12,
+)
+
+
+def tag_content(data) -> np.ndarray:
+    """Stand-in for sentence embeddings on the tiny data: each item's L2-normalised tag profile."""
+    tags = data.side_info.item_tags.toarray()
+    return tags / np.linalg.norm(tags, axis=1, keepdims=True)
+
+
+def build(data=None, **overrides: Any) -> JointKGRecommender:
+    data = data or clustered_interactions()
+    return get_recommender("leitmotif", config=JointConfig(**{**TINY, **overrides}), content_embeddings=tag_content(data))
+
+
+class TestJointContract(TorchRecommenderCase):
+    """The shared recommender contract (shapes, determinism, learning, bad users, early stopping)."""
+
+    model = "leitmotif"
+    params = TINY
+    bad_params = {"lambda_kg": -0.1, "dropout": 1.0, "epochs": 0, "rec_loss": "mse", "use_graph": "yes", "temperature": 0.0}
+    min_cluster_auc = 0.85
+
+    @classmethod  # the case's class-scoped fixtures call it on the class
+    def build(cls, **overrides: Any):
+        return build(**{**cls.params, **overrides})
+
+    # The registry tests of the case assume the baselines' registry; these are the product-model versions.
+    def test_registered_under_versioned_name_and_alias(self, fitted):
+        cls = get_recommender_class("leitmotif")
+        assert get_recommender_class("leitmotif.joint.v1") is cls is JointKGRecommender
+        assert available_recommenders() == ["leitmotif.joint.v1"]
+        assert fitted.name == "leitmotif.joint.v1" and isinstance(fitted, Recommender)
+        with pytest.raises(ConfigurationError, match="leitmotif"):
+            get_recommender_class("no-such-model")
+
+    def test_default_configuration_is_valid(self):
+        assert JointKGRecommender().get_params() == JointConfig().to_dict() == JointKGRecommender.default_params()
+
+    def test_hpo_default_keys_are_init_parameters(self):
+        assert JointKGRecommender.hpo_default == {}
+
+    def test_hpo_default_bounds_are_accepted(self):
+        pass  # no search space declared: the defaults were tuned on validation, see JointConfig
+
+    def test_unknown_parameter_is_refused_with_the_valid_ones(self):
+        with pytest.raises(ConfigurationError, match="no_such_parameter.*allowed:.*lambda_kg"):
+            JointConfig().with_overrides(no_such_parameter=1)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return clustered_interactions()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return build(data).fit(data.train, seed=0, context=data.context)
+
+
+def test_losses_are_finite_and_backward_reaches_every_part(fitted, data):
+    assert fitted.history.losses and np.isfinite(fitted.history.losses).all()
+    assert all(np.isfinite(p["rec"]) and p["kg"] > 0 and np.isfinite(p["kg"]) for p in fitted.loss_parts)
+    with seeded_torch(0):  # the network's initial weights, rebuilt exactly as fit() built them
+        initial = JointNetwork(config=fitted.config, inputs=fitted.inputs).state_dict()
+    trained = fitted.network.state_dict()
+    unchanged = [name for name, value in initial.items() if torch.equal(value, trained[name])]
+    assert unchanged == [], f"no gradient reached {unchanged}"
+
+
+def test_training_positives_outscore_unseen_items(fitted, data):
+    scores = fitted.score(np.arange(data.n_users))
+    seen = data.train.toarray() > 0
+    assert scores[seen].mean() > scores[~seen].mean() + 1.0
+
+
+def test_ablation_flags_remove_their_parameters(data):
+    def parameter_names(**overrides) -> set[str]:
+        model = build(data, epochs=1, **overrides).fit(data.train, seed=0, context=data.context)
+        return {name.split(".")[0] for name, _ in model.network.named_parameters()}
+
+    full = parameter_names()
+    assert {"entities", "relations", "content_projection", "attention", "neighbourhood_weight"} <= full
+    assert not {"entities", "relations"} & parameter_names(use_graph=False)
+    assert "content_projection" not in parameter_names(use_content=False)
+    assert "attention" not in parameter_names(use_attention=False)
+    assert "neighbourhood_weight" not in parameter_names(use_neighbourhood=False)
+
+
+def test_neighbourhood_gates_and_bpr_variants_train(data):
+    gated = build(data, epochs=2, neighbourhood_gates=True).fit(data.train, seed=0, context=data.context)
+    assert gated.network.item_mlp[-1].out_features == TINY["embedding_dim"] + 2  # vector, bias, gate
+    bpr = build(data, epochs=2, rec_loss="bpr").fit(data.train, seed=0, context=data.context)
+    for model in (gated, bpr):
+        assert np.isfinite(model.score(np.arange(data.n_users))).all() and np.isfinite(model.history.losses).all()
+
+
+def test_lambda_zero_has_no_kg_loss_term(data):
+    model = build(data, epochs=2, lambda_kg=0.0).fit(data.train, seed=0, context=data.context)
+    assert not model.config.uses_kg_loss and not hasattr(model.network, "kg_interaction")
+    assert [p["kg"] for p in model.loss_parts] == [0.0, 0.0]
+    assert model.network.entities is not None  # the graph part stays, only its KG loss is gone
+
+
+def test_complex_interaction_trains(data):
+    model = build(data, epochs=2, kg_interaction="complex").fit(data.train, seed=0, context=data.context)
+    assert model.network.entities.embedding_dim == 2 * TINY["graph_dim"]
+    assert np.isfinite(model.score(np.arange(3))).all() and all(p["kg"] > 0 for p in model.loss_parts)
+
+
+def test_cold_items_score_through_graph_and_content(fitted, data):
+    scores = fitted.score(np.arange(data.n_users))
+    assert np.isfinite(scores[:, data.cold_items]).all()
+    assert fitted.inputs.unseen_items[data.cold_items].all()
+    # each user's own group's cold item beats the other group's, with no interaction to go on
+    assert mean_cluster_auc(scores, data, cold=True) >= 0.8
+
+
+def test_neighbourhood_training_column_leaves_the_user_out():
+    # users 0 and 1 both played items 0 and 1; user 2 only item 1
+    train = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [0, 1, 1]], dtype=np.float32))
+    similarity, popularity = cosine_item_similarity(train, shrink=1.0)
+    history = np.array([[0, 1]])
+    plain = neighbourhood_scores(history, similarity=similarity, popularity=popularity, shrink=1.0)
+    assert plain[0, 2] == pytest.approx(1 / (np.sqrt(3) + 1))  # item 1 ~ item 2 through user 2
+    loo = neighbourhood_scores(history, similarity=similarity, popularity=popularity, shrink=1.0, targets=np.array([1]))
+    naive = neighbourhood_scores(np.array([[0]]), similarity=similarity, popularity=popularity, shrink=1.0)
+    # naive: item 0 ~ item 1 counts user 0's own pair, 2 / (√2·√3 + 1); without user 0 it is 1 / (√2·√2 + 1)
+    assert naive[0, 1] == pytest.approx(2 / (np.sqrt(6) + 1)) and loo[0, 1] == pytest.approx(1 / 3)
+    np.testing.assert_allclose(np.delete(loo, 1, axis=1), np.delete(naive, 1, axis=1))  # other columns unchanged
+
+
+def test_bad_inputs_are_refused_with_what_to_fix(data):
+    for kwargs, message in (
+        (dict(lambda_kg=-1), "lambda_kg"), (dict(rec_loss="mse"), "rec_loss"), (dict(kg_interaction="distmult"), "kg_interaction"),
+        (dict(dropout=1.5), "dropout"), (dict(batch_size=0), "batch_size"), (dict(use_content=1), "use_content"),
+        (dict(learning_rate=float("nan")), "learning_rate"),
+    ):
+        with pytest.raises(ConfigurationError, match=message):
+            JointConfig(**kwargs)
+    with pytest.raises(ConfigurationError, match="must be a JSON object"):
+        JointConfig.from_dict([1, 2])
+    with pytest.raises(ConfigurationError, match="use_content needs content_embeddings"):
+        JointKGRecommender(JointConfig(**TINY)).fit(data.train, seed=0, context=data.context)
+    with pytest.raises(ConfigurationError, match="use_graph needs knowledge-graph side information"):
+        build(data).fit(data.train, seed=0, context=TrainingContext())
+    with pytest.raises(ConfigurationError, match=r"content_embeddings must be an \(n_items=30"):
+        JointKGRecommender(JointConfig(**TINY), content_embeddings=np.ones((5, 3))).fit(data.train, seed=0, context=data.context)
+    with pytest.raises(ConfigurationError, match="must be binary"):
+        build(data).fit(data.train * 3, seed=0, context=data.context)
+    with pytest.raises(ConfigurationError, match="config must be a JointConfig"):
+        JointKGRecommender({"epochs": 3})
+
+
+# --- training service and artifacts ---------------------------------------------------------------
+
+
+def clustered_dataset(data) -> InteractionDataset:
+    """The tiny data as a dataset (all interactions; the service draws its own Protocol T split)."""
+    everything = (data.train + data.validation + data.test).tocoo()
+    return InteractionDataset.from_arrays(
+        everything.row + 100, everything.col + 500, np.ones(everything.nnz), side_info=data.side_info
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    return recommender_train(
+        dataset=clustered_dataset(data),
+        config=JointConfig(**TINY),
+        seed=1,
+        content_embeddings=tag_content(data),
+        output_dir=tmp_path_factory.mktemp("artifacts"),
+    )
+
+
+def test_service_saves_a_versioned_artifact_with_validation_metrics_only(trained):
+    path = trained.path
+    assert path.parent.is_dir() and path.name.startswith("leitmotif-")
+    config = json.loads((path / "config.json").read_text())
+    assert config["seed"] == 1 and config["split"]["protocol"] == "T" and config["config"]["lambda_kg"] == JointConfig().lambda_kg
+    metrics = json.loads((path / "metrics.json").read_text())
+    assert "recall@10" in metrics["validation"] and "test" not in metrics
+    assert json.loads((path / "item_ids.json").read_text())[:2] == [500, 501]
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no partial directory left
+
+
+def test_saved_model_reloads_with_identical_scores(trained, data):
+    loaded = load_trained_recommender(trained.path)
+    users = np.arange(data.n_users)
+    np.testing.assert_array_equal(loaded.model.score(users), trained.model.score(users))
+    np.testing.assert_array_equal(loaded.item_ids, trained.item_ids)
+    assert loaded.config == trained.config and loaded.seed == 1
+
+
+def test_edited_artifact_is_refused(trained, tmp_path):
+    import shutil
+
+    edited, incomplete = tmp_path / "edited", tmp_path / "incomplete"
+    shutil.copytree(trained.path, edited)
+    shutil.copytree(trained.path, incomplete)
+    (edited / "item_ids.json").write_text("[1, 2]\n")
+    with pytest.raises(DataFileError, match="item_ids.json: checksum does not match"):
+        load_trained_recommender(edited)
+    (incomplete / "model_state.pt").unlink()
+    with pytest.raises(DataFileError, match="model_state.pt: artifact file is missing"):
+        load_trained_recommender(incomplete)
+    with pytest.raises(DataFileError, match="not found"):
+        load_trained_recommender(tmp_path / "nothing-here")
+
+
+def test_test_metrics_only_on_request(data, tmp_path):
+    result = recommender_train(
+        dataset=clustered_dataset(data), config=JointConfig(**{**TINY, "epochs": 1}), seed=0,
+        content_embeddings=tag_content(data), evaluate_test=True, save=False,
+    )
+    assert result.path is None and "recall@10" in result.metrics["test"]
+    with pytest.raises(ConfigurationError, match="neither content_embeddings nor a content_encoder"):
+        recommender_train(dataset=clustered_dataset(data), config=JointConfig(**TINY), content_encoder=None, save=False)
+
+
+# --- content vectors --------------------------------------------------------------------------------
+
+
+def test_item_texts_name_the_artist_and_its_top_tags(data):
+    from recommender.content import item_texts
+
+    texts = item_texts(names=[f"Artist {i}" for i in range(data.n_items)], side_info=data.side_info, top_tags=2)
+    tags = data.side_info.item_tags.toarray()[0]
+    best = [data.side_info.tag_names[t] for t in sorted(np.flatnonzero(tags), key=lambda t: (-tags[t], data.side_info.tag_names[t]))[:2]]
+    assert texts[0] == f"Artist 0. Tags: {', '.join(best)}"
+    with pytest.raises(ConfigurationError, match="names has 2 entries"):
+        item_texts(names=["a", "b"], side_info=data.side_info)
+
+
+def test_minilm_encodes_and_caches_three_texts(tmp_path):
+    from recommender.content import encode_texts, texts_digest
+
+    texts = ["Metallica. Tags: thrash metal", "Slayer. Tags: thrash metal", "Miles Davis. Tags: jazz, trumpet"]
+    vectors = encode_texts(texts, cache_dir=tmp_path)
+    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    cached = tmp_path / f"{texts_digest(texts, encoder_name='all-MiniLM-L6-v2')}.npy"
+    assert cached.is_file()
+    np.testing.assert_array_equal(encode_texts(texts, cache_dir=tmp_path), vectors)  # served from the cache
+    cached.write_bytes(b"not numpy")
+    with pytest.raises(DataFileError, match="delete the file"):
+        encode_texts(texts, cache_dir=tmp_path)
+
+
+# --- management command ------------------------------------------------------------------------------
+
+
+def write_tiny_lastfm(root: Path) -> Path:
+    """A 12-listener, 8-artist Last.FM folder in the real file formats, with two taste groups."""
+    kgcn, hetrec = root / "lastfm-kgcn", root / "lastfm-hetrec"
+    kgcn.mkdir(parents=True)
+    hetrec.mkdir()
+    artists = range(1, 9)
+    (hetrec / "artists.dat").write_text(
+        "id\tname\turl\tpictureURL\n" + "".join(f"{a}\tBand {a}\thttp://www.last.fm/music/Band+{a}\t\n" for a in artists)
+    )
+    (kgcn / "item_index2entity_id.txt").write_text("".join(f"{a}\t{a - 1}\n" for a in artists))
+    (kgcn / "kg.txt").write_text("".join(f"{a - 1}\tmusic.artist.genre\t{8 if a <= 4 else 9}\n" for a in artists))
+    rows = []
+    for user in range(10, 22):
+        group = [1, 2, 3, 4] if user % 2 else [5, 6, 7, 8]
+        rows += [f"{user}\t{a}\t{10 * a + user}\n" for a in group if (a + user) % 4 != 0]
+    (kgcn / "user_artists.dat").write_text("userID\tartistID\tweight\n" + "".join(rows))
+    (hetrec / "tags.dat").write_text("tagID\ttagValue\n1\trock\n2\tjazz\n")
+    (hetrec / "user_taggedartists.dat").write_text(
+        "userID\tartistID\ttagID\tday\tmonth\tyear\n" + "".join(f"10\t{a}\t{1 if a <= 4 else 2}\t1\t1\t2009\n" for a in artists)
+    )
+    (hetrec / "user_friends.dat").write_text("userID\tfriendID\n10\t11\n11\t10\n")
+    return root
+
+
+@pytest.mark.django_db
+def test_command_trains_on_a_tiny_catalog(tmp_path, capsys):
+    call_command("load_lastfm", data_dir=str(write_tiny_lastfm(tmp_path / "data")), backend="sql", no_progress=True)
+    capsys.readouterr()
+    call_command(
+        "train_recommender", epochs=2, seed=0, backend="sql", no_content=True, no_progress=True,
+        output_dir=str(tmp_path / "artifacts"),
+    )
+    out = capsys.readouterr().out
+    assert "12 users × 8 items" in out and "Validation (Protocol T, full ranking): recall@10" in out
+    path = Path(out.strip().splitlines()[-1].split("Saved the artifact to ")[1])
+    assert load_trained_recommender(path).config.use_content is False
+    with pytest.raises(CommandError, match="KGE artifact directory not found"):
+        call_command("train_recommender", kge_artifact=str(tmp_path / "no-kge"), backend="sql", no_content=True, no_progress=True)
+
+
+@pytest.mark.django_db
+def test_command_on_an_empty_catalog_says_to_load_data(tmp_path):
+    with pytest.raises(CommandError, match="load_lastfm"):
+        call_command("train_recommender", backend="sql", no_content=True, no_progress=True, output_dir=str(tmp_path))
+    with pytest.raises(CommandError, match="lambda_kg"):
+        call_command("train_recommender", lambda_kg=-1.0, backend="sql", no_progress=True, output_dir=str(tmp_path))
+
+
+# --- initialisation from a PyKEEN artifact -----------------------------------------------------------
+
+
+def test_entity_vectors_start_from_a_kge_artifact(data, tmp_path):
+    from kg.embeddings.artifacts import load_kge_artifact, save_kge_artifact
+    from kg.embeddings.config import KgeConfig
+    from kg.embeddings.training import kge_train
+
+    info = data.side_info
+    labelled = np.array([(info.entity_ids[h], info.relation_types[r], info.entity_ids[t]) for h, r, t in info.kg_triples])
+    result = kge_train(triples=labelled, config=KgeConfig(model="transe", embedding_dim=TINY["graph_dim"], epochs=2, seed=0))
+    artifact = load_kge_artifact(save_kge_artifact(result=result, directory=tmp_path))
+
+    # learning rate ~0 so the trained table still shows where it started
+    model = get_recommender(
+        "leitmotif", config=JointConfig(**{**TINY, "epochs": 1, "learning_rate": 1e-12}), content_embeddings=tag_content(data),
+        kge_artifact=artifact,
+    )
+    model.fit(data.train, seed=0, context=data.context)
+    matched = [k for k, e in enumerate(info.entity_ids) if e in artifact.entity_to_id]
+    assert model.kge_initialisation["entities"] == {"initialised": len(matched), "total": len(info.entity_ids)} and matched
+    k = matched[0]
+    np.testing.assert_allclose(
+        model.network.entities.weight[k].detach().numpy(), artifact.entity_embeddings[artifact.entity_to_id[info.entity_ids[k]]], atol=1e-5
+    )
+
+    for overrides, message in ((dict(kg_interaction="complex"), "holds transe vectors"), (dict(graph_dim=8), "graph_dim=16")):
+        wrong = get_recommender("leitmotif", config=JointConfig(**{**TINY, **overrides}), content_embeddings=tag_content(data), kge_artifact=artifact)
+        with pytest.raises(ConfigurationError, match=message):
+            wrong.fit(data.train, seed=0, context=data.context)

@@ -84,3 +84,90 @@ class Friendship(TimeStampedModel):
             models.UniqueConstraint(fields=["listener", "friend"], name="unique_friendship"),
             models.CheckConstraint(condition=~models.Q(listener=models.F("friend")), name="no_self_friendship"),
         ]
+
+
+class Course(TimeStampedModel):
+    """A music course a learner can enrol in (seeded from the Udemy "Musical Instruments" catalogue)."""
+
+    class Level(models.TextChoices):
+        BEGINNER = "beginner", "Beginner"
+        INTERMEDIATE = "intermediate", "Intermediate"
+        EXPERT = "expert", "Expert"
+        ALL = "all", "All levels"
+
+    udemy_id = models.PositiveIntegerField(unique=True, null=True, blank=True)
+    title = models.CharField(max_length=500, db_index=True)
+    url = models.URLField(max_length=500, blank=True)
+    is_paid = models.BooleanField(default=True)
+    price = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    subscribers = models.PositiveIntegerField(default=0)
+    reviews = models.PositiveIntegerField(default=0)
+    lectures = models.PositiveIntegerField(default=0)
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.ALL, db_index=True)
+    duration_hours = models.FloatField(default=0)
+    published_at = models.DateTimeField(null=True, blank=True)
+    subject = models.CharField(max_length=100, blank=True)
+    #: Graph entity id, e.g. ``udemy:course:1070968``.
+    entity_id = models.CharField(max_length=255, unique=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Interaction(TimeStampedModel):
+    """One thing a learner did: listen/like/skip an artist, enrol in or complete a course.
+
+    The append-only event log behind instant feedback: serving folds these into the learner's
+    history at request time, and the next retrain reads them too. Last.FM listeners' aggregated
+    play counts stay in :class:`Listen`.
+    """
+
+    class Kind(models.TextChoices):
+        LISTEN = "listen", "Listen"
+        LIKE = "like", "Like"
+        SKIP = "skip", "Skip"
+        ENROLL = "enroll", "Enroll"
+        COMPLETE = "complete", "Complete"
+
+    ARTIST_KINDS = (Kind.LISTEN, Kind.LIKE, Kind.SKIP)
+    COURSE_KINDS = (Kind.ENROLL, Kind.COMPLETE)
+
+    listener = models.ForeignKey(Listener, on_delete=models.CASCADE, related_name="interactions")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    artist = models.ForeignKey(Artist, null=True, blank=True, on_delete=models.CASCADE, related_name="interactions")
+    course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.CASCADE, related_name="interactions")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["listener", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                name="interaction_target_matches_kind",
+                condition=(
+                    models.Q(kind__in=["listen", "like", "skip"], artist__isnull=False, course__isnull=True)
+                    | models.Q(kind__in=["enroll", "complete"], course__isnull=False, artist__isnull=True)
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.listener} {self.kind} {self.artist or self.course}"
+
+
+class Interest(TimeStampedModel):
+    """A graph entity (artist, tag, instrument …) a learner picked during onboarding: a seed for recommendations."""
+
+    listener = models.ForeignKey(Listener, on_delete=models.CASCADE, related_name="interests")
+    entity_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    entity_type = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["listener", "entity_id"], name="unique_interest")]
+
+    def __str__(self) -> str:
+        return self.name

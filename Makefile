@@ -9,9 +9,9 @@ PORT ?= 8000
 KG_BACKEND ?= sql
 export KG_BACKEND
 
-.PHONY: demo test system-deps venv migrate load curator serve neo4j-start neo4j-stop bench clean-db
+.PHONY: demo test system-deps venv migrate load train retrain curator serve neo4j-start neo4j-stop bench clean-db
 
-demo: system-deps venv migrate load curator serve
+demo: system-deps venv migrate load train curator serve
 
 test: system-deps venv
 	$(PY) -m pytest
@@ -32,6 +32,19 @@ migrate: venv
 
 load: venv
 	$(PY) manage.py load_lastfm
+	$(PY) manage.py load_courses
+
+# Trains and publishes the serving model once; `make retrain` trains a new one on the current data.
+ARTIFACTS ?= $(or $(LEITMOTIF_ARTIFACTS_DIR),artifacts)
+train: venv
+	@if [ -f "$(ARTIFACTS)/recommender/PUBLISHED" ]; then \
+		echo "A recommender is already published ($$(cat $(ARTIFACTS)/recommender/PUBLISHED)); 'make retrain' trains a new one."; \
+	else \
+		$(PY) manage.py retrain_recommender; \
+	fi
+
+retrain: venv
+	$(PY) manage.py retrain_recommender
 
 curator: venv
 	$(PY) manage.py create_demo_curator
@@ -49,6 +62,9 @@ neo4j-stop:
 bench: system-deps venv
 	$(PY) benchmarks/kg_load.py
 	$(PY) benchmarks/neo4j_batching.py
+	$(PY) benchmarks/explain_paths.py
+	$(PY) benchmarks/serving_latency.py
+	$(PY) benchmarks/api_latency.py
 
 clean-db:
 	rm -f var/db.sqlite3 var/db.sqlite3-wal var/db.sqlite3-shm

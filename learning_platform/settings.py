@@ -51,9 +51,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "django_filters",
+    "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "learning_platform.catalog",
     "learning_platform.accounts",
+    "learning_platform.learn",
     "kg",
     "ingestion",
     "recommender",
@@ -122,7 +125,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "learn:login"
 
 # --- Leitmotif ------------------------------------------------------------------------------
 
@@ -136,15 +139,54 @@ NEO4J_USER = os.environ.get("NEO4J_USER", "neo4j")
 NEO4J_PASSWORD = os.environ.get("NEO4J_PASSWORD", "")
 NEO4J_DATABASE = os.environ.get("NEO4J_DATABASE", "neo4j")
 
+# The REST API (recommender/api, versioned under /api/v1/): token auth for programs, session auth for
+# the browser; learners see only their own data, "api-readonly" client tokens may only read.
+# Throttle rates come from the environment so a deployment (or a benchmark) can tune them.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["recommender.api.permissions.ApiAccess"],
+    "DEFAULT_PAGINATION_CLASS": "recommender.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "recommender.api.throttling.UserThrottle",
+        "recommender.api.throttling.AnonThrottle",
+        "recommender.api.throttling.InteractionThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("API_THROTTLE_USER", "1200/minute"),
+        "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
+        "interactions": os.environ.get("API_THROTTLE_INTERACTIONS", "120/minute"),
+    },
+    "EXCEPTION_HANDLER": "recommender.api.exceptions.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Leitmotif API",
-    "DESCRIPTION": "Knowledge-graph-centric music-learning platform.",
+    "DESCRIPTION": (
+        "Knowledge-graph-centric music-learning platform: explained recommendations of artists and courses, "
+        "the catalog, the knowledge graph and the learner's own history and interactions. Authenticate with "
+        "`Authorization: Token <key>` (tokens: `python manage.py create_api_client NAME [--read-only]`) or a "
+        'session. Every error has the shape `{"error": {"code", "message", "details"}}`.'
+    ),
     "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Group operations by the segment after /api/v1/ (artists, courses, entities, me, users).
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI assets come from the drf-spectacular-sidecar package: no CDN at run time.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
 
@@ -8,5 +9,10 @@ admin.site.site_title = "Leitmotif"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("", include("learning_platform.learn.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("recommender.api.urls")),
+    # OpenAPI 3 schema and Swagger UI (assets served locally from drf-spectacular-sidecar).
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

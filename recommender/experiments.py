@@ -76,11 +76,13 @@ def experiment_run(
             started = time.perf_counter()
             model.fit(split.train_binary(), seed=seed, context=context)
             fit_seconds = time.perf_counter() - started
+            started = time.perf_counter()
             if protocol == "C":
                 result = evaluate_ctr(model, split)
             else:
                 result = evaluate_topk(model, split, ks=ks)
             result.details["fit_seconds"] = round(fit_seconds, 2)
+            result.details["evaluate_seconds"] = round(time.perf_counter() - started, 2)
             timings.setdefault(name, []).append(fit_seconds)
             results.append(result)
     config = {

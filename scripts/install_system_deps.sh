@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages Leitmotif needs, only where they are missing (idempotent, quiet when
-# everything is present). Java 17 and Maven run the local Neo4j server (scripts/neo4j_local.py).
+# everything is present). Java 17 and Maven run the local Neo4j server (scripts/neo4j_local.py);
+# Chromium runs the browser tests (tests/learning_platform/test_browser.py).
 set -euo pipefail
 
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+# Debian's Chromium runs the browser tests (Playwright drives it; Playwright's own browser downloads are not used).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Artist, Friendship, Listen, Listener, Tag, TagAssignment
+from .models import Artist, Course, Friendship, Interaction, Interest, Listen, Listener, Tag, TagAssignment
 
 
 @admin.register(Artist)
@@ -44,3 +44,61 @@ class FriendshipAdmin(admin.ModelAdmin):
     list_display = ("listener", "friend")
     raw_id_fields = ("listener", "friend")
     list_select_related = ("listener__user", "friend__user")
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Browse and search only: these rows are written by a loader or a service that checks them."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Course)
+class CourseAdmin(_ReadOnlyAdmin):
+    """Courses are owned by ``manage.py load_courses``.
+
+    Why read-only: each row mirrors the graph entity ``udemy:course:<id>`` and its links; an edit here
+    would not reach the graph and the next load would undo it. Fix the data file and load again.
+    """
+
+    list_display = ("title", "level", "is_paid", "price", "subscribers", "reviews", "lectures", "duration_hours", "published_at")
+    list_filter = ("level", "is_paid", "subject")
+    search_fields = ("title", "=udemy_id", "entity_id")
+    date_hierarchy = "published_at"
+    ordering = ("-subscribers",)
+
+
+@admin.register(Interaction)
+class InteractionAdmin(_ReadOnlyAdmin):
+    """The append-only event log: curators can read what learners did, never rewrite it."""
+
+    list_display = ("created_at", "listener", "kind", "artist", "course")
+    list_filter = ("kind", "created_at")
+    search_fields = ("listener__user__username", "=listener__lastfm_id", "artist__name", "course__title")
+    date_hierarchy = "created_at"
+    list_select_related = ("listener__user", "artist", "course")
+    raw_id_fields = ("listener", "artist", "course")
+
+
+@admin.register(Interest)
+class InterestAdmin(admin.ModelAdmin):
+    """Onboarding picks. Curators may remove a pick; adding or editing one here would skip the check
+    that the entity exists in the graph, so new picks come only through the onboarding service."""
+
+    list_display = ("listener", "name", "entity_type", "entity_id", "created_at")
+    list_filter = ("entity_type",)
+    search_fields = ("name", "entity_id", "listener__user__username", "=listener__lastfm_id")
+    list_select_related = ("listener__user",)
+    raw_id_fields = ("listener",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

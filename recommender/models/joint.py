@@ -39,7 +39,7 @@ Early stopping watches validation Recall@10 and keeps the best epoch's weights.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -64,7 +64,7 @@ from recommender.baselines.torch_utils import (
 )
 
 from .config import JointConfig
-from .inputs import BEHAVIOUR_FEATURES, JointInputs, build_inputs
+from .inputs import BEHAVIOUR_FEATURES, LONG_TAIL_POPULARITY, JointInputs, build_inputs
 from .neighbourhood import neighbourhood_scores
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -207,6 +207,29 @@ class JointNetwork(nn.Module):
         pooled = self.history_projection(torch.bmm(weights.unsqueeze(1), members).squeeze(1))
         behaviour = self.behaviour_mlp(self.behaviour[users])
         out = self.user_mlp(torch.cat([self.user_id(users), pooled, behaviour], dim=1))
+        d = self.config.embedding_dim
+        vectors = F.normalize(out[:, :d], dim=-1) if self.config.similarity == "cosine" else out[:, :d]
+        return UserSide(vectors=vectors, gate=out[:, d] if self.config.neighbourhood_gates else None)
+
+    def user_side_from(self, history: torch.Tensor, behaviour: torch.Tensor, id_vectors: torch.Tensor,
+                       padded_item_vectors: torch.Tensor) -> "UserSide":
+        """User tower over explicit inputs (fold-in at serving time); same maths as :meth:`user_side` at inference.
+
+        ``history`` (B × L) item indices padded with ``n_items``; ``behaviour`` (B × len(BEHAVIOUR_FEATURES))
+        standardised features; ``id_vectors`` (B × id_dim) the user-id embeddings (zero rows for users the
+        model never saw); ``padded_item_vectors`` ((n_items + 1) × d) the item vectors with a zero padding
+        row appended (cached by the caller: it is the same for every request). Why a second method instead of parameters on ``user_side``: training and
+        evaluation keep reading the stored buffers untouched, serving passes what it computed.
+        """
+        mask = history < self.n_items
+        members = padded_item_vectors[history]  # (B, L, d)
+        if self.attention is not None:
+            logits = self.attention(members).squeeze(-1).masked_fill(~mask, -1e9)
+            weights = torch.softmax(logits, dim=1) * mask
+        else:
+            weights = mask.float() / mask.sum(dim=1, keepdim=True).clamp(min=1)
+        pooled = self.history_projection(torch.bmm(weights.unsqueeze(1), members).squeeze(1))
+        out = self.user_mlp(torch.cat([id_vectors, pooled, self.behaviour_mlp(behaviour)], dim=1))
         d = self.config.embedding_dim
         vectors = F.normalize(out[:, :d], dim=-1) if self.config.similarity == "cosine" else out[:, :d]
         return UserSide(vectors=vectors, gate=out[:, d] if self.config.neighbourhood_gates else None)
@@ -502,6 +525,217 @@ class JointKGRecommender(BaselineRecommender):
         model.n_users, model.n_items = model.inputs.n_users, model.inputs.n_items
         model._fitted = True
         return model
+
+    # --- fold-in: score an arbitrary history without retraining (serving) ----------------------------
+
+    def score_history(
+        self,
+        histories: "Sequence[np.ndarray | Sequence[int]]",
+        *,
+        user_indices: "Sequence[int | None]",
+        item_has_tags: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """(len(histories) × n_items) scores of users described by their item histories, without retraining.
+
+        Each user representation is rebuilt from ``histories[b]`` (item indices; duplicates ignored,
+        the *last* ``max_history`` distinct items kept, so callers list the most important/recent last):
+        attention pooling over the item tower's (cached) vectors, behaviour features recomputed from
+        that history (:meth:`behaviour_from_histories`) and the neighbourhood term over it. The user-id
+        embedding is used for ``user_indices[b]`` known at training time and is zero for ``None`` (a
+        learner who signed up after training — what the towers see for a user without id evidence).
+
+        For a training user whose history is unchanged this reproduces :meth:`score` (up to float32
+        rounding; a test checks it), provided ``item_has_tags`` is the training data's "item has tags"
+        flag (``side_info.item_tags`` rows with any entry). That flag is the one behaviour input the
+        artifact does not store; without it, "has any graph link" stands in for it (on Last.FM every
+        tagged artist also has HAS_TAG edges, so only untagged-but-linked artists differ).
+        """
+        if not getattr(self, "_fitted", False):
+            raise ConfigurationError(f"{self.name}: call fit() before score_history().")
+        rows = self._fold_in_rows(histories)
+        user_indices = list(user_indices)
+        if len(user_indices) != len(rows):
+            raise ConfigurationError(
+                f"{self.name}: user_indices has {len(user_indices)} entries but {len(rows)} histories were given; pass one per history (None for new users)."
+            )
+        if not rows:
+            return np.zeros((0, self.n_items), dtype=np.float32)
+        width = max(1, max(len(r) for r in rows))
+        padded = np.full((len(rows), width), self.n_items, dtype=np.int64)
+        for b, items in enumerate(rows):
+            padded[b, : len(items)] = items
+        known = np.zeros(len(rows), dtype=bool)
+        ids = np.zeros(len(rows), dtype=np.int64)
+        for b, user in enumerate(user_indices):
+            if user is None:
+                continue
+            if isinstance(user, bool) or not isinstance(user, (int, np.integer)) or not 0 <= int(user) < self.n_users:
+                raise ConfigurationError(f"{self.name}: user index {user!r} is not a training user (0..{self.n_users - 1}) or None.")
+            known[b], ids[b] = True, int(user)
+        behaviour = self._behaviour_rows(padded, item_has_tags=item_has_tags)
+        net = self.network
+        if net.training:
+            net.eval()
+        with torch.no_grad():
+            items, padded_vectors = self._cached_item_table()
+            id_vectors = net.user_id(torch.from_numpy(ids)) * torch.from_numpy(known).unsqueeze(1).to(torch.float32)
+            user = net.user_side_from(torch.from_numpy(padded), torch.from_numpy(behaviour), id_vectors, padded_vectors)
+            neighbourhood = None
+            if self.config.use_neighbourhood:
+                neighbourhood = torch.from_numpy(self._history_neighbourhood(rows))
+            return np.ascontiguousarray(net.logits(user, items, neighbourhood=neighbourhood).numpy(), dtype=np.float32)
+
+    def _history_neighbourhood(self, rows: list[np.ndarray]) -> np.ndarray:
+        """``n_u(i) = Σ_{j∈H} s(j, i)`` for each history: the rows of the stored similarity summed with ``bincount``.
+
+        The same term as :func:`.neighbourhood.neighbourhood_scores` without targets (scoring time), computed
+        straight from the CSR arrays: for one user that is ~50 short slices instead of building a sparse
+        matrix and a sparse product (≈10× less overhead per request).
+        """
+        similarity = self.inputs.item_similarity
+        out = np.zeros((len(rows), self.n_items), dtype=np.float32)
+        indptr, indices, data = similarity.indptr, similarity.indices, similarity.data
+        for b, items in enumerate(rows):
+            if not len(items):
+                continue
+            starts, ends = indptr[items], indptr[items + 1]
+            if not (ends - starts).sum():
+                continue
+            positions = np.concatenate([np.arange(start, end) for start, end in zip(starts, ends)])
+            out[b] = np.bincount(indices[positions], weights=data[positions], minlength=self.n_items)
+        return out
+
+    def behaviour_from_histories(
+        self, histories: "Sequence[np.ndarray | Sequence[int]]", *, item_has_tags: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Standardised behaviour features (:data:`BEHAVIOUR_FEATURES`) of arbitrary histories, as training computed them.
+
+        Raw features use the *training* item statistics (popularity, long tail, tags, graph links).
+        The standardisation (per-column mean and std over active training users) is not stored in the
+        artifact, so it is recovered exactly by regressing the stored ``inputs.behaviour`` on the same
+        raw features recomputed from the stored training histories (a linear map per column). An
+        empty history gets all zeros, as in training.
+        """
+        rows = self._fold_in_rows(histories)
+        width = max([1, *(len(r) for r in rows)])
+        padded = np.full((len(rows), width), self.n_items, dtype=np.int64)
+        for b, items in enumerate(rows):
+            padded[b, : len(items)] = items
+        return self._behaviour_rows(padded, item_has_tags=item_has_tags)
+
+    def _fold_in_rows(self, histories: "Sequence[np.ndarray | Sequence[int]]") -> list[np.ndarray]:
+        rows: list[np.ndarray] = []
+        for b, history in enumerate(histories):
+            items = np.asarray(history)
+            if items.size == 0:
+                rows.append(np.zeros(0, dtype=np.int64))
+                continue
+            if items.ndim != 1 or not np.issubdtype(items.dtype, np.integer):
+                raise ConfigurationError(f"{self.name}: history {b} must be a one-dimensional list of item indices, got {items!r:.80}.")
+            if items.min() < 0 or items.max() >= self.n_items:
+                raise ConfigurationError(f"{self.name}: history {b} names an item index outside 0..{self.n_items - 1}.")
+            # distinct items, keeping each one's last position, then the last max_history of them
+            reversed_items = items[::-1]
+            _, first = np.unique(reversed_items, return_index=True)
+            kept = reversed_items[np.sort(first)][: self.config.max_history]
+            rows.append(np.sort(kept).astype(np.int64))
+        return rows
+
+    def _fold_in_statistics(self, item_has_tags: np.ndarray | None) -> dict[str, np.ndarray]:
+        """Per-item raw-feature inputs and the per-column affine map ``behaviour = slope·raw + intercept``."""
+        has_tags_key = (id(self.inputs), None if item_has_tags is None else np.asarray(item_has_tags, dtype=bool).tobytes())
+        cached = getattr(self, "_fold_in_cache", None)
+        if cached is not None and cached["key"] == has_tags_key:
+            return cached
+        inputs = self.inputs
+        n_items = self.n_items
+        history = inputs.history
+        valid = history < n_items
+        column_counts = np.bincount(history[valid], minlength=n_items).astype(np.float64)
+        popularity = inputs.item_popularity.astype(np.float64)
+        if popularity.shape != (n_items,) or not popularity.any():
+            popularity = column_counts  # neighbourhood term off: the stored histories hold the same counts
+        has_links = np.diff(sp.csr_matrix(inputs.item_neighbours).indptr) > 0
+        if inputs.item_neighbours.shape[0] != n_items:
+            has_links = np.zeros(n_items, dtype=bool)
+        if item_has_tags is None:
+            has_tags = has_links
+        else:
+            has_tags = np.asarray(item_has_tags, dtype=bool)
+            if has_tags.shape != (n_items,):
+                raise ConfigurationError(f"{self.name}: item_has_tags must have one flag per item ({n_items}), got shape {has_tags.shape}.")
+        stats = {
+            "key": has_tags_key,
+            "log_popularity": np.log1p(popularity),
+            "long_tail": (popularity <= LONG_TAIL_POPULARITY).astype(np.float64),
+            "has_tags": has_tags.astype(np.float64),
+            "has_links": has_links.astype(np.float64),
+        }
+        raw = self._raw_behaviour(history, stats)
+        counts = valid.sum(axis=1)
+        width = history.shape[1]
+        # users whose stored history may be a truncated subset (exactly full rows at the cap) are left out
+        exact = (counts > 0) & ((counts < width) | (width < self.config.max_history))
+        if not exact.any():
+            exact = counts > 0
+        slope = np.ones(raw.shape[1])
+        intercept = np.zeros(raw.shape[1])
+        target = inputs.behaviour.astype(np.float64)
+        for column in range(raw.shape[1]):
+            x, y = raw[exact, column], target[exact, column]
+            if len(x) == 0:
+                continue
+            spread = x.var()
+            if spread > 1e-12:
+                slope[column] = float(((x - x.mean()) * (y - y.mean())).mean() / spread)
+                intercept[column] = float(y.mean() - slope[column] * x.mean())
+            else:  # a constant column was only centred (std below 1e-8 divides by 1)
+                intercept[column] = float((y - x).mean())
+        stats["slope"], stats["intercept"] = slope, intercept
+        self._fold_in_cache = stats
+        return stats
+
+    def _raw_behaviour(self, padded: np.ndarray, stats: dict[str, np.ndarray]) -> np.ndarray:
+        n_items = self.n_items
+        valid = padded < n_items
+        safe_index = np.where(valid, padded, 0)
+        counts = valid.sum(axis=1).astype(np.float64)
+        safe = np.maximum(counts, 1.0)
+
+        def mean_of(values: np.ndarray) -> np.ndarray:
+            return np.where(valid, values[safe_index], 0.0).sum(axis=1) / safe
+
+        log_pop = stats["log_popularity"]
+        mean_log_pop = mean_of(log_pop)
+        std_log_pop = np.sqrt(np.maximum(mean_of(log_pop**2) - mean_log_pop**2, 0.0))
+        return np.stack([
+            np.log1p(counts), mean_log_pop, std_log_pop,
+            mean_of(stats["long_tail"]), mean_of(stats["has_tags"]), mean_of(stats["has_links"]),
+        ], axis=1)
+
+    def _behaviour_rows(self, padded: np.ndarray, *, item_has_tags: np.ndarray | None) -> np.ndarray:
+        stats = self._fold_in_statistics(item_has_tags)
+        raw = self._raw_behaviour(padded, stats)
+        active = (padded < self.n_items).any(axis=1)
+        out = np.where(active[:, None], raw * stats["slope"] + stats["intercept"], 0.0)
+        return out.astype(np.float32)
+
+    def _cached_item_table(self) -> tuple[ItemSide, torch.Tensor]:
+        """The inference item table (and its vectors with a zero padding row), computed once per set of weights.
+
+        Keyed on the parameters' in-place version counters, so an optimiser step (or loading other
+        weights) invalidates it; callers must hold ``torch.no_grad``.
+        """
+        key = (id(self.network), tuple(p._version for p in self.network.parameters()))
+        cached = getattr(self, "_item_table_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        self.network.eval()
+        with torch.no_grad():
+            table = self.network.item_table()
+            padded = torch.cat([table.vectors, table.vectors.new_zeros(1, table.vectors.shape[1])])
+        self._item_table_cache = (key, (table, padded))
+        return table, padded
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary of what was trained (for metrics.json and the command's output)."""

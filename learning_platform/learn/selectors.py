@@ -1,0 +1,340 @@
+"""Reads behind the learner pages: onboarding candidates, search, neighbourhood pictures, card shapes.
+
+Why a module of its own: the views stay thin (parse input, call one function, render), and each
+function here takes the graph store as an argument, so tests drive them with a small real store.
+Recommendations and history themselves come from :mod:`recommender.serving.selectors`; this module
+only turns them into what a template can draw.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.urls import reverse
+
+from kg.stores import EntityRecord, KnowledgeGraphStore, Neighbour
+from learning_platform.catalog.models import Artist, Course, Interaction, Listener, Tag
+
+from .graph_picture import GraphPicture, PictureInput, layout_neighbourhood
+
+#: Entity types a learner may pick during onboarding (seeds for cold-start recommendations).
+INTEREST_TYPES: tuple[str, ...] = ("Artist", "Tag", "Instrument")
+#: Fewer picks than this still work, but the page says more picks give better reasons.
+SUGGESTED_PICKS = 3
+MAX_PICKS = 50
+MAX_QUERY_LENGTH = 100
+#: Neighbours drawn around an entity: more than this and labels collide.
+PICTURE_NEIGHBOURS = 14
+#: Edges read from the store before choosing the ones to draw (a popular tag has thousands).
+PICTURE_FETCH_LIMIT = 400
+_SUGGESTIONS_CACHE_KEY = "learn:onboarding-suggestions:v1"
+_SUGGESTIONS_TTL = 600
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Something a learner can pick as an interest."""
+
+    entity_id: str
+    name: str
+    type: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class OnboardingSuggestions:
+    artists: list[Candidate]
+    tags: list[Candidate]
+    instruments: list[Candidate]
+
+    @property
+    def groups(self) -> list[tuple[str, list[Candidate]]]:
+        return [("Popular artists", self.artists), ("Popular tags", self.tags), ("Instruments", self.instruments)]
+
+
+def is_named(entity: EntityRecord) -> bool:
+    """``False`` for the anonymous KGCN entities whose "name" is only a placeholder (``Place kgcn:4057``)."""
+    return entity.properties.get("named", True) is not False
+
+
+def display_name(entity: EntityRecord) -> str:
+    return entity.name if is_named(entity) else f"unnamed {entity.type.lower()}"
+
+
+def onboarding_suggestions(*, store: KnowledgeGraphStore, limit: int = 12) -> OnboardingSuggestions:
+    """Popular artists and tags from the catalog, plus the named instruments of the graph.
+
+    Why cached for a few minutes: the popularity counts scan the listening and tagging tables, and
+    they do not change while a learner clicks through onboarding.
+    """
+    cached = cache.get(_SUGGESTIONS_CACHE_KEY)
+    if cached is not None:
+        return cached
+    artists = [
+        Candidate(entity_id=a.entity_id, name=a.name, type="Artist", detail=f"{a.listeners} listeners")
+        for a in Artist.objects.annotate(listeners=Count("listens")).filter(listeners__gt=0).order_by("-listeners", "name")[:limit]
+    ]
+    tags = [
+        Candidate(entity_id=t.entity_id, name=t.name, type="Tag", detail=f"{t.uses} artists tagged")
+        for t in Tag.objects.annotate(uses=Count("assignments__artist", distinct=True)).filter(uses__gt=0).order_by("-uses", "name")[:limit]
+    ]
+    instruments = [
+        Candidate(entity_id=e.id, name=e.name, type="Instrument")
+        for e in store.iter_entities(types=["Instrument"])
+        if is_named(e)
+    ][: limit * 2]
+    # Only keep picks that really are in the graph: interests_set refuses anything else.
+    found = store.get_entities([c.entity_id for c in artists + tags])
+    suggestions = OnboardingSuggestions(
+        artists=[c for c in artists if c.entity_id in found],
+        tags=[c for c in tags if c.entity_id in found],
+        instruments=sorted(instruments, key=lambda c: c.name.lower()),
+    )
+    cache.set(_SUGGESTIONS_CACHE_KEY, suggestions, _SUGGESTIONS_TTL)
+    return suggestions
+
+
+def interest_candidates_search(query: str, *, store: KnowledgeGraphStore, limit: int = 30) -> list[Candidate]:
+    """Artists, tags and instruments whose name starts with ``query`` (the store's prefix search)."""
+    entities = store.search_entities(query, types=list(INTEREST_TYPES), limit=limit)
+    return [Candidate(entity_id=e.id, name=e.name, type=e.type) for e in entities if is_named(e)]
+
+
+def interest_picks_resolve(entity_ids: Sequence[str], *, store: KnowledgeGraphStore) -> tuple[list[EntityRecord], list[str]]:
+    """The graph entities behind ``entity_ids`` and one message per id that cannot be an interest."""
+    found = store.get_entities(entity_ids)
+    problems: list[str] = []
+    entities: list[EntityRecord] = []
+    for entity_id in entity_ids:
+        entity = found.get(entity_id)
+        if entity is None:
+            problems.append(f"{entity_id!r} is not in the knowledge graph; pick from the search results.")
+        elif entity.type not in INTEREST_TYPES:
+            problems.append(
+                f"{entity.name!r} is a {entity.type}; interests are {', '.join(INTEREST_TYPES).lower()}s only."
+            )
+        else:
+            entities.append(entity)
+    return entities, problems
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    artists: list[Artist] = field(default_factory=list)
+    courses: list[Course] = field(default_factory=list)
+    tags: list[Candidate] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.artists or self.courses or self.tags)
+
+
+def _ranked(queryset: QuerySet, field_name: str, query: str) -> QuerySet:
+    """Exact matches first, then prefix matches, then the rest (each alphabetically)."""
+    return queryset.filter(**{f"{field_name}__icontains": query}).annotate(
+        match_rank=Case(
+            When(**{f"{field_name}__iexact": query}, then=Value(0)),
+            When(**{f"{field_name}__istartswith": query}, then=Value(1)),
+            default=Value(2),
+            output_field=IntegerField(),
+        )
+    ).order_by("match_rank", field_name, "pk")
+
+
+def catalog_search(query: str, *, store: KnowledgeGraphStore, limit: int = 20) -> SearchResults:
+    """Artists and courses whose name contains ``query``; tags and instruments whose name starts with it.
+
+    Why two kinds of match: course titles are sentences ("Learn Blues Guitar"), so a substring match
+    is what a learner expects; tags come from the graph's indexed prefix search.
+    """
+    query = " ".join(query.split())
+    if not query:
+        return SearchResults(query="")
+    artists = list(_ranked(Artist.objects.all(), "name", query)[:limit])
+    courses = list(_ranked(Course.objects.all(), "title", query)[:limit])
+    tags = [
+        Candidate(entity_id=e.id, name=e.name, type=e.type)
+        for e in store.search_entities(query, types=["Tag", "Instrument", "Concept"], limit=limit)
+        if is_named(e)
+    ]
+    return SearchResults(query=query, artists=artists, courses=courses, tags=tags)
+
+
+# --- pages of one artist or course ----------------------------------------------------------
+
+
+def catalog_urls(entity_ids: Iterable[str]) -> dict[str, str]:
+    """Page address of every artist or course among ``entity_ids`` (other entities have no page)."""
+    ids = list(set(entity_ids))
+    urls: dict[str, str] = {}
+    for pk, entity_id in Artist.objects.filter(entity_id__in=ids).values_list("pk", "entity_id"):
+        urls[entity_id] = reverse("learn:artist", args=[pk])
+    for pk, entity_id in Course.objects.filter(entity_id__in=ids).values_list("pk", "entity_id"):
+        urls[entity_id] = reverse("learn:course", args=[pk])
+    return urls
+
+
+def choose_neighbours(neighbours: Sequence[Neighbour], limit: int) -> list[tuple[EntityRecord, list[tuple[str, str]]]]:
+    """Up to ``limit`` distinct neighbours, taken round-robin over relation types.
+
+    Why round-robin: the store orders edges by relation type, so simply cutting the list would show
+    27 ``HAS_TAG`` edges and hide the one ``ORIGIN`` or ``TEACHES_INSTRUMENT`` edge that says most.
+    Within a type, edges with a higher ``count`` property (how often a tag was given) come first, then
+    named entities before anonymous KGCN placeholders. Several edges to one
+    neighbour are drawn as one line carrying every relation type.
+    """
+    by_entity: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    entities: dict[str, EntityRecord] = {}
+    weight: dict[str, float] = defaultdict(float)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for n in neighbours:
+        if n.entity.id not in entities:
+            groups[n.relation.type].append(n.entity.id)
+        entities[n.entity.id] = n.entity
+        by_entity[n.entity.id].append((n.relation.type, n.direction))
+        count = n.relation.properties.get("count", 0)
+        weight[n.entity.id] += float(count) if isinstance(count, (int, float)) else 0.0
+    for ids in groups.values():
+        # The most used first where the edge counts uses (an artist's most given tags), then named before anonymous.
+        ids.sort(key=lambda i: (-weight[i], not is_named(entities[i]), entities[i].name.lower(), i))
+    chosen: list[str] = []
+    seen: set[str] = set()
+    queues = [list(ids) for _, ids in sorted(groups.items())]
+    while len(chosen) < limit and any(queues):
+        for queue in queues:
+            while queue and queue[0] in seen:
+                queue.pop(0)
+            if queue and len(chosen) < limit:
+                entity_id = queue.pop(0)
+                seen.add(entity_id)
+                chosen.append(entity_id)
+    # Draw grouped by relation type so edges of one type sit side by side on the ring.
+    chosen.sort(key=lambda i: (by_entity[i][0][0], entities[i].name.lower(), i))
+    return [(entities[i], by_entity[i]) for i in chosen]
+
+
+def neighbourhood_picture(
+    entity_id: str, *, store: KnowledgeGraphStore, limit: int = PICTURE_NEIGHBOURS
+) -> GraphPicture | None:
+    """The picture of ``entity_id`` and up to ``limit`` neighbours; ``None`` if the entity is not in the graph."""
+    entity = store.get_entity(entity_id)
+    if entity is None:
+        return None
+    neighbours = store.neighbours(entity_id, direction="both", limit=PICTURE_FETCH_LIMIT)
+    chosen = choose_neighbours(neighbours, limit)
+    urls = catalog_urls(e.id for e, _ in chosen)
+    inputs = [
+        PictureInput(entity_id=e.id, name=display_name(e), type=e.type, relations=tuple(rels), url=urls.get(e.id))
+        for e, rels in chosen
+    ]
+    return layout_neighbourhood(
+        centre_id=entity.id, centre_name=display_name(entity), centre_type=entity.type, neighbours=inputs,
+        total_edges=len(neighbours),
+    )
+
+
+def artist_tags(artist: Artist, *, store: KnowledgeGraphStore, limit: int = 15) -> list[Candidate]:
+    """The artist's tags from the graph, most used first (the HAS_TAG edge keeps how often it was given)."""
+    if store.get_entity(artist.entity_id) is None:
+        return []
+    edges = store.neighbours(artist.entity_id, direction="out", relation_types=["HAS_TAG"], limit=PICTURE_FETCH_LIMIT)
+    edges = sorted(edges, key=lambda n: (-int(n.relation.properties.get("count", 1) or 1), n.entity.name.lower()))
+    return [Candidate(entity_id=n.entity.id, name=n.entity.name, type=n.entity.type) for n in edges[:limit]]
+
+
+def artist_listener_count(artist: Artist) -> int:
+    return artist.listens.count()
+
+
+def artist_total_plays(artist: Artist) -> int:
+    return int(artist.listens.aggregate(total=Sum("play_count"))["total"] or 0)
+
+
+def last_interaction(listener: Listener | None, *, artist: Artist | None = None, course: Course | None = None) -> Interaction | None:
+    """The learner's latest like/skip of ``artist`` or enrolment in ``course`` (to show the button state)."""
+    if listener is None:
+        return None
+    target = Q(artist=artist) if artist is not None else Q(course=course)
+    return Interaction.objects.filter(target, listener=listener).order_by("-created_at", "-id").first()
+
+
+# --- recommendation cards -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One piece of an explanation path: an entity (``kind='node'``) or a relation between two."""
+
+    kind: str
+    label: str
+    type: str = ""
+    #: For relations: "→" when the edge points from the previous node to the next, else "←".
+    arrow: str = ""
+
+
+@dataclass(frozen=True)
+class RecommendationCard:
+    rank: int
+    score: float
+    kind: str
+    entity_id: str
+    title: str
+    url: str
+    artist: Artist | None
+    course: Course | None
+    sentence: str
+    basis: str
+    paths: list[list[Chip]]
+    subtitle: str = ""
+
+
+def _value(obj: Any, key: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def path_chips(path: Any) -> list[Chip]:
+    """An explanation path (nodes and edges) as alternating entity and relation chips."""
+    nodes = list(_value(path, "nodes", []) or [])
+    edges = list(_value(path, "edges", []) or [])
+    chips: list[Chip] = []
+    for index, node in enumerate(nodes):
+        chips.append(Chip(kind="node", label=str(_value(node, "name", "") or _value(node, "id", "")), type=str(_value(node, "type", ""))))
+        if index < len(edges):
+            edge = edges[index]
+            forward = _value(edge, "head") == _value(node, "id") if _value(edge, "head") else _value(edge, "direction") != "backward"
+            chips.append(Chip(kind="edge", label=str(_value(edge, "type", "")), arrow="→" if forward else "←"))
+    return chips
+
+
+def recommendation_cards(recommendations: Iterable[Any]) -> list[RecommendationCard]:
+    """Serving's ``Recommendation`` objects as cards: title, link, reason sentence and path chips."""
+    cards: list[RecommendationCard] = []
+    for rec in recommendations:
+        explanation = rec.explanation
+        paths = [path_chips(p) for p in (_value(explanation, "paths", []) or [])]
+        if rec.course is not None:
+            course = rec.course
+            title, url = course.title, reverse("learn:course", args=[course.pk])
+            subtitle = f"{course.get_level_display()} · {course.lectures} lectures · {course.duration_hours:g} h"
+        elif rec.artist is not None:
+            title, url, subtitle = rec.artist.name, reverse("learn:artist", args=[rec.artist.pk]), ""
+        else:  # pragma: no cover - serving always attaches the catalog row
+            title, url, subtitle = rec.entity_id, "", ""
+        cards.append(
+            RecommendationCard(
+                rank=rec.rank, score=float(rec.score), kind=rec.kind, entity_id=rec.entity_id, title=title, url=url, artist=rec.artist,
+                course=rec.course, sentence=str(_value(explanation, "sentence", "") or ""),
+                basis=str(_value(explanation, "basis", "") or ""), paths=[p for p in paths if p], subtitle=subtitle,
+            )
+        )
+    return cards

@@ -1,0 +1,272 @@
+"""Learner pages: sign-up, onboarding, "For you", artist/course pages, search and history.
+
+Thin on purpose: each view parses its input with a form, calls one service or selector
+(:mod:`recommender.serving` for recommendations, interactions and interests; :mod:`.selectors` for
+page reads) and renders. Catalogue errors become a page that says what to do, never a 500.
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kg.stores import get_store
+from learning_platform.catalog.models import Artist, Course, Interaction
+from learning_platform.errors import LeitmotifError, StoreUnavailableError, UnknownEntityError
+from recommender.serving import selectors as serving_selectors
+from recommender.serving import services as serving_services
+from recommender.serving.model_holder import NoServingModelError
+
+from . import selectors
+from .forms import CourseFilterForm, InteractionForm, InterestAddForm, InterestPicksForm, SearchForm, SignupForm
+
+LOGIN = "learn:login"
+MUSIC_K = 10
+COURSE_K = 6
+
+
+def _error_page(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:
+    return render(request, "learn/error.html", {"title": title, "message": message}, status=status)
+
+
+def _store_unavailable(request: HttpRequest, exc: StoreUnavailableError) -> HttpResponse:
+    return _error_page(request, title="The knowledge graph is unavailable", message=exc.message, status=503)
+
+
+def _safe_next(request: HttpRequest, candidate: str | None, default: str) -> str:
+    """Only local addresses are followed after a POST (no open redirect)."""
+    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return candidate
+    return default
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("learn:for_you")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            # The user and its Listener are created together or not at all.
+            with transaction.atomic():
+                user = form.save()
+                serving_services.learner_listener(user)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {user.get_username()}! Pick a few things you like to get started.")
+            return redirect("learn:onboarding")
+        return render(request, "learn/signup.html", {"form": form}, status=400)
+    return render(request, "learn/signup.html", {"form": form})
+
+
+# --- onboarding -----------------------------------------------------------------------------
+
+
+@login_required(login_url=LOGIN)
+@require_http_methods(["GET", "POST"])
+def onboarding(request: HttpRequest) -> HttpResponse:
+    listener = serving_services.learner_listener(request.user)
+    search = SearchForm(request.GET)
+    query = search.cleaned_data["q"] if search.is_valid() else ""
+    errors: list[str] = [] if search.is_valid() else [e for errs in search.errors.values() for e in errs]
+    status = 400 if errors else 200
+    picks_form = InterestPicksForm(request.POST or None)
+    try:
+        with get_store() as store:
+            if request.method == "POST":
+                if picks_form.is_valid():
+                    ids = picks_form.cleaned_data["entity_id"]
+                    _, problems = selectors.interest_picks_resolve(ids, store=store)
+                    if not problems:
+                        try:
+                            interests = serving_services.interests_set(listener, ids)
+                        except UnknownEntityError as exc:
+                            problems = [exc.message]
+                        else:
+                            if len(interests) >= selectors.SUGGESTED_PICKS:
+                                messages.success(request, f"Saved {len(interests)} interests. Here is what we recommend.")
+                                return redirect("learn:for_you")
+                            messages.info(
+                                request,
+                                f"Saved {len(interests)} interest{'' if len(interests) == 1 else 's'}. "
+                                f"Pick at least {selectors.SUGGESTED_PICKS} for recommendations with good reasons.",
+                            )
+                            return redirect("learn:onboarding")
+                    errors.extend(problems)
+                else:
+                    errors.extend(e for errs in picks_form.errors.values() for e in errs)
+                status = 400
+            results = selectors.interest_candidates_search(query, store=store) if query else []
+            suggestions = None if query else selectors.onboarding_suggestions(store=store)
+    except StoreUnavailableError as exc:
+        return _store_unavailable(request, exc)
+    current = list(listener.interests.all())
+    picked = {i.entity_id for i in current}
+    context = {
+        "search": search,
+        "query": query,
+        "results": [c for c in results if c.entity_id not in picked],
+        "suggestions": suggestions,
+        "current": current,
+        "picked": picked,
+        "errors": errors,
+        "suggested_picks": selectors.SUGGESTED_PICKS,
+    }
+    return render(request, "learn/onboarding.html", context, status=status)
+
+
+@login_required(login_url=LOGIN)
+@require_POST
+def interest_add(request: HttpRequest) -> HttpResponse:
+    """Add one interest (from the search page) to the learner's current picks."""
+    listener = serving_services.learner_listener(request.user)
+    form = InterestAddForm(request.POST)
+    if not form.is_valid():
+        return _error_page(request, title="Nothing to add", message="Choose an artist, tag or instrument to add.", status=400)
+    entity_id = form.cleaned_data["entity_id"]
+    try:
+        with get_store() as store:
+            entities, problems = selectors.interest_picks_resolve([entity_id], store=store)
+            if problems:
+                return _error_page(request, title="Cannot add this interest", message=problems[0], status=400)
+            ids = [i.entity_id for i in listener.interests.all()]
+            serving_services.interests_set(listener, [*ids, entity_id])
+    except StoreUnavailableError as exc:
+        return _store_unavailable(request, exc)
+    except UnknownEntityError as exc:
+        return _error_page(request, title="Cannot add this interest", message=exc.message, status=400)
+    messages.success(request, f"Added {entities[0].name} to your interests.")
+    return redirect(_safe_next(request, request.POST.get("next"), reverse("learn:onboarding")))
+
+
+# --- recommendations ------------------------------------------------------------------------
+
+
+@login_required(login_url=LOGIN)
+@require_GET
+def for_you(request: HttpRequest) -> HttpResponse:
+    listener = serving_services.learner_listener(request.user)
+    filters = CourseFilterForm(request.GET)
+    context: dict = {"filters": filters, "interests": list(listener.interests.all()), "music": [], "courses": []}
+    if not filters.is_valid():
+        context["error"] = " ".join(e for errs in filters.errors.values() for e in errs)
+        return render(request, "learn/for_you.html", context, status=400)
+    level = filters.cleaned_data["level"] or None
+    try:
+        music = serving_selectors.recommendations_for_listener(listener, kind="music", k=MUSIC_K)
+        courses = serving_selectors.recommendations_for_listener(listener, kind="course", k=COURSE_K, level=level)
+    except NoServingModelError as exc:
+        context["no_model"] = exc.message
+        return render(request, "learn/for_you.html", context, status=503)
+    except StoreUnavailableError as exc:
+        return _store_unavailable(request, exc)
+    except LeitmotifError as exc:
+        context["error"] = exc.message
+        return render(request, "learn/for_you.html", context, status=400)
+    context["music"] = selectors.recommendation_cards(music)
+    context["courses"] = selectors.recommendation_cards(courses)
+    return render(request, "learn/for_you.html", context)
+
+
+@login_required(login_url=LOGIN)
+@require_POST
+def interaction(request: HttpRequest) -> HttpResponse:
+    """Record a like/skip/enroll, then go back to the page the button was on."""
+    form = InteractionForm(request.POST)
+    if not form.is_valid():
+        message = " ".join(e for errs in form.errors.values() for e in errs)
+        return _error_page(request, title="That click could not be recorded", message=message, status=400)
+    data = form.cleaned_data
+    artist = get_object_or_404(Artist, pk=data["artist"]) if data["artist"] else None
+    course = get_object_or_404(Course, pk=data["course"]) if data["course"] else None
+    listener = serving_services.learner_listener(request.user)
+    try:
+        serving_services.interaction_record(listener, kind=data["kind"], artist=artist, course=course)
+    except LeitmotifError as exc:
+        return _error_page(request, title="That click could not be recorded", message=exc.message, status=400)
+    target = artist.name if artist else course.title  # type: ignore[union-attr]
+    verb = {Interaction.Kind.LIKE: "You liked", Interaction.Kind.SKIP: "You skipped", Interaction.Kind.ENROLL: "You enrolled in"}[data["kind"]]
+    messages.success(request, f"{verb} {target}. Your recommendations are updated.")
+    return redirect(_safe_next(request, data["next"], reverse("learn:for_you")))
+
+
+# --- artist and course pages ----------------------------------------------------------------
+
+
+def _listener_or_none(request: HttpRequest):
+    return serving_services.learner_listener(request.user) if request.user.is_authenticated else None
+
+
+@require_GET
+def artist_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    artist = get_object_or_404(Artist, pk=pk)
+    try:
+        with get_store() as store:
+            picture = selectors.neighbourhood_picture(artist.entity_id, store=store)
+            tags = selectors.artist_tags(artist, store=store)
+    except StoreUnavailableError as exc:
+        return _store_unavailable(request, exc)
+    context = {
+        "artist": artist,
+        "picture": picture,
+        "tags": tags,
+        "listeners": selectors.artist_listener_count(artist),
+        "plays": selectors.artist_total_plays(artist),
+        "last": selectors.last_interaction(_listener_or_none(request), artist=artist),
+    }
+    return render(request, "learn/artist_detail.html", context)
+
+
+@require_GET
+def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    course = get_object_or_404(Course, pk=pk)
+    try:
+        with get_store() as store:
+            picture = selectors.neighbourhood_picture(course.entity_id, store=store)
+    except StoreUnavailableError as exc:
+        return _store_unavailable(request, exc)
+    context = {
+        "course": course,
+        "picture": picture,
+        "last": selectors.last_interaction(_listener_or_none(request), course=course),
+    }
+    return render(request, "learn/course_detail.html", context)
+
+
+# --- search and history ---------------------------------------------------------------------
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET)
+    if not form.is_valid():
+        return render(request, "learn/search.html", {"form": form, "results": None}, status=400)
+    query = form.cleaned_data["q"]
+    results = None
+    if query:
+        try:
+            with get_store() as store:
+                results = selectors.catalog_search(query, store=store)
+        except StoreUnavailableError as exc:
+            return _store_unavailable(request, exc)
+    return render(request, "learn/search.html", {"form": form, "results": results})
+
+
+@login_required(login_url=LOGIN)
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    """Only ever the signed-in learner's own history: no user id is taken from the request."""
+    listener = serving_services.learner_listener(request.user)
+    context = {
+        "entries": serving_selectors.listener_history(listener),
+        "interests": list(listener.interests.all()),
+    }
+    return render(request, "learn/history.html", context)

@@ -1,0 +1,375 @@
+"""Small input and output serializers, one per shape (HackSoft's "thin API" style).
+
+Input serializers validate query strings and bodies and carry error messages that say what to fix
+(they end up in the ``message`` of the error envelope); output serializers only shape data that
+selectors and services produced.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+from kg.stores.base import ENTITY_TYPE_PATTERN, MAX_NAME_LENGTH, RELATION_TYPE_PATTERN
+from learning_platform.catalog.models import Artist, Course, Interaction, Interest
+
+#: Largest ``k`` a recommendation call may ask for: ranking is cheap, explanations are not.
+MAX_K = 100
+KINDS = ("music", "course")
+LEVELS = tuple(Course.Level.values)
+DIRECTIONS = ("out", "in", "both")
+MAX_NEIGHBOURS = 1000
+MAX_SEARCH_RESULTS = 500
+
+
+# --- catalog ----------------------------------------------------------------------------------
+
+
+class ArtistSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Artist
+        fields = ["id", "lastfm_id", "name", "url", "picture_url", "entity_id"]
+
+
+class TagCountSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    entity_id = serializers.CharField()
+    count = serializers.IntegerField(help_text="How many Last.FM listeners gave the artist this tag.")
+
+
+class ArtistDetailSerializer(ArtistSerializer):
+    listeners = serializers.IntegerField(read_only=True, help_text="Listeners with plays of this artist.")
+    top_tags = TagCountSerializer(many=True, read_only=True)
+
+    class Meta(ArtistSerializer.Meta):
+        fields = ArtistSerializer.Meta.fields + ["listeners", "top_tags"]
+
+
+class CourseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Course
+        fields = [
+            "id",
+            "udemy_id",
+            "title",
+            "url",
+            "is_paid",
+            "price",
+            "subscribers",
+            "reviews",
+            "lectures",
+            "level",
+            "duration_hours",
+            "published_at",
+            "subject",
+            "entity_id",
+        ]
+
+
+# --- knowledge graph ----------------------------------------------------------------------------
+
+
+class EntitySerializer(serializers.Serializer):
+    """An :class:`kg.stores.base.EntityRecord`."""
+
+    id = serializers.CharField()
+    type = serializers.CharField()
+    name = serializers.CharField()
+    aliases = serializers.ListField(child=serializers.CharField())
+    properties = serializers.DictField()
+
+
+class RelationSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    head = serializers.CharField()
+    tail = serializers.CharField()
+    source = serializers.CharField()
+    confidence = serializers.FloatField()
+
+
+class NeighbourSerializer(serializers.Serializer):
+    """One edge seen from the entity in the URL: ``direction`` is ``out`` when that entity is the head."""
+
+    direction = serializers.ChoiceField(choices=["out", "in"])
+    relation = RelationSerializer()
+    entity = EntitySerializer()
+
+
+class EntitySearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(
+        max_length=MAX_NAME_LENGTH,
+        trim_whitespace=True,
+        help_text="Case-insensitive prefix of a name or alias (exact matches first).",
+        error_messages={
+            "required": "Give a search text: ?q=<prefix of a name>, e.g. ?q=blues.",
+            "blank": "q is blank: give a prefix of a name, e.g. ?q=blues.",
+        },
+    )
+    type = serializers.CharField(
+        required=False,
+        help_text="Only entities of these types (comma-separated), e.g. Artist,Tag.",
+    )
+
+    def validate_type(self, value: str) -> list[str]:
+        types = [t.strip() for t in value.split(",") if t.strip()]
+        bad = [t for t in types if not ENTITY_TYPE_PATTERN.match(t)]
+        if bad:
+            raise serializers.ValidationError(
+                f"{', '.join(map(repr, bad))} is not an entity type: types are capitalised words such as Artist, Tag, Course."
+            )
+        return types
+
+
+class NeighbourQuerySerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(
+        choices=DIRECTIONS,
+        default="both",
+        help_text="out: edges from this entity; in: edges to it; both (default).",
+        error_messages={"invalid_choice": 'direction must be "out", "in" or "both", got "{input}".'},
+    )
+    relation_type = serializers.CharField(
+        required=False,
+        help_text="Only these relation types (comma-separated), e.g. HAS_TAG,ORIGIN.",
+    )
+
+    def validate_relation_type(self, value: str) -> list[str]:
+        types = [t.strip() for t in value.split(",") if t.strip()]
+        bad = [t for t in types if not RELATION_TYPE_PATTERN.match(t)]
+        if bad:
+            raise serializers.ValidationError(
+                f"{', '.join(map(repr, bad))} is not a relation type: relation types are upper snake case such as HAS_TAG."
+            )
+        return types
+
+
+# --- learners -----------------------------------------------------------------------------------
+
+
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    listener_id = serializers.IntegerField(allow_null=True, help_text="Your listener id (null for API clients without one).")
+    is_staff = serializers.BooleanField()
+    read_only_client = serializers.BooleanField(help_text="Whether this account may only read (group api-readonly).")
+    interactions = serializers.IntegerField(help_text="Events you recorded (listen, like, skip, enroll, complete).")
+    interests = serializers.IntegerField(help_text="Onboarding picks.")
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    """One entry of a listener's history (``recommender.serving.selectors.HistoryEntry``)."""
+
+    kind = serializers.CharField(help_text="listen, like, skip, enroll or complete.")
+    when = serializers.DateTimeField(allow_null=True)
+    play_count = serializers.IntegerField(allow_null=True)
+    artist = ArtistSerializer(allow_null=True)
+    course = CourseSerializer(allow_null=True)
+
+
+class RecommendationQuerySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=KINDS,
+        default="music",
+        help_text="music: artists to listen to; course: courses to take.",
+        error_messages={"invalid_choice": 'kind must be "music" or "course", got "{input}".'},
+    )
+    k = serializers.IntegerField(
+        default=10,
+        min_value=1,
+        max_value=MAX_K,
+        help_text=f"How many recommendations (1–{MAX_K}).",
+        error_messages={
+            "invalid": f"k must be a whole number from 1 to {MAX_K}.",
+            "min_value": f"k must be at least 1 (it is how many recommendations to return, 1–{MAX_K}).",
+            "max_value": f"k must be at most {MAX_K}; page through fewer at a time.",
+            "max_string_length": f"k must be a whole number from 1 to {MAX_K}.",
+        },
+    )
+    exclude_seen = serializers.BooleanField(
+        default=True,
+        help_text="Leave out what the listener already listened to, liked, skipped or enrolled in.",
+        error_messages={"invalid": "exclude_seen must be true or false."},
+    )
+    tag = serializers.CharField(
+        required=False,
+        max_length=MAX_NAME_LENGTH,
+        help_text="Only items linked to this tag (a Last.FM tag name, e.g. blues); empty means no tag filter.",
+    )
+    level = serializers.ChoiceField(
+        choices=LEVELS,
+        required=False,
+        help_text="Courses only: beginner, intermediate, expert or all.",
+        error_messages={"invalid_choice": f'level must be one of {", ".join(LEVELS)}; got "{{input}}".'},
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("level") and attrs.get("kind") != "course":
+            raise serializers.ValidationError({"level": ["level applies to courses only: add kind=course or drop level."]})
+        return attrs
+
+
+class PathNodeSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+
+
+class PathEdgeSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    direction = serializers.ChoiceField(choices=["forward", "backward"])
+    head = serializers.CharField()
+    tail = serializers.CharField()
+
+
+class ExplanationPathSerializer(serializers.Serializer):
+    sentence = serializers.CharField(help_text="This path in words.")
+    nodes = PathNodeSerializer(many=True)
+    edges = PathEdgeSerializer(many=True)
+    score = serializers.FloatField()
+
+
+class ExplanationSerializer(serializers.Serializer):
+    """Why an item was recommended: graph paths from the listener's history, or a fallback basis."""
+
+    target = serializers.CharField()
+    basis = serializers.CharField(help_text='"graph" when paths exist, else what the item rests on: "similar_listeners", "popularity", "your_interests" or "no_path".')
+    sentence = serializers.CharField()
+    paths = ExplanationPathSerializer(many=True)
+    evidence = serializers.DictField(required=False, help_text="What the explanation rests on (snapshot version, scorer, counts...).")
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return instance.to_dict() if hasattr(instance, "to_dict") else dict(instance)
+
+
+class RecommendedItemSerializer(serializers.Serializer):
+    """The recommended item: ``type`` says which of ``artist`` / ``course`` is set."""
+
+    type = serializers.SerializerMethodField()
+    artist = ArtistSerializer(allow_null=True)
+    course = CourseSerializer(allow_null=True)
+
+    def get_type(self, obj: Any) -> str:
+        return "artist" if obj.artist is not None else "course"
+
+
+class RecommendationSerializer(serializers.Serializer):
+    """One result. Nested serializers are declared fields (built once per list, not once per item:
+    instantiating a ModelSerializer per item costs milliseconds each on this hot path)."""
+
+    rank = serializers.IntegerField()
+    score = serializers.FloatField()
+    kind = serializers.CharField()
+    entity_id = serializers.CharField()
+    item = RecommendedItemSerializer(source="*")
+    explanation = ExplanationSerializer()
+
+
+class RecommendationListSerializer(serializers.Serializer):
+    listener_id = serializers.IntegerField()
+    kind = serializers.CharField()
+    k = serializers.IntegerField()
+    exclude_seen = serializers.BooleanField()
+    results = RecommendationSerializer(many=True)
+
+
+class _ExistingPk(serializers.PrimaryKeyRelatedField):
+    """A primary key whose "does not exist" message says where valid ids come from."""
+
+    def __init__(self, *, noun: str, list_url: str, **kwargs: Any):
+        kwargs.setdefault("error_messages", {})
+        kwargs["error_messages"].update(
+            {
+                "does_not_exist": f"No {noun} with id {{pk_value}}; find ids with GET {list_url}.",
+                "incorrect_type": f"{noun} must be the numeric id of a {noun} (see GET {list_url}), got {{data_type}}.",
+            }
+        )
+        super().__init__(**kwargs)
+
+
+class InteractionInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=Interaction.Kind.values,
+        help_text="listen, like or skip (with artist); enroll or complete (with course).",
+        error_messages={
+            "invalid_choice": f'kind must be one of {", ".join(Interaction.Kind.values)}; got "{{input}}".',
+            "required": "kind is required: one of listen, like, skip (with artist) or enroll, complete (with course).",
+        },
+    )
+    artist = _ExistingPk(
+        noun="artist", list_url="/api/v1/artists/?q=NAME", queryset=Artist.objects.all(), required=False, allow_null=True
+    )
+    course = _ExistingPk(
+        noun="course", list_url="/api/v1/courses/?q=TITLE", queryset=Course.objects.all(), required=False, allow_null=True
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind, artist, course = attrs["kind"], attrs.get("artist"), attrs.get("course")
+        if artist is not None and course is not None:
+            raise serializers.ValidationError("Give either artist or course, not both: one event is about one item.")
+        if kind in Interaction.ARTIST_KINDS and artist is None:
+            raise serializers.ValidationError({"artist": [f'kind "{kind}" is about an artist: give "artist": <artist id>.']})
+        if kind in Interaction.COURSE_KINDS and course is None:
+            raise serializers.ValidationError({"course": [f'kind "{kind}" is about a course: give "course": <course id>.']})
+        return attrs
+
+
+class InteractionSerializer(serializers.ModelSerializer):
+    artist = ArtistSerializer(allow_null=True, read_only=True)
+    course = CourseSerializer(allow_null=True, read_only=True)
+
+    class Meta:
+        model = Interaction
+        fields = ["id", "kind", "artist", "course", "created_at"]
+
+
+class InterestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Interest
+        fields = ["entity_id", "name", "entity_type", "created_at"]
+
+
+class InterestsInputSerializer(serializers.Serializer):
+    entity_ids = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        allow_empty=True,
+        max_length=100,
+        help_text="Graph entity ids you are interested in (artists, tags, instruments...); replaces the previous picks.",
+        error_messages={
+            "required": 'entity_ids is required: a list of graph entity ids, e.g. ["lastfm:tag:829"] (find them with /api/v1/entities/?q=).',
+            "not_a_list": 'entity_ids must be a list of graph entity ids, e.g. ["lastfm:tag:829"].',
+            "max_length": "Pick at most 100 interests.",
+        },
+    )
+
+    def validate_entity_ids(self, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+
+
+def entity_data(record: Any) -> dict[str, Any]:
+    """An EntityRecord as plain data (faster than a serializer for long lists)."""
+    return {
+        "id": record.id,
+        "type": record.type,
+        "name": record.name,
+        "aliases": list(record.aliases),
+        "properties": dict(record.properties),
+    }
+
+
+def neighbour_data(neighbour: Any) -> dict[str, Any]:
+    r = neighbour.relation
+    return {
+        "direction": neighbour.direction,
+        "relation": {"type": r.type, "head": r.head, "tail": r.tail, "source": r.source, "confidence": r.confidence},
+        "entity": entity_data(neighbour.entity),
+    }
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slugify_instrument(value: str) -> str:
+    return _SLUG.sub("-", value.strip().lower()).strip("-")

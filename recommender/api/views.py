@@ -1,0 +1,435 @@
+"""API views: thin on purpose.
+
+Each view validates its input with a small serializer, calls one selector (reads) or service
+(writes), and shapes the answer with an output serializer. Recommendations, history and interaction
+writes come from :mod:`recommender.serving`; graph reads go through the store interface
+(:func:`kg.stores.get_store`). Every error leaves as the envelope of :mod:`recommender.api.exceptions`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import generics, serializers, status, viewsets
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kg.stores import get_store
+from learning_platform.catalog.models import Artist, Course, Interaction, Listener
+
+from . import selectors
+from .exceptions import error_response
+from .filters import ArtistFilter, CourseFilter
+from .permissions import LEARNER_FORBIDDEN, CanReadListener, can_read_any_listener, is_readonly_client
+from .serializers import (
+    MAX_NEIGHBOURS,
+    MAX_SEARCH_RESULTS,
+    ArtistDetailSerializer,
+    ArtistSerializer,
+    CourseSerializer,
+    EntitySearchQuerySerializer,
+    EntitySerializer,
+    HealthSerializer,
+    HistoryEntrySerializer,
+    InteractionInputSerializer,
+    InteractionSerializer,
+    InterestSerializer,
+    InterestsInputSerializer,
+    MeSerializer,
+    NeighbourQuerySerializer,
+    NeighbourSerializer,
+    RecommendationListSerializer,
+    RecommendationQuerySerializer,
+    RecommendationSerializer,
+    entity_data,
+    neighbour_data,
+)
+
+ENVELOPE = inline_serializer(
+    name="ErrorEnvelope",
+    fields={
+        "error": inline_serializer(
+            name="Error",
+            fields={
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "details": serializers.DictField(),
+            },
+        )
+    },
+)
+ERRORS = {
+    400: OpenApiResponse(ENVELOPE, description="Bad parameters; the message says what to fix."),
+    401: OpenApiResponse(ENVELOPE, description="Not authenticated."),
+    403: OpenApiResponse(ENVELOPE, description="Not allowed (another learner's data, or a read-only client writing)."),
+    404: OpenApiResponse(ENVELOPE, description="Unknown id."),
+    429: OpenApiResponse(ENVELOPE, description="Throttled; details.retry_after says when to retry."),
+}
+RECOMMENDATION_ERRORS = {**ERRORS, 503: OpenApiResponse(ENVELOPE, description="No recommender model is published yet.")}
+ENTITY_ID = OpenApiParameter("entity_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Graph entity id, e.g. lastfm:artist:289.")
+LISTENER_ID = OpenApiParameter("listener_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Listener id.")
+
+
+# --- serving (recommender.serving is the only place that ranks, explains and records events) ------
+
+
+def _serving_selectors():
+    from recommender.serving import selectors as serving_selectors
+
+    return serving_selectors
+
+
+def _serving_services():
+    from recommender.serving import services as serving_services
+
+    return serving_services
+
+
+def _query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """Validated query parameters (a 400 envelope naming each bad parameter otherwise)."""
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _existing_listener(user: Any) -> Listener | None:
+    """The caller's listener if it exists (reads must not create one)."""
+    return Listener.objects.filter(user=user).first() if user.is_authenticated else None
+
+
+def _my_listener(request: Request) -> Listener:
+    """The caller's listener, created on first use for a learner (``learner_listener``).
+
+    A read-only client has no listening of its own and must not write, so it is pointed to
+    ``/users/{listener_id}/...`` instead of getting a listener made for it.
+    """
+    listener = _existing_listener(request.user)
+    if listener is not None:
+        return listener
+    if is_readonly_client(request.user):
+        raise NotFound(
+            "This read-only API client has no listening history of its own; "
+            "read a listener's data with /api/v1/users/{listener_id}/history/ or /recommendations/."
+        )
+    return _serving_services().learner_listener(request.user)
+
+
+def _recommendations_response(request: Request, listener: Listener) -> Response:
+    params = _query(RecommendationQuerySerializer, request)
+    recs = _serving_selectors().recommendations_for_listener(
+        listener,
+        kind=params["kind"],
+        k=params["k"],
+        exclude_seen=params["exclude_seen"],
+        tag=params.get("tag"),
+        level=params.get("level"),
+    )
+    return Response(
+        {
+            "listener_id": listener.pk,
+            "kind": params["kind"],
+            "k": params["k"],
+            "exclude_seen": params["exclude_seen"],
+            "results": RecommendationSerializer(recs, many=True).data,
+        }
+    )
+
+
+# --- public ------------------------------------------------------------------------------------
+
+
+class HealthView(APIView):
+    """Liveness probe: no authentication, no database, no throttling."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(responses=HealthSerializer, auth=[], summary="Liveness probe")
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Artists (search with q, filter by tag)", responses={200: ArtistSerializer(many=True), **ERRORS}),
+    retrieve=extend_schema(summary="One artist with its top tags", responses={200: ArtistDetailSerializer, **ERRORS}),
+)
+class ArtistViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Artist.objects.all().order_by("name", "id")
+    filterset_class = ArtistFilter
+    lookup_value_regex = r"[0-9]+"
+
+    def get_serializer_class(self):
+        return ArtistDetailSerializer if self.action == "retrieve" else ArtistSerializer
+
+    def get_object(self) -> Artist:
+        try:
+            return Artist.objects.get(pk=self.kwargs["pk"])
+        except Artist.DoesNotExist:
+            raise NotFound(f"No artist with id {self.kwargs['pk']}; find ids with /api/v1/artists/?q=NAME.") from None
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        artist = selectors.artist_detail(artist=self.get_object())
+        return Response(ArtistDetailSerializer(artist).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Courses (search with q, filter by level and instrument)", responses={200: CourseSerializer(many=True), **ERRORS}),
+    retrieve=extend_schema(summary="One course", responses={200: CourseSerializer, **ERRORS}),
+)
+class CourseViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Course.objects.all().order_by("title", "id")
+    serializer_class = CourseSerializer
+    filterset_class = CourseFilter
+    lookup_value_regex = r"[0-9]+"
+
+    def get_object(self) -> Course:
+        try:
+            return Course.objects.get(pk=self.kwargs["pk"])
+        except Course.DoesNotExist:
+            raise NotFound(f"No course with id {self.kwargs['pk']}; find ids with /api/v1/courses/?q=TITLE.") from None
+
+
+class EntityListView(generics.GenericAPIView):
+    """Search the knowledge graph by name (prefix of a name or alias, exact matches first)."""
+
+    serializer_class = EntitySerializer
+    filter_backends: list = []
+
+    @extend_schema(
+        summary="Search graph entities",
+        parameters=[EntitySearchQuerySerializer],
+        responses={200: EntitySerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        params = _query(EntitySearchQuerySerializer, request)
+        types = params.get("type") or None
+        with get_store() as store:
+            if types:
+                known = selectors.entity_type_names(store=store)
+                unknown = [t for t in types if t not in known]
+                if unknown:
+                    raise ValidationError(
+                        {"type": [f"Unknown entity type {', '.join(map(repr, unknown))}; types in the graph: {', '.join(known)}."]}
+                    )
+            hits = store.search_entities(params["q"], types=types, limit=MAX_SEARCH_RESULTS)
+        page = self.paginate_queryset(hits)
+        return self.get_paginated_response([entity_data(e) for e in page])
+
+
+def _entity_or_404(store: Any, entity_id: str) -> Any:
+    entity = store.get_entity(entity_id)
+    if entity is None:
+        raise NotFound(f"No entity {entity_id!r} in the knowledge graph; search for ids with /api/v1/entities/?q=NAME.")
+    return entity
+
+
+class EntityDetailView(generics.GenericAPIView):
+    serializer_class = EntitySerializer
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(summary="One graph entity", parameters=[ENTITY_ID], responses={200: EntitySerializer, **ERRORS})
+    def get(self, request: Request, entity_id: str) -> Response:
+        with get_store() as store:
+            entity = _entity_or_404(store, entity_id)
+        return Response(entity_data(entity))
+
+
+class EntityNeighboursView(generics.GenericAPIView):
+    """Edges touching an entity, with the entity at the other end (paginated; at most 1000)."""
+
+    serializer_class = NeighbourSerializer
+    filter_backends: list = []
+
+    @extend_schema(
+        summary="Neighbours of a graph entity",
+        parameters=[ENTITY_ID, NeighbourQuerySerializer],
+        responses={200: NeighbourSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request, entity_id: str) -> Response:
+        params = _query(NeighbourQuerySerializer, request)
+        relation_types = params.get("relation_type") or None
+        with get_store() as store:
+            _entity_or_404(store, entity_id)
+            if relation_types:
+                known = sorted(store.stats().relations_by_type)
+                unknown = [t for t in relation_types if t not in known]
+                if unknown:
+                    raise ValidationError(
+                        {"relation_type": [f"Unknown relation type {', '.join(map(repr, unknown))}; relation types in the graph: {', '.join(known)}."]}
+                    )
+            edges = store.neighbours(entity_id, direction=params["direction"], relation_types=relation_types, limit=MAX_NEIGHBOURS)
+        page = self.paginate_queryset(edges)
+        return self.get_paginated_response([neighbour_data(n) for n in page])
+
+
+# --- the caller's own data ----------------------------------------------------------------------
+
+
+class MeView(generics.GenericAPIView):
+    serializer_class = MeSerializer
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(summary="Who am I", responses={200: MeSerializer, **ERRORS})
+    def get(self, request: Request) -> Response:
+        listener = _existing_listener(request.user)
+        return Response(MeSerializer(selectors.me_summary(user=request.user, listener=listener)).data)
+
+
+class MyHistoryView(generics.GenericAPIView):
+    serializer_class = HistoryEntrySerializer
+    filter_backends: list = []
+
+    @extend_schema(summary="My history (listens, likes, skips, enrolments), newest first", responses={200: HistoryEntrySerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        listener = _existing_listener(request.user)
+        entries = _serving_selectors().listener_history(listener) if listener is not None else []
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
+
+
+class MyRecommendationsView(generics.GenericAPIView):
+    serializer_class = RecommendationListSerializer
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(
+        summary="My recommendations, each with an explanation",
+        parameters=[RecommendationQuerySerializer],
+        responses={200: RecommendationListSerializer, **RECOMMENDATION_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return _recommendations_response(request, _my_listener(request))
+
+
+class MyInteractionsView(generics.GenericAPIView):
+    """My event log (GET) and recording a new event (POST); the next recommendation call reflects it."""
+
+    serializer_class = InteractionSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        listener = _existing_listener(self.request.user)
+        if listener is None:
+            return Interaction.objects.none()
+        return Interaction.objects.filter(listener=listener).select_related("artist", "course").order_by("-created_at", "-id")
+
+    @extend_schema(summary="My recorded events, newest first", responses={200: InteractionSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(InteractionSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Record listen / like / skip (artist) or enroll / complete (course)",
+        request=InteractionInputSerializer,
+        responses={201: InteractionSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = InteractionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        listener = _my_listener(request)
+        interaction = _serving_services().interaction_record(
+            listener, kind=data["kind"], artist=data.get("artist"), course=data.get("course")
+        )
+        return Response(InteractionSerializer(interaction).data, status=status.HTTP_201_CREATED)
+
+
+class MyInterestsView(generics.GenericAPIView):
+    """Onboarding picks: graph entities that seed recommendations before any listening."""
+
+    serializer_class = InterestSerializer
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(summary="My interests", responses={200: InterestSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        listener = _existing_listener(request.user)
+        interests = listener.interests.all() if listener is not None else []
+        return Response(InterestSerializer(interests, many=True).data)
+
+    @extend_schema(
+        summary="Replace my interests",
+        request=InterestsInputSerializer,
+        responses={200: InterestSerializer(many=True), **ERRORS},
+    )
+    def put(self, request: Request) -> Response:
+        serializer = InterestsInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        listener = _my_listener(request)
+        interests = _serving_services().interests_set(listener, serializer.validated_data["entity_ids"])
+        return Response(InterestSerializer(interests, many=True).data)
+
+
+# --- any listener (staff, read-only clients, or the owner) --------------------------------------
+
+
+class _ListenerView(generics.GenericAPIView):
+    permission_classes = [CanReadListener]
+    filter_backends: list = []
+
+    def get_listener(self) -> Listener:
+        listener_id = self.kwargs["listener_id"]
+        listener = Listener.objects.filter(pk=listener_id).first()
+        if listener is None:
+            if not can_read_any_listener(self.request.user):
+                # A learner learns nothing about other ids: the same answer as for an existing one.
+                self.permission_denied(self.request, message=LEARNER_FORBIDDEN)
+            raise NotFound(f"No listener with id {listener_id}; listener ids appear in /api/v1/me/ (listener_id).")
+        self.check_object_permissions(self.request, listener)
+        return listener
+
+
+class ListenerHistoryView(_ListenerView):
+    serializer_class = HistoryEntrySerializer
+
+    @extend_schema(summary="A listener's history (staff and read-only clients)", parameters=[LISTENER_ID], responses={200: HistoryEntrySerializer(many=True), **ERRORS})
+    def get(self, request: Request, listener_id: int) -> Response:
+        listener = self.get_listener()
+        entries = _serving_selectors().listener_history(listener)
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
+
+
+class ListenerRecommendationsView(_ListenerView):
+    serializer_class = RecommendationListSerializer
+    pagination_class = None
+
+    @extend_schema(
+        summary="A listener's recommendations (staff and read-only clients)",
+        parameters=[LISTENER_ID, RecommendationQuerySerializer],
+        responses={200: RecommendationListSerializer, **RECOMMENDATION_ERRORS},
+    )
+    def get(self, request: Request, listener_id: int) -> Response:
+        return _recommendations_response(request, self.get_listener())
+
+
+# --- outside DRF --------------------------------------------------------------------------------
+
+
+def api_not_found(request: HttpRequest, unmatched: str = "") -> JsonResponse:
+    """Any other path under /api/v1/: a 404 in the envelope (never Django's HTML page)."""
+    path = request.path
+    hint = " See /api/docs/ for the endpoints."
+    if not path.endswith("/"):
+        try:
+            match = resolve(path + "/")
+        except (Resolver404, Http404):
+            match = None
+        if match is not None and match.func is not api_not_found:
+            hint = f" Did you mean {path}/ (with a trailing slash)?"
+    return error_response(
+        status_code=status.HTTP_404_NOT_FOUND,
+        code="not_found",
+        message=f"No API endpoint at {path}.{hint}",
+        details={"path": path},
+    )
+

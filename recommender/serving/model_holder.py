@@ -1,0 +1,267 @@
+"""The serving model: loaded once per process, swapped atomically when a new trained version is published.
+
+Publishing is a pointer file, ``<artifacts>/recommender/PUBLISHED``, holding the name of one artifact
+directory (written by :func:`recommender.training.recommender_train`). :func:`model_publish` verifies the
+artifact completely (checksums, weights fit the config) *before* it writes the pointer, and writes it
+by write-temp-then-``os.replace``, so a reader sees the old pointer or the new one, never half of one.
+
+:class:`ModelHolder` is what requests ask. Each call costs one ``os.stat`` of the pointer: while its
+(inode, size, mtime) stay the same the loaded model is returned as is. When the pointer moved, the
+request that notices loads the new artifact *completely* (weights, id maps, item table, fold-in
+statistics) outside the lock readers use, and only then replaces the reference in one assignment —
+Python reference assignment is atomic, so a concurrent request gets either the old
+:class:`ServingModel` or the new one, never a half-built one. Other requests meanwhile keep serving
+the old model instead of queueing behind the load. A corrupt artifact never replaces a good one: the
+failure is logged, remembered (so it is not retried on every request) and the old model keeps serving.
+
+Why a pointer and not "the newest directory": training writes artifacts that may be worse than the one
+serving (a failed experiment, a smaller run); someone, or the retrain job after its checks, decides
+which one serves.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from learning_platform.errors import DataFileError, LeitmotifError
+from recommender.training import (
+    MANIFEST_FILE,
+    TrainedRecommender,
+    load_trained_recommender,
+    recommender_artifacts_dir,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Name of the pointer file inside the recommender artifacts directory.
+PUBLISHED_POINTER = "PUBLISHED"
+
+
+class NoServingModelError(LeitmotifError):
+    """No recommender model is published (or the published one cannot be loaded and none was loaded before)."""
+
+    code = "E020"
+
+
+@dataclass(frozen=True, eq=False)
+class ServingModel:
+    """A fully loaded, read-only model plus the lookups a request needs (built before it is published in-process).
+
+    ``item_index`` maps an Artist pk to the model's item index, ``user_index`` a Listener pk to the
+    user index it had at training time (learners who signed up later are not in it);
+    ``item_has_tags`` is the training data's "artist has tags" flag the fold-in behaviour features need.
+    """
+
+    name: str
+    path: Path
+    trained: TrainedRecommender
+    item_index: dict[int, int]
+    user_index: dict[int, int]
+    item_has_tags: np.ndarray
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def model(self):
+        return self.trained.model
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        return self.trained.item_ids
+
+
+def serving_model_build(path: Path) -> ServingModel:
+    """Load and verify the artifact at ``path`` and warm every cache, so the first request is as fast as the rest."""
+    trained = load_trained_recommender(path)
+    item_ids = np.asarray(trained.item_ids, dtype=np.int64)
+    user_ids = np.asarray(trained.user_ids, dtype=np.int64)
+    item_index = {int(pk): i for i, pk in enumerate(item_ids)}
+    user_index = {int(pk): u for u, pk in enumerate(user_ids)}
+    has_tags = _item_has_tags(item_ids)
+    model = trained.model
+    # warm the item table and the fold-in statistics once, here, instead of inside the first request
+    model.score_history([np.zeros(0, dtype=np.int64)], user_indices=[None], item_has_tags=has_tags)
+    return ServingModel(
+        name=Path(path).name, path=Path(path), trained=trained, item_index=item_index, user_index=user_index,
+        item_has_tags=has_tags,
+    )
+
+
+def _item_has_tags(item_ids: np.ndarray) -> np.ndarray:
+    """Whether each item (Artist pk) has a tag assignment: the same flag ``build_side_info`` gave training."""
+    from learning_platform.catalog.models import TagAssignment
+
+    tagged = set(TagAssignment.objects.filter(artist_id__in=[int(x) for x in item_ids]).values_list("artist_id", flat=True).distinct())
+    return np.fromiter((int(pk) in tagged for pk in item_ids), dtype=bool, count=len(item_ids))
+
+
+# --- publishing -------------------------------------------------------------------------------------
+
+
+def published_pointer_path(directory: Path | str | None = None) -> Path:
+    return recommender_artifacts_dir(directory) / PUBLISHED_POINTER
+
+
+def artifact_list(directory: Path | str | None = None) -> list[Path]:
+    """Complete artifact directories (those with a manifest), oldest first (names start with a UTC timestamp)."""
+    root = recommender_artifacts_dir(directory)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST_FILE).is_file()]
+    return sorted(found, key=lambda p: p.name)
+
+
+def model_publish(artifact: Path | str | None = None, *, directory: Path | str | None = None) -> Path:
+    """Verify ``artifact`` (default: the newest complete one) and point ``PUBLISHED`` at it; returns its path.
+
+    The artifact is fully loaded first (checksums, config, weights), so a corrupt one is refused
+    with a ``DataFileError`` and the pointer keeps naming the model that serves now. Every process's
+    :class:`ModelHolder` notices the new pointer on its next request.
+    """
+    root = recommender_artifacts_dir(directory)
+    if artifact is None:
+        candidates = artifact_list(root)
+        if not candidates:
+            raise DataFileError(
+                "no trained recommender artifact to publish; train one with `python manage.py train_recommender`.", path=str(root)
+            )
+        path = candidates[-1]
+    else:
+        path = Path(artifact)
+        if not path.is_absolute() and not path.exists() and (root / path).exists():
+            path = root / path
+    path = path.resolve()
+    load_trained_recommender(path)  # raises DataFileError naming the bad file
+    # the pointer holds the directory name when the artifact lives in the artifacts folder (the folder
+    # can then move as a whole), otherwise its absolute path
+    target = path.name if path.parent == root.resolve() else str(path)
+    root.mkdir(parents=True, exist_ok=True)
+    pointer = root / PUBLISHED_POINTER
+    temporary = root / f".{PUBLISHED_POINTER}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(target + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, pointer)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    logger.info("published recommender artifact %s", path)
+    return path
+
+
+def published_artifact(directory: Path | str | None = None) -> Path | None:
+    """The artifact ``PUBLISHED`` names, or ``None`` when nothing is published."""
+    pointer = published_pointer_path(directory)
+    try:
+        text = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFileError(f"cannot read the published-model pointer ({exc}); publish again with `python manage.py publish_model`.", path=str(pointer)) from exc
+    if not text or "\n" in text:
+        raise DataFileError("the published-model pointer must hold one artifact directory name; publish again with `python manage.py publish_model`.", path=str(pointer))
+    return pointer.parent / text
+
+
+# --- the per-process holder -------------------------------------------------------------------------
+
+
+class ModelHolder:
+    """Hands out the published :class:`ServingModel`, reloading it when ``PUBLISHED`` changes (see the module docstring)."""
+
+    def __init__(self, directory: Path | str | None = None) -> None:
+        #: ``None``: resolve ``<artifacts>/recommender`` on every check (settings may change, e.g. in tests).
+        self._directory = directory
+        self._model: ServingModel | None = None
+        self._seen: tuple | None = None  # pointer stamp the current state was decided for
+        self._failure: tuple[tuple | None, str] | None = None  # (pointer stamp, message) of the last failed load
+        self._load_lock = threading.Lock()
+
+    def current(self) -> ServingModel:
+        """The model to serve now; ``NoServingModelError`` if none is published or the published one is unusable."""
+        stamp = self._stamp()
+        model = self._model
+        if stamp == self._seen and model is not None:
+            return model
+        if model is not None:
+            # someone is already loading the new version: keep serving the old one meanwhile
+            if not self._load_lock.acquire(blocking=False):
+                return model
+        else:
+            self._load_lock.acquire()
+        try:
+            return self._refresh(stamp)
+        finally:
+            self._load_lock.release()
+
+    def _refresh(self, stamp: tuple | None) -> ServingModel:
+        if stamp == self._seen and self._model is not None:  # another thread finished the same load
+            return self._model
+        if self._failure is not None and self._failure[0] == stamp:
+            return self._keep_or_raise(self._failure[1])
+        if stamp is None:
+            if self._model is not None:
+                logger.warning("the published-model pointer disappeared; still serving %s", self._model.name)
+                self._seen = stamp
+                return self._model
+            raise NoServingModelError(
+                "no recommender model is published; run `python manage.py train_recommender` and then `python manage.py publish_model`."
+            )
+        try:
+            path = published_artifact(self._directory)
+            assert path is not None
+            if self._model is not None and path.resolve() == self._model.path.resolve():
+                self._seen = stamp
+                return self._model
+            started = time.perf_counter()
+            model = serving_model_build(path)
+        except LeitmotifError as exc:
+            message = f"the published recommender artifact cannot be loaded: {exc.message}"
+            logger.error("%s%s", message, f"; still serving {self._model.name}" if self._model is not None else "")
+            self._failure = (stamp, message)
+            return self._keep_or_raise(message)
+        logger.info("serving recommender %s (loaded in %.2fs)", model.name, time.perf_counter() - started)
+        self._model = model  # the swap: one reference assignment
+        self._seen = stamp
+        self._failure = None
+        return model
+
+    def _keep_or_raise(self, message: str) -> ServingModel:
+        if self._model is not None:
+            return self._model
+        raise NoServingModelError(f"{message} Publish a good artifact with `python manage.py publish_model`.")
+
+    def _stamp(self) -> tuple | None:
+        pointer = published_pointer_path(self._directory)
+        try:
+            info = os.stat(pointer)
+        except FileNotFoundError:
+            return None
+        return (str(pointer), info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def reset(self) -> None:
+        """Forget the loaded model (tests; a process that must reload from scratch)."""
+        with self._load_lock:
+            self._model = None
+            self._seen = None
+            self._failure = None
+
+
+_HOLDER = ModelHolder()
+
+
+def model_holder() -> ModelHolder:
+    """The process-wide holder every request uses."""
+    return _HOLDER
+
+
+def serving_model() -> ServingModel:
+    """Shortcut: the model the process serves now (``NoServingModelError`` when none is published)."""
+    return _HOLDER.current()

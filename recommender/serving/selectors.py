@@ -1,0 +1,576 @@
+"""Reads of the serving layer: a listener's recommendations (music or courses, each explained) and history.
+
+**Music.** The published joint model (:mod:`.model_holder`) scores every artist for a representation
+folded in from the listener's *current* history (:meth:`JointKGRecommender.score_history`): Listen rows
+(Last.FM play counts and learners' listens), likes, and artists picked at onboarding; an artist whose
+latest event is a skip leaves the history and never comes back as a result until a later listen/like.
+So an event recorded by :func:`recommender.serving.services.interaction_record` changes the very next
+call, with no retraining. Onboarding picks that are not artists (tags, instruments, genres) reach the
+artists through the shared graph: a two-step spread over the graph snapshot gives each artist an
+affinity that is added to the model score, and for a listener with no history yet the closest
+artists seed the folded-in history.
+
+**Courses** live only in the graph (Course -COVERS_TAG-> Tag, -TEACHES_INSTRUMENT-> Instrument,
+-TEACHES_CONCEPT-> Concept, -HAS_LEVEL-> Level), so they are ranked by a personalised PageRank over
+the graph snapshot, restarting at what the listener engaged with: their artists (weighted by play
+count, likes count double), their onboarding picks and the courses they enrolled in or completed. A
+small popularity prior (log subscribers) breaks ties and ranks courses for a listener with no
+connecting evidence. The same graph gives the explanation (you listen to Jimi Hendrix → blues rock →
+"Blues Guitar Improvisation").
+
+**Explanations** come from :mod:`recommender.explanations` (paths of ≤ 3 edges from the listener's
+sources to the item). When no path exists, an honest fallback names its basis: ``similar_listeners``
+citing the listener's artist with the strongest co-listening link to the item (the very term the
+model adds, see :mod:`recommender.models.neighbourhood`), or ``popularity``.
+
+Latency: the model's item table and fold-in statistics are computed once when a model is loaded, the
+graph matrices once per graph snapshot, the course table once per change of the Course table; a
+request does a handful of small queries, one fold-in (one user), a few sparse products and the path
+search for k targets (``benchmarks/serving_latency.py`` measures it).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from learning_platform.catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Tag
+from learning_platform.errors import ConfigurationError, UnknownEntityError
+
+from .model_holder import ServingModel, model_holder
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from recommender.explanations import Explanation, GraphSnapshot
+
+KINDS: tuple[str, ...] = ("music", "course")
+LEVELS: tuple[str, ...] = tuple(str(v) for v in Course.Level.values)
+#: Largest k one call may ask for (the API's limit too).
+MAX_K = 100
+#: Artists of the listener used as explanation sources (the most important ones; more only slow the path search).
+MAX_EXPLANATION_SOURCES = 12
+#: Artists seeding the course spread (the most important ones).
+MAX_COURSE_SEED_ARTISTS = 30
+#: Weight of the graph affinity of non-artist onboarding picks, in standard deviations of the model's scores.
+INTEREST_WEIGHT = 2.0
+#: Artists that seed the folded-in history of a listener who has only non-artist picks.
+INTEREST_SEED_ARTISTS = 5
+#: Personalised PageRank: restart probability and power iterations (4 reach courses 3 edges away).
+PPR_RESTART = 0.3
+PPR_ITERATIONS = 4
+#: Weight of the popularity prior (log subscribers, scaled to [0, 1]) against the graph evidence (scaled to [0, 1]).
+COURSE_POPULARITY_WEIGHT = 0.05
+#: Caps on the path search per recommended item (shorter paths are enumerated first, so the caps only
+#: drop long alternatives): with the search's defaults (2,000 candidates, 20 per node) explaining ten
+#: artists of a Last.FM listener took 30–50 ms, with these 10–20 ms, and the cited paths stayed the same
+#: in the listeners we compared (``benchmarks/serving_latency.py``).
+EXPLAIN_MAX_CANDIDATES = 100
+EXPLAIN_PER_NODE_LIMIT = 10
+#: Seconds a graph snapshot is reused before asking :func:`current_snapshot` again (its check reads
+#: the store's counts, ~20 ms on SQLite; graph edits therefore reach serving within this delay).
+SNAPSHOT_RECHECK_SECONDS = 10.0
+
+
+class RecommendationRequestError(ConfigurationError):
+    """A recommendation request with a bad kind, k, level or filter; the message says what to send instead."""
+
+    code = "E021"
+
+
+@dataclass(frozen=True, eq=False)
+class Recommendation:
+    rank: int
+    score: float
+    kind: str  # "music" | "course"
+    entity_id: str
+    artist: Artist | None
+    course: Course | None
+    explanation: "Explanation"
+
+
+@dataclass(frozen=True, eq=False)
+class HistoryEntry:
+    """One line of a listener's history: an aggregated listen (with play count) or an event."""
+
+    kind: str  # listen | like | skip | enroll | complete
+    when: datetime | None
+    play_count: int | None
+    artist: Artist | None
+    course: Course | None
+
+
+# --- history ----------------------------------------------------------------------------------------
+
+
+def listener_history(listener: Listener) -> list[HistoryEntry]:
+    """Listens (one per artist, with the play count) and like/skip/enroll/complete events, newest first.
+
+    Listen events recorded by a learner are already summed into their Listen row's play count, so
+    they are not repeated as separate lines.
+    """
+    _check_listener(listener)
+    entries = [
+        HistoryEntry(kind="listen", when=row.updated_at, play_count=int(row.play_count), artist=row.artist, course=None)
+        for row in Listen.objects.filter(listener=listener).select_related("artist")
+    ]
+    entries += [
+        HistoryEntry(kind=event.kind, when=event.created_at, play_count=None, artist=event.artist, course=event.course)
+        for event in Interaction.objects.filter(listener=listener).exclude(kind=Interaction.Kind.LISTEN).select_related("artist", "course")
+    ]
+    entries.sort(key=lambda e: (e.when is not None, e.when or datetime.min), reverse=True)
+    return entries
+
+
+@dataclass
+class _Taste:
+    """What the listener engaged with, read fresh on every request (so new events count at once)."""
+
+    artists: list[tuple[int, str, float]]  # (artist pk, entity id, importance) — positive history, least important first
+    skipped: set[int]
+    seen_artists: set[int]
+    courses: list[tuple[int, str, float]]  # (course pk, entity id, weight)
+    interests: list[tuple[str, str]]  # (entity id, entity type)
+    roles: dict[str, str]  # entity id -> how the listener relates to it ("listen", "like", "interest" …), for sentences
+
+
+def _taste(listener: Listener) -> _Taste:
+    listens = {
+        pk: (entity_id, float(plays), updated.timestamp() if updated else 0.0)
+        for pk, entity_id, plays, updated in Listen.objects.filter(listener=listener, play_count__gt=0)
+        .values_list("artist_id", "artist__entity_id", "play_count", "updated_at")
+    }
+    last_event: dict[int, str] = {}
+    liked: set[int] = set()
+    event_time: dict[int, float] = {}
+    entity_of: dict[int, str] = {}
+    course_weight: dict[int, tuple[str, float]] = {}
+    course_role: dict[str, str] = {}
+    events = (
+        Interaction.objects.filter(listener=listener)
+        .order_by("created_at", "id")
+        .values_list("kind", "artist_id", "artist__entity_id", "course_id", "course__entity_id", "created_at")
+    )
+    for kind, artist_pk, artist_entity, course_pk, course_entity, created in events:
+        if artist_pk is not None:
+            last_event[artist_pk] = kind
+            entity_of[artist_pk] = artist_entity
+            event_time[artist_pk] = created.timestamp()
+            if kind == Interaction.Kind.LIKE:
+                liked.add(artist_pk)
+        elif course_pk is not None:
+            weight = 1.0 if kind == Interaction.Kind.COMPLETE else 0.7
+            previous = course_weight.get(course_pk, (course_entity, 0.0))[1]
+            course_weight[course_pk] = (course_entity, max(previous, weight))
+            course_role[course_entity] = "complete" if max(previous, weight) == 1.0 else "enroll"
+    skipped = {pk for pk, kind in last_event.items() if kind == Interaction.Kind.SKIP}
+    positive: dict[int, tuple[str, float, float]] = {}
+    for pk, (entity_id, plays, updated) in listens.items():
+        positive[pk] = (entity_id, plays, max(updated, event_time.get(pk, 0.0)))
+    for pk in liked:
+        if pk not in positive:
+            positive[pk] = (entity_of[pk], 1.0, event_time.get(pk, 0.0))
+    for pk in skipped:
+        positive.pop(pk, None)
+    # importance: log plays, doubled by a like; ties (e.g. Last.FM's single load time) keep plays' order
+    ranked = sorted(
+        ((pk, entity_id, math.log1p(plays) * (2.0 if pk in liked else 1.0), when) for pk, (entity_id, plays, when) in positive.items()),
+        key=lambda row: (row[3], row[2], row[0]),
+    )
+    interests = list(Interest.objects.filter(listener=listener).order_by("id").values_list("entity_id", "entity_type"))
+    roles = {entity_id: "interest" for entity_id, _ in interests}
+    roles.update(course_role)
+    roles.update({entity_id: ("like" if pk in liked else "listen") for pk, (entity_id, _, _) in positive.items()})
+    return _Taste(
+        artists=[(pk, entity_id, importance) for pk, entity_id, importance, _ in ranked],
+        skipped=skipped,
+        seen_artists=set(positive),
+        courses=[(pk, entity_id, weight) for pk, (entity_id, weight) in course_weight.items()],
+        interests=interests,
+        roles=roles,
+    )
+
+
+# --- recommendations --------------------------------------------------------------------------------
+
+
+def recommendations_for_listener(
+    listener: Listener,
+    *,
+    kind: str = "music",
+    k: int = 10,
+    exclude_seen: bool = True,
+    tag: str | None = None,
+    level: str | None = None,
+) -> list[Recommendation]:
+    """The top ``k`` artists (``kind="music"``) or courses (``kind="course"``) for ``listener``, explained.
+
+    ``exclude_seen`` leaves out artists listened to/liked and artists picked at onboarding (music) or
+    courses enrolled in/completed (course); skipped artists are always left out. ``tag`` (a tag name
+    such as ``blues`` or its entity id) keeps items linked to that tag; ``level`` (courses only) keeps
+    courses of that level. Bad values raise :class:`RecommendationRequestError`, an unknown tag
+    ``UnknownEntityError``, and a process with no published model ``NoServingModelError``.
+    """
+    _check_listener(listener)
+    if kind not in KINDS:
+        raise RecommendationRequestError(f'kind must be "music" or "course", got {kind!r}.')
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= MAX_K:
+        raise RecommendationRequestError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
+    if not isinstance(exclude_seen, bool):
+        raise RecommendationRequestError(f"exclude_seen must be true or false, got {exclude_seen!r}.")
+    if level is not None:
+        if kind != "course":
+            raise RecommendationRequestError("level applies to courses only: ask for kind='course' or drop level.")
+        if level not in LEVELS:
+            raise RecommendationRequestError(f"level must be one of {', '.join(LEVELS)}; got {level!r}.")
+    if tag is not None and (not isinstance(tag, str) or not tag.strip()):
+        raise RecommendationRequestError("tag must be a tag name such as 'blues' (or its entity id 'lastfm:tag:829').")
+    serving = model_holder().current()
+    snapshot = graph_snapshot()
+    taste = _taste(listener)
+    tag_node = _tag_node(snapshot, tag) if tag is not None else None
+    if kind == "music":
+        return _music(listener, serving, snapshot, taste, k=int(k), exclude_seen=exclude_seen, tag_node=tag_node)
+    return _courses(serving, snapshot, taste, k=int(k), exclude_seen=exclude_seen, tag_node=tag_node, level=level)
+
+
+def _music(
+    listener: Listener, serving: ServingModel, snapshot: "GraphSnapshot", taste: _Taste, *, k: int, exclude_seen: bool,
+    tag_node: int | None,
+) -> list[Recommendation]:
+    model = serving.model
+    graph = _graph_index(snapshot, serving)
+    history = [serving.item_index[pk] for pk, _, _ in taste.artists if pk in serving.item_index]
+    interest_nodes = [snapshot.node_index[e] for e, _ in taste.interests if e in snapshot.node_index]
+    artist_interest_items = [graph.item_of_node[n] for n in interest_nodes if graph.item_of_node.get(n) is not None]
+    other_interest_nodes = [n for n in interest_nodes if graph.item_of_node.get(n) is None]
+    affinity = None
+    if other_interest_nodes:
+        affinity = graph.spread(other_interest_nodes, steps=2)[graph.item_nodes_safe] * graph.item_has_node
+    pseudo: list[int] = []
+    if not history and affinity is not None and affinity.any():
+        popularity = model.inputs.item_popularity if model.inputs.item_popularity.shape == affinity.shape else np.zeros_like(affinity)
+        order = np.lexsort((-popularity, -affinity))
+        pseudo = [int(i) for i in order[:INTEREST_SEED_ARTISTS] if affinity[i] > 0]
+    folded = artist_interest_items + pseudo + history  # most important last: score_history keeps the tail
+    user_index = serving.user_index.get(listener.pk)
+    scores = model.score_history([np.asarray(folded, dtype=np.int64)], user_indices=[user_index], item_has_tags=serving.item_has_tags)[0].astype(np.float64)
+    ranking = scores.copy()
+    if affinity is not None and affinity.max() > 0:
+        ranking += INTEREST_WEIGHT * float(scores.std() or 1.0) * affinity / affinity.max()
+    allowed = np.ones(model.n_items, dtype=bool)
+    for pk in taste.skipped:
+        if pk in serving.item_index:
+            allowed[serving.item_index[pk]] = False
+    if exclude_seen:
+        allowed[[serving.item_index[pk] for pk in taste.seen_artists if pk in serving.item_index]] = False
+        allowed[artist_interest_items] = False
+    if tag_node is not None:
+        allowed &= graph.items_next_to(tag_node)
+    chosen = _top(ranking, allowed, k)
+    if not len(chosen):
+        return []
+    pks = [int(serving.item_ids[i]) for i in chosen]
+    artists = Artist.objects.in_bulk(pks)
+    sources = [e for _, e, _ in taste.artists[-MAX_EXPLANATION_SOURCES:]] + [e for e, _ in taste.interests]
+    targets = [artists[pk].entity_id for pk in pks]
+    explanations = _explain(snapshot, sources=sources, targets=targets, roles=taste.roles)
+    history_items = np.asarray(sorted(set(folded)), dtype=np.int64)
+    results = []
+    for rank, (item, pk) in enumerate(zip(chosen, pks), start=1):
+        artist = artists[pk]
+        explanation = explanations.get(artist.entity_id)
+        if explanation is None or not explanation.paths:
+            explanation = _music_fallback(serving, artist, int(item), history_items)
+        results.append(Recommendation(rank=rank, score=float(scores[item]), kind="music", entity_id=artist.entity_id,
+                                      artist=artist, course=None, explanation=explanation))
+    return results
+
+
+def _courses(
+    serving: ServingModel, snapshot: "GraphSnapshot", taste: _Taste, *, k: int, exclude_seen: bool, tag_node: int | None,
+    level: str | None,
+) -> list[Recommendation]:
+    graph = _graph_index(snapshot, serving)
+    table = _course_table(snapshot)
+    if not len(table.pks):
+        return []
+    seeds: dict[int, float] = {}
+
+    def add(entries: list[tuple[str, float]]) -> None:
+        total = sum(w for _, w in entries)
+        for entity_id, weight in entries:
+            node = snapshot.node_index.get(entity_id)
+            if node is not None and total > 0:
+                seeds[node] = seeds.get(node, 0.0) + weight / total
+
+    add([(e, w) for _, e, w in taste.artists[-MAX_COURSE_SEED_ARTISTS:]])
+    add([(e, 1.0) for e, _ in taste.interests])
+    add([(e, w) for _, e, w in taste.courses])
+    evidence = np.zeros(len(table.pks))
+    if seeds:
+        nodes = list(seeds)
+        weights = np.asarray([seeds[n] for n in nodes])
+        evidence = graph.personalised_pagerank(nodes, weights)[table.nodes]
+    top = evidence.max()
+    ranking = (evidence / top if top > 0 else evidence) + COURSE_POPULARITY_WEIGHT * table.popularity
+    allowed = np.ones(len(table.pks), dtype=bool)
+    if exclude_seen and taste.courses:
+        taken = {pk for pk, _, _ in taste.courses}
+        allowed &= ~np.isin(table.pks, list(taken))
+    if level is not None:
+        allowed &= table.levels == level
+    if tag_node is not None:
+        allowed &= graph.nodes_next_to(tag_node)[table.nodes]
+    chosen = _top(ranking, allowed, k)
+    if not len(chosen):
+        return []
+    pks = [int(table.pks[i]) for i in chosen]
+    courses = Course.objects.in_bulk(pks)
+    sources = [e for _, e, _ in taste.artists[-MAX_EXPLANATION_SOURCES:]] + [e for e, _ in taste.interests] + [e for _, e, _ in taste.courses]
+    explanations = _explain(snapshot, sources=sources, targets=[courses[pk].entity_id for pk in pks], roles=taste.roles)
+    results = []
+    for rank, (row, pk) in enumerate(zip(chosen, pks), start=1):
+        course = courses[pk]
+        explanation = explanations.get(course.entity_id)
+        if explanation is None or not explanation.paths:
+            explanation = _popularity_explanation(course.entity_id, course.title, course.subscribers, what="subscribers")
+        results.append(Recommendation(rank=rank, score=float(ranking[row]), kind="course", entity_id=course.entity_id,
+                                      artist=None, course=course, explanation=explanation))
+    return results
+
+
+def _top(ranking: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best allowed entries, best first (ties: lower index first, so results are stable)."""
+    candidates = np.flatnonzero(allowed)
+    if len(candidates) == 0:
+        return candidates
+    values = ranking[candidates]
+    if len(candidates) > k:
+        part = np.argpartition(-values, k - 1)[:k]
+        candidates, values = candidates[part], values[part]
+    order = np.lexsort((candidates, -values))
+    return candidates[order]
+
+
+# --- explanations -----------------------------------------------------------------------------------
+
+
+def _explain(
+    snapshot: "GraphSnapshot", *, sources: Sequence[str], targets: Sequence[str], roles: dict[str, str]
+) -> dict[str, "Explanation"]:
+    from recommender.explanations import explain_many
+
+    known_sources = list(dict.fromkeys(s for s in sources if s in snapshot.node_index))
+    known_targets = [t for t in targets if t in snapshot.node_index]
+    if not known_sources or not known_targets:
+        return {}
+    return explain_many(
+        snapshot, sources=known_sources, targets=known_targets,
+        source_roles={s: roles[s] for s in known_sources if s in roles},
+        max_candidates=EXPLAIN_MAX_CANDIDATES, per_node_limit=EXPLAIN_PER_NODE_LIMIT,
+    )
+
+
+def _music_fallback(serving: ServingModel, artist: Artist, item: int, history: np.ndarray) -> "Explanation":
+    """No graph path: cite the listener's artist most co-listened with this one, else the artist's popularity."""
+    from recommender.explanations import Explanation
+
+    model = serving.model
+    similarity = model.inputs.item_similarity
+    if len(history) and similarity.shape[0] == model.n_items and similarity.nnz:
+        column = np.asarray(similarity[history][:, item].todense()).ravel()
+        best = int(np.argmax(column))
+        if column[best] > 0:
+            source_pk = int(serving.item_ids[history[best]])
+            source = Artist.objects.filter(pk=source_pk).only("name", "entity_id").first()
+            if source is not None:
+                return Explanation.fallback(
+                    artist.entity_id,
+                    "similar_listeners",
+                    f"Listeners who play {source.name} also play {artist.name}.",
+                    evidence={"artist": {"id": source.entity_id, "name": source.name}, "similarity": round(float(column[best]), 4)},
+                )
+    listeners = 0
+    if model.inputs.item_popularity.shape == (model.n_items,):
+        listeners = int(model.inputs.item_popularity[item])
+    return _popularity_explanation(artist.entity_id, artist.name, listeners, what="listeners")
+
+
+def _popularity_explanation(entity_id: str, name: str, count: int, *, what: str) -> "Explanation":
+    from recommender.explanations import Explanation
+
+    if what == "subscribers":
+        sentence = f"{name} is one of the most taken courses ({count:,} subscribers)."
+    else:
+        sentence = f"{name} is popular with Leitmotif listeners ({count:,} {what})."
+    return Explanation.fallback(entity_id, "popularity", sentence, evidence={what: int(count)})
+
+
+# --- graph side (cached per snapshot) ---------------------------------------------------------------
+
+
+_SNAPSHOT_LOCK = threading.Lock()
+_SNAPSHOT: tuple[Any, float] | None = None
+
+
+def graph_snapshot() -> "GraphSnapshot":
+    """The explanation snapshot, re-validated with :func:`current_snapshot` at most every :data:`SNAPSHOT_RECHECK_SECONDS`."""
+    global _SNAPSHOT
+    cached = _SNAPSHOT
+    now = time.monotonic()
+    if cached is not None and now - cached[1] < SNAPSHOT_RECHECK_SECONDS:
+        return cached[0]
+    from recommender.explanations import current_snapshot
+
+    with _SNAPSHOT_LOCK:
+        snapshot = current_snapshot()
+        _SNAPSHOT = (snapshot, time.monotonic())
+    return snapshot
+
+
+def snapshot_forget() -> None:
+    """Make the next request re-validate the graph snapshot and the course table at once (tests, writers that need it now)."""
+    global _SNAPSHOT
+    _SNAPSHOT = None
+    _COURSE_CHECKED.clear()
+
+
+class _GraphIndex:
+    """Sparse matrices over one snapshot, plus the model's item ↔ node maps (built once per snapshot and model)."""
+
+    def __init__(self, snapshot: "GraphSnapshot", serving: ServingModel) -> None:
+        n = snapshot.n_nodes
+        self.n = n
+        data = np.ones(len(snapshot.adj_nodes), dtype=np.float64)
+        #: Symmetric adjacency (an edge counted once per direction; parallel edges add up).
+        self.adjacency = sp.csr_matrix((data, snapshot.adj_nodes.astype(np.int64), snapshot.indptr), shape=(n, n))
+        degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
+        self.inverse_degree = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
+        from learning_platform.catalog.models import Artist as ArtistModel
+
+        entity_of = dict(ArtistModel.objects.filter(pk__in=[int(x) for x in serving.item_ids]).values_list("pk", "entity_id"))
+        item_nodes = np.asarray([snapshot.node_index.get(entity_of.get(int(pk), ""), -1) for pk in serving.item_ids], dtype=np.int64)
+        self.item_has_node = item_nodes >= 0
+        self.item_nodes_safe = np.where(self.item_has_node, item_nodes, 0)
+        self.item_of_node = {int(node): i for i, node in enumerate(item_nodes) if node >= 0}
+
+    def step(self, vector: np.ndarray) -> np.ndarray:
+        """One random-walk step: each node passes its mass equally to its neighbours."""
+        return self.adjacency @ (vector * self.inverse_degree)
+
+    def spread(self, nodes: Sequence[int], *, steps: int) -> np.ndarray:
+        vector = np.zeros(self.n)
+        vector[list(nodes)] = 1.0 / len(nodes)
+        total = np.zeros(self.n)
+        for _ in range(steps):
+            vector = self.step(vector)
+            total += vector
+        return total
+
+    def personalised_pagerank(self, nodes: Sequence[int], weights: np.ndarray) -> np.ndarray:
+        restart = np.zeros(self.n)
+        np.add.at(restart, np.asarray(nodes, dtype=np.int64), weights / weights.sum())
+        vector = restart.copy()
+        for _ in range(PPR_ITERATIONS):
+            vector = PPR_RESTART * restart + (1.0 - PPR_RESTART) * self.step(vector)
+        return vector
+
+    def nodes_next_to(self, node: int) -> np.ndarray:
+        mask = np.zeros(self.n, dtype=bool)
+        mask[self.adjacency.indices[self.adjacency.indptr[node] : self.adjacency.indptr[node + 1]]] = True
+        return mask
+
+    def items_next_to(self, node: int) -> np.ndarray:
+        return self.nodes_next_to(node)[self.item_nodes_safe] & self.item_has_node
+
+
+_GRAPH_CACHE: dict[tuple[str, str, int], _GraphIndex] = {}
+_GRAPH_LOCK = threading.Lock()
+
+
+def _graph_index(snapshot: "GraphSnapshot", serving: ServingModel) -> _GraphIndex:
+    key = (snapshot.version, serving.name, id(serving))
+    index = _GRAPH_CACHE.get(key)
+    if index is None:
+        with _GRAPH_LOCK:
+            index = _GRAPH_CACHE.get(key)
+            if index is None:
+                index = _GraphIndex(snapshot, serving)
+                _GRAPH_CACHE.clear()  # one model and one graph serve at a time
+                _GRAPH_CACHE[key] = index
+    return index
+
+
+@dataclass(frozen=True)
+class _CourseTable:
+    pks: np.ndarray
+    nodes: np.ndarray  # snapshot node of each course (courses not in the graph are left out)
+    levels: np.ndarray
+    popularity: np.ndarray  # log1p(subscribers) scaled to [0, 1]
+
+
+_COURSE_CACHE: dict[tuple, _CourseTable] = {}
+_COURSE_CHECKED: dict[str, tuple[tuple, float]] = {}
+
+
+def _course_table(snapshot: "GraphSnapshot") -> _CourseTable:
+    """Every course that is in the graph, cached until the Course table or the snapshot changes.
+
+    The Course table's (count, last update) is re-read at most every :data:`SNAPSHOT_RECHECK_SECONDS`
+    (the aggregate costs more than the rest of a course request), so a course edit reaches serving
+    within that delay, like a graph edit.
+    """
+    from django.db.models import Count, Max
+
+    checked = _COURSE_CHECKED.get(snapshot.version)
+    if checked is not None and time.monotonic() - checked[1] < SNAPSHOT_RECHECK_SECONDS and checked[0] in _COURSE_CACHE:
+        return _COURSE_CACHE[checked[0]]
+    stamp = Course.objects.aggregate(n=Count("id"), changed=Max("updated_at"))
+    key = (snapshot.version, stamp["n"], stamp["changed"])
+    _COURSE_CHECKED.clear()
+    _COURSE_CHECKED[snapshot.version] = (key, time.monotonic())
+    table = _COURSE_CACHE.get(key)
+    if table is not None:
+        return table
+    rows = [
+        (pk, snapshot.node_index[entity_id], level, subscribers)
+        for pk, entity_id, level, subscribers in Course.objects.order_by("pk").values_list("pk", "entity_id", "level", "subscribers")
+        if entity_id in snapshot.node_index
+    ]
+    popularity = np.log1p(np.asarray([r[3] for r in rows], dtype=np.float64))
+    if len(popularity) and popularity.max() > 0:
+        popularity = popularity / popularity.max()
+    table = _CourseTable(
+        pks=np.asarray([r[0] for r in rows], dtype=np.int64),
+        nodes=np.asarray([r[1] for r in rows], dtype=np.int64),
+        levels=np.asarray([r[2] for r in rows], dtype=object),
+        popularity=popularity,
+    )
+    _COURSE_CACHE.clear()
+    _COURSE_CACHE[key] = table
+    return table
+
+
+def _tag_node(snapshot: "GraphSnapshot", tag: str) -> int:
+    """Snapshot node of a tag given by entity id (``lastfm:tag:829``) or by name (``blues``, any case)."""
+    value = tag.strip()
+    node = snapshot.node_index.get(value)
+    if node is not None and snapshot.types[node] == "Tag":
+        return node
+    entity_ids = list(Tag.objects.filter(name__iexact=value).order_by("pk").values_list("entity_id", flat=True))
+    for entity_id in entity_ids:
+        node = snapshot.node_index.get(entity_id)
+        if node is not None:
+            return node
+    raise UnknownEntityError(f"No tag named {value!r} in the knowledge graph; use a Last.FM tag name such as 'blues' or 'jazz'.")
+
+
+def _check_listener(listener: Listener) -> None:
+    if not isinstance(listener, Listener) or listener.pk is None:
+        raise RecommendationRequestError("listener must be a saved Listener.")

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from learning_platform.artifacts import new_artifact_directory, read_json as _read_json, sha256_file as _sha256, write_json as _write_json
 from learning_platform.errors import ConfigurationError, DataFileError, LeitmotifError
 
 from .content import DEFAULT_TEXT_ENCODER, TextEncoder, item_content_embeddings
@@ -237,29 +236,18 @@ def save_trained_recommender(
     }
     digest = hashlib.sha256(json.dumps(config_record, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:12]
     name = f"{JointKGRecommender.alias}-{created.strftime(_TIMESTAMP_FORMAT)}-{digest}"
-    final = directory / name
-    if final.exists():
-        raise DataFileError("a recommender artifact with this name already exists; refusing to overwrite it.", path=str(final))
-    directory.mkdir(parents=True, exist_ok=True)
-    partial = directory / f".{name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
-    try:
+    with new_artifact_directory(directory, name) as partial:
         _write_json(partial / CONFIG_FILE, {**config_record, "created_at": created.isoformat()})
         _write_json(partial / METRICS_FILE, trained.metrics)
-        _write_json(partial / USER_IDS_FILE, [_plain(x) for x in trained.user_ids])
-        _write_json(partial / ITEM_IDS_FILE, [_plain(x) for x in trained.item_ids])
+        _write_json(partial / USER_IDS_FILE, trained.user_ids.tolist())
+        _write_json(partial / ITEM_IDS_FILE, trained.item_ids.tolist())
         files = [CONFIG_FILE, METRICS_FILE, USER_IDS_FILE, ITEM_IDS_FILE, *trained.model.save_weights(partial)]
         _write_json(partial / MANIFEST_FILE, {
             "format": ARTIFACT_FORMAT,
             "created_at": created.isoformat(),
             "sha256": {filename: _sha256(partial / filename) for filename in files},
         })
-        os.replace(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return final
+    return directory / name
 
 
 def load_trained_recommender(path: Path | str) -> TrainedRecommender:
@@ -297,26 +285,8 @@ def load_trained_recommender(path: Path | str) -> TrainedRecommender:
     )
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=_plain) + "\n", encoding="utf-8")
 
 
-def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(path))
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFileError(f"not valid JSON ({exc}); the artifact is corrupt, retrain it.", path=str(path)) from exc
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

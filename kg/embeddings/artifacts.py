@@ -15,11 +15,7 @@ hidden ``.partial`` directory that loaders ignore, never a half-written artifact
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from learning_platform.artifacts import new_artifact_directory, read_json as _read_json, sha256_file as _sha256, write_json as _write_json
 from learning_platform.errors import DataFileError, LeitmotifError
 
 from .config import KgeConfig, model_spec
@@ -94,14 +91,7 @@ def save_kge_artifact(
     directory = kge_artifacts_dir(directory)
     created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     name = f"{result.config.spec.alias}-{created.strftime(_TIMESTAMP_FORMAT)}-{result.config.config_hash()}"
-    final = directory / name
-    if final.exists():
-        raise DataFileError("An artifact with this name already exists; refusing to overwrite it.", path=str(final))
-    directory.mkdir(parents=True, exist_ok=True)
-    partial = directory / f".{name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
-    try:
+    with new_artifact_directory(directory, name) as partial:
         metrics = result.metrics_dict()
         if extra_metrics:
             metrics.update(extra_metrics)
@@ -113,10 +103,7 @@ def save_kge_artifact(
         np.save(partial / RELATION_EMBEDDINGS_FILE, np.asarray(result.relation_embeddings, dtype=np.float32), allow_pickle=False)
         torch.save({key: value.detach().cpu() for key, value in result.model.state_dict().items()}, partial / MODEL_STATE_FILE)
         _write_json(partial / MANIFEST_FILE, _manifest(partial, result=result, created=created))
-        os.replace(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    final = directory / name
     return final
 
 
@@ -221,17 +208,8 @@ def _manifest(directory: Path, *, result: KgeResult, created: datetime) -> dict[
     }
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(path))
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFileError(f"not valid JSON ({exc}); the artifact is corrupt, retrain it.", path=str(path)) from exc
 
 
 def _read_id_map(path: Path) -> dict[str, int]:
@@ -254,10 +232,3 @@ def _read_matrix(path: Path, *, rows: int, width: int) -> np.ndarray:
         raise DataFileError("contains NaN or infinite values.", path=str(path))
     return array
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

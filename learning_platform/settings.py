@@ -131,6 +131,8 @@ LOGIN_URL = "learn:login"
 
 # Where the shared data sets live (see its README); the loaders take an explicit path too.
 LEITMOTIF_DATA_DIR = Path(os.environ.get("LEITMOTIF_DATA_DIR", BASE_DIR.parent / "shared" / "data"))
+# Trained models (KGE embeddings, recommenders) and the PUBLISHED pointer of the serving model.
+LEITMOTIF_ARTIFACTS_DIR = Path(os.environ.get("LEITMOTIF_ARTIFACTS_DIR", BASE_DIR / "artifacts"))
 
 # Knowledge-graph store, chosen by registry name (see kg/stores/registry.py).
 KG_BACKEND = os.environ.get("KG_BACKEND", "sql")

@@ -19,7 +19,7 @@ from learning_platform.errors import ConfigurationError
 from .data import InteractionDataset
 from .evaluation.evaluator import EvaluationResult, evaluate_ctr, evaluate_topk
 from .evaluation.report import write_report
-from .evaluation.splits import cold_start_split, protocol_c_split, protocol_t_split, sparsity_splits
+from .evaluation.splits import cold_start_split, export_split, protocol_c_split, protocol_t_split, sparsity_splits
 from .registry import build_recommender, resolve_recommender_name
 
 PROTOCOLS = ("T", "C", "sparsity", "coldstart")
@@ -54,6 +54,7 @@ def experiment_run(
     reports_dir: Path | str = "reports",
     plots: bool = True,
     progress: bool = True,
+    export_splits: bool = False,
 ) -> ExperimentRun:
     """Fit each model on each seed's split(s) of ``protocol``, evaluate on test, and write a report."""
     if protocol not in PROTOCOLS:
@@ -69,6 +70,7 @@ def experiment_run(
     results: list[EvaluationResult] = []
     timings: dict[str, list[float]] = {}
     jobs = [(seed, name) for seed in seeds for name in names]
+    used_splits: dict[str, object] = {}
     for seed, name in tqdm(jobs, desc=f"protocol {protocol}", unit="model", disable=not progress):
         for split in _splits_for(protocol, dataset, seed):
             model = build_recommender(name, dataset=dataset, params=params.get(name))
@@ -85,6 +87,7 @@ def experiment_run(
             result.details["evaluate_seconds"] = round(time.perf_counter() - started, 2)
             timings.setdefault(name, []).append(fit_seconds)
             results.append(result)
+            used_splits.setdefault(f"{result.split}_seed{seed}", split)
     config = {
         "protocol": protocol,
         "models": names,
@@ -93,5 +96,10 @@ def experiment_run(
         "model_params": params,
         "dataset": {"users": dataset.n_users, "items": dataset.n_items, "interactions": dataset.n_interactions},
     }
-    report_dir = write_report(results, config=config, reports_dir=reports_dir, plots=plots)
-    return ExperimentRun(report_dir=Path(report_dir), results=results)
+    report_dir = Path(write_report(results, config=config, reports_dir=reports_dir, plots=plots))
+    if export_splits:
+        # The exact splits scored here, as plain TSV (real catalog ids) + JSON sidecar, so any external
+        # library can be run on them and reloaded with recommender.evaluation.splits.import_split.
+        for label, split in used_splits.items():
+            export_split(split, report_dir / "splits" / f"{label.replace('@', '_')}.tsv")
+    return ExperimentRun(report_dir=report_dir, results=results)

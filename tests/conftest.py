@@ -29,6 +29,12 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+@pytest.fixture(autouse=True)
+def _isolated_artifacts(settings, tmp_path_factory):
+    """Every test gets its own artifacts folder: a developer's published model must never leak into a test."""
+    settings.LEITMOTIF_ARTIFACTS_DIR = str(tmp_path_factory.mktemp("artifacts"))
+
+
 @pytest.fixture(scope="session")
 def neo4j_server():
     """Connection details of a running Neo4j (started here unless NEO4J_TEST_URI points at one)."""

@@ -111,3 +111,19 @@ def test_product_model_params_are_checked_before_training(tiny_catalog, sql_stor
     dataset = InteractionDataset.from_catalog(store=sql_store)
     with pytest.raises(ConfigurationError, match="Unknown recommender config key"):
         build_recommender("leitmotif", dataset=dataset, params={"lamda_kg": 1})
+
+
+def test_evaluate_command_exports_the_splits_it_scored(tiny_catalog, tmp_path):
+    from recommender.evaluation.splits import import_split, protocol_t_split
+
+    call_command(
+        "evaluate", "--protocol", "T", "--models", "most_popular", "--ks", "5", "--seeds", "3",
+        "--reports-dir", str(tmp_path), "--no-plots", "--no-progress", "--export-splits",
+    )
+    (report,) = tmp_path.iterdir()
+    (tsv,) = (report / "splits").glob("*.tsv")
+    assert tsv.name.endswith("_seed3.tsv") and tsv.with_suffix(".json").is_file()
+    reloaded = import_split(tsv)
+    dataset = InteractionDataset.from_catalog()
+    expected = protocol_t_split(dataset, seed=3)
+    assert (reloaded.train_binary() != expected.train_binary()).nnz == 0

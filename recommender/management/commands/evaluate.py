@@ -25,6 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--reports-dir", default="reports")
         parser.add_argument("--no-plots", action="store_true")
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--export-splits", action="store_true",
+            help="also write every split used as TSV (user_id, item_id, weight, split) + JSON sidecar under <report>/splits/",
+        )
 
     def handle(self, *args, **opts):
         try:
@@ -46,6 +50,7 @@ class Command(BaseCommand):
                 reports_dir=opts["reports_dir"],
                 plots=not opts["no_plots"],
                 progress=not opts["no_progress"],
+                export_splits=opts["export_splits"],
             )
         except (LeitmotifError, ValueError) as exc:
             raise CommandError(str(exc)) from None

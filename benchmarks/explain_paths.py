@@ -56,6 +56,7 @@ def main() -> None:
     from kg.stores import get_store
     from learning_platform.catalog.models import Artist, Listen, Listener
     from recommender.explanations import GraphSnapshot, current_snapshot, explain_many, invalidate_snapshots
+    from recommender.explanations.quality import node_quality
 
     rng = random.Random(args.seed)
     with get_store("sql") as store:
@@ -99,6 +100,8 @@ def main() -> None:
         hops: Counter = Counter()
         paths_per_target: list[int] = []
         examples: list[dict] = []
+        noisy_best = weak = 0
+        descriptive = node_quality(snapshot).descriptive
         for pk in chosen:
             sources = history[pk]
             seen = set(sources)
@@ -114,6 +117,9 @@ def main() -> None:
                 bases[result.basis] += 1
                 paths_per_target.append(len(result.paths))
                 hops.update(len(p.edges) for p in result.paths)
+                if result.paths:
+                    noisy_best += not all(descriptive[snapshot.node_index[n["id"]]] for n in result.paths[0].nodes[1:-1])
+                    weak += bool(result.evidence.get("weak"))
                 if result.paths and len(examples) < 5:
                     examples.append({"listener": pk, "target": result.target, "sentence": result.sentence, "score": result.paths[0].score})
         scenarios[scenario] = {
@@ -126,6 +132,9 @@ def main() -> None:
             "share_with_graph_path": round(bases["graph"] / max(1, len(paths_per_target)), 3),
             "mean_paths_per_target": round(sum(paths_per_target) / max(1, len(paths_per_target)), 3),
             "cited_paths_by_hops": {str(k): v for k, v in sorted(hops.items())},
+            # explanations whose best path passes a noise tag ("seen live", a tag on 1 artist …), and those weak throughout
+            "best_path_through_noise_tag": noisy_best,
+            "weak_explanations": weak,
             "examples": examples,
         }
         print(
@@ -146,7 +155,7 @@ def main() -> None:
         "listeners": len(chosen),
         "targets_per_listener": args.targets,
         "sources_per_listener": {"mean": round(sum(sources_per_listener) / len(chosen), 1), "max": max(sources_per_listener)},
-        "settings": {"max_hops": 3, "max_paths": 3, "scorer": "explain.structural.v1", "seed": args.seed},
+        "settings": {"max_hops": 3, "max_paths": 3, "scorer": "explain.structural.v2", "seed": args.seed},
         "scenarios": scenarios,
     }
     print(f"snapshot build {min(build_seconds):.2f} s (best of {args.builds}); cached check p50 {payload['current_snapshot_cached_check_ms']['p50']:.1f} ms")

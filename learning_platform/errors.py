@@ -55,3 +55,21 @@ class DataFileError(LeitmotifError):
         super().__init__(f"{where}{message}")
         self.path = path
         self.line = line
+
+
+class NoServingModelError(LeitmotifError):
+    """No recommender model is published (or the published one cannot be loaded and none was loaded before)."""
+
+    code = "E020"
+
+
+class RecommendationRequestError(ConfigurationError):
+    """A recommendation request with a bad kind, k, level or filter; the message says what to send instead."""
+
+    code = "E021"
+
+
+class InteractionInputError(ConfigurationError):
+    """An event names a kind or target that does not fit (e.g. ``enroll`` on an artist)."""
+
+    code = "E022"

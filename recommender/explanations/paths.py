@@ -14,6 +14,10 @@ sentence can always say it the right way round.
 
 Rules that keep explanations honest and cheap:
 
+* everything is vectorised over flat numpy arrays: the source side is one sorted array of
+  ``(mid, source, edge)`` triples, a target's 2-edge paths are one gather from it, and its 3-edge paths
+  one expansion of the target's neighbours intersected with the mids, so the cost per target is a few
+  dozen array operations whatever the listener's history;
 * no node appears twice, and no *intermediate* node is a source or the target (a path through another
   thing the listener engaged with is better told from that thing);
 * hub control: a node with more than ``max_expand_degree`` edges is never expanded in the middle of
@@ -63,34 +67,181 @@ class GraphPath:
 class SourceSide:
     """Everything the search needs to know about one set of sources, computed once per listener.
 
-    ``by_mid[a]`` lists ``(source, edge)`` pairs for every non-source node ``a`` next to a source.
+    Every non-source node ``a`` next to a source (a "mid") owns the run
+    ``owners[start[a] : start[a] + count[a]]`` / ``edges[...]`` of ``(source, edge)`` pairs joining it
+    to the sources, sorted by (source, edge) and cut at ``per_node_limit`` pairs. These are flat arrays
+    (no per-mid Python objects) so each target's 2- and 3-edge paths are a few vectorised gathers.
     """
 
     def __init__(self, snapshot: GraphSnapshot, sources: Iterable[int], *, per_node_limit: int = DEFAULT_PER_NODE_LIMIT):
+        n = snapshot.n_nodes
         self.snapshot = snapshot
         self.sources = np.unique(np.fromiter(sources, dtype=np.int64))
-        self.source_mask = np.zeros(snapshot.n_nodes, dtype=bool)
+        self.source_mask = np.zeros(n, dtype=bool)
         self.source_mask[self.sources] = True
-        self.mid_mask = np.zeros(snapshot.n_nodes, dtype=bool)
-        self.by_mid: dict[int, list[tuple[int, int]]] = {}
+        self.mid_mask = np.zeros(n, dtype=bool)
+        self.start = np.zeros(n, dtype=np.int64)
+        self.count = np.zeros(n, dtype=np.int64)
+        self.owners = np.empty(0, dtype=np.int64)
+        self.edges = np.empty(0, dtype=np.int64)
+        self.mids = np.empty(0, dtype=np.int64)
+        self._bound_cache: tuple[int, float] | None = None
         if not len(self.sources):
             return
         owners, positions = adjacency_positions(snapshot, self.sources)
         if not len(positions):
             return
         mids = snapshot.adj_nodes[positions].astype(np.int64)
-        edges = snapshot.adj_edges[positions]
+        edges = snapshot.adj_edges[positions].astype(np.int64)
         keep = ~self.source_mask[mids]
         mids, owners, edges = mids[keep], owners[keep], edges[keep]
+        if not len(mids):
+            return
         order = np.lexsort((edges, owners, mids))
         mids, owners, edges = mids[order], owners[order], edges[order]
-        self.mid_mask[mids] = True
-        unique, first = np.unique(mids, return_index=True)
-        bounds = np.append(first, len(mids))
-        owners_list, edges_list = owners.tolist(), edges.tolist()
-        for i, mid in enumerate(unique.tolist()):
-            lo, hi = int(bounds[i]), int(bounds[i + 1])
-            self.by_mid[mid] = list(zip(owners_list[lo:hi], edges_list[lo:hi]))[:per_node_limit]
+        unique, first, counts = np.unique(mids, return_index=True, return_counts=True)
+        rank = np.arange(len(mids), dtype=np.int64) - np.repeat(first, counts)
+        capped = rank < per_node_limit
+        mids, owners, edges = mids[capped], owners[capped], edges[capped]
+        counts = np.minimum(counts, per_node_limit)
+        self.mids = unique
+        self.mid_mask[unique] = True
+        self.start[unique] = np.cumsum(counts) - counts
+        self.count[unique] = counts
+        self.owners, self.edges = owners, edges
+
+    @property
+    def by_mid(self) -> dict[int, list[tuple[int, int]]]:
+        """``mid -> [(source, edge), ...]`` (a readable view of the flat arrays, for debugging and tests)."""
+        return {
+            int(m): list(zip(self.owners[self.start[m] : self.start[m] + self.count[m]].tolist(),
+                             self.edges[self.start[m] : self.start[m] + self.count[m]].tolist()))
+            for m in self.mids.tolist()
+        }
+
+    def pairs_of(self, mids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(row, source, edge)`` for every (source, edge) pair of each of ``mids`` (row = index into ``mids``)."""
+        counts = self.count[mids]
+        total = int(counts.sum())
+        if total == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty
+        first = np.cumsum(counts) - counts
+        positions = np.repeat(self.start[mids] - first, counts) + np.arange(total, dtype=np.int64)
+        rows = np.repeat(np.arange(len(mids), dtype=np.int64), counts)
+        return rows, self.owners[positions], self.edges[positions]
+
+    def max_mid_factor(self, factors: np.ndarray) -> float:
+        """Largest ``factors[a]`` over the mids (cached for the last factors array seen)."""
+        if self._bound_cache is not None and self._bound_cache[0] == id(factors):
+            return self._bound_cache[1]
+        value = float(factors[self.mids].max()) if len(self.mids) else 0.0
+        self._bound_cache = (id(factors), value)
+        return value
+
+
+@dataclass(frozen=True)
+class PathArrays:
+    """Paths of one length as arrays: ``nodes`` (P × (hops+1)), ``edges`` (P × hops); row i is one path."""
+
+    nodes: np.ndarray
+    edges: np.ndarray
+
+    @property
+    def hops(self) -> int:
+        return int(self.edges.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.nodes.shape[0])
+
+    def head(self, count: int) -> "PathArrays":
+        return PathArrays(self.nodes[:count], self.edges[:count])
+
+    def paths(self) -> list[GraphPath]:
+        return [GraphPath(tuple(n), tuple(e)) for n, e in zip(self.nodes.tolist(), self.edges.tolist())]
+
+
+class TargetSide:
+    """One target's neighbourhood split for the search: direct source hits and possible intermediates."""
+
+    def __init__(self, snapshot: GraphSnapshot, side: SourceSide, target: int):
+        t_nodes, t_edges, _ = snapshot.neighbours(target)
+        t_nodes = t_nodes.astype(np.int64)
+        t_edges = t_edges.astype(np.int64)
+        not_target = t_nodes != target
+        direct = side.source_mask[t_nodes] & not_target
+        self.target = target
+        self.direct_nodes, self.direct_edges = t_nodes[direct], t_edges[direct]
+        inner = not_target & ~side.source_mask[t_nodes]
+        # Sorted by (neighbour, edge) already: the adjacency is.
+        self.inner_nodes, self.inner_edges = t_nodes[inner], t_edges[inner]
+
+
+def enumerate_short(side: SourceSide, target_side: TargetSide) -> list[PathArrays]:
+    """1- and 2-edge paths to the target, in the order :func:`find_paths` always enumerated them."""
+    target = target_side.target
+    out = []
+    d = target_side.direct_nodes
+    out.append(PathArrays(np.stack([d, np.full(len(d), target, dtype=np.int64)], axis=1),
+                          target_side.direct_edges.reshape(-1, 1)))
+    hit = side.mid_mask[target_side.inner_nodes]
+    mids, e_at = target_side.inner_nodes[hit], target_side.inner_edges[hit]
+    rows, sources, e_sa = side.pairs_of(mids)
+    keep = sources != target
+    rows, sources, e_sa = rows[keep], sources[keep], e_sa[keep]
+    a, e_at = mids[rows], e_at[rows]
+    order = np.lexsort((e_at, e_sa, sources, a))  # by mid, then (source, edge), then the mid's edge to the target
+    a, sources, e_sa, e_at = a[order], sources[order], e_sa[order], e_at[order]
+    out.append(PathArrays(np.stack([sources, a, np.full(len(a), target, dtype=np.int64)], axis=1),
+                          np.stack([e_sa, e_at], axis=1)))
+    return out
+
+
+def expandable_neighbours(snapshot: GraphSnapshot, target_side: TargetSide, max_expand_degree: int) -> np.ndarray:
+    """Distinct neighbours ``b`` of the target that a 3-edge path may pass through (degree within the cap)."""
+    b = np.unique(target_side.inner_nodes)
+    return b[snapshot.degree[b] <= max_expand_degree]
+
+
+def enumerate_three(
+    snapshot: GraphSnapshot, side: SourceSide, target_side: TargetSide, *, max_expand_degree: int, per_node_limit: int,
+) -> PathArrays:
+    """3-edge paths ``source - a - b - target``: every expandable ``b`` is expanded at once towards the mids.
+
+    At most ``per_node_limit`` mids are followed through any one ``b`` (in adjacency order).
+    """
+    target = target_side.target
+    expandable = expandable_neighbours(snapshot, target_side, max_expand_degree)
+    owners, positions = adjacency_positions(snapshot, expandable)
+    nodes = snapshot.adj_nodes[positions].astype(np.int64)
+    hit = side.mid_mask[nodes] & (nodes != target) & (nodes != owners)
+    b, a, e_ab = owners[hit], nodes[hit], snapshot.adj_edges[positions[hit]].astype(np.int64)
+    if len(b):
+        _, first, counts = np.unique(b, return_index=True, return_counts=True)
+        rank = np.arange(len(b), dtype=np.int64) - np.repeat(first, counts)
+        followed = rank < per_node_limit
+        b, a, e_ab = b[followed], a[followed], e_ab[followed]
+    rows, sources, e_sa = side.pairs_of(a)
+    keep = sources != target
+    rows, sources, e_sa = rows[keep], sources[keep], e_sa[keep]
+    b, a, e_ab = b[rows], a[rows], e_ab[rows]
+    # every edge joining b to the target
+    inner_b, inner_e = target_side.inner_nodes, target_side.inner_edges
+    lo = np.searchsorted(inner_b, b, side="left")
+    hi = np.searchsorted(inner_b, b, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    first = np.cumsum(counts) - counts
+    positions = np.repeat(lo - first, counts) + np.arange(total, dtype=np.int64)
+    rep = np.repeat(np.arange(len(b), dtype=np.int64), counts)
+    sources, a, b, e_sa, e_ab = sources[rep], a[rep], b[rep], e_sa[rep], e_ab[rep]
+    e_bt = inner_e[positions]
+    order = np.lexsort((e_bt, e_sa, sources, e_ab, a, b))
+    sources, a, b, e_sa, e_ab, e_bt = (x[order] for x in (sources, a, b, e_sa, e_ab, e_bt))
+    return PathArrays(
+        np.stack([sources, a, b, np.full(len(b), target, dtype=np.int64)], axis=1),
+        np.stack([e_sa, e_ab, e_bt], axis=1),
+    )
 
 
 def check_max_hops(max_hops: object) -> int:
@@ -112,55 +263,19 @@ def find_paths(
     per_node_limit: int = DEFAULT_PER_NODE_LIMIT,
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
 ) -> list[GraphPath]:
-    """Every simple path of 1..``max_hops`` edges from a source to ``target`` within the caps (see module doc)."""
+    """Every simple path of 1..``max_hops`` edges from a source to ``target`` within the caps (see module doc).
+
+    Shorter paths come first; ``max_candidates`` cuts the list in that order. (``explain_many`` uses the
+    array form directly and may skip 3-edge paths a scorer's bound rules out.)
+    """
     check_max_hops(max_hops)
+    target_side = TargetSide(snapshot, side, target)
+    groups = enumerate_short(side, target_side)[:max_hops]
+    if max_hops == 3 and sum(len(g) for g in groups) < max_candidates:
+        groups.append(enumerate_three(snapshot, side, target_side, max_expand_degree=max_expand_degree, per_node_limit=per_node_limit))
     found: list[GraphPath] = []
-    t_nodes, t_edges, _ = snapshot.neighbours(target)
-    t_nodes = t_nodes.astype(np.int64)
-    not_target = t_nodes != target
-
-    # 1 edge: the target touches a source directly.
-    for s, e in zip(t_nodes[side.source_mask[t_nodes] & not_target].tolist(), t_edges[side.source_mask[t_nodes] & not_target].tolist()):
-        found.append(GraphPath((s, target), (e,)))
-    if max_hops == 1 or len(found) >= max_candidates:
-        return found[:max_candidates]
-
-    # Neighbours of the target that may be intermediates, with every edge joining each to the target.
-    inner = not_target & ~side.source_mask[t_nodes]
-    by_neighbour: dict[int, list[int]] = {}
-    for b, e in zip(t_nodes[inner].tolist(), t_edges[inner].tolist()):
-        by_neighbour.setdefault(b, []).append(e)
-
-    # 2 edges: source - a - target.
-    for a, a_edges in by_neighbour.items():
-        if not side.mid_mask[a]:
-            continue
-        for s, e_sa in side.by_mid[a]:
-            if s == target:
-                continue
-            for e_at in a_edges:
-                found.append(GraphPath((s, a, target), (e_sa, e_at)))
-    if max_hops == 2 or len(found) >= max_candidates:
-        return found[:max_candidates]
-
-    # 3 edges: source - a - b - target, expanding every b (a neighbour of the target) at once towards
-    # the source side; only the few hits are visited in Python.
-    expandable = np.fromiter((b for b in by_neighbour if snapshot.degree[b] <= max_expand_degree), dtype=np.int64)
-    owners, positions = adjacency_positions(snapshot, expandable)
-    nodes = snapshot.adj_nodes[positions].astype(np.int64)
-    hit = side.mid_mask[nodes] & (nodes != target) & (nodes != owners)
-    followed: dict[int, int] = {}
-    for b, a, e_ab in zip(owners[hit].tolist(), nodes[hit].tolist(), snapshot.adj_edges[positions[hit]].tolist()):
-        if followed.get(b, 0) >= per_node_limit:
-            continue
-        followed[b] = followed.get(b, 0) + 1
-        for s, e_sa in side.by_mid[a]:
-            if s == target or s == b:
-                continue
-            for e_bt in by_neighbour[b]:
-                found.append(GraphPath((s, a, b, target), (e_sa, e_ab, e_bt)))
-                if len(found) >= max_candidates:
-                    return found
+    for group in groups:
+        found.extend(group.head(max_candidates - len(found)).paths())
     return found
 
 

@@ -7,7 +7,20 @@ instance; old names stay resolvable when a scorer changes behaviour under a new 
 Scores are positive and only compared within one explanation (higher = better); they are not
 probabilities.
 
-* ``explain.structural.v1`` (default) — needs nothing trained::
+* ``explain.structural.v2`` (default, alias ``descriptive``) — v1 below, plus what a node says about
+  the music (:mod:`.quality`)::
+
+      score = v1 score × Π_m quality(m)
+      quality(m) = NON_DESCRIPTIVE_FACTOR (1e-4)  for a noise tag ("none", "seen live", "madonna", a tag on 1 artist)
+                   CURATED_TAG_BONUS (1.5)       for a genre/instrument tag the course graph links to
+                   1                             otherwise
+
+  Why 1e-4: it makes every path through a noise tag rank below every path without one, whatever the
+  lengths and degrees (a noise 2-hop path scores at most 0.5 × 0.59 × 1e-4 ≈ 3e-5; the weakest clean
+  3-hop path, two anonymous 13k-degree hubs, 0.25 × (0.095 × 0.25)² ≈ 1.4e-4), while keeping such a path
+  citable when nothing better exists (the caller decides what to do then: see ``Explanation.evidence["weak"]``).
+
+* ``explain.structural.v1`` (alias ``structural``) — needs nothing trained::
 
       score = hop_decay ** (hops - 1) * Π_m specificity(m) * anonymous_penalty ** (#anonymous m)
       specificity(m) = 1 / (1 + ln degree(m))          for every intermediate node m
@@ -24,7 +37,11 @@ probabilities.
       plausibility(edge) = sigmoid((f - mean f) / std f)   mean/std over every snapshot edge the artifact knows
 
   An edge the artifact never saw (a course loaded after training) gets the neutral 0.5, so it neither
-  helps nor hides a path.
+  helps nor hides a path. Its structural part is ``explain.structural.v2`` (noise tags rank last).
+
+Scorers score arrays of equal-length paths (:meth:`PathScorer.score_arrays`, what the search calls) and
+may publish an upper bound (:meth:`PathScorer.bound_factors`) that lets the search skip enumerating
+3-edge paths that provably cannot make the cited top ``max_paths``.
 """
 from __future__ import annotations
 
@@ -42,7 +59,7 @@ from learning_platform.errors import ConfigurationError
 from .paths import GraphPath
 from .snapshot import GraphSnapshot
 
-DEFAULT_SCORER = "explain.structural.v1"
+DEFAULT_SCORER = "explain.structural.v2"
 
 
 class PathScorer(ABC):
@@ -53,6 +70,24 @@ class PathScorer(ABC):
     @abstractmethod
     def score(self, snapshot: GraphSnapshot, paths: Sequence[GraphPath]) -> np.ndarray:
         """Float64 array with one positive score per path (same order)."""
+
+    def score_arrays(self, snapshot: GraphSnapshot, nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        """Scores of paths given as arrays: ``nodes`` (P × (h+1)) and ``edges`` (P × h), one path per row.
+
+        The search calls this (no per-path objects); the default builds :class:`GraphPath` objects and
+        calls :meth:`score`, so a custom scorer only has to implement :meth:`score`.
+        """
+        paths = [GraphPath(tuple(n), tuple(e)) for n, e in zip(nodes.tolist(), edges.tolist())]
+        return np.asarray(self.score(snapshot, paths), dtype=np.float64)
+
+    def bound_factors(self, snapshot: GraphSnapshot) -> tuple[float, np.ndarray] | None:
+        """``(decay, factors)`` with ``score(path) <= decay ** (hops - 1) * Π factors[m]`` over its intermediates m.
+
+        ``None`` (the default) means "no such bound": the search then enumerates every path. With a
+        bound, it skips 3-edge paths when ``max_paths`` shorter ones already score at least the best a
+        3-edge path could — the cited paths are the same as with a full enumeration.
+        """
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.registry_name!r})"
@@ -141,6 +176,49 @@ class StructuralScorer(PathScorer):
             scores[i] = value
         return scores
 
+    def score_arrays(self, snapshot: GraphSnapshot, nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        factors = self.node_factors(snapshot)
+        hops = edges.shape[1]
+        scores = np.full(nodes.shape[0], self.hop_decay ** (hops - 1), dtype=np.float64)
+        for column in range(1, hops):  # same multiplication order as score(): identical floats
+            scores = scores * factors[nodes[:, column]]
+        return scores
+
+    def bound_factors(self, snapshot: GraphSnapshot) -> tuple[float, np.ndarray] | None:
+        return self.hop_decay, self.node_factors(snapshot)
+
+
+@register_scorer("explain.structural.v2", alias="descriptive")
+class DescriptiveScorer(StructuralScorer):
+    """:class:`StructuralScorer` × node quality: noise tags rank last, genre/instrument tags first (module doc)."""
+
+    NON_DESCRIPTIVE_FACTOR = 1e-4
+
+    def __init__(self, *, hop_decay: float = 0.5, anonymous_penalty: float = 0.25, curated_bonus: float | None = None):
+        super().__init__(hop_decay=hop_decay, anonymous_penalty=anonymous_penalty)
+        from .quality import CURATED_TAG_BONUS
+
+        bonus = CURATED_TAG_BONUS if curated_bonus is None else curated_bonus
+        if isinstance(bonus, bool) or not isinstance(bonus, (int, float)) or not math.isfinite(bonus) or not 1 <= bonus <= 4:
+            raise ConfigurationError(f"curated_bonus must be a number from 1 to 4, got {bonus!r}.")
+        self.curated_bonus = float(bonus)
+
+    def node_factors(self, snapshot: GraphSnapshot) -> np.ndarray:
+        from .quality import node_quality
+
+        with self._lock:
+            if self._cache is not None and self._cache[0] == snapshot.version:
+                return self._cache[1]
+        quality = node_quality(snapshot)
+        degree = np.maximum(snapshot.degree, 1).astype(np.float64)
+        factors = 1.0 / (1.0 + np.log(degree))
+        factors = np.where(snapshot.anonymous, factors * self.anonymous_penalty, factors)
+        factors = np.where(quality.curated, factors * self.curated_bonus, factors)
+        factors = np.where(quality.descriptive, factors, factors * self.NON_DESCRIPTIVE_FACTOR)
+        with self._lock:
+            self._cache = (snapshot.version, factors)
+        return factors
+
 
 # --- KGE ----------------------------------------------------------------------------------------
 
@@ -184,7 +262,7 @@ class KgeScorer(PathScorer):
         self.artifact = artifact
         self.model = model
         self.norm = int(artifact.config.spec.model_kwargs.get("scoring_fct_norm", 1))
-        self.structural = StructuralScorer(hop_decay=hop_decay, anonymous_penalty=anonymous_penalty)
+        self.structural = DescriptiveScorer(hop_decay=hop_decay, anonymous_penalty=anonymous_penalty)
         self._lock = threading.Lock()
         self._cache: tuple[str, np.ndarray] | None = None
 
@@ -228,6 +306,15 @@ class KgeScorer(PathScorer):
             [float(np.exp(np.log(plausibility[list(path.edges)]).mean())) for path in paths], dtype=np.float64
         )
         return base * support
+
+    def score_arrays(self, snapshot: GraphSnapshot, nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        base = self.structural.score_arrays(snapshot, nodes, edges)
+        plausibility = self.edge_plausibility(snapshot)
+        return base * np.exp(np.log(plausibility[edges]).mean(axis=1))
+
+    def bound_factors(self, snapshot: GraphSnapshot) -> tuple[float, np.ndarray] | None:
+        # Plausibilities are at most 1, so the structural bound holds for this score too.
+        return self.structural.bound_factors(snapshot)
 
 
 def check_scorer(scorer: PathScorer | str | None) -> PathScorer:

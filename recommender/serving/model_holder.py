@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from learning_platform.errors import DataFileError, LeitmotifError
+from learning_platform.errors import DataFileError, LeitmotifError, NoServingModelError
 from recommender.training import (
     MANIFEST_FILE,
     TrainedRecommender,
@@ -41,12 +41,6 @@ logger = logging.getLogger(__name__)
 
 #: Name of the pointer file inside the recommender artifacts directory.
 PUBLISHED_POINTER = "PUBLISHED"
-
-
-class NoServingModelError(LeitmotifError):
-    """No recommender model is published (or the published one cannot be loaded and none was loaded before)."""
-
-    code = "E020"
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,16 +16,10 @@ from django.db import transaction
 from django.db.models import F
 
 from learning_platform.catalog.models import Artist, Course, Interaction, Interest, Listen, Listener
-from learning_platform.errors import ConfigurationError, UnknownEntityError
+from learning_platform.errors import ConfigurationError, InteractionInputError, UnknownEntityError
 
 #: Most onboarding picks one listener may keep (enough to seed taste; bounds the per-request graph spread).
 MAX_INTERESTS = 50
-
-
-class InteractionInputError(ConfigurationError):
-    """An event names a kind or target that does not fit (e.g. ``enroll`` on an artist)."""
-
-    code = "E022"
 
 
 def learner_listener(user: Any) -> Listener:

@@ -338,10 +338,13 @@ def test_hub_caps_bound_the_search(music_snapshot):
 
 
 def test_scorer_registry():
-    assert available_scorers() == {"kge": "explain.kge.v1", "structural": "explain.structural.v1"}
+    assert available_scorers() == {"descriptive": "explain.structural.v2", "kge": "explain.kge.v1", "structural": "explain.structural.v1"}
     assert build_scorer("structural").registry_name == "explain.structural.v1"
+    assert build_scorer().registry_name == "explain.structural.v2"  # the default
+    with pytest.raises(ConfigurationError, match="curated_bonus"):
+        build_scorer("descriptive", curated_bonus=0)
     assert build_scorer("explain.structural.v1", hop_decay=0.9).hop_decay == 0.9
-    with pytest.raises(ConfigurationError, match=r"Unknown path scorer 'pagerank'.*kge \(explain.kge.v1\).*structural"):
+    with pytest.raises(ConfigurationError, match=r"Unknown path scorer 'pagerank'.*descriptive.*kge \(explain.kge.v1\).*structural"):
         build_scorer("pagerank")
     with pytest.raises(ConfigurationError, match="hop_decay"):
         build_scorer("structural", hop_decay=2)
@@ -436,3 +439,96 @@ def test_explain_many_matches_explain(music_snapshot):
     assert list(many) == [COURSE, MUSE, LONELY]
     for target, result in many.items():
         assert result.to_dict() == explain(music_snapshot, sources=[HENDRIX, RADIOHEAD], target=target).to_dict()
+
+
+# --- descriptive reasons: noise tags rank last ----------------------------------------------------
+
+
+def _tagged_catalogue() -> GraphSnapshot:
+    """3,000 artists (so "rare" means < 3 artists); A and B share good and noise tags, C only noise ones."""
+    artists = [EntityRecord(f"a:{i}", "Artist", f"Artist {i}") for i in range(3000)]
+    artists.append(EntityRecord("a:madonna", "Artist", "Madonna"))
+    tags = {
+        "t:indie": ("indie", range(300)),
+        "t:synthpop": ("synthpop", range(10)),
+        "t:fans": ("kings of leon fans", [0, 1]),  # descriptive name, but only 2 artists: one person's label
+        "t:top": ("raven girls top 20", [0, 1, 2, 5]),  # a numbered personal list
+        "t:seen": ("seen live", range(0, 1000, 1)),  # stoplist
+        "t:madonna": ("Madonna", [0, 1, 2]),  # an artist's name
+        "t:blues-guitar": ("blues guitar", [0, 1]),  # rare, but the course graph curates it
+    }
+    entities = artists + [EntityRecord(tag_id, "Tag", name) for tag_id, (name, _) in tags.items()]
+    entities += [EntityRecord("c:1", "Course", "Blues Guitar 101"), EntityRecord("a:c", "Artist", "Lonely C")]
+    triples = [(f"a:{i}", "HAS_TAG", tag_id) for tag_id, (_, members) in tags.items() for i in members]
+    triples += [("c:1", "COVERS_TAG", "t:blues-guitar")]
+    triples += [("a:c", "HAS_TAG", "t:seen"), ("a:c", "HAS_TAG", "t:top"), ("a:c", "HAS_TAG", "t:madonna")]
+    return GraphSnapshot.from_records(entities, triples)
+
+
+def test_noise_tags_are_flagged_from_the_data():
+    from recommender.explanations.quality import node_quality, tag_name_is_non_descriptive
+
+    snapshot = _tagged_catalogue()
+    quality = node_quality(snapshot)
+    flags = {tag: bool(quality.descriptive[snapshot.node_index[tag]]) for tag in
+             ("t:indie", "t:synthpop", "t:fans", "t:top", "t:seen", "t:madonna", "t:blues-guitar")}
+    assert flags == {"t:indie": True, "t:synthpop": True, "t:fans": False, "t:top": False, "t:seen": False,
+                     "t:madonna": False, "t:blues-guitar": True}
+    assert quality.curated[snapshot.node_index["t:blues-guitar"]]
+    assert quality.descriptive[snapshot.node_index["a:0"]]  # only tags are judged
+    # Names: exact stoplist words only, first person / lists / sentences are personal.
+    assert tag_name_is_non_descriptive("none") == "stoplist"
+    assert tag_name_is_non_descriptive("Seen  Live") == "stoplist"
+    assert tag_name_is_non_descriptive("love metal") is None and tag_name_is_non_descriptive("easy listening") is None
+    assert tag_name_is_non_descriptive("80s i like") == "personal"
+    assert tag_name_is_non_descriptive("music to listen to by a forest river at night") == "personal"
+    assert tag_name_is_non_descriptive("madonna", {"madonna"}) == "artist name"
+
+
+def test_an_obscure_tag_path_loses_to_a_genre_path():
+    snapshot = _tagged_catalogue()
+    result = explain(snapshot, sources=["a:0"], target="a:1", max_paths=10, source_roles={"a:0": "listen"})
+    cited = [p.nodes[1]["id"] for p in result.paths]
+    # A curated (course-linked) tag first: rare, but a recognised genre/instrument; then the more specific genre.
+    assert cited[:3] == ["t:blues-guitar", "t:synthpop", "t:indie"]
+    assert set(cited[3:]) == {"t:fans", "t:top", "t:seen", "t:madonna"}  # noise: cited, but last
+    assert max(p.score for p in result.paths[3:]) < min(p.score for p in result.paths[:3])
+    assert "weak" not in result.evidence
+    # Without the quality signals (scorer v1) the 2-artist personal label would have been the "best" reason.
+    old = explain(snapshot, sources=["a:0"], target="a:1", max_paths=10, scorer="structural")
+    assert old.paths[0].nodes[1]["id"] == "t:fans"
+
+
+def test_junk_only_paths_are_weak_and_give_way_to_a_fallback():
+    snapshot = _tagged_catalogue()
+    weak = explain(snapshot, sources=["a:0"], target="a:c")
+    # Still cited (true edges, ranked last) when the caller has nothing better...
+    assert weak.basis == "graph" and weak.paths and weak.evidence["weak"] is True
+    assert {p.nodes[1]["id"] for p in weak.paths} == {"t:top", "t:seen", "t:madonna"}
+    # ...but the caller's fallback wins over a reason like "both have tag 'seen live'".
+    fallback = Explanation.fallback("a:c", "similar_listeners", "Listeners who play Artist 0 also play Lonely C.")
+    assert explain(snapshot, sources=["a:0"], target="a:c", fallback=fallback) is fallback
+    # A target with a good path keeps the graph explanation even when a fallback is offered.
+    good = explain(snapshot, sources=["a:0"], target="a:1", fallback=Explanation.fallback("a:1", "popularity", "Popular."))
+    assert good.basis == "graph"
+
+
+def test_three_hop_pruning_cites_the_same_paths_as_a_full_search():
+    """The bound that skips 3-edge paths never changes what is cited (checked against the plain v1 order)."""
+    from recommender.explanations.explain import select_diverse
+    from recommender.explanations.paths import SourceSide, find_paths
+    from recommender.explanations.scoring import build_scorer
+
+    entities, relations = _random_graph(seed=3)
+    snapshot = GraphSnapshot.from_records(entities, [r.key for r in relations])
+    scorer = build_scorer()
+    rng = random.Random(9)
+    ids = [e.id for e in entities]
+    for _ in range(60):
+        sources = rng.sample(ids, rng.randint(1, 4))
+        target = rng.choice(ids)
+        got = explain(snapshot, sources=sources, target=target, max_paths=2, scorer=scorer)
+        side = SourceSide(snapshot, [snapshot.node_index[s] for s in sources])
+        everything = find_paths(snapshot, side, snapshot.node_index[target])
+        expected = [everything[i] for i in select_diverse(everything, scorer.score(snapshot, everything), 2)]
+        assert [[n["id"] for n in p.nodes] for p in got.paths] == [[snapshot.ids[n] for n in p.nodes] for p in expected]

@@ -425,3 +425,18 @@ def test_learner_listener_is_created_once(catalog):
 
 def test_holder_module_has_one_process_wide_holder():
     assert holder_module.model_holder() is holder_module.model_holder()
+
+
+def test_a_warm_request_reads_the_history_in_one_query_and_returns_private_copies(published, django_assert_max_num_queries):
+    listener = Listener.objects.get(pk=101)
+    first = recommendations_for_listener(listener, k=3)  # warms the model, snapshot and artist caches
+    recommendations_for_listener(listener, kind="course", k=3)  # and the course table
+    # One query for the history (listens, events and picks together); artists and courses come from memory.
+    with django_assert_max_num_queries(1):
+        again = recommendations_for_listener(listener, k=3)
+    assert [r.entity_id for r in again] == [r.entity_id for r in first]
+    again[0].artist.name = "edited by a caller"  # callers get copies: the cache is not touched
+    assert recommendations_for_listener(listener, k=3)[0].artist.name == first[0].artist.name
+    with django_assert_max_num_queries(1):
+        courses = recommendations_for_listener(listener, kind="course", k=3)
+    assert courses and all(r.course is not None for r in courses)

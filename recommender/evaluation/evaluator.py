@@ -217,6 +217,9 @@ def evaluate_topk(
     )
 
 
+CALIBRATIONS = ("platt", "sigmoid")
+
+
 def evaluate_ctr(
     model: Recommender,
     split: CTRSplit,
@@ -224,20 +227,26 @@ def evaluate_ctr(
     part: str = "test",
     batch_size: int = DEFAULT_BATCH_SIZE,
     threshold: float = 0.5,
+    calibration: str = "platt",
 ) -> EvaluationResult:
     """AUC and F1 at ``threshold`` on Protocol C's labelled pairs (positives + one sampled negative each).
 
     AUC is rank-based, so it is the same for raw scores and for any monotone transform of them.
     F1 needs probabilities: if the model has ``predict_proba(users, items)`` (returning one value in
-    [0, 1] per pair) it is used for both metrics; otherwise the scores from ``model.score`` are turned
-    into probabilities with a sigmoid, which is only meaningful when the scores are logits — the
-    result records which source was used (``details["probability_source"]``).
+    [0, 1] per pair) it is used for both metrics. Otherwise most models' scores are not probabilities
+    (a co-occurrence count, a cosine, a negative distance), so "score > 0.5" would measure the scale of
+    the score rather than the model; ``calibration="platt"`` (default) therefore fits a one-feature
+    logistic regression on the *validation* part's labelled pairs and applies it to ``part`` (Platt
+    scaling; test labels are never used), and ``"sigmoid"`` takes sigmoid(score), meaningful only for
+    logits. ``details["probability_source"]`` records which one was used.
     """
     if not isinstance(split, CTRSplit):
         raise TypeError(f"evaluate_ctr needs a Protocol C split (CTRSplit), got {type(split).__name__}.")
     batch_size = _check_batch_size(batch_size)
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must lie strictly between 0 and 1, got {threshold!r}.")
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}.")
     pairs, labels = split.labelled_pairs(part)
     users, items = pairs[:, 0], pairs[:, 1]
     predict_proba = getattr(model, "predict_proba", None)
@@ -251,17 +260,13 @@ def evaluate_ctr(
             raise ValueError(f"model {_model_name(model)!r}.predict_proba returned values outside [0, 1] (or NaN).")
         scores, source = probabilities, "predict_proba"
     else:
-        scores = np.empty(len(pairs), dtype=np.float64)
-        unique_users = np.unique(users)
-        for start in range(0, unique_users.size, batch_size):
-            batch = unique_users[start : start + batch_size]
-            batch_scores = _score_batch(model, batch, split.n_items)
-            in_batch = (users >= batch[0]) & (users <= batch[-1])
-            row = np.searchsorted(batch, users[in_batch])
-            scores[in_batch] = batch_scores[row, items[in_batch]]
-        if not np.all(np.isfinite(scores)):
-            raise ValueError(f"model {_model_name(model)!r} returned non-finite scores for labelled pairs.")
-        probabilities, source = M.sigmoid(scores), "sigmoid(score)"
+        scores = _pair_scores(model, pairs, n_items=split.n_items, batch_size=batch_size)
+        if calibration == "platt" and part != "validation":
+            fit_pairs, fit_labels = split.labelled_pairs("validation")
+            fit_scores = _pair_scores(model, fit_pairs, n_items=split.n_items, batch_size=batch_size)
+            probabilities, source = _platt_probabilities(fit_scores, fit_labels, scores), "platt(validation)"
+        else:
+            probabilities, source = M.sigmoid(scores), "sigmoid(score)"
     metrics = {
         "auc": M.auc(labels, scores),
         f"f1@{threshold:g}": M.f1_at_threshold(labels, probabilities, threshold=threshold),
@@ -276,3 +281,29 @@ def evaluate_ctr(
     return EvaluationResult(
         model=_model_name(model), split=split.label, protocol=split.protocol, seed=split.seed, metrics=metrics, details=details
     )
+
+
+def _pair_scores(model: Recommender, pairs: np.ndarray, *, n_items: int, batch_size: int) -> np.ndarray:
+    """``model``'s score of each (user, item) row of ``pairs``, scoring each user's full row once."""
+    users, items = pairs[:, 0], pairs[:, 1]
+    scores = np.empty(len(pairs), dtype=np.float64)
+    unique_users = np.unique(users)
+    for start in range(0, unique_users.size, batch_size):
+        batch = unique_users[start : start + batch_size]
+        batch_scores = _score_batch(model, batch, n_items)
+        in_batch = (users >= batch[0]) & (users <= batch[-1])
+        row = np.searchsorted(batch, users[in_batch])
+        scores[in_batch] = batch_scores[row, items[in_batch]]
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(f"model {_model_name(model)!r} returned non-finite scores for labelled pairs.")
+    return scores
+
+
+def _platt_probabilities(fit_scores: np.ndarray, fit_labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
+    if np.unique(fit_labels).size < 2:
+        raise ValueError("Platt calibration needs validation pairs of both labels; this split has one class only.")
+    centre, scale = float(fit_scores.mean()), float(fit_scores.std()) or 1.0
+    regression = LogisticRegression(C=1e6).fit(((fit_scores - centre) / scale)[:, None], fit_labels)
+    return regression.predict_proba(((scores - centre) / scale)[:, None])[:, 1]

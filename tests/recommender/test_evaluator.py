@@ -224,13 +224,26 @@ def test_ctr_oracle_is_perfect_with_predict_proba(ctr_split):
 def test_ctr_without_predict_proba_uses_sigmoid_of_scores(ctr_split):
     # Oracle scores are 1 (positive) / 0 (negative): AUC is perfect whatever the transform, but
     # sigmoid(0) = 0.5 predicts every negative as positive: F1 = 2TP / (2TP + FP) = 2n / 3n = 2/3.
-    result = evaluate_ctr(Oracle(ctr_split.test), ctr_split, batch_size=3)
+    result = evaluate_ctr(Oracle(ctr_split.test), ctr_split, batch_size=3, calibration="sigmoid")
     assert result.metrics["auc"] == 1.0
     assert result.metrics["f1@0.5"] == pytest.approx(2 / 3)
     assert result.details["probability_source"] == "sigmoid(score)"
     random = evaluate_ctr(SeededRandom().fit(ctr_split.train_binary(), seed=0), ctr_split)
     assert random.metrics["auc"] == pytest.approx(0.5, abs=0.1)
     assert evaluate_ctr(SeededRandom().fit(ctr_split.train_binary(), seed=0), ctr_split, batch_size=5).metrics == random.metrics
+
+
+def test_ctr_platt_calibration_learns_the_threshold_on_validation_only(ctr_split):
+    # Scores 1 / 0 are not probabilities; Platt scaling fitted on validation pairs maps them to ≈1 / ≈0.
+    knows_both = Oracle(ctr_split.test + ctr_split.validation)
+    result = evaluate_ctr(knows_both, ctr_split)
+    assert result.details["probability_source"] == "platt(validation)"
+    assert result.metrics == {"auc": 1.0, "f1@0.5": pytest.approx(1.0)}
+    # An oracle of the test part alone looks random on validation: calibration cannot peek at test labels.
+    blind = evaluate_ctr(Oracle(ctr_split.test), ctr_split)
+    assert blind.metrics["auc"] == 1.0 and blind.metrics["f1@0.5"] < 0.9
+    with pytest.raises(ValueError, match="calibration must be"):
+        evaluate_ctr(knows_both, ctr_split, calibration="isotonic")
 
 
 def test_ctr_rejects_probabilities_outside_unit_interval(ctr_split):

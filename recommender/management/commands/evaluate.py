@@ -26,11 +26,20 @@ class Command(BaseCommand):
         parser.add_argument("--no-plots", action="store_true")
         parser.add_argument("--no-progress", action="store_true")
         parser.add_argument(
+            "--torch-threads", type=int, default=1,
+            help="torch intra-op threads (default 1: on a small shared machine more threads mostly wait on each other)",
+        )
+        parser.add_argument(
             "--export-splits", action="store_true",
             help="also write every split used as TSV (user_id, item_id, weight, split) + JSON sidecar under <report>/splits/",
         )
 
     def handle(self, *args, **opts):
+        if opts["torch_threads"] < 1:
+            raise CommandError("--torch-threads must be at least 1.")
+        import torch
+
+        torch.set_num_threads(opts["torch_threads"])
         try:
             params = json.loads(opts["params"])
         except json.JSONDecodeError as exc:

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from learning_platform.errors import ConfigurationError, DataFileError
 from recommender.base import ItemSideInfo
 
-from .neighbourhood import cosine_item_similarity
+from .neighbourhood import cosine_item_similarity, ease_item_weights, history_matrix
 
 #: Names of the behaviour features, in column order (see :func:`behaviour_features`).
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
@@ -40,7 +40,10 @@ class JointInputs:
     (n_items × n_entities) one-hop KG adjacency; ``unseen_items`` marks items without any training
     interaction (they score through graph + content only). ``content``/``audio`` are frozen item
     vectors (0 columns when absent). ``item_similarity``/``item_popularity`` feed the neighbourhood
-    term (:mod:`.neighbourhood`; an empty matrix when it is switched off).
+    term (:mod:`.neighbourhood`; an empty matrix when it is switched off; the cosine is also what
+    serving cites in "listeners who play X also play Y" explanations). ``item_ease`` is the dense
+    EASE weight matrix of the EASE term, fit on ``history``, and ``ease_precision_diagonal`` the
+    ``diag((XᵀX + λI)⁻¹)`` its leave-one-out correction needs (both empty when the term is off).
     """
 
     history: np.ndarray
@@ -55,6 +58,8 @@ class JointInputs:
     audio: np.ndarray
     item_similarity: sp.csr_matrix
     item_popularity: np.ndarray
+    item_ease: np.ndarray
+    ease_precision_diagonal: np.ndarray
 
     @property
     def n_users(self) -> int:
@@ -88,6 +93,8 @@ class JointInputs:
                 values = {name: data[name] for name in data.files}
         except (OSError, ValueError) as exc:
             raise DataFileError(f"not a readable model-input archive ({exc}); the artifact is corrupt, retrain it.", path=str(path)) from exc
+        for name, empty in _OPTIONAL_FIELDS.items():  # archives written before the field existed
+            values.setdefault(name, empty())
         needed = {f.name for f in fields(cls)} - set(_SPARSE_FIELDS)
         needed |= {f"{name}__{part}" for name in _SPARSE_FIELDS for part in ("data", "indices", "indptr", "shape")}
         missing = sorted(needed - set(values))
@@ -104,6 +111,11 @@ class JointInputs:
 
 
 _SPARSE_FIELDS = ("item_neighbours", "item_similarity")
+#: Fields added after the first artifacts were written, with their "term switched off" value.
+_OPTIONAL_FIELDS = {
+    "item_ease": lambda: np.zeros((0, 0), dtype=np.float32),
+    "ease_precision_diagonal": lambda: np.zeros(0, dtype=np.float64),
+}
 
 
 def build_inputs(
@@ -116,6 +128,7 @@ def build_inputs(
     max_history: int,
     neighbourhood_shrink: float | None,
     rng: np.random.Generator,
+    ease_l2: float | None = None,
     model: str,
 ) -> JointInputs:
     """Derive every fixed input from a checked binary ``train`` matrix (never from validation or test)."""
@@ -139,8 +152,15 @@ def build_inputs(
         similarity, popularity = cosine_item_similarity(train, shrink=neighbourhood_shrink)
     else:
         similarity, popularity = sp.csr_matrix((n_items, n_items), dtype=np.float32), np.zeros(n_items, dtype=np.float32)
+    history = padded_histories(train, max_history=max_history, rng=rng)
+    if ease_l2 is not None:
+        # fit on the stored histories (= train unless a history was capped), so the training-time
+        # leave-one-out correction is exact for the rows the model actually reads
+        ease, ease_diagonal = ease_item_weights(history_matrix(history, n_items=n_items), l2=ease_l2)
+    else:
+        ease, ease_diagonal = np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.float64)
     return JointInputs(
-        history=padded_histories(train, max_history=max_history, rng=rng),
+        history=history,
         behaviour=behaviour_features(train, has_tags=has_tags, has_links=has_links),
         unseen_items=unseen,
         item_entity=item_entity,
@@ -152,6 +172,8 @@ def build_inputs(
         audio=_frozen_matrix(audio, n_items=n_items, what="audio_embeddings", model=model),
         item_similarity=similarity,
         item_popularity=popularity,
+        item_ease=ease,
+        ease_precision_diagonal=ease_diagonal,
     )
 
 

@@ -17,7 +17,9 @@ history; behaviour features are listening statistics from the training matrix (:
 normalisation). ``n_u(i)`` is the neighbourhood term of :mod:`.neighbourhood` (Koren 2008): on data
 this small, item-to-item co-listening carries signal a 64-dimensional factor model smooths away, and
 the learned weight ``w`` lets training decide how much of it to keep (``use_neighbourhood=False`` to
-ablate). Cosine with a temperature bounds the tower's logits, which on validation both trained more
+ablate). ``neighbourhood_terms`` can add or swap in EASE's closed-form item-item weights (the EASE
+baseline's, with an exact leave-one-out refit in training, own learned weight ``w_e``); on Last.FM
+validation it did not beat the cosine (see the tuning notes in :mod:`.config`), so it is off by default. Cosine with a temperature bounds the tower's logits, which on validation both trained more
 stably and let the neighbourhood term count (with raw dot products the towers drowned it out).
 
 **Why two towers and not ``F = MLP([f_user, f_item, f_graph])``:** the dot product makes scoring *all*
@@ -65,7 +67,7 @@ from recommender.baselines.torch_utils import (
 
 from .config import JointConfig
 from .inputs import BEHAVIOUR_FEATURES, LONG_TAIL_POPULARITY, JointInputs, build_inputs
-from .neighbourhood import neighbourhood_scores
+from .neighbourhood import ease_scores, neighbourhood_scores
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kg.embeddings.artifacts import KgeArtifact
@@ -83,6 +85,13 @@ class ItemSide(NamedTuple):
 class UserSide(NamedTuple):
     vectors: torch.Tensor  # (B × d)
     gate: torch.Tensor | None  # (B,)
+
+
+class Neighbourhood(NamedTuple):
+    """The (B × n_items) item-item terms summed over each user's history; ``None`` for a term switched off."""
+
+    cosine: torch.Tensor | None
+    ease: torch.Tensor | None
 
 
 class JointNetwork(nn.Module):
@@ -142,9 +151,13 @@ class JointNetwork(nn.Module):
             )
         self.behaviour_mlp = nn.Sequential(nn.Linear(len(BEHAVIOUR_FEATURES), c.behaviour_dim), nn.ReLU())
         self.user_mlp = mlp([c.id_dim + c.embedding_dim + c.behaviour_dim, c.hidden_dim, c.embedding_dim + gates], dropout=c.dropout)
+        # one learned weight per neighbourhood term (the cosine keeps its original parameter name)
         self.neighbourhood_weight: nn.Parameter | None = None
-        if c.use_neighbourhood:
+        if c.uses_cosine_neighbourhood:
             self.neighbourhood_weight = nn.Parameter(torch.tensor(1.0))
+        self.ease_weight: nn.Parameter | None = None
+        if c.uses_ease_neighbourhood:
+            self.ease_weight = nn.Parameter(torch.tensor(float(c.ease_weight_init)))
 
         if c.uses_kg_loss:
             from pykeen.nn.modules import ComplExInteraction, TransEInteraction
@@ -234,22 +247,28 @@ class JointNetwork(nn.Module):
         vectors = F.normalize(out[:, :d], dim=-1) if self.config.similarity == "cosine" else out[:, :d]
         return UserSide(vectors=vectors, gate=out[:, d] if self.config.neighbourhood_gates else None)
 
-    def scores(self, users: torch.Tensor, *, neighbourhood: torch.Tensor | None = None) -> torch.Tensor:
+    def scores(self, users: torch.Tensor, *, neighbourhood: "Neighbourhood | None" = None) -> torch.Tensor:
         """(len(users) × n_items) inference scores (full histories, no dropout)."""
         items = self.item_table()
         return self.logits(self.user_side(users, items.vectors), items, neighbourhood=neighbourhood)
 
-    def logits(self, user: "UserSide", items: "ItemSide", *, neighbourhood: torch.Tensor | None) -> torch.Tensor:
-        """``(f_user·f_item + b_item + w·n_u(i)) / temperature`` for every user row and item column.
+    def logits(self, user: "UserSide", items: "ItemSide", *, neighbourhood: "Neighbourhood | None") -> torch.Tensor:
+        """``(f_user·f_item + b_item + g·(w·n_u(i) + w_e·e_u(i))) / temperature`` for every user row and item column.
 
-        ``neighbourhood=None`` gives the towers' logits alone (what cold items rely on; see ``tower_loss_weight``).
+        ``n`` is the cosine term, ``e`` the EASE term (each only when configured), ``g`` the optional
+        per-user/item gate. ``neighbourhood=None`` gives the towers' logits alone (what cold items rely
+        on; see ``tower_loss_weight``).
         """
         out = user.vectors @ items.vectors.T + items.bias
-        if self.neighbourhood_weight is not None and neighbourhood is not None:
-            weight = self.neighbourhood_weight
-            if user.gate is not None and items.gate is not None:
-                weight = weight * torch.exp(user.gate[:, None] + items.gate[None, :])
-            out = out + weight * neighbourhood
+        if neighbourhood is not None:
+            term = None
+            for weight, values in ((self.neighbourhood_weight, neighbourhood.cosine), (self.ease_weight, neighbourhood.ease)):
+                if weight is not None and values is not None:
+                    term = weight * values if term is None else term + weight * values
+            if term is not None:
+                if user.gate is not None and items.gate is not None:
+                    term = term * torch.exp(user.gate[:, None] + items.gate[None, :])
+                out = out + term
         return out / self.config.temperature
 
     # --- KG loss ------------------------------------------------------------------------------------
@@ -351,6 +370,7 @@ class JointKGRecommender(BaselineRecommender):
             cold_items=context.cold_items,
             max_history=c.max_history,
             neighbourhood_shrink=c.neighbourhood_shrink if c.use_neighbourhood else None,
+            ease_l2=c.ease_l2 if c.uses_ease_neighbourhood else None,
             rng=rng,
             model=self.name,
         )
@@ -365,10 +385,15 @@ class JointKGRecommender(BaselineRecommender):
                 validation = sp.csr_matrix(context.validation)
 
                 def evaluate() -> float:
-                    return validation_recall(self._score_numpy, train=train, validation=validation)
+                    recall = validation_recall(self._score_numpy, train=train, validation=validation)
+                    if c.average_epochs > 1:
+                        state = {key: value.detach().clone() for key, value in self.network.state_dict().items()}
+                        self._snapshots.append((recall, len(self._snapshots) + 1, state))
+                    return recall
 
             self.loss_parts = []
-            optimizer = torch.optim.Adam(self.network.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+            self._snapshots: list[tuple[float, int, dict[str, torch.Tensor]]] = []
+            optimizer = torch.optim.Adam(self._parameter_groups(), lr=c.learning_rate, weight_decay=c.weight_decay)
             self.history = train_module(
                 model_name=self.name,
                 module=self.network,
@@ -379,7 +404,34 @@ class JointKGRecommender(BaselineRecommender):
                 patience=c.patience,
                 after_step=self.network.normalise_entities,
             )
+            self.averaged_epochs = self._average_best_epochs()
         self.network.eval()
+
+    def _average_best_epochs(self) -> list[int]:
+        """Load the mean weights of the ``average_epochs`` best-validated epochs; returns their numbers (sorted).
+
+        Without snapshots (no validation, or ``average_epochs=1``) the early-stopping weights stay.
+        TransE entity vectors are re-projected to unit norm after averaging, as after every step.
+        """
+        snapshots, self._snapshots = getattr(self, "_snapshots", []), []
+        if self.config.average_epochs <= 1 or not snapshots:
+            return [self.history.best_epoch] if getattr(self, "history", None) and self.history.best_epoch else []
+        chosen = sorted(snapshots, key=lambda item: (-item[0], item[1]))[: self.config.average_epochs]
+        states = [state for _, _, state in chosen]
+        averaged = {key: torch.stack([state[key].float() for state in states]).mean(dim=0).to(states[0][key].dtype) for key in states[0]}
+        self.network.load_state_dict(averaged)
+        self.network.normalise_entities()
+        return sorted(epoch for _, epoch, _ in chosen)
+
+    def _parameter_groups(self) -> list[dict[str, Any]]:
+        """Adam groups: the neighbourhood terms' scalar weights get ``neighbourhood_weight_lr`` × the shared rate."""
+        net, c = self.network, self.config
+        scalars = [w for w in (net.neighbourhood_weight, net.ease_weight) if w is not None]
+        chosen = {id(w) for w in scalars}
+        groups: list[dict[str, Any]] = [{"params": [p for p in net.parameters() if id(p) not in chosen]}]
+        if scalars:
+            groups.append({"params": scalars, "lr": c.learning_rate * c.neighbourhood_weight_lr})
+        return groups
 
     def _kg_sampler(self):
         from pykeen.sampling import BasicNegativeSampler
@@ -476,18 +528,23 @@ class JointKGRecommender(BaselineRecommender):
 
     # --- scoring ------------------------------------------------------------------------------------
 
-    def _neighbourhood(self, users: np.ndarray, *, targets: np.ndarray | None = None) -> torch.Tensor | None:
-        if not self.config.use_neighbourhood:
+    def _neighbourhood(self, users: np.ndarray, *, targets: np.ndarray | None = None) -> Neighbourhood | None:
+        """The configured neighbourhood terms of ``users``' stored histories; with ``targets``, left-one-out (training)."""
+        c = self.config
+        if not c.use_neighbourhood:
             return None
-        return torch.from_numpy(
-            neighbourhood_scores(
-                self.inputs.history[users],
-                similarity=self.inputs.item_similarity,
-                popularity=self.inputs.item_popularity,
-                shrink=self.config.neighbourhood_shrink,
-                targets=targets,
-            )
-        )
+        history = self.inputs.history[users]
+        cosine = ease = None
+        if c.uses_cosine_neighbourhood:
+            cosine = torch.from_numpy(neighbourhood_scores(
+                history, similarity=self.inputs.item_similarity, popularity=self.inputs.item_popularity,
+                shrink=c.neighbourhood_shrink, targets=targets,
+            ))
+        if c.uses_ease_neighbourhood:
+            ease = torch.from_numpy(ease_scores(
+                history, weights=self.inputs.item_ease, precision_diagonal=self.inputs.ease_precision_diagonal, targets=targets,
+            ))
+        return Neighbourhood(cosine=cosine, ease=ease)
 
     def _score_numpy(self, users: np.ndarray) -> np.ndarray:
         self.network.eval()
@@ -582,7 +639,9 @@ class JointKGRecommender(BaselineRecommender):
             user = net.user_side_from(torch.from_numpy(padded), torch.from_numpy(behaviour), id_vectors, padded_vectors)
             neighbourhood = None
             if self.config.use_neighbourhood:
-                neighbourhood = torch.from_numpy(self._history_neighbourhood(rows))
+                cosine = torch.from_numpy(self._history_neighbourhood(rows)) if self.config.uses_cosine_neighbourhood else None
+                ease = torch.from_numpy(self._history_ease(rows)) if self.config.uses_ease_neighbourhood else None
+                neighbourhood = Neighbourhood(cosine=cosine, ease=ease)
             return np.ascontiguousarray(net.logits(user, items, neighbourhood=neighbourhood).numpy(), dtype=np.float32)
 
     def _history_neighbourhood(self, rows: list[np.ndarray]) -> np.ndarray:
@@ -603,6 +662,15 @@ class JointKGRecommender(BaselineRecommender):
                 continue
             positions = np.concatenate([np.arange(start, end) for start, end in zip(starts, ends)])
             out[b] = np.bincount(indices[positions], weights=data[positions], minlength=self.n_items)
+        return out
+
+    def _history_ease(self, rows: list[np.ndarray]) -> np.ndarray:
+        """``e_u(i) = Σ_{j∈H} B_ji`` for each history: the stored EASE rows summed (as :func:`.neighbourhood.ease_scores`)."""
+        weights = self.inputs.item_ease
+        out = np.zeros((len(rows), self.n_items), dtype=np.float32)
+        for b, items in enumerate(rows):
+            if len(items):
+                out[b] = weights[items].sum(axis=0, dtype=np.float32)
         return out
 
     def behaviour_from_histories(
@@ -747,6 +815,12 @@ class JointKGRecommender(BaselineRecommender):
             "epoch_losses": history.losses if history else [],
             "epoch_loss_parts": self.loss_parts,
             "validation_recall@10": history.validation_recall if history else [],
+            "averaged_epochs": getattr(self, "averaged_epochs", []),
+            "neighbourhood_weights": {
+                name: round(float(weight.detach()), 6)
+                for name, weight in (("cosine", self.network.neighbourhood_weight), ("ease", self.network.ease_weight))
+                if weight is not None
+            },
             "kge_initialisation": self.kge_initialisation,
             "inputs": {
                 "max_history": int(self.inputs.history.shape[1]),

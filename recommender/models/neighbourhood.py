@@ -85,3 +85,75 @@ def _lookup(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.nda
     wanted = rows.astype(np.int64) * n_cols + cols.astype(np.int64)
     position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
     return np.where(keys[position] == wanted, matrix.data[position], 0.0).astype(np.float64)
+
+
+# --- the EASE term -------------------------------------------------------------------------------------
+
+
+def ease_item_weights(members: sp.csr_matrix, *, l2: float) -> tuple[np.ndarray, np.ndarray]:
+    """EASE's item-item weights ``B`` (float32, zero diagonal) on ``members`` and ``d = diag(P)``, ``P = (XᵀX + λI)⁻¹``.
+
+    ``B`` comes from the EASE baseline itself (:class:`recommender.baselines.ease.EASE`, the same
+    closed form the baseline is evaluated with). The leave-one-out correction also needs ``P``; it is
+    not recomputed but recovered from ``B``: EASE sets ``B_kj = −P_kj / P_jj`` (k ≠ j), and column j of
+    ``G·P = I`` gives ``P_jj · (G_jj − Σ_{k≠j} G_kj·B_kj) = 1`` — an O(nnz) step instead of a second inverse.
+    """
+    from recommender.baselines.ease import EASE
+
+    members = sp.csr_matrix(members, dtype=np.float64)
+    weights = EASE(l2=l2).fit(sp.csr_matrix(members, dtype=np.float32), seed=0).weights
+    gram = (members.T @ members).tocsr()
+    gram_diagonal = gram.diagonal() + l2
+    coupled = np.asarray(gram.multiply(weights.astype(np.float64)).sum(axis=0)).ravel()  # Σ_k G_kj B_kj (B_jj = 0)
+    precision_diagonal = 1.0 / (gram_diagonal - coupled)
+    return np.ascontiguousarray(weights, dtype=np.float32), precision_diagonal.astype(np.float64)
+
+
+def ease_scores(
+    history: np.ndarray,
+    *,
+    weights: np.ndarray,
+    precision_diagonal: np.ndarray,
+    targets: np.ndarray | None = None,
+) -> np.ndarray:
+    """(B × n_items) ``e_u(i) = Σ_{j ∈ H(u)} B_ji``; with ``targets``, *exact* leave-one-out EASE for each row.
+
+    At scoring time a held-out item never co-occurred with anything in training, so ``H(u) @ B`` is
+    honest. In training the pair (u, t) is asked with ``t`` removed from the history, but ``B`` was fit
+    on u's full row, which holds the answer (``B_jt`` learned from u's own co-listening of j and t). The
+    honest weights are EASE refit without that one interaction: the Gram matrix loses ``y·e_tᵀ + e_t·yᵀ
+    + e_t·e_tᵀ`` (``y`` = u's row without ``t``), a rank-2 change, so by Woodbury
+    ``P' = P − P·U·S·Uᵀ·P`` with ``U = [y, e_t]``, ``S = (C⁻¹ + UᵀPU)⁻¹`` (2 × 2, ``C⁻¹ = [[1, −1], [−1, 0]]``), and
+    ``yᵀB'_{·i} = −(yᵀP')_i / P'_ii`` for every column i — all from ``y·B``, the rows ``B_t·`` and ``d``,
+    never the dense ``P`` (``P_kj = −B_kj·d_j``, ``P_jj = d_j``). Unlike the cosine, every column moves
+    a little (refitting is global), so every column is recomputed. Histories must be rows of the
+    matrix ``B`` was fit on for the correction to be exact (they are: the model fits ``B`` on its
+    stored histories).
+    """
+    n_items = weights.shape[0]
+    members = history_matrix(history, n_items=n_items, exclude=targets)
+    plain = np.asarray(members @ weights, dtype=np.float32)
+    if targets is None:
+        return plain
+    d = precision_diagonal
+    rows = np.arange(len(history))
+    member_dense = members.toarray().astype(np.float64)  # y, (B × n)
+    y_p = member_dense * d - plain.astype(np.float64) * d  # yᵀP: (yB)_i·(−d_i) + y_i·d_i
+    t_p = -weights[targets].astype(np.float64) * d  # P_t·
+    t_p[rows, targets] = d[targets]
+    m11 = (y_p * member_dense).sum(axis=1)  # yᵀPy
+    m12 = y_p[rows, targets]  # yᵀP e_t
+    m22 = d[targets]  # P_tt
+    # S = (C⁻¹ + M)⁻¹ for A = [[1 + m11, m12 − 1], [m12 − 1, m22]]
+    a11, a12, a22 = 1.0 + m11, m12 - 1.0, m22
+    det = a11 * a22 - a12 * a12
+    s11, s12, s22 = a22 / det, -a12 / det, a11 / det
+    # yᵀP' = yᵀP − [m11, m12]·S·[yᵀP; P_t·]
+    c1 = m11 * s11 + m12 * s12
+    c2 = m11 * s12 + m12 * s22
+    y_p_new = y_p - c1[:, None] * y_p - c2[:, None] * t_p
+    # diag(P')_i = d_i − [yP_i, P_ti]·S·[yP_i, P_ti]ᵀ
+    diagonal_new = d[None, :] - (s11[:, None] * y_p**2 + 2.0 * s12[:, None] * y_p * t_p + s22[:, None] * t_p**2)
+    scores = -y_p_new / diagonal_new
+    scores += member_dense  # B'_jj = 0, not −1: the history's own columns drop their self term
+    return scores.astype(np.float32)

@@ -23,7 +23,7 @@ from recommender.data import InteractionDataset
 from recommender.models import available_recommenders, get_recommender, get_recommender_class
 from recommender.models.config import JointConfig
 from recommender.models.joint import JointKGRecommender, JointNetwork
-from recommender.models.neighbourhood import cosine_item_similarity, neighbourhood_scores
+from recommender.models.neighbourhood import cosine_item_similarity, ease_item_weights, ease_scores, history_matrix, neighbourhood_scores
 from recommender.training import load_trained_recommender, recommender_train
 
 from .cases import TorchRecommenderCase, clustered_interactions, mean_cluster_auc
@@ -163,8 +163,53 @@ def test_neighbourhood_training_column_leaves_the_user_out():
     np.testing.assert_allclose(np.delete(loo, 1, axis=1), np.delete(naive, 1, axis=1))  # other columns unchanged
 
 
+def test_ease_training_scores_equal_a_refit_without_the_pair():
+    """The rank-2 Woodbury correction gives exactly EASE refit on the data minus (u, t), in every column."""
+    rng = np.random.default_rng(0)
+    dense = (rng.random((25, 10)) < 0.35).astype(np.float32)
+    dense[:3, :4] = 1.0
+    history = np.full((25, 10), 10)
+    for user, row in enumerate(dense):
+        items = np.nonzero(row)[0]
+        history[user, : len(items)] = items
+    weights, diagonal = ease_item_weights(sp.csr_matrix(dense), l2=3.0)
+    np.testing.assert_allclose(diagonal, np.diag(np.linalg.inv(dense.T.astype(float) @ dense + 3.0 * np.eye(10))), rtol=1e-6)
+    users, targets = np.array([0, 0, 1, 2]), np.array([0, 3, 1, 2])
+    loo = ease_scores(history[users], weights=weights, precision_diagonal=diagonal, targets=targets)
+    for row, (user, target) in enumerate(zip(users, targets, strict=True)):
+        without = dense.astype(float).copy()
+        without[user, target] = 0.0
+        precision = np.linalg.inv(without.T @ without + 3.0 * np.eye(10))
+        refit = -precision / np.diag(precision)[None, :]
+        np.fill_diagonal(refit, 0.0)
+        np.testing.assert_allclose(loo[row], without[user] @ refit, atol=1e-5)
+    plain = ease_scores(history[:2], weights=weights, precision_diagonal=diagonal)
+    np.testing.assert_allclose(plain, history_matrix(history[:2], n_items=10) @ weights, atol=1e-6)
+
+
+def test_ease_neighbourhood_trains_saves_and_folds_in(data, tmp_path):
+    model = build(data, epochs=2, neighbourhood_terms="cosine+ease", ease_l2=5.0, average_epochs=2)
+    model.fit(data.train, seed=0, context=TrainingContext(side_info=data.side_info, validation=data.validation))
+    names = {name for name, _ in model.network.named_parameters()}
+    assert {"neighbourhood_weight", "ease_weight"} <= names and model.inputs.item_ease.shape == (30, 30)
+    assert model.describe()["averaged_epochs"] == [1, 2]
+    users = np.arange(data.n_users)
+    histories = [row[row < model.n_items] for row in model.inputs.history]
+    has_tags = np.diff(data.side_info.item_tags.tocsr().indptr) > 0
+    folded = model.score_history(histories, user_indices=list(users), item_has_tags=has_tags)
+    np.testing.assert_allclose(folded, model.score(users), rtol=1e-4, atol=1e-3)
+    model.save_weights(tmp_path)
+    loaded = JointKGRecommender.load_weights(tmp_path, config=model.config)
+    np.testing.assert_array_equal(loaded.score(users), model.score(users))
+    only = build(data, epochs=1, neighbourhood_terms="ease").fit(data.train, seed=0, context=data.context)
+    assert "neighbourhood_weight" not in {name for name, _ in only.network.named_parameters()}
+
+
 def test_bad_inputs_are_refused_with_what_to_fix(data):
     for kwargs, message in (
+        (dict(neighbourhood_terms="knn"), "neighbourhood_terms"), (dict(ease_l2=0), "ease_l2"),
+        (dict(neighbourhood_weight_lr=-1.0), "neighbourhood_weight_lr"), (dict(average_epochs=0), "average_epochs"),
+        (dict(ease_weight_init=float("inf")), "ease_weight_init"),
         (dict(lambda_kg=-1), "lambda_kg"), (dict(rec_loss="mse"), "rec_loss"), (dict(kg_interaction="distmult"), "kg_interaction"),
         (dict(dropout=1.5), "dropout"), (dict(batch_size=0), "batch_size"), (dict(use_content=1), "use_content"),
         (dict(learning_rate=float("nan")), "learning_rate"),

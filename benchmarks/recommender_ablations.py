@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     from recommender.models.config import JointConfig
     from recommender.registry import build_recommender
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     with get_store(settings.KG_BACKEND) as store:
         dataset = InteractionDataset.from_catalog(store=store)
     rows = []

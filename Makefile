@@ -50,7 +50,7 @@ curator: venv
 	$(PY) manage.py create_demo_curator
 
 serve: venv
-	@echo "Serving Leitmotif on http://$(HOST):$(PORT)/ (admin: http://$(HOST):$(PORT)/admin/)"
+	@echo "Serving Leitmotif on http://$(HOST):$(PORT)/ (learners: /signup/, API docs: /api/docs/, curators: /admin/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 neo4j-start:

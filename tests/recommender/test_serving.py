@@ -440,3 +440,26 @@ def test_a_warm_request_reads_the_history_in_one_query_and_returns_private_copie
     with django_assert_max_num_queries(1):
         courses = recommendations_for_listener(listener, kind="course", k=3)
     assert courses and all(r.course is not None for r in courses)
+
+
+# --- background retrain ------------------------------------------------------------------------------
+
+
+def test_retrain_runs_only_when_learners_did_something(published, learner, catalog, capsys):
+    from recommender.serving.model_holder import published_artifact
+
+    call_command("retrain_recommender", "--only-if-new-interactions", "--no-progress")
+    assert "nothing to do" in capsys.readouterr().out
+    assert published_artifact() == published
+    interaction_record(learner, kind="like", artist=next(iter(catalog["artists"].values())))
+    call_command("retrain_recommender", "--only-if-new-interactions", "--no-progress", "--no-content", "--epochs", "1")
+    out = capsys.readouterr().out
+    assert "1 learner event(s)" in out and "Published" in out
+    assert published_artifact() != published
+    call_command("retrain_recommender", "--only-if-new-interactions", "--no-progress")
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def test_retrain_worker_interval_must_be_positive(catalog):
+    with pytest.raises(CommandError, match="--every must be a positive"):
+        call_command("retrain_recommender", "--every", "0")

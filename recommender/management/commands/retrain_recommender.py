@@ -9,10 +9,17 @@ catalog as it is now — Last.FM listens plus learners' Listen rows, which
 trains with :func:`recommender.training.recommender_train` (the default, validated configuration) and
 publishes the new artifact through :func:`recommender.serving.model_holder.model_publish`, so a run
 that fails at any point leaves the serving model untouched. ``--no-publish`` only trains.
+
+``--only-if-new-interactions`` skips the run when no learner event arrived after the published model
+was trained (so a frequent schedule costs nothing on quiet days), and ``--every SECONDS`` keeps the
+command running as a background worker that does exactly that check-then-retrain every interval
+(the ``retrainer`` service of ``docker/compose.yaml``).
 """
 from __future__ import annotations
 
 import os
+import time
+from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -20,10 +27,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kg.stores import get_store
+from learning_platform.artifacts import read_json
+from learning_platform.catalog.models import Interaction
 from learning_platform.errors import LeitmotifError
 from recommender.data import InteractionDataset
 from recommender.models.config import JointConfig
-from recommender.serving.model_holder import model_publish
+from recommender.serving.model_holder import model_publish, published_artifact
 from recommender.training import recommender_train
 
 #: The machine has 2 cores shared with the web processes; more threads only add contention.
@@ -41,13 +50,51 @@ class Command(BaseCommand):
         parser.add_argument("--output-dir", type=Path, default=None, help="Folder for recommender artifacts (default: <artifacts>/recommender).")
         parser.add_argument("--no-publish", action="store_true", help="Train and save, but leave the served model as it is.")
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
+        parser.add_argument(
+            "--only-if-new-interactions", action="store_true",
+            help="Do nothing unless a learner event arrived after the published model was trained.",
+        )
+        parser.add_argument(
+            "--every", type=float, default=None, metavar="SECONDS",
+            help="Run as a worker: check and retrain every SECONDS (implies --only-if-new-interactions).",
+        )
 
     def handle(self, *args, **options) -> None:
         torch.set_num_threads(max(1, min(MAX_TORCH_THREADS, os.cpu_count() or 1)))
+        every = options["every"]
+        if every is not None and every <= 0:
+            raise CommandError("--every must be a positive number of seconds.")
+        if every is None:
+            self._retrain_once(options, only_if_new=options["only_if_new_interactions"])
+            return
+        self.stdout.write(f"Retrain worker: checking for new learner events every {every:g} s (Ctrl-C stops).")
+        while True:
+            try:
+                self._retrain_once(options, only_if_new=True)
+            except CommandError as exc:  # a failed run keeps the served model; try again next interval
+                self.stderr.write(f"Retrain failed, the published model is unchanged: {exc}")
+            time.sleep(every)
+
+    def _new_interactions(self, options) -> int | None:
+        """Learner events newer than the published model; ``None`` when nothing is published yet."""
+        path = published_artifact(options["output_dir"])
+        if path is None:
+            return None
+        trained_at = datetime.fromisoformat(read_json(path / "config.json")["created_at"])
+        return Interaction.objects.filter(created_at__gt=trained_at).count()
+
+    def _retrain_once(self, options, *, only_if_new: bool) -> None:
         overrides = {"use_content": not options["no_content"]}
         if options["epochs"] is not None:
             overrides["epochs"] = options["epochs"]
         try:
+            if only_if_new:
+                new = self._new_interactions(options)
+                if new == 0:
+                    self.stdout.write("No learner events since the published model was trained; nothing to do.")
+                    return
+                if new is not None:
+                    self.stdout.write(f"{new:,} learner event(s) since the published model was trained.")
             config = JointConfig().with_overrides(**overrides)
             with get_store(options["backend"] or settings.KG_BACKEND) as store:
                 try:

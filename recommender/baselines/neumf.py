@@ -12,7 +12,6 @@ part whose first layer splits into user and item halves (see :func:`.torch_utils
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import scipy.sparse as sp
 import torch
@@ -21,7 +20,7 @@ from torch import nn
 from recommender.base import TrainingContext
 
 from . import params as check
-from .torch_utils import InteractionSampler, TorchRecommender, binary_cross_entropy_with_logits, mlp, pairwise_mlp_scores
+from .torch_utils import PointwiseTorchRecommender, mlp, pairwise_mlp_scores
 
 
 class _NeuMFNetwork(nn.Module):
@@ -65,7 +64,7 @@ class _NeuMFNetwork(nn.Module):
         return gmf + pairwise_mlp_scores(user_hidden, item_hidden, self._tower_head) + self.output.bias
 
 
-class NeuMF(TorchRecommender):
+class NeuMF(PointwiseTorchRecommender):
     name = "baseline.neumf.v1"
     alias = "neumf"
     hpo_default = {
@@ -90,18 +89,10 @@ class NeuMF(TorchRecommender):
         self.predictive_factors = check.positive_int(self.name, "predictive_factors", predictive_factors)
         self.mlp_layers = check.positive_int(self.name, "mlp_layers", mlp_layers)
         self.n_negatives = check.positive_int(self.name, "n_negatives", n_negatives)
-        self.weight_decay = check.positive_float(self.name, "weight_decay", weight_decay, allow_zero=True)
-        self._init_training(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience)
+        self._init_training(
+            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, weight_decay=weight_decay
+        )
 
     def _build(self, train: sp.csr_matrix, context: TrainingContext) -> nn.Module:
         return _NeuMFNetwork(self.n_users, self.n_items, self.predictive_factors, self.mlp_layers)
 
-    def _optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-
-    def _epoch_losses(self, sampler: InteractionSampler) -> Iterator[torch.Tensor]:
-        for users, items, labels in sampler.pointwise_batches(self.batch_size, self.n_negatives):
-            yield binary_cross_entropy_with_logits(self.network.pair_logits(users, items), labels)
-
-    def _score_tensor(self, users: torch.Tensor) -> torch.Tensor:
-        return self.network.all_item_logits(users)

@@ -319,11 +319,14 @@ class TorchRecommender(BaselineRecommender):
     network: nn.Module
     history: TrainingHistory
 
-    def _init_training(self, *, epochs: int, batch_size: int, learning_rate: float, patience: int) -> None:
+    def _init_training(
+        self, *, epochs: int, batch_size: int, learning_rate: float, patience: int, weight_decay: float = 0.0
+    ) -> None:
         self.epochs = check.positive_int(self.name, "epochs", epochs)
         self.batch_size = check.positive_int(self.name, "batch_size", batch_size)
         self.learning_rate = check.positive_float(self.name, "learning_rate", learning_rate)
         self.patience = check.positive_int(self.name, "patience", patience)
+        self.weight_decay = check.positive_float(self.name, "weight_decay", weight_decay, allow_zero=True)
 
     @abstractmethod
     def _build(self, train: sp.csr_matrix, context: TrainingContext) -> nn.Module: ...
@@ -335,7 +338,7 @@ class TorchRecommender(BaselineRecommender):
     def _score_tensor(self, users: torch.Tensor) -> torch.Tensor: ...
 
     def _optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.network.parameters(), lr=self.learning_rate)
+        return torch.optim.Adam(self.network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
 
     def _after_step(self) -> None:
         """Hook for constraints applied after each optimiser step (e.g. TransE's unit-norm entities)."""
@@ -371,3 +374,18 @@ class TorchRecommender(BaselineRecommender):
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._score_numpy(users)
+
+
+class PointwiseTorchRecommender(TorchRecommender):
+    """NCF-style training shared by NeuMF and Wide & Deep: binary cross-entropy on each observed pair
+    and ``n_negatives`` sampled unobserved items; the network provides ``pair_logits(users, items)``
+    for training and ``all_item_logits(users)`` for scoring."""
+
+    n_negatives: int
+
+    def _epoch_losses(self, sampler: InteractionSampler) -> Iterator[torch.Tensor]:
+        for users, items, labels in sampler.pointwise_batches(self.batch_size, self.n_negatives):
+            yield binary_cross_entropy_with_logits(self.network.pair_logits(users, items), labels)
+
+    def _score_tensor(self, users: torch.Tensor) -> torch.Tensor:
+        return self.network.all_item_logits(users)

@@ -15,7 +15,6 @@ Departure from the paper: one Adam optimiser for both parts instead of FTRL+L1 (
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,7 +25,7 @@ from torch import nn
 from recommender.base import TrainingContext
 
 from . import params as check
-from .torch_utils import InteractionSampler, TorchRecommender, binary_cross_entropy_with_logits, mlp, pairwise_mlp_scores
+from .torch_utils import PointwiseTorchRecommender, mlp, pairwise_mlp_scores
 
 
 def _dense_tensor(matrix: sp.spmatrix) -> torch.Tensor:
@@ -77,7 +76,7 @@ class _WideDeepNetwork(nn.Module):
         return wide + pairwise_mlp_scores(user_hidden, item_hidden, self.head)
 
 
-class WideAndDeep(TorchRecommender):
+class WideAndDeep(PointwiseTorchRecommender):
     name = "baseline.wide_deep.v1"
     alias = "wide_deep"
     requires_side_info = True
@@ -107,8 +106,9 @@ class WideAndDeep(TorchRecommender):
         self.hidden_layers = check.positive_int(self.name, "hidden_layers", hidden_layers)
         self.max_tags = check.positive_int(self.name, "max_tags", max_tags)
         self.n_negatives = check.positive_int(self.name, "n_negatives", n_negatives)
-        self.weight_decay = check.positive_float(self.name, "weight_decay", weight_decay, allow_zero=True)
-        self._init_training(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience)
+        self._init_training(
+            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, weight_decay=weight_decay
+        )
 
     def _build(self, train: sp.csr_matrix, context: TrainingContext) -> nn.Module:
         item_tags = sp.csr_matrix(context.side_info.item_tags, dtype=np.float32)
@@ -119,12 +119,3 @@ class WideAndDeep(TorchRecommender):
         hidden = [max(1, self.hidden_dim // 2**layer) for layer in range(self.hidden_layers)]
         return _WideDeepNetwork(self.n_users, item_tags[:, self.kept_tags], embedding_dim=self.embedding_dim, hidden_dims=hidden)
 
-    def _optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-
-    def _epoch_losses(self, sampler: InteractionSampler) -> Iterator[torch.Tensor]:
-        for users, items, labels in sampler.pointwise_batches(self.batch_size, self.n_negatives):
-            yield binary_cross_entropy_with_logits(self.network.pair_logits(users, items), labels)
-
-    def _score_tensor(self, users: torch.Tensor) -> torch.Tensor:
-        return self.network.all_item_logits(users)

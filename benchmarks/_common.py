@@ -56,6 +56,13 @@ def neo4j_store_for_benchmark():
         launcher.stop(port=BENCH_NEO4J_PORT)
 
 
+def percentile(values: list[float], q: float, *, digits: int = 3) -> float | None:
+    """The ``q``-th percentile of ``values`` rounded to ``digits`` (``None`` for no values)."""
+    import numpy as np
+
+    return round(float(np.percentile(np.asarray(values), q)), digits) if values else None
+
+
 def machine() -> dict:
     return {
         "python": platform.python_version(),

@@ -43,16 +43,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks._common import save_result  # noqa: E402
+from benchmarks._common import percentile, save_result  # noqa: E402
 
 RECOMMENDATIONS = "/api/v1/me/recommendations/?k=10"
 HEALTH = "/api/v1/health/"
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    import numpy as np
-
-    return round(float(np.percentile(np.asarray(values), q)), 2) if values else None
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -218,9 +212,9 @@ def summarise(phases: list[dict]) -> dict:
         "ok": len(latencies),
         "errors": len(errors),
         "error_examples": errors[:5],
-        "p50_ms": _percentile(latencies, 50),
-        "p90_ms": _percentile(latencies, 90),
-        "p99_ms": _percentile(latencies, 99),
+        "p50_ms": percentile(latencies, 50, digits=2),
+        "p90_ms": percentile(latencies, 90, digits=2),
+        "p99_ms": percentile(latencies, 99, digits=2),
         "mean_ms": round(sum(latencies) / len(latencies), 2) if latencies else None,
         "requests_per_second": round(requests / wall, 1) if wall else None,
     }
@@ -258,8 +252,8 @@ def main() -> None:
             health.append(load_phase(args.port, HEALTH, None, clients=args.clients, per_client=args.requests))
             recs.append(load_phase(args.port, RECOMMENDATIONS, setup["token"], clients=args.clients, per_client=args.requests))
             print(
-                f"round {round_no + 1}/{args.rounds}: health p50 {_percentile(health[-1]['latencies'], 50)} ms, "
-                f"recommendations p50 {_percentile(recs[-1]['latencies'], 50)} ms"
+                f"round {round_no + 1}/{args.rounds}: health p50 {percentile(health[-1]['latencies'], 50, digits=2)} ms, "
+                f"recommendations p50 {percentile(recs[-1]['latencies'], 50, digits=2)} ms"
             )
         # one response kept as a sample of what was measured
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=60)

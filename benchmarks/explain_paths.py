@@ -32,12 +32,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def _percentile(values: list[float], q: float) -> float:
-    import numpy as np
-
-    return round(float(np.percentile(np.asarray(values), q)), 3)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, default=100)
@@ -52,7 +46,7 @@ def main() -> None:
     django.setup()
     from django.db.models import Count
 
-    from benchmarks._common import save_result
+    from benchmarks._common import percentile, save_result
     from kg.stores import get_store
     from learning_platform.catalog.models import Artist, Listen, Listener
     from recommender.explanations import GraphSnapshot, current_snapshot, explain_many, invalidate_snapshots
@@ -124,7 +118,7 @@ def main() -> None:
                     examples.append({"listener": pk, "target": result.target, "sentence": result.sentence, "score": result.paths[0].score})
         scenarios[scenario] = {
             "ms_per_listener": {
-                "p50": _percentile(per_user_ms, 50), "p99": _percentile(per_user_ms, 99),
+                "p50": percentile(per_user_ms, 50), "p99": percentile(per_user_ms, 99),
                 "mean": round(sum(per_user_ms) / len(per_user_ms), 3), "max": round(max(per_user_ms), 3),
             },
             "targets": len(paths_per_target),
@@ -150,8 +144,8 @@ def main() -> None:
             "entities": stats.entities, "relations": stats.relations, "courses": len(courses), "snapshot_version": snapshot.version,
         },
         "snapshot_build_seconds": {"runs": [round(s, 3) for s in build_seconds], "min": round(min(build_seconds), 3)},
-        "current_snapshot_cached_check_ms": {"p50": _percentile(check_ms, 50), "p99": _percentile(check_ms, 99)},
-        "current_snapshot_within_check_interval_ms": {"p50": _percentile(trusted_ms, 50), "p99": _percentile(trusted_ms, 99)},
+        "current_snapshot_cached_check_ms": {"p50": percentile(check_ms, 50), "p99": percentile(check_ms, 99)},
+        "current_snapshot_within_check_interval_ms": {"p50": percentile(trusted_ms, 50), "p99": percentile(trusted_ms, 99)},
         "listeners": len(chosen),
         "targets_per_listener": args.targets,
         "sources_per_listener": {"mean": round(sum(sources_per_listener) / len(chosen), 1), "max": max(sources_per_listener)},

@@ -11,7 +11,6 @@ Prints a Markdown table and saves benchmarks/results/recommender_ablations.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -39,7 +38,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "recommender_ablations.json")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learning_platform.settings")
@@ -51,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     from django.conf import settings
     from tqdm import tqdm
 
+    from benchmarks._common import save_result
     from kg.stores import get_store
     from recommender.data import InteractionDataset
     from recommender.evaluation.evaluator import evaluate_topk
@@ -83,19 +82,14 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"variant": name, "overrides": VARIANTS[name], "runs": runs, "summary": summary, "mean_fit_seconds": fit})
         cells = [f"{summary[m]['mean']:.4f}" + (f" ± {summary[m]['std']:.4f}" if summary[m]["std"] is not None else "") for m in METRICS]
         print(f"| {name} | " + " | ".join(cells) + f" | {fit:.0f} |")
-    payload = {
-        "benchmark": "joint recommender λ sweep and ablations, Protocol T test, full ranking",
+    save_result("recommender_ablations", {
+        "description": "joint recommender λ sweep and ablations, Protocol T test, full ranking",
         "command": "python benchmarks/recommender_ablations.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "seeds": args.seeds,
         "defaults": JointConfig().to_dict(),
         "dataset": {"users": dataset.n_users, "items": dataset.n_items, "interactions": dataset.n_interactions},
-        "load_average": os.getloadavg(),
-        "cpu_count": os.cpu_count(),
         "variants": rows,
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"Saved {args.output}")
+    })
 
 
 if __name__ == "__main__":

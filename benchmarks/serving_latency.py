@@ -29,12 +29,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def _percentile(values: list[float], q: float) -> float:
-    import numpy as np
-
-    return round(float(np.percentile(np.asarray(values), q)), 3)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=200)
@@ -50,7 +44,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks._common import save_result
+    from benchmarks._common import percentile, save_result
     from learning_platform.catalog.models import Course, Listener
     from recommender.serving.model_holder import model_holder, model_publish, published_artifact
     from recommender.serving.selectors import recommendations_for_listener
@@ -90,13 +84,13 @@ def main() -> None:
         results[kind] = {
             "calls": len(timings),
             "warm_up_ms": round(warm_up_ms, 1),
-            "p50_ms": _percentile(timings, 50),
-            "p90_ms": _percentile(timings, 90),
-            "p99_ms": _percentile(timings, 99),
+            "p50_ms": percentile(timings, 50),
+            "p90_ms": percentile(timings, 90),
+            "p99_ms": percentile(timings, 99),
             "mean_ms": round(sum(timings) / len(timings), 3),
             # CPU time of this process: what the call costs without waiting for a core other jobs hold
-            "cpu_p50_ms": _percentile(cpu, 50),
-            "cpu_p99_ms": _percentile(cpu, 99),
+            "cpu_p50_ms": percentile(cpu, 50),
+            "cpu_p99_ms": percentile(cpu, 99),
             "results_per_call": round(returned / len(timings), 2),
             "explanation_basis": dict(bases),
         }

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from recommender.base import TrainingContext
 
 from . import params as check
-from .torch_utils import InteractionSampler, TorchRecommender, binary_cross_entropy_with_logits
+from .torch_utils import InteractionSampler, TorchRecommender, kg_contrast_loss, kg_tables_init_
 
 INTERACTIONS = ("transe", "complex")
 
@@ -45,17 +45,8 @@ class _KgeNetwork(nn.Module):
         width = 2 * dim if self.is_complex else dim
         self.entities = nn.Embedding(n_entities, width)
         self.relations = nn.Embedding(n_relations, width)
-        if self.is_complex:
-            self.interaction = ComplExInteraction()
-            nn.init.normal_(self.entities.weight, std=0.1)
-            nn.init.normal_(self.relations.weight, std=0.1)
-        else:
-            self.interaction = TransEInteraction(p=scoring_norm)
-            nn.init.xavier_uniform_(self.entities.weight)
-            nn.init.xavier_uniform_(self.relations.weight)
-            with torch.no_grad():
-                self.relations.weight.copy_(F.normalize(self.relations.weight, dim=-1))
-            self.normalise_entities()
+        self.interaction = ComplExInteraction() if self.is_complex else TransEInteraction(p=scoring_norm)
+        kg_tables_init_(self.entities, self.relations, is_complex=self.is_complex)
 
     def normalise_entities(self) -> None:
         with torch.no_grad():
@@ -178,15 +169,13 @@ class KGEOnly(TorchRecommender):
         net: _KgeNetwork = self.network  # type: ignore[assignment]
         positive_scores = net.score(positive[:, 0], positive[:, 1], positive[:, 2])
         negative_scores = net.score(negative[..., 0], negative[..., 1], negative[..., 2])
-        if self.interaction == "transe":
-            expanded = positive_scores[:, None].expand_as(negative_scores)
-            return F.margin_ranking_loss(expanded, negative_scores, torch.ones_like(negative_scores), margin=self.margin)
-        scores = torch.cat([positive_scores, negative_scores.ravel()])
-        labels = torch.cat([torch.ones_like(positive_scores), torch.zeros_like(negative_scores.ravel())])
+        loss = kg_contrast_loss(positive_scores, negative_scores, is_complex=net.is_complex, margin=self.margin)
+        if not net.is_complex:
+            return loss
         used = torch.cat([positive[:, [0, 2]].ravel(), negative[..., [0, 2]].ravel()])
         # mean over elements, like PyKEEN's LpRegularizer(p=2, normalize=True) that its ComplEx uses
         penalty = net.entities(used).pow(2).mean() + net.relations(positive[:, 1]).pow(2).mean()
-        return binary_cross_entropy_with_logits(scores, labels) + self.regularization * penalty
+        return loss + self.regularization * penalty
 
     def _score_tensor(self, users: torch.Tensor) -> torch.Tensor:
         return self.network.score_tails(users + self.user_offset, self.interacts_relation, self.item_entity)

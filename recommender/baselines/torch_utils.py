@@ -304,6 +304,36 @@ def mlp(sizes: list[int], *, dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+# --- knowledge-graph embedding tables shared by KGE-only and the joint model ------------------------
+
+
+def kg_tables_init_(entities: nn.Embedding, relations: nn.Embedding, *, is_complex: bool) -> None:
+    """PyKEEN's initialisation: ComplEx N(0, 0.1); TransE Xavier-uniform with unit-norm relations and entities."""
+    if is_complex:
+        nn.init.normal_(entities.weight, std=0.1)
+        nn.init.normal_(relations.weight, std=0.1)
+        return
+    nn.init.xavier_uniform_(entities.weight)
+    nn.init.xavier_uniform_(relations.weight)
+    with torch.no_grad():
+        relations.weight.copy_(F.normalize(relations.weight, dim=-1))
+        entities.weight.copy_(F.normalize(entities.weight, dim=-1))
+
+
+def kg_contrast_loss(positive_scores: torch.Tensor, negative_scores: torch.Tensor, *, is_complex: bool, margin: float) -> torch.Tensor:
+    """PyKEEN's default losses, without regularisation (the caller adds its own).
+
+    TransE: margin ranking of each positive triple against its corrupted ones (``negative_scores`` has
+    one row per positive); ComplEx: binary cross-entropy, positives labelled 1 and negatives 0.
+    """
+    if not is_complex:
+        expanded = positive_scores[:, None].expand_as(negative_scores)
+        return F.margin_ranking_loss(expanded, negative_scores, torch.ones_like(negative_scores), margin=margin)
+    scores = torch.cat([positive_scores, negative_scores.ravel()])
+    labels = torch.cat([torch.ones_like(positive_scores), torch.zeros_like(negative_scores.ravel())])
+    return binary_cross_entropy_with_logits(scores, labels)
+
+
 # --- base class of the torch baselines -----------------------------------------------------------------
 
 

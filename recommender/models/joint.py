@@ -57,8 +57,9 @@ from recommender.baselines.base import BaselineRecommender
 from recommender.baselines.torch_utils import (
     InteractionSampler,
     TrainingHistory,
-    binary_cross_entropy_with_logits,
     bpr_loss,
+    kg_contrast_loss,
+    kg_tables_init_,
     mlp,
     seeded_torch,
     train_module,
@@ -166,15 +167,7 @@ class JointNetwork(nn.Module):
 
     def _init_graph(self) -> None:
         assert self.entities is not None and self.relations is not None
-        if self.is_complex:
-            nn.init.normal_(self.entities.weight, std=0.1)
-            nn.init.normal_(self.relations.weight, std=0.1)
-        else:  # PyKEEN's TransE: Xavier-uniform, unit-norm relations and entities
-            nn.init.xavier_uniform_(self.entities.weight)
-            nn.init.xavier_uniform_(self.relations.weight)
-            with torch.no_grad():
-                self.relations.weight.copy_(F.normalize(self.relations.weight, dim=-1))
-            self.normalise_entities()
+        kg_tables_init_(self.entities, self.relations, is_complex=self.is_complex)
 
     def normalise_entities(self) -> None:
         """TransE's constraint (applied after every step): entity vectors have unit L2 norm."""
@@ -288,14 +281,12 @@ class JointNetwork(nn.Module):
     def kg_loss(self, positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
         """TransE: margin ranking (PyKEEN's default); ComplEx: softplus with L2 on the used vectors (weight 0.01)."""
         positive_scores, negative_scores = self.kg_scores(positive), self.kg_scores(negative)
+        loss = kg_contrast_loss(positive_scores, negative_scores, is_complex=self.is_complex, margin=self.config.kg_margin)
         if not self.is_complex:
-            expanded = positive_scores[:, None].expand_as(negative_scores)
-            return F.margin_ranking_loss(expanded, negative_scores, torch.ones_like(negative_scores), margin=self.config.kg_margin)
-        scores = torch.cat([positive_scores, negative_scores.ravel()])
-        labels = torch.cat([torch.ones_like(positive_scores), torch.zeros_like(negative_scores.ravel())])
+            return loss
         used = torch.cat([positive[:, [0, 2]].ravel(), negative[..., [0, 2]].ravel()])
         penalty = self.entities(used).pow(2).sum(-1).mean() + self.relations(positive[:, 1]).pow(2).sum(-1).mean()
-        return binary_cross_entropy_with_logits(scores, labels) + 0.01 * penalty
+        return loss + 0.01 * penalty
 
 
 class JointKGRecommender(BaselineRecommender):

@@ -17,15 +17,14 @@ command running as a background worker that does exactly that check-then-retrain
 """
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime
 from pathlib import Path
 
-import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from kg.embeddings.training import limit_torch_threads
 from kg.stores import get_store
 from learning_platform.artifacts import read_json
 from learning_platform.catalog.models import Interaction
@@ -35,8 +34,6 @@ from recommender.models.config import JointConfig
 from recommender.serving.model_holder import model_publish, published_artifact
 from recommender.training import recommender_train
 
-#: The machine has 2 cores shared with the web processes; more threads only add contention.
-MAX_TORCH_THREADS = 2
 
 
 class Command(BaseCommand):
@@ -60,7 +57,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        torch.set_num_threads(max(1, min(MAX_TORCH_THREADS, os.cpu_count() or 1)))
+        limit_torch_threads()
         every = options["every"]
         if every is not None and every <= 0:
             raise CommandError("--every must be a positive number of seconds.")

@@ -7,14 +7,13 @@ and turns a :class:`LeitmotifError` into a one-line ``CommandError``.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import torch
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from kg.embeddings.training import limit_torch_threads
 from kg.stores import get_store
 from learning_platform.errors import LeitmotifError
 from recommender.data import InteractionDataset
@@ -29,8 +28,6 @@ _OVERRIDES = {
     "batch_size": "batch_size",
     "learning_rate": "learning_rate",
 }
-#: The machine has 2 cores shared with other jobs; more threads only add contention.
-MAX_TORCH_THREADS = 2
 REPORTED = ("recall@10", "ndcg@10", "recall@20", "ndcg@20", "hit_rate@10", "coverage@10")
 
 
@@ -63,7 +60,7 @@ class Command(BaseCommand):
         overrides.update(
             use_content=not options["no_content"], use_graph=not options["no_graph"], use_attention=not options["no_attention"]
         )
-        torch.set_num_threads(max(1, min(MAX_TORCH_THREADS, os.cpu_count() or 1)))
+        limit_torch_threads()
         try:
             config = JointConfig().with_overrides(**overrides)
             with get_store(backend) as store:

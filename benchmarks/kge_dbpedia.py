@@ -20,8 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kg.embeddings.benchmarking import run_kge_benchmark  # noqa: E402
-from kg.embeddings.config import KgeConfig  # noqa: E402
+from kg.embeddings.benchmarking import add_benchmark_arguments, benchmark_configs, run_kge_benchmark  # noqa: E402
 from kg.embeddings.sources import DBPEDIA_MUSIC_DIR_NAME, dbpedia_music_split  # noqa: E402
 from kg.embeddings.triples import deduplicated_split  # noqa: E402
 
@@ -38,26 +37,14 @@ DEFAULTS = {
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / DBPEDIA_MUSIC_DIR_NAME)
-    parser.add_argument("--models", nargs="+", default=list(DEFAULTS), choices=list(DEFAULTS))
-    parser.add_argument("--epochs", type=int, default=None, help="Override the per-model default epochs.")
-    parser.add_argument("--dim", type=int, default=None, help="Override the per-model default dimension.")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "kge_dbpedia.json")
-    parser.add_argument("--no-progress", action="store_true")
+    add_benchmark_arguments(parser, defaults=DEFAULTS, output=REPO / "benchmarks" / "results" / "kge_dbpedia.json")
     args = parser.parse_args(argv)
 
     print(f"Reading {args.data_dir} ...", flush=True)
     split = dbpedia_music_split(directory=args.data_dir)
     deduplicated = deduplicated_split(split)
     print(f"Split {split.sizes()}; de-duplicated test: {deduplicated.testing.num_triples:,} triples", flush=True)
-    configs = []
-    for model in args.models:
-        settings = dict(DEFAULTS[model])
-        if args.epochs is not None:
-            settings["epochs"] = args.epochs
-        if args.dim is not None:
-            settings["embedding_dim"] = args.dim
-        configs.append(KgeConfig(model=model, seed=args.seed, evaluation_batch_size=64, **settings))
+    configs = benchmark_configs(args, defaults=DEFAULTS, evaluation_batch_size=64)
     run_kge_benchmark(
         name="dbpedia-music-mte10",
         split=split,

@@ -16,8 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kg.embeddings.benchmarking import run_kge_benchmark  # noqa: E402
-from kg.embeddings.config import KgeConfig  # noqa: E402
+from kg.embeddings.benchmarking import add_benchmark_arguments, benchmark_configs, run_kge_benchmark  # noqa: E402
 from kg.embeddings.sources import KGCN_KG_FILE, read_kgcn_triples  # noqa: E402
 from kg.embeddings.triples import split_labeled_triples  # noqa: E402
 
@@ -32,23 +31,11 @@ DEFAULTS = {
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kg-file", type=Path, default=REPO.parent / "shared" / "data" / KGCN_KG_FILE)
-    parser.add_argument("--models", nargs="+", default=list(DEFAULTS), choices=list(DEFAULTS))
-    parser.add_argument("--epochs", type=int, default=None, help="Override the per-model default epochs.")
-    parser.add_argument("--dim", type=int, default=None, help="Override the per-model default dimension.")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "kge_lastfm.json")
-    parser.add_argument("--no-progress", action="store_true")
+    add_benchmark_arguments(parser, defaults=DEFAULTS, output=REPO / "benchmarks" / "results" / "kge_lastfm.json")
     args = parser.parse_args(argv)
 
     triples = read_kgcn_triples(args.kg_file)
-    configs = []
-    for model in args.models:
-        settings = dict(DEFAULTS[model])
-        if args.epochs is not None:
-            settings["epochs"] = args.epochs
-        if args.dim is not None:
-            settings["embedding_dim"] = args.dim
-        configs.append(KgeConfig(model=model, seed=args.seed, **settings))
+    configs = benchmark_configs(args, defaults=DEFAULTS)
     # One split for all models (same ratios and seed), so their numbers are comparable.
     split = split_labeled_triples(triples=triples, ratios=configs[0].split_ratios, seed=args.seed)
     print(f"Read {len(triples):,} triples from {args.kg_file}; split {split.sizes()}", flush=True)

@@ -6,6 +6,7 @@ same JSON shape, so results from different data sets and days can be compared si
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -22,6 +23,29 @@ from pykeen.triples import CoreTriplesFactory
 from .config import KgeConfig
 from .training import KgeResult, kge_train_on_split
 from .triples import KgeSplit
+
+
+def add_benchmark_arguments(parser: argparse.ArgumentParser, *, defaults: Mapping[str, Mapping[str, Any]], output: Path) -> None:
+    """The options every KGE benchmark script takes (models, epochs/dim overrides, seed, output, progress)."""
+    parser.add_argument("--models", nargs="+", default=list(defaults), choices=list(defaults))
+    parser.add_argument("--epochs", type=int, default=None, help="Override the per-model default epochs.")
+    parser.add_argument("--dim", type=int, default=None, help="Override the per-model default dimension.")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--output", type=Path, default=output)
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def benchmark_configs(args: argparse.Namespace, *, defaults: Mapping[str, Mapping[str, Any]], **fixed: Any) -> list[KgeConfig]:
+    """One config per chosen model: its defaults, the command line's overrides, then ``fixed`` settings."""
+    configs = []
+    for model in args.models:
+        settings = dict(defaults[model])
+        if args.epochs is not None:
+            settings["epochs"] = args.epochs
+        if args.dim is not None:
+            settings["embedding_dim"] = args.dim
+        configs.append(KgeConfig(model=model, seed=args.seed, **fixed, **settings))
+    return configs
 
 
 def run_kge_benchmark(

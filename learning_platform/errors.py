@@ -73,3 +73,57 @@ class InteractionInputError(ConfigurationError):
     """An event names a kind or target that does not fit (e.g. ``enroll`` on an artist)."""
 
     code = "E022"
+
+
+# --- text ingestion (E030-E039) -------------------------------------------------------------------
+
+
+class DocumentInputError(DataFileError):
+    """A document handed to ingestion cannot be read as text: empty, binary, wrong encoding, too large, bad JSONL."""
+
+    code = "E030"
+
+
+class ModelArtifactError(LeitmotifError):
+    """A trained NER/relation/audio model artifact is missing, incomplete or from an incompatible version."""
+
+    code = "E031"
+
+
+class IngestionJobError(LeitmotifError):
+    """An ingestion job request is malformed or names a job that does not exist."""
+
+    code = "E032"
+
+
+# --- audio (E040-E049) ---------------------------------------------------------------------------
+
+
+class AudioInputError(DataFileError):
+    """A recording is empty, not audio, truncated, silent, too long or in an unsupported format."""
+
+    code = "E040"
+
+
+class AudioRenderError(LeitmotifError):
+    """A score could not be rendered to audio (FluidSynth or the SoundFont missing, score unreadable)."""
+
+    code = "E041"
+
+
+# --- learning experience (E050-E059) --------------------------------------------------------------
+
+
+class LearningPathError(ConfigurationError):
+    """A learning goal, progress update or curriculum file is invalid (unknown concept, cycle, bad level)."""
+
+    code = "E050"
+
+
+# --- curation (E060-E069) --------------------------------------------------------------------------
+
+
+class CurationError(LeitmotifError):
+    """A curator action cannot be applied (merge into itself, fact already decided, correction names a bad type)."""
+
+    code = "E060"

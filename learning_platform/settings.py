@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "learning_platform.catalog",
     "learning_platform.accounts",
     "learning_platform.learn",
+    "learning_platform.curriculum",
     "kg",
     "ingestion",
     "recommender",
@@ -133,6 +134,20 @@ LOGIN_URL = "learn:login"
 LEITMOTIF_DATA_DIR = Path(os.environ.get("LEITMOTIF_DATA_DIR", BASE_DIR.parent / "shared" / "data"))
 # Trained models (KGE embeddings, recommenders) and the PUBLISHED pointer of the serving model.
 LEITMOTIF_ARTIFACTS_DIR = Path(os.environ.get("LEITMOTIF_ARTIFACTS_DIR", BASE_DIR / "artifacts"))
+# Derived files that can be rebuilt at any time (rendered audio, spectrogram features): outside the repo.
+LEITMOTIF_CACHE_DIR = Path(
+    os.environ.get("LEITMOTIF_CACHE_DIR", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "leitmotif")
+)
+
+# Text ingestion (ingestion/): documents larger than this are refused with a clear error, and extracted
+# triples at or above the confidence go straight into the graph (the rest wait in the review queue).
+INGESTION_MAX_DOCUMENT_BYTES = int(os.environ.get("INGESTION_MAX_DOCUMENT_BYTES", 2_000_000))
+INGESTION_AUTO_ACCEPT_CONFIDENCE = float(os.environ.get("INGESTION_AUTO_ACCEPT_CONFIDENCE", 0.9))
+
+# Audio (ingestion/audio/): analysis sample rate, the longest recording accepted, the largest upload.
+AUDIO_SAMPLE_RATE = int(os.environ.get("AUDIO_SAMPLE_RATE", 22050))
+AUDIO_MAX_SECONDS = float(os.environ.get("AUDIO_MAX_SECONDS", 600))
+AUDIO_MAX_UPLOAD_BYTES = int(os.environ.get("AUDIO_MAX_UPLOAD_BYTES", 50_000_000))
 
 # Knowledge-graph store, chosen by registry name (see kg/stores/registry.py).
 KG_BACKEND = os.environ.get("KG_BACKEND", "sql")

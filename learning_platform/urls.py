@@ -10,6 +10,7 @@ admin.site.site_title = "Leitmotif"
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("learning_platform.learn.urls")),
+    path("learn/", include("learning_platform.curriculum.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("recommender.api.urls")),
     # OpenAPI 3 schema and Swagger UI (assets served locally from drf-spectacular-sidecar).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Leitmotif needs, only where they are missing (idempotent, quiet when
 # everything is present). Java 17 and Maven run the local Neo4j server (scripts/neo4j_local.py);
-# Chromium runs the browser tests (tests/learning_platform/test_browser.py).
+# Chromium runs the browser tests (tests/learning_platform/test_browser.py); FluidSynth renders audio.
 set -euo pipefail
 
 missing=()
@@ -10,6 +10,9 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 # Debian's Chromium runs the browser tests (Playwright drives it; Playwright's own browser downloads are not used).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# FluidSynth and the General MIDI SoundFont render the music21 score corpus to audio (load_works).
+command -v fluidsynth >/dev/null 2>&1 || missing+=(fluidsynth)
+[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

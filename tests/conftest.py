@@ -31,8 +31,9 @@ def _in_ci() -> bool:
 
 @pytest.fixture(autouse=True)
 def _isolated_artifacts(settings, tmp_path_factory):
-    """Every test gets its own artifacts folder: a developer's published model must never leak into a test."""
+    """Every test gets its own artifacts and cache folders: a developer's published model must never leak into a test."""
     settings.LEITMOTIF_ARTIFACTS_DIR = str(tmp_path_factory.mktemp("artifacts"))
+    settings.LEITMOTIF_CACHE_DIR = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")

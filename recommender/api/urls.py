@@ -23,6 +23,9 @@ urlpatterns = [
     path("me/interests/", views.MyInterestsView.as_view(), name="me-interests"),
     path("users/<int:listener_id>/history/", views.ListenerHistoryView.as_view(), name="listener-history"),
     path("users/<int:listener_id>/recommendations/", views.ListenerRecommendationsView.as_view(), name="listener-recommendations"),
+    path("ingestion/", include("ingestion.api.urls")),
+    path("audio", include("ingestion.audio.api_urls")),
+    path("learning/", include("learning_platform.curriculum.api_urls")),
     # Last: anything else under /api/v1/ is a 404 in the error envelope.
     re_path(r"^(?P<unmatched>.*)$", views.api_not_found, name="not-found"),
 ]

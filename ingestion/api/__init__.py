@@ -1,0 +1,1 @@
+"""REST endpoints of text ingestion (``/api/v1/ingestion/``)."""

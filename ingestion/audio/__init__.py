@@ -1,0 +1,1 @@
+"""Audio features: decoding, log-mel spectrograms and their content-hash cache."""

@@ -1,0 +1,1 @@
+"""Curriculum: concepts, prerequisites, learner progress, learning paths and next steps."""

@@ -12,6 +12,7 @@ records before any write.
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -96,3 +97,31 @@ class Relation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.head_id} -[{self.type}]-> {self.tail_id}"
+
+
+class CurationEvent(models.Model):
+    """The audit trail: who changed what in the graph, when, and from which source.
+
+    Why a table of its own rather than history on the graph rows: the graph may live in Neo4j, and an
+    entity that was merged away or deleted must still have a history a curator can read.
+    """
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    #: e.g. ``entity.create``, ``entity.update``, ``entity.merge``, ``entity.delete``, ``relation.add``,
+    #: ``relation.update``, ``relation.remove``, ``fact.accept``, ``fact.approve``, ``fact.reject``, ``fact.correct``.
+    action = models.CharField(max_length=32, db_index=True)
+    #: The entity id or ``head|TYPE|tail`` of the relation acted on.
+    target = models.TextField(db_index=True)
+    #: Where the change came from: ``admin``, ``api``, ``ingestion:<document sha256 prefix>``, a loader name.
+    source = models.CharField(max_length=255, default="admin")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        db_table = "kg_curation_event"
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        who = self.actor.get_username() if self.actor_id else "system"
+        return f"{self.at:%Y-%m-%d %H:%M} {who} {self.action} {self.target}"

@@ -143,6 +143,8 @@ LEITMOTIF_CACHE_DIR = Path(
 # triples at or above the confidence go straight into the graph (the rest wait in the review queue).
 INGESTION_MAX_DOCUMENT_BYTES = int(os.environ.get("INGESTION_MAX_DOCUMENT_BYTES", 2_000_000))
 INGESTION_AUTO_ACCEPT_CONFIDENCE = float(os.environ.get("INGESTION_AUTO_ACCEPT_CONFIDENCE", 0.9))
+# Who runs API ingestion jobs: "thread" (in the web process), "worker" (process_ingestion_jobs) or "inline".
+INGESTION_JOB_RUNNER = os.environ.get("INGESTION_JOB_RUNNER", "thread")
 
 # Audio (ingestion/audio/): analysis sample rate, the longest recording accepted, the largest upload.
 AUDIO_SAMPLE_RATE = int(os.environ.get("AUDIO_SAMPLE_RATE", 22050))

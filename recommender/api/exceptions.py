@@ -28,6 +28,7 @@ from learning_platform.errors import (
     DataFileError,
     InvalidGraphDataError,
     LeitmotifError,
+    ModelArtifactError,
     StoreUnavailableError,
     UnknownEntityError,
 )
@@ -53,7 +54,7 @@ def _leitmotif_status(exc: LeitmotifError) -> int:
     names = {cls.__name__ for cls in type(exc).__mro__}
     if "NoServingModelError" in names:
         return status.HTTP_503_SERVICE_UNAVAILABLE
-    if isinstance(exc, StoreUnavailableError):
+    if isinstance(exc, (StoreUnavailableError, ModelArtifactError)):
         return status.HTTP_503_SERVICE_UNAVAILABLE
     if isinstance(exc, UnknownEntityError):
         return status.HTTP_404_NOT_FOUND

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
@@ -19,10 +19,15 @@ class ApiClient:
     token: str
     read_only: bool
     created: bool
+    can_ingest: bool = False
+
+
+#: The permission ``--ingest`` grants: submitting documents and recordings (POST /api/v1/ingestion/, /api/v1/audio).
+INGEST_PERMISSION = ("ingestion", "add_ingestionjob")
 
 
 @transaction.atomic
-def api_client_create(*, name: str, read_only: bool, rotate: bool = False) -> ApiClient:
+def api_client_create(*, name: str, read_only: bool, rotate: bool = False, ingest: bool = False) -> ApiClient:
     """Create (or reuse) the account ``name`` with an API token; ``read_only`` puts it in ``api-readonly``.
 
     Why an ordinary user account: permissions, throttling and the admin already work on users, and a
@@ -31,6 +36,8 @@ def api_client_create(*, name: str, read_only: bool, rotate: bool = False) -> Ap
     A staff or superuser account is refused: a token printed to a terminal should not carry those powers.
     """
     name = (name or "").strip()
+    if read_only and ingest:
+        raise ConfigurationError("--read-only and --ingest contradict each other: an ingesting client must be able to POST.")
     if not name:
         raise ConfigurationError("Give the API client a name, e.g. `python manage.py create_api_client reporting --read-only`.")
     User = get_user_model()
@@ -52,7 +59,13 @@ def api_client_create(*, name: str, read_only: bool, rotate: bool = False) -> Ap
         user.groups.add(group)
     else:
         user.groups.remove(group)
+    app_label, codename = INGEST_PERMISSION
+    permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    if ingest:
+        user.user_permissions.add(permission)
+    else:
+        user.user_permissions.remove(permission)
     if rotate:
         Token.objects.filter(user=user).delete()
     token, _ = Token.objects.get_or_create(user=user)
-    return ApiClient(username=name, token=token.key, read_only=read_only, created=created)
+    return ApiClient(username=name, token=token.key, read_only=read_only, created=created, can_ingest=ingest)

@@ -1,0 +1,285 @@
+"""Reading documents for ingestion: files, folders and uploaded text, checked before anything is stored.
+
+Why so strict here: everything after this point assumes clean Unicode text. A binary file, a wrong
+encoding or a 200 MB dump must be refused with a message naming the file (and line, for JSONL) before a
+single mention is extracted, and the refusal of one file must not stop the others.
+
+Supported inputs: ``.txt`` (plain text), ``.md`` (Markdown: markup removed, text kept), ``.html``/``.htm``
+(tags, scripts and styles removed, block elements become line breaks, ``<title>`` kept as the title) and
+``.jsonl`` (one JSON object per line with a ``"text"`` string and optional ``"title"`` and ``"id"``/``"name"``;
+each line is a document of its own).
+"""
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from learning_platform.errors import DocumentInputError
+
+SUPPORTED_SUFFIXES: dict[str, str] = {
+    ".txt": "text/plain",
+    ".text": "text/plain",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".jsonl": "application/jsonl",
+}
+MEDIA_TYPES = frozenset(SUPPORTED_SUFFIXES.values())
+
+#: Share of control characters (other than tab, newline, carriage return, form feed) above which a
+#: decodable byte string is still treated as binary.
+_MAX_CONTROL_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class TextDocument:
+    """A document ready for the pipeline: normalised text plus where it came from."""
+
+    name: str
+    text: str
+    media_type: str = "text/plain"
+    title: str = ""
+
+    @property
+    def sha256(self) -> str:
+        return text_sha256(self.text)
+
+
+@dataclass(frozen=True)
+class DocumentProblem:
+    """A file or line that could not be read; ingestion reports it and goes on with the rest."""
+
+    name: str
+    error: DocumentInputError
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalise_text(text: str) -> str:
+    """NFC, Unix line ends, no trailing spaces: the same text always gets the same hash and offsets."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+def media_type_for(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    try:
+        return SUPPORTED_SUFFIXES[suffix]
+    except KeyError:
+        raise DocumentInputError(
+            f"unsupported file type {suffix or '(no suffix)'!r}; ingest one of {', '.join(sorted(SUPPORTED_SUFFIXES))}.",
+            path=name,
+        ) from None
+
+
+def decode_text(data: bytes, *, name: str) -> str:
+    """Bytes -> str, refusing binary data and anything that is not UTF-8 (or UTF-16 with a BOM)."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DocumentInputError(f"starts with a UTF-16 byte-order mark but is not valid UTF-16 ({exc.reason}).", path=name) from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DocumentInputError(
+            f"looks like a binary file (NUL byte at offset {nul}); ingest text files only (.txt, .md, .html, .jsonl).",
+            path=name,
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DocumentInputError(
+            f"is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} cannot be decoded "
+            "(the file is probably Latin-1 or Windows-1252); re-save it as UTF-8.",
+            path=name,
+            line=line,
+        ) from None
+    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
+    if text and controls / len(text) > _MAX_CONTROL_SHARE:
+        raise DocumentInputError(
+            f"looks like a binary file ({controls} control characters in {len(text)}); ingest text files only.",
+            path=name,
+        )
+    return text
+
+
+class _HtmlText(HTMLParser):
+    """Visible text of an HTML page; block elements end lines so sentences do not run together."""
+
+    _BLOCKS = frozenset(
+        "address article aside blockquote br dd div dl dt figcaption footer h1 h2 h3 h4 h5 h6 header hr li main "
+        "nav ol p pre section table td th tr ul".split()
+    )
+    _HIDDEN = frozenset({"script", "style", "noscript", "template", "head"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title_parts: list[str] = []
+        self._hidden = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in self._HIDDEN:
+            self._hidden += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in self._HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title_parts.append(data)
+        elif not self._hidden:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """(title, text) of an HTML document."""
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    lines = (re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in "".join(parser.parts).split("\n"))
+    return " ".join("".join(parser.title_parts).split()), "\n".join(line for line in lines if line)
+
+
+_MD_RULES: Sequence[tuple[re.Pattern[str], str]] = (
+    (re.compile(r"^```.*?^```", re.S | re.M), ""),  # fenced code
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images -> alt text
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links -> link text
+    (re.compile(r"^\s{0,3}#{1,6}\s*", re.M), ""),  # headings
+    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
+    (re.compile(r"^\s*[-*+]\s+", re.M), ""),  # bullets
+    (re.compile(r"^\s*\d+[.)]\s+", re.M), ""),  # numbered lists
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])([*_])(?!\s)(.+?)(?<!\s)\1(?![\w*])"), r"\2"),  # italics
+    (re.compile(r"`([^`]*)`"), r"\1"),  # inline code
+    (re.compile(r"^\s*([-*_]\s*){3,}$", re.M), ""),  # rules
+)
+
+
+def markdown_to_text(markdown: str) -> tuple[str, str]:
+    """(title, text) of a Markdown document; the first heading is the title."""
+    heading = re.search(r"^\s{0,3}#\s+(.+)$", markdown, re.M)
+    text = markdown
+    for pattern, replacement in _MD_RULES:
+        text = pattern.sub(replacement, text)
+    return (heading.group(1).strip() if heading else ""), text
+
+
+def documents_from_bytes(data: bytes, *, name: str, media_type: str | None = None, max_bytes: int) -> list[TextDocument]:
+    """Every document in one file's bytes (JSONL holds many); raises :class:`DocumentInputError`."""
+    media_type = media_type or media_type_for(name)
+    if media_type not in MEDIA_TYPES:
+        raise DocumentInputError(f"unsupported media type {media_type!r}; use one of {', '.join(sorted(MEDIA_TYPES))}.", path=name)
+    if len(data) > max_bytes:
+        raise DocumentInputError(
+            f"is {len(data):,} bytes; the limit is {max_bytes:,} (INGESTION_MAX_DOCUMENT_BYTES). Split it into smaller documents.",
+            path=name,
+        )
+    if not data.strip():
+        raise DocumentInputError("is empty; there is no text to ingest.", path=name)
+    text = decode_text(data, name=name)
+    if media_type == "application/jsonl":
+        return list(_jsonl_documents(text, name=name))
+    return [text_document(text, name=name, media_type=media_type)]
+
+
+def text_document(text: str, *, name: str, media_type: str = "text/plain", title: str = "") -> TextDocument:
+    """One document from already-decoded text (API submissions, JSONL lines)."""
+    if media_type == "text/html":
+        found_title, text = html_to_text(text)
+        title = title or found_title
+    elif media_type == "text/markdown":
+        found_title, text = markdown_to_text(text)
+        title = title or found_title
+    text = normalise_text(text)
+    if not text.strip():
+        raise DocumentInputError("has no text left to ingest (only markup or whitespace).", path=name)
+    return TextDocument(name=name, text=text, media_type=media_type, title=title.strip())
+
+
+def _jsonl_documents(text: str, *, name: str) -> Iterator[TextDocument]:
+    found = False
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DocumentInputError(f"is not valid JSON ({exc.msg} at column {exc.colno}).", path=name, line=line_number) from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise DocumentInputError('must be a JSON object with a "text" string, e.g. {"title": "...", "text": "..."}.', path=name, line=line_number)
+        title = row.get("title") or ""
+        if not isinstance(title, str):
+            raise DocumentInputError('"title" must be a string.', path=name, line=line_number)
+        ident = row.get("id", row.get("name"))
+        document_name = f"{name}#{ident}" if ident not in (None, "") else f"{name}:{line_number}"
+        try:
+            yield text_document(row["text"], name=document_name, title=title)
+        except DocumentInputError:
+            raise DocumentInputError('has an empty "text".', path=name, line=line_number) from None
+        found = True
+    if not found:
+        raise DocumentInputError("holds no JSON lines; there is nothing to ingest.", path=name)
+
+
+def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[DocumentProblem]]:
+    """Files to read: given files as they are, folders searched recursively for supported suffixes."""
+    files: list[Path] = []
+    problems: list[DocumentProblem] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            if not found:
+                problems.append(
+                    DocumentProblem(str(path), DocumentInputError(f"holds no {', '.join(sorted(SUPPORTED_SUFFIXES))} files.", path=str(path)))
+                )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(DocumentProblem(str(path), DocumentInputError("does not exist.", path=str(path))))
+    return list(dict.fromkeys(files)), problems
+
+
+def read_documents(paths: Iterable[Path | str], *, max_bytes: int) -> tuple[list[TextDocument], list[DocumentProblem]]:
+    """All readable documents under ``paths`` and a problem for each file that cannot be read."""
+    files, problems = expand_paths(paths)
+    documents: list[TextDocument] = []
+    for path in files:
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise DocumentInputError(
+                    f"is {size:,} bytes; the limit is {max_bytes:,} (INGESTION_MAX_DOCUMENT_BYTES). Split it into smaller documents.",
+                    path=str(path),
+                )
+            documents.extend(documents_from_bytes(path.read_bytes(), name=str(path), max_bytes=max_bytes))
+        except DocumentInputError as exc:
+            problems.append(DocumentProblem(str(path), exc))
+        except OSError as exc:
+            problems.append(DocumentProblem(str(path), DocumentInputError(f"cannot be read ({exc.strerror}).", path=str(path))))
+    return documents, problems

@@ -1,0 +1,128 @@
+"""Ingestion jobs: a database-backed queue, so an API call returns at once and the work happens elsewhere.
+
+Why the database and not a broker: the project already has one, jobs are few and long, and their status
+and results must be readable by the API afterwards anyway. ``INGESTION_JOB_RUNNER`` says who runs a job:
+
+* ``thread`` (default, good for ``runserver`` and the demo): a daemon thread of the web process, started
+  after the submitting transaction commits;
+* ``worker``: nothing in the web process; ``python manage.py process_ingestion_jobs --every 5`` (the
+  compose ``ingester`` service) picks queued jobs up;
+* ``inline``: run before the response (tests, scripts).
+
+A job is claimed by an atomic status update (queued -> running), so two workers never run the same job.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from kg.stores.registry import get_store
+from learning_platform.errors import ConfigurationError, IngestionJobError, LeitmotifError
+
+from .documents import TextDocument
+from .models import IngestionJob
+from .pipeline import IngestionSummary, load_pipeline
+
+logger = logging.getLogger(__name__)
+
+RUNNERS = ("thread", "worker", "inline")
+#: Most documents one API job may carry.
+MAX_DOCUMENTS_PER_JOB = 100
+
+
+def job_runner() -> str:
+    runner = getattr(settings, "INGESTION_JOB_RUNNER", "thread")
+    if runner not in RUNNERS:
+        raise ConfigurationError(f"INGESTION_JOB_RUNNER is {runner!r}; use one of {', '.join(RUNNERS)}.")
+    return runner
+
+
+def submit_job(documents: Sequence[TextDocument], *, user: Any = None, origin: str = "api", options: dict | None = None) -> IngestionJob:
+    """Queue ``documents`` for ingestion and hand the job to the configured runner."""
+    if not documents:
+        raise IngestionJobError("A job needs at least one document.")
+    if len(documents) > MAX_DOCUMENTS_PER_JOB:
+        raise IngestionJobError(f"A job may carry at most {MAX_DOCUMENTS_PER_JOB} documents; {len(documents)} were sent. Split them into several jobs.")
+    runner = job_runner()
+    job = IngestionJob.objects.create(
+        submitted_by=user if getattr(user, "is_authenticated", False) else None,
+        origin=origin,
+        payload=[asdict(d) for d in documents],
+        options=options or {},
+    )
+    if runner == "inline":
+        run_job(job.pk)
+        job.refresh_from_db()
+    elif runner == "thread":
+        transaction.on_commit(lambda: _start_thread(job.pk))
+    return job
+
+
+def _start_thread(job_id) -> None:
+    def target() -> None:
+        try:
+            run_job(job_id)
+        finally:
+            connection.close()
+
+    threading.Thread(target=target, name=f"ingestion-{job_id}", daemon=True).start()
+
+
+def claim_job(job_id) -> bool:
+    """Mark a queued job as running; ``False`` when another runner took it first."""
+    return bool(IngestionJob.objects.filter(pk=job_id, status=IngestionJob.Status.QUEUED).update(status=IngestionJob.Status.RUNNING, started_at=timezone.now()))
+
+
+def run_job(job_id) -> IngestionJob:
+    """Run one queued job to the end; the job row records success, the summary, or the error."""
+    close_old_connections()
+    if not claim_job(job_id):
+        return IngestionJob.objects.get(pk=job_id)
+    job = IngestionJob.objects.get(pk=job_id)
+    summary = IngestionSummary()
+    try:
+        documents = [TextDocument(**item) for item in job.payload]
+        with get_store() as store:
+            pipeline = load_pipeline(store=store, actor=job.submitted_by, job=job, **job.options)
+            pipeline.ingest(documents, summary=summary)
+        job.status = IngestionJob.Status.SUCCEEDED if not summary.failed else IngestionJob.Status.FAILED
+        job.error = "; ".join(summary.problems)
+    except LeitmotifError as exc:
+        job.status, job.error = IngestionJob.Status.FAILED, exc.message
+    except Exception as exc:  # noqa: BLE001 - the job row must say what happened
+        logger.exception("ingestion job %s failed", job_id)
+        job.status, job.error = IngestionJob.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    job.summary = summary.to_dict()
+    job.payload = []
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "summary", "payload", "finished_at"])
+    return job
+
+
+def run_queued_jobs(*, limit: int | None = None) -> list[IngestionJob]:
+    """Run queued jobs oldest first (the worker loop calls this)."""
+    done = []
+    queued = IngestionJob.objects.filter(status=IngestionJob.Status.QUEUED).order_by("created_at").values_list("pk", flat=True)
+    for job_id in list(queued[:limit] if limit else queued):
+        done.append(run_job(job_id))
+    return done
+
+
+def get_job(job_id: Any, *, user: Any) -> IngestionJob:
+    """A job the user may see (their own, or any for staff); ``IngestionJobError`` otherwise."""
+    missing = IngestionJobError(f"No ingestion job {job_id!r}; use the id returned by POST /api/v1/ingestion/documents.")
+    try:
+        job = IngestionJob.objects.get(pk=uuid.UUID(str(job_id)))
+    except (ValueError, IngestionJob.DoesNotExist):
+        raise missing from None
+    if not getattr(user, "is_staff", False) and job.submitted_by_id != getattr(user, "pk", None):
+        raise missing
+    return job

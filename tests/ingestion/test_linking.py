@@ -1,0 +1,87 @@
+"""Entity linking against a small graph, on both backends."""
+from __future__ import annotations
+
+import pytest
+
+from ingestion.linking import EntityLinker, normalise_name, slugify
+from kg.stores.base import EntityRecord, RelationRecord
+
+
+@pytest.fixture
+def graph(graph_store):
+    graph_store.upsert_entities(
+        [
+            EntityRecord("lastfm:artist:1", "Artist", "The Beatles", aliases=("Fab Four",)),
+            EntityRecord("lastfm:artist:2", "Artist", "Björk"),
+            EntityRecord("lastfm:artist:3", "Artist", "Genesis"),
+            EntityRecord("band:genesis-2", "Band", "Genesis"),
+            EntityRecord("lastfm:artist:4", "Artist", "Guns N' Roses"),
+            EntityRecord("lastfm:tag:1", "Tag", "progressive rock"),
+            EntityRecord("lastfm:tag:2", "Tag", "blues"),
+            EntityRecord("lastfm:artist:5", "Artist", "Blues"),
+            EntityRecord("person:collins", "Person", "Phil Collins"),
+            EntityRecord("leitmotif:instrument:guitar", "Instrument", "Guitar"),
+            EntityRecord("kgcn:99", "Genre", "Genre kgcn:99"),
+        ]
+    )
+    graph_store.upsert_relations(
+        [
+            RelationRecord("band:genesis-2", "HAS_TAG", "lastfm:tag:1"),
+            RelationRecord("person:collins", "MEMBER_OF", "band:genesis-2"),
+            RelationRecord("lastfm:artist:3", "HAS_TAG", "lastfm:tag:2"),
+            RelationRecord("lastfm:artist:1", "HAS_TAG", "lastfm:tag:2"),
+            RelationRecord("lastfm:artist:1", "HAS_TAG", "lastfm:tag:1"),
+        ]
+    )
+    return graph_store
+
+
+def test_exact_alias_normalised_and_fuzzy_links(graph):
+    linker = EntityLinker(graph)
+    assert linker.link("The Beatles", "BAND").method == "exact"
+    alias = linker.link("Fab Four", "BAND")
+    assert (alias.entity_id, alias.method) == ("lastfm:artist:1", "alias")
+    normalised = linker.link("beatles", "BAND")
+    assert (normalised.entity_id, normalised.method) == ("lastfm:artist:1", "normalised")
+    assert linker.link("Bjork", "ARTIST").entity_id == "lastfm:artist:2"
+    fuzzy = linker.link("Guns N Rosess", "BAND")
+    assert (fuzzy.entity_id, fuzzy.method) == ("lastfm:artist:4", "fuzzy")
+    assert 0 < fuzzy.score < normalised.score
+
+
+def test_type_compatibility_decides_between_same_names(graph):
+    linker = EntityLinker(graph)
+    assert linker.link("Blues", "GENRE").entity_id == "lastfm:tag:2"
+    assert linker.link("Blues", "ARTIST").entity_id == "lastfm:artist:5"
+    assert linker.link("guitar", "INSTRUMENT").entity_id == "leitmotif:instrument:guitar"
+
+
+def test_context_resolves_ambiguous_names(graph):
+    linker = EntityLinker(graph)
+    chosen = linker.link("Genesis", "BAND", context="Phil Collins joined Genesis, the progressive rock band.")
+    assert chosen.entity_id == "band:genesis-2"
+    assert "lastfm:artist:3" in chosen.alternatives
+    # Without context the catalogue artist (listed first among compatible types) wins.
+    assert EntityLinker(graph).link("Genesis", "BAND").entity_id == "lastfm:artist:3"
+
+
+def test_unknown_mentions_propose_one_stable_new_entity(graph):
+    linker = EntityLinker(graph)
+    first = linker.link("Tony Banks", "PERSON")
+    assert first.is_new and first.entity_id == "leitmotif:extracted:person:tony-banks" and first.entity_type == "Person"
+    again = linker.link("Tony  Banks", "PERSON")
+    assert again.is_new and again.entity_id == first.entity_id
+    assert linker.link("Mellotron", "INSTRUMENT").entity_type == "Instrument"
+    assert linker.link("Keyboard Trio", "BAND").entity_type == "Band"
+
+
+def test_placeholder_names_and_short_strings_are_never_fuzzy_matched(graph):
+    linker = EntityLinker(graph)
+    assert linker.link("Genre kgcn:99", "GENRE").is_new
+    assert linker.link("Bjrk", "ARTIST").is_new  # below the fuzzy minimum length
+
+
+def test_name_normalisation():
+    assert normalise_name("The  Beatles!") == "beatles"
+    assert normalise_name("Simon & Garfunkel") == "simon and garfunkel"
+    assert slugify("Sigur Rós") == "sigur-ros"

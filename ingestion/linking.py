@@ -32,6 +32,8 @@ NEW_ENTITY_PREFIX = "leitmotif:extracted"
 
 #: Placeholder names given by the KGCN import to anonymous Freebase entities ("Genre kgcn:123").
 _PLACEHOLDER = re.compile(r"^[A-Z][A-Za-z]* kgcn:\d+$")
+#: Types whose multi-word names are also found by their last word ("Chopin", "Bach").
+_PEOPLE_TYPES = frozenset({"Person", "MusicalArtist"})
 _LEADING_ARTICLE = re.compile(r"^(the|a|an)\s+")
 _NON_WORD = re.compile(r"[^\w]+")
 
@@ -77,6 +79,8 @@ class _Index:
     exact: dict[str, list[LinkCandidate]] = field(default_factory=lambda: defaultdict(list))
     alias: dict[str, list[LinkCandidate]] = field(default_factory=lambda: defaultdict(list))
     normalised: dict[str, list[LinkCandidate]] = field(default_factory=lambda: defaultdict(list))
+    #: surname -> people and artists with a multi-word name ("bach" -> Johann Sebastian Bach)
+    surname: dict[str, list[LinkCandidate]] = field(default_factory=lambda: defaultdict(list))
     #: entity type -> normalised names (for fuzzy matching within compatible types)
     names_by_type: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
@@ -129,6 +133,9 @@ class EntityLinker:
         for key in keys - {""}:
             index.normalised[key].append(candidate)
             index.names_by_type[candidate.entity_type].append(key)
+        words = normalise_name(candidate.name).split()
+        if candidate.entity_type in _PEOPLE_TYPES and len(words) >= 2 and len(words[-1]) >= 4:
+            index.surname[words[-1]].append(candidate)
 
     @property
     def index(self) -> _Index:
@@ -140,6 +147,10 @@ class EntityLinker:
 
     def link(self, text: str, label: str, *, context: str = "") -> LinkResult:
         """Link one mention with NER ``label``; ``context`` is the surrounding text used to disambiguate."""
+        found = self._lookup(text, label, context=context)
+        return found if found is not None else self._propose(" ".join(text.split()), label)
+
+    def _lookup(self, text: str, label: str, *, context: str, exact_only: bool = False) -> LinkResult | None:
         allowed = LINKABLE_ENTITY_TYPES.get(label, ("Entity",))
         surface = " ".join(text.split())
         key = normalise_name(surface)
@@ -151,12 +162,25 @@ class EntityLinker:
             candidates = [c for c in table.get(lookup, ()) if c.entity_type in allowed]
             if candidates:
                 return self._choose(candidates, allowed=allowed, method=method, score=1.0 if method != "normalised" else 0.95, context=context)
+        if exact_only:
+            return None
+        surname = [c for c in self.index.surname.get(key, ()) if c.entity_type in allowed] if " " not in key else []
+        if surname:
+            return self._choose(surname, allowed=allowed, method="alias", score=0.85, context=context)
         if len(key) >= self.fuzzy_min_length:
             fuzzy = self._fuzzy(key, allowed)
             if fuzzy is not None:
                 candidates, score = fuzzy
                 return self._choose(candidates, allowed=allowed, method="fuzzy", score=score, context=context)
-        return self._propose(surface, label)
+        return None
+
+    def find(self, text: str, label: str, *, context: str = "", exact_only: bool = False) -> LinkResult | None:
+        """The existing entity a mention names, or ``None`` (never proposes; request understanding uses it).
+
+        ``exact_only`` keeps to exact, alias and normalised names (no surname or fuzzy guess), for
+        looking up arbitrary word n-grams.
+        """
+        return self._lookup(text, label, context=context, exact_only=exact_only)
 
     def _fuzzy(self, key: str, allowed: Sequence[str]) -> tuple[list[LinkCandidate], float] | None:
         best: tuple[str, float] | None = None

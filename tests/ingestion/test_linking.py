@@ -85,3 +85,12 @@ def test_name_normalisation():
     assert normalise_name("The  Beatles!") == "beatles"
     assert normalise_name("Simon & Garfunkel") == "simon and garfunkel"
     assert slugify("Sigur Rós") == "sigur-ros"
+
+
+def test_surnames_find_people_and_find_never_proposes(graph):
+    linker = EntityLinker(graph)
+    surname = linker.link("Collins", "PERSON")
+    assert (surname.entity_id, surname.method) == ("person:collins", "alias")
+    assert linker.find("Rick Wakeman", "PERSON") is None
+    assert linker.find("Rick Wakeman", "PERSON") is None  # still nothing proposed behind the caller's back
+    assert linker.link("Rick Wakeman", "PERSON").is_new

@@ -1,0 +1,1 @@
+"""Natural-language music requests: parse them into graph entities and constraints, then answer them."""

@@ -1,0 +1,119 @@
+"""Settings of one relation-extraction training run, saved inside every artifact.
+
+Why a frozen, validated dataclass: a run must be reproducible from its ``config.json`` alone (seed,
+data files, every hyper-parameter), and a bad value must fail before minutes of training, with a
+message naming the setting.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from learning_platform.errors import ConfigurationError
+
+CROSSRE_DIR = "crossner-crossre-music"
+
+
+@dataclass(frozen=True)
+class RelationTrainingConfig:
+    seed: int = 13
+    # data (paths relative to LEITMOTIF_DATA_DIR unless absolute)
+    crossre_train_files: tuple[str, ...] = (f"{CROSSRE_DIR}/re_train.jsonl", f"{CROSSRE_DIR}/re_test_part_shared.jsonl")
+    crossre_dev_file: str = f"{CROSSRE_DIR}/re_dev.jsonl"
+    fewrel_file: str | None = "fewrel-music/train.jsonl"
+    #: Share of FewRel sentences (stratified by relation, grouped by text) held out for the dev report.
+    fewrel_dev_fraction: float = 0.2
+    #: Share of training sentences (grouped by text) used for early stopping and the temperature.
+    validation_fraction: float = 0.1
+    distant_supervision: bool = True
+    # features
+    min_word_count: int = 2
+    #: Words kept on either side of the pair (the words between the mentions are always kept).
+    context_tokens: int = 8
+    #: Longest marked sequence; longer ones are cut around the mentions.
+    max_tokens: int = 40
+    # model
+    embedding_dim: int = 64
+    hidden_dim: int = 64
+    mlp_dim: int = 128
+    dropout: float = 0.3
+    #: Chance of replacing a training word by <unk>, so the <unk> vector is learned for unseen names.
+    word_dropout: float = 0.05
+    # optimisation
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.0
+    gradient_clip: float = 5.0
+    #: Class weights ∝ count^-power (0: none, 1: inverse frequency), normalised to mean 1 over examples.
+    class_weight_power: float = 0.5
+    #: Stop when the validation macro F1 has not improved for this many epochs.
+    patience: int = 4
+    torch_threads: int = 1
+
+    def __post_init__(self) -> None:
+        _require_int("seed", self.seed, minimum=0)
+        for name in ("epochs", "batch_size", "embedding_dim", "hidden_dim", "mlp_dim", "patience", "min_word_count", "torch_threads"):
+            _require_int(name, getattr(self, name), minimum=1)
+        _require_int("max_tokens", self.max_tokens, minimum=8)
+        _require_int("context_tokens", self.context_tokens, minimum=0)
+        for name, low, high in (
+            ("fewrel_dev_fraction", 0.0, 0.9),
+            ("validation_fraction", 0.0, 0.5),
+            ("dropout", 0.0, 0.9),
+            ("word_dropout", 0.0, 0.5),
+            ("class_weight_power", 0.0, 1.0),
+            ("weight_decay", 0.0, 1.0),
+        ):
+            _require_float(name, getattr(self, name), low, high)
+        for name in ("learning_rate", "gradient_clip"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigurationError(f"{name} must be a positive number, got {value!r}.")
+        if not isinstance(self.distant_supervision, bool):
+            raise ConfigurationError(f"distant_supervision must be true or false, got {self.distant_supervision!r}.")
+        if isinstance(self.crossre_train_files, str) or not all(isinstance(p, str) and p for p in self.crossre_train_files):
+            raise ConfigurationError("crossre_train_files must be a list of file paths.")
+        if not isinstance(self.crossre_dev_file, str) or not self.crossre_dev_file:
+            raise ConfigurationError("crossre_dev_file must be a file path.")
+        if self.fewrel_file is not None and (not isinstance(self.fewrel_file, str) or not self.fewrel_file):
+            raise ConfigurationError("fewrel_file must be a file path or null.")
+        if not self.crossre_train_files and self.fewrel_file is None:
+            raise ConfigurationError("No training data: give crossre_train_files or fewrel_file.")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["crossre_train_files"] = list(self.crossre_train_files)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RelationTrainingConfig":
+        if not isinstance(data, Mapping):
+            raise ConfigurationError(f"A relation training config must be a JSON object, got {type(data).__name__}.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigurationError(f"Unknown relation config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}.")
+        values = dict(data)
+        if isinstance(values.get("crossre_train_files"), list):
+            values["crossre_train_files"] = tuple(values["crossre_train_files"])
+        return cls(**values)
+
+    def config_hash(self) -> str:
+        """Short stable digest of every setting (part of the artifact name; equal configs, equal hash)."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def _require_int(name: str, value: Any, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
+
+
+def _require_float(name: str, value: Any, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+        raise ConfigurationError(f"{name} must be a number between {low} and {high}, got {value!r}.")

@@ -11,7 +11,7 @@ from django.db import transaction
 
 CURATOR_GROUP = "curators"
 #: Apps whose models curators may edit in the admin.
-CURATOR_APPS = ("kg", "catalog")
+CURATOR_APPS = ("kg", "catalog", "ingestion")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ migrate: venv
 load: venv
 	$(PY) manage.py load_lastfm
 	$(PY) manage.py load_courses
+	$(PY) manage.py load_curriculum
 
 # Trains and publishes the serving model once; `make retrain` trains a new one on the current data.
 ARTIFACTS ?= $(or $(LEITMOTIF_ARTIFACTS_DIR),artifacts)

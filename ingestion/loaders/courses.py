@@ -53,7 +53,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -1099,6 +1099,7 @@ def courses_load(path: Path, *, store: KnowledgeGraphStore, progress: bool = Tru
         store.ping()
         vocabulary = tag_vocabulary_read(store=store)
         records, links = course_graph_records(courses=courses, vocabulary=vocabulary)
+        records = keep_existing_concept_data(records, store=store)
         for entity in records.entities:
             entity.validate()
         for relation in records.relations:
@@ -1128,3 +1129,18 @@ def courses_load(path: Path, *, store: KnowledgeGraphStore, progress: bool = Tru
         backend=getattr(store, "registry_name", type(store).__name__),
     )
 
+
+
+def keep_existing_concept_data(records: GraphRecords, *, store: KnowledgeGraphStore) -> GraphRecords:
+    """Concepts that already exist keep properties other loaders added (the curriculum's ``curriculum`` key).
+
+    Why: an upsert replaces properties, so a re-run of this loader would wipe the curriculum's data on
+    the concepts both loaders write, and the two loaders would undo each other forever.
+    """
+    ids = [e.id for e in records.entities if e.type == CONCEPT_ENTITY_TYPE]
+    existing = store.get_entities(ids) if ids else {}
+    entities = [
+        replace(e, properties={**existing[e.id].properties, **e.properties}) if e.type == CONCEPT_ENTITY_TYPE and e.id in existing else e
+        for e in records.entities
+    ]
+    return GraphRecords(entities=entities, relations=records.relations)

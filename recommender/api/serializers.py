@@ -200,6 +200,38 @@ class RecommendationQuerySerializer(serializers.Serializer):
         help_text="Courses only: beginner, intermediate, expert or all.",
         error_messages={"invalid_choice": f'level must be one of {", ".join(LEVELS)}; got "{{input}}".'},
     )
+    rerank = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text=(
+            "Re-rank the list: NAME or NAME:STRENGTH with strength 0–1 — none, popularity (fewer blockbusters), "
+            "diversity (varied tags), mood (fit your moods or the mood parameter), unit (cover the unit's concepts). "
+            "Default: unit:0.5 when unit is given, else mood:0.5 when mood is given, else none. Empty means not given."
+        ),
+        error_messages={
+            "max_length": "rerank is too long: give NAME[:STRENGTH], e.g. diversity:0.3.",
+        },
+    )
+    unit = serializers.CharField(
+        required=False,
+        max_length=4000,
+        help_text=(
+            "A curriculum unit: comma-separated concept ids (leitmotif:concept:scales,leitmotif:concept:chords). "
+            "Ranks items that cover these concepts (unit:0.5 unless rerank says otherwise) and measures the list's "
+            "Educational Match Score on them; without it (or empty), your own unit (concepts linked to your artists' tags) is used."
+        ),
+        error_messages={
+            "max_length": "unit is too long: a unit names at most 50 concepts.",
+        },
+    )
+    mood = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="Moods you want (comma-separated): happy, sad, calm, energetic, romantic, dark. Default (or empty): the moods of your artists.",
+        error_messages={
+            "max_length": "mood is too long: name a few moods, e.g. calm,happy.",
+        },
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("level") and attrs.get("kind") != "course":
@@ -263,11 +295,29 @@ class RecommendationSerializer(serializers.Serializer):
     explanation = ExplanationSerializer()
 
 
+class ListScoresSerializer(serializers.Serializer):
+    """How the returned list fits the learner (definitions: recommender/evaluation/learning_metrics.py)."""
+
+    ems = serializers.FloatField(
+        allow_null=True,
+        help_text="Educational Match Score in [0, 1]: ½·(share of the unit's concepts the list covers) + ½·(share of items on the unit); null without a unit.",
+    )
+    ers = serializers.FloatField(
+        allow_null=True,
+        help_text="Emotional Resonance Score in [0, 1]: mean cosine between your mood profile (or stated moods) and the moods of the items that have mood tags; null when undefined.",
+    )
+
+
 class RecommendationListSerializer(serializers.Serializer):
     listener_id = serializers.IntegerField()
     kind = serializers.CharField()
     k = serializers.IntegerField()
     exclude_seen = serializers.BooleanField()
+    rerank = serializers.CharField(help_text="The re-ranking applied, e.g. none or unit:0.5.")
+    unit = serializers.ListField(child=serializers.CharField(), help_text="Concept ids EMS was measured on (asked for, or your own unit; empty when none).")
+    unit_source = serializers.ChoiceField(choices=["request", "learner", "none"], help_text="Where the unit came from.")
+    mood = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text="Stated moods (null: your artists' moods were used).")
+    scores = ListScoresSerializer()
     results = RecommendationSerializer(many=True)
 
 

@@ -122,13 +122,16 @@ def _my_listener(request: Request) -> Listener:
 
 def _recommendations_response(request: Request, listener: Listener) -> Response:
     params = _query(RecommendationQuerySerializer, request)
-    recs = _serving_selectors().recommendations_for_listener(
+    ranked = _serving_selectors().recommendation_list_for_listener(
         listener,
         kind=params["kind"],
         k=params["k"],
         exclude_seen=params["exclude_seen"],
         tag=params.get("tag"),
         level=params.get("level"),
+        rerank=params.get("rerank"),
+        unit=params.get("unit"),
+        mood=params.get("mood"),
     )
     return Response(
         {
@@ -136,7 +139,12 @@ def _recommendations_response(request: Request, listener: Listener) -> Response:
             "kind": params["kind"],
             "k": params["k"],
             "exclude_seen": params["exclude_seen"],
-            "results": RecommendationSerializer(recs, many=True).data,
+            "rerank": ranked.rerank,
+            "unit": list(ranked.unit),
+            "unit_source": ranked.unit_source,
+            "mood": list(ranked.mood) if ranked.mood is not None else None,
+            "scores": ranked.scores,
+            "results": RecommendationSerializer(ranked.results, many=True).data,
         }
     )
 

@@ -173,32 +173,61 @@ def evaluate_topk(
         scores = _score_batch(model, batch, split.n_items)
         _mask(scores, excluded[batch])
         top = top_k_items(scores, k_max)
-        hits = M.hits_at_k(top, relevant[batch])
-        n_relevant = n_relevant_all[batch]
-        for k in ks:
-            per_user[f"precision@{k}"].append(M.precision_at_k(hits, k))
-            per_user[f"recall@{k}"].append(M.recall_at_k(hits, n_relevant, k))
-            per_user[f"f1@{k}"].append(M.f1_at_k(hits, n_relevant, k))
-            per_user[f"ndcg@{k}"].append(M.ndcg_at_k(hits, n_relevant, k))
-            per_user[f"mrr@{k}"].append(M.mrr_at_k(hits, k))
-            per_user[f"map@{k}"].append(M.average_precision_at_k(hits, n_relevant, k))
-            per_user[f"hit_rate@{k}"].append(M.hit_rate_at_k(hits, k))
+        for name, values in ranking_metrics(top, relevant[batch], n_relevant_all[batch], ks).items():
+            per_user[name].append(values)
         lists.append(top)
 
     all_lists = np.vstack(lists)
     per_user_arrays = {name: np.concatenate(values) for name, values in per_user.items()}
     metrics = {name: float(values.mean()) for name, values in per_user_arrays.items()}
-    for k in ks:
-        metrics[f"coverage@{k}"] = M.catalogue_coverage(all_lists[:, :k], split.n_items)
-        metrics[f"novelty@{k}"] = M.novelty(all_lists[:, :k], item_popularity, max(n_train_users, 1))
+    metrics.update(list_metrics(all_lists, ks, n_items=split.n_items, item_popularity=item_popularity, n_train_users=n_train_users))
     per_user_arrays["user"] = users
     per_user_arrays["top_items"] = all_lists
-    details = {
+    return EvaluationResult(
+        model=_model_name(model),
+        split=split.label,
+        protocol=split.protocol,
+        seed=split.seed,
+        metrics=metrics,
+        details=topk_details(split, part=part, ks=ks, users=users, n_relevant_pairs=int(n_relevant_all.sum())),
+        per_user=per_user_arrays,
+    )
+
+
+def ranking_metrics(top: np.ndarray, relevant: sp.csr_matrix, n_relevant: np.ndarray, ks: Sequence[int]) -> dict[str, np.ndarray]:
+    """Per-user ``precision@K … hit_rate@K`` of top-K lists (rows of ``top``) against their relevant items."""
+    hits = M.hits_at_k(top, relevant)
+    out: dict[str, np.ndarray] = {}
+    for k in ks:
+        out[f"precision@{k}"] = M.precision_at_k(hits, k)
+        out[f"recall@{k}"] = M.recall_at_k(hits, n_relevant, k)
+        out[f"f1@{k}"] = M.f1_at_k(hits, n_relevant, k)
+        out[f"ndcg@{k}"] = M.ndcg_at_k(hits, n_relevant, k)
+        out[f"mrr@{k}"] = M.mrr_at_k(hits, k)
+        out[f"map@{k}"] = M.average_precision_at_k(hits, n_relevant, k)
+        out[f"hit_rate@{k}"] = M.hit_rate_at_k(hits, k)
+    return out
+
+
+def list_metrics(
+    all_lists: np.ndarray, ks: Sequence[int], *, n_items: int, item_popularity: np.ndarray, n_train_users: int
+) -> dict[str, float]:
+    """``coverage@K`` and ``novelty@K`` of every user's list together."""
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"coverage@{k}"] = M.catalogue_coverage(all_lists[:, :k], n_items)
+        out[f"novelty@{k}"] = M.novelty(all_lists[:, :k], item_popularity, max(n_train_users, 1))
+    return out
+
+
+def topk_details(split: TopKSplit, *, part: str, ks: Sequence[int], users: np.ndarray, n_relevant_pairs: int) -> dict[str, Any]:
+    """The rules and counts every top-K result records."""
+    details: dict[str, Any] = {
         "part": part,
         "ks": list(ks),
         "n_users_evaluated": int(users.size),
         "n_items": split.n_items,
-        "n_relevant_pairs": int(n_relevant_all.sum()),
+        "n_relevant_pairs": n_relevant_pairs,
         "candidates": "all items not in the user's training" + (" set" if part == "validation" else " or validation set")
         + (" (including pairs withheld from this sparsity subset)" if split.withheld is not None else ""),
         "tie_break": "lower item index first",
@@ -206,15 +235,7 @@ def evaluate_topk(
     if split.cold_items.size:
         details["n_cold_items"] = int(split.cold_items.size)
         details["cold_start_rule"] = "ranked over all non-history items; hits counted on cold items only"
-    return EvaluationResult(
-        model=_model_name(model),
-        split=split.label,
-        protocol=split.protocol,
-        seed=split.seed,
-        metrics=metrics,
-        details=details,
-        per_user=per_user_arrays,
-    )
+    return details
 
 
 CALIBRATIONS = ("platt", "sigmoid")

@@ -29,7 +29,11 @@ from .evaluator import EvaluationResult
 from .splits import PROTOCOL_C, PROTOCOL_SPARSITY, PROTOCOL_T
 
 DEFAULT_REPORTS_DIR = Path("reports")
-TABLE_METRICS = ("precision", "recall", "f1", "ndcg", "mrr", "map", "hit_rate", "coverage", "novelty")
+#: Columns of the Markdown tables, in order; a metric a run did not compute is left out. ``arp`` …
+#: ``ers`` come from re-ranked runs (:mod:`.beyond_accuracy`).
+TABLE_METRICS = (
+    "precision", "recall", "f1", "ndcg", "mrr", "map", "hit_rate", "coverage", "novelty", "arp", "long_tail", "ild", "ems", "ers",
+)
 _SPARSITY_LABEL = re.compile(rf"^{PROTOCOL_SPARSITY}@(?P<fraction>[0-9.]+)$")
 
 

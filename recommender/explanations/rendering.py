@@ -73,11 +73,12 @@ ROLE_OPENINGS: Mapping[str, str] = {
     "enroll": "You enrolled in",
     "complete": "You completed",
     "interest": "You picked",
+    "request": "You asked for",
     "engaged": "You engaged with",
 }
 _ROLE_ALIASES: Mapping[str, str] = {
     "listened": "listen", "liked": "like", "enrolled": "enroll", "completed": "complete",
-    "picked": "interest", "interests": "interest", "engaged_with": "engaged", "engaged with": "engaged",
+    "picked": "interest", "interests": "interest", "engaged_with": "engaged", "engaged with": "engaged", "asked": "request",
 }
 DEFAULT_ROLE = "engaged"
 

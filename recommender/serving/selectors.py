@@ -23,6 +23,12 @@ sources to the item). When no path exists, an honest fallback names its basis: `
 citing the listener's artist with the strongest co-listening link to the item (the very term the
 model adds, see :mod:`recommender.models.neighbourhood`), or ``popularity``.
 
+**Re-ranking and list scores** (:mod:`.learning`): ``rerank`` (``popularity``, ``diversity``, ``mood``,
+``unit`` with a strength, see :mod:`recommender.reranking`), ``unit`` (curriculum concept ids) and
+``mood`` (moods of the lexicon) reorder a pool of the best :func:`~recommender.reranking.pool_size`
+allowed items; :func:`recommendation_list_for_listener` also returns the list's Educational Match Score
+and Emotional Resonance Score (:mod:`recommender.evaluation.learning_metrics`).
+
 Latency: the model's item table and fold-in statistics are computed once when a model is loaded, the
 graph matrices once per graph snapshot, the course table (with its Course rows) once per change of the
 Course table, the model's Artist rows once per model (re-validated every
@@ -33,6 +39,7 @@ one fold-in (one user), a few sparse products and the vectorised path search for
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 import time
@@ -58,6 +65,12 @@ KINDS: tuple[str, ...] = ("music", "course")
 LEVELS: tuple[str, ...] = tuple(str(v) for v in Course.Level.values)
 #: Largest k one call may ask for (the API's limit too).
 MAX_K = 100
+#: A request's seeds against the personal ranking: the personal part is added at this weight (standardised).
+REQUEST_PERSONAL_WEIGHT = 0.3
+#: Weight (in standard deviations of the request's model scores) of the request's graph neighbourhood.
+REQUEST_GRAPH_WEIGHT = 2.0
+#: Share of the course random walk's restart mass given to a request's seeds, relative to the history's.
+REQUEST_SEED_WEIGHT = 1.0
 #: Artists of the listener used as explanation sources (the most important ones; more only slow the path search).
 MAX_EXPLANATION_SOURCES = 12
 #: Artists seeding the course spread (the most important ones).
@@ -104,6 +117,22 @@ class HistoryEntry:
     course: Course | None
 
 
+@dataclass(frozen=True, eq=False)
+class RecommendationList:
+    """A ranked list with how it was re-ranked and what it scores for the learner's unit and mood.
+
+    ``scores`` = ``{"ems": float | None, "ers": float | None}`` (``None`` when undefined: no unit, no
+    mood information); ``unit`` is the unit EMS was measured on (asked for, or the learner's own).
+    """
+
+    results: list[Recommendation]
+    rerank: str
+    unit: tuple[str, ...]
+    unit_source: str  # "request" | "learner" | "none"
+    mood: tuple[str, ...] | None
+    scores: dict[str, float | None]
+
+
 # --- history ----------------------------------------------------------------------------------------
 
 
@@ -136,6 +165,7 @@ class _Taste:
     courses: list[tuple[int, str, float]]  # (course pk, entity id, weight)
     interests: list[tuple[str, str]]  # (entity id, entity type)
     roles: dict[str, str]  # entity id -> how the listener relates to it ("listen", "like", "interest" …), for sentences
+    request: tuple[str, ...] = ()  # graph entities one request is about (seeds), in the graph snapshot
 
 
 def _history_sql() -> str:
@@ -267,15 +297,56 @@ def recommendations_for_listener(
     exclude_seen: bool = True,
     tag: str | None = None,
     level: str | None = None,
+    rerank: str | None = None,
+    unit: str | Sequence[str] | None = None,
+    mood: str | Sequence[str] | None = None,
+    seeds: Sequence[str] = (),
+    near: Sequence[str] = (),
 ) -> list[Recommendation]:
     """The top ``k`` artists (``kind="music"``) or courses (``kind="course"``) for ``listener``, explained.
 
     ``exclude_seen`` leaves out artists listened to/liked and artists picked at onboarding (music) or
     courses enrolled in/completed (course); skipped artists are always left out. ``tag`` (a tag name
     such as ``blues`` or its entity id) keeps items linked to that tag; ``level`` (courses only) keeps
-    courses of that level. Bad values raise :class:`RecommendationRequestError`, an unknown tag
-    ``UnknownEntityError``, and a process with no published model ``NoServingModelError``.
+    courses of that level. ``rerank``/``unit``/``mood`` re-rank the list (see
+    :func:`recommendation_list_for_listener`). Bad values raise :class:`RecommendationRequestError`, an
+    unknown tag ``UnknownEntityError``, and a process with no published model ``NoServingModelError``.
     """
+    return recommendation_list_for_listener(
+        listener, kind=kind, k=k, exclude_seen=exclude_seen, tag=tag, level=level, rerank=rerank, unit=unit, mood=mood,
+        seeds=seeds, near=near,
+    ).results
+
+
+def recommendation_list_for_listener(
+    listener: Listener,
+    *,
+    kind: str = "music",
+    k: int = 10,
+    exclude_seen: bool = True,
+    tag: str | None = None,
+    level: str | None = None,
+    rerank: str | None = None,
+    unit: str | Sequence[str] | None = None,
+    mood: str | Sequence[str] | None = None,
+    seeds: Sequence[str] = (),
+    near: Sequence[str] = (),
+) -> RecommendationList:
+    """:func:`recommendations_for_listener` plus the list's EMS/ERS and the re-ranking applied.
+
+    ``rerank`` is ``NAME[:STRENGTH]`` (``none``, ``popularity``, ``diversity``, ``mood``, ``unit``;
+    strength 0–1), ``unit`` concept ids (a comma-separated string or a list), ``mood`` moods of the
+    lexicon (``calm``, ``happy`` …). A unit without ``rerank`` means ``unit:0.5``, a mood without it
+    ``mood:0.5`` (rules in :mod:`.learning`). Unknown concepts or moods and malformed values raise
+    :class:`RecommendationRequestError` saying what to send instead.
+
+    ``seeds`` are graph entity ids this one request is about (a plain-English request's artists, tags,
+    instruments, concepts): they steer the list strongly, the listener's own history still counts. ``near``
+    keeps only items next to at least one of those entities (e.g. courses teaching the instrument); ids
+    not in the graph are ignored there, so a stale request never fails.
+    """
+    from . import learning
+
     _check_listener(listener)
     if kind not in KINDS:
         raise RecommendationRequestError(f'kind must be "music" or "course", got {kind!r}.')
@@ -290,19 +361,68 @@ def recommendations_for_listener(
             raise RecommendationRequestError(f"level must be one of {', '.join(LEVELS)}; got {level!r}.")
     if tag is not None and (not isinstance(tag, str) or not tag.strip()):
         raise RecommendationRequestError("tag must be a tag name such as 'blues' (or its entity id 'lastfm:tag:829').")
+    request = learning.list_request(rerank, unit, mood)
     serving = model_holder().current()
     snapshot = graph_snapshot()
     taste = _taste(listener)
     tag_node = _tag_node(snapshot, tag) if tag is not None else None
+    taste = _with_request_seeds(taste, snapshot, seeds)
+    near_nodes = [snapshot.node_index[e] for e in dict.fromkeys(near) if e in snapshot.node_index]
+    music = learning.music_facts(serving, snapshot)
+    history = [serving.item_index[pk] for pk, _, _ in taste.artists if pk in serving.item_index]
     if kind == "music":
-        return _music(listener, serving, snapshot, taste, k=int(k), exclude_seen=exclude_seen, tag_node=tag_node)
-    return _courses(serving, snapshot, taste, k=int(k), exclude_seen=exclude_seen, tag_node=tag_node, level=level)
+        facts = music
+    else:
+        table = _course_table(snapshot)
+        facts = learning.course_facts(table, snapshot, _graph_index(snapshot, serving).adjacency)
+    unit_indices, unit_ids, profile = learning.learner_targets(request, music, facts, history)
+    plan = _ListPlan(spec=request.rerank, facts=facts, unit=unit_indices, profile=profile)
+    if kind == "music":
+        results, items = _music(listener, serving, snapshot, taste, k=int(k), exclude_seen=exclude_seen, tag_node=tag_node, plan=plan,
+                                near_nodes=near_nodes)
+    else:
+        results, items = _courses(serving, snapshot, taste, k=int(k), exclude_seen=exclude_seen, tag_node=tag_node, level=level, plan=plan,
+                                  near_nodes=near_nodes)
+    return RecommendationList(
+        results=results,
+        rerank=str(request.rerank),
+        unit=unit_ids,
+        unit_source="request" if request.unit is not None else ("learner" if unit_ids else "none"),
+        mood=request.mood,
+        scores=facts.scores(items, unit=unit_indices, profile=profile),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _ListPlan:
+    """How to cut the final list from the ranking: the re-ranker and what it reads."""
+
+    spec: Any  # recommender.reranking.RerankSpec
+    facts: Any  # .learning.ItemFacts of the kind ranked
+    unit: np.ndarray | None
+    profile: np.ndarray | None
+
+    def choose(self, ranking: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+        """The final ``k`` indices: the plain top ``k``, or the re-ranked top ``k`` of a deeper pool."""
+        from recommender.reranking import RerankContext, pool_size
+        from recommender.reranking import rerank as rerank_list
+
+        if self.spec.is_identity:
+            return _top(ranking, allowed, k)
+        pool = _top(ranking, allowed, pool_size(k))
+        if not len(pool):
+            return pool
+        context = RerankContext(
+            item_popularity=self.facts.popularity, item_features=self.facts.features, item_moods=self.facts.moods,
+            mood_profile=self.profile, item_concepts=self.facts.concepts.dense_item_concepts, unit=self.unit,
+        )
+        return rerank_list(self.spec, pool, ranking[pool], k, context)
 
 
 def _music(
     listener: Listener, serving: ServingModel, snapshot: "GraphSnapshot", taste: _Taste, *, k: int, exclude_seen: bool,
-    tag_node: int | None,
-) -> list[Recommendation]:
+    tag_node: int | None, plan: _ListPlan, near_nodes: Sequence[int] = (),
+) -> tuple[list[Recommendation], np.ndarray]:
     model = serving.model
     graph = _graph_index(snapshot, serving)
     history = [serving.item_index[pk] for pk, _, _ in taste.artists if pk in serving.item_index]
@@ -323,6 +443,8 @@ def _music(
     ranking = scores.copy()
     if affinity is not None and affinity.max() > 0:
         ranking += INTEREST_WEIGHT * float(scores.std() or 1.0) * affinity / affinity.max()
+    if taste.request:
+        ranking = _steer_by_request(ranking, model, serving, graph, snapshot, taste, user_index)
     allowed = np.ones(model.n_items, dtype=bool)
     for pk in taste.skipped:
         if pk in serving.item_index:
@@ -330,14 +452,18 @@ def _music(
     if exclude_seen:
         allowed[[serving.item_index[pk] for pk in taste.seen_artists if pk in serving.item_index]] = False
         allowed[artist_interest_items] = False
+        # "Something like X" asks for others than X.
+        allowed[[graph.item_of_node[snapshot.node_index[e]] for e in taste.request if graph.item_of_node.get(snapshot.node_index[e]) is not None]] = False
     if tag_node is not None:
         allowed &= graph.items_next_to(tag_node)
-    chosen = _top(ranking, allowed, k)
+    if near_nodes:
+        allowed &= np.logical_or.reduce([graph.items_next_to(n) for n in near_nodes])
+    chosen = plan.choose(ranking, allowed, k)
     if not len(chosen):
-        return []
+        return [], chosen
     pks = [int(serving.item_ids[i]) for i in chosen]
     artists = _artists(serving, pks)
-    sources = [e for _, e, _ in taste.artists[-MAX_EXPLANATION_SOURCES:]] + [e for e, _ in taste.interests]
+    sources = list(taste.request) + [e for _, e, _ in taste.artists[-MAX_EXPLANATION_SOURCES:]] + [e for e, _ in taste.interests]
     targets = [artists[pk].entity_id for pk in pks]
     explanations = _explain(snapshot, sources=sources, targets=targets, roles=taste.roles)
     history_items = np.asarray(sorted(set(folded)), dtype=np.int64)
@@ -354,17 +480,17 @@ def _music(
             explanation = similar or explanation
         results.append(Recommendation(rank=rank, score=float(scores[item]), kind="music", entity_id=artist.entity_id,
                                       artist=artist, course=None, explanation=explanation))
-    return results
+    return results, chosen
 
 
 def _courses(
     serving: ServingModel, snapshot: "GraphSnapshot", taste: _Taste, *, k: int, exclude_seen: bool, tag_node: int | None,
-    level: str | None,
-) -> list[Recommendation]:
+    level: str | None, plan: _ListPlan, near_nodes: Sequence[int] = (),
+) -> tuple[list[Recommendation], np.ndarray]:
     graph = _graph_index(snapshot, serving)
     table = _course_table(snapshot)
     if not len(table.pks):
-        return []
+        return [], np.zeros(0, dtype=np.int64)
     seeds: dict[int, float] = {}
 
     def add(entries: list[tuple[str, float]]) -> None:
@@ -377,6 +503,9 @@ def _courses(
     add([(e, w) for _, e, w in taste.artists[-MAX_COURSE_SEED_ARTISTS:]])
     add([(e, 1.0) for e, _ in taste.interests])
     add([(e, w) for _, e, w in taste.courses])
+    if taste.request:
+        # What this request names outweighs the whole history (REQUEST_SEED_WEIGHT shares of the restart mass).
+        add([(e, REQUEST_SEED_WEIGHT * 3.0 / len(taste.request)) for e in taste.request])
     evidence = np.zeros(len(table.pks))
     if seeds:
         nodes = list(seeds)
@@ -392,12 +521,14 @@ def _courses(
         allowed &= table.levels == level
     if tag_node is not None:
         allowed &= graph.nodes_next_to(tag_node)[table.nodes]
-    chosen = _top(ranking, allowed, k)
+    if near_nodes:
+        allowed &= np.logical_or.reduce([graph.nodes_next_to(n)[table.nodes] for n in near_nodes])
+    chosen = plan.choose(ranking, allowed, k)
     if not len(chosen):
-        return []
+        return [], chosen
     pks = [int(table.pks[i]) for i in chosen]
     courses = {pk: copy.copy(table.rows[pk]) for pk in pks}
-    sources = [e for _, e, _ in taste.artists[-MAX_EXPLANATION_SOURCES:]] + [e for e, _ in taste.interests] + [e for _, e, _ in taste.courses]
+    sources = list(taste.request) + [e for _, e, _ in taste.artists[-MAX_EXPLANATION_SOURCES:]] + [e for e, _ in taste.interests] + [e for _, e, _ in taste.courses]
     explanations = _explain(snapshot, sources=sources, targets=[courses[pk].entity_id for pk in pks], roles=taste.roles)
     results = []
     for rank, (row, pk) in enumerate(zip(chosen, pks), start=1):
@@ -407,7 +538,50 @@ def _courses(
             explanation = _popularity_explanation(course.entity_id, course.title, course.subscribers, what="subscribers")
         results.append(Recommendation(rank=rank, score=float(ranking[row]), kind="course", entity_id=course.entity_id,
                                       artist=None, course=course, explanation=explanation))
-    return results
+    return results, chosen
+
+
+def _with_request_seeds(taste: _Taste, snapshot: "GraphSnapshot", seeds: Sequence[str]) -> _Taste:
+    """The taste plus this request's seed entities (those in the graph), explained as "you asked for"."""
+    if isinstance(seeds, str) or not all(isinstance(s, str) for s in seeds):
+        raise RecommendationRequestError("seeds must be a list of graph entity ids.")
+    present = tuple(e for e in dict.fromkeys(seeds) if e in snapshot.node_index)
+    if not present:
+        return taste
+    roles = {**taste.roles, **{e: "request" for e in present}}
+    return dataclasses.replace(taste, request=present, roles=roles)
+
+
+def _steer_by_request(
+    ranking: np.ndarray, model: Any, serving: ServingModel, graph: "_GraphIndex", snapshot: "GraphSnapshot", taste: _Taste,
+    user_index: int | None,
+) -> np.ndarray:
+    """Blend the personal ranking with one built from the request's seeds alone (standardised, request first).
+
+    Seed artists are folded in as if they were the whole history; other seeds (tags, instruments, concepts)
+    spread over the graph to the artists around them, whose best are folded in the same way. So "like
+    Linkin Park" ranks Linkin Park's neighbourhood first and the learner's own taste breaks the ties.
+    """
+    nodes = [snapshot.node_index[e] for e in taste.request]
+    seed_items = [graph.item_of_node[n] for n in nodes if graph.item_of_node.get(n) is not None]
+    # Two graph steps from every seed: an artist's tags and the artists sharing them, an instrument's
+    # tags and courses, a concept's tags... the request's neighbourhood, whatever the model learned.
+    affinity = graph.spread(nodes, steps=2)[graph.item_nodes_safe] * graph.item_has_node
+    if affinity.max() > 0 and not seed_items:
+        order = np.argsort(-affinity, kind="stable")
+        seed_items = [int(i) for i in order[:INTEREST_SEED_ARTISTS] if affinity[i] > 0]
+    if not seed_items:
+        return ranking
+    request_scores = model.score_history([np.asarray(seed_items, dtype=np.int64)], user_indices=[None], item_has_tags=serving.item_has_tags)[0].astype(np.float64)
+    request_scores = _standardised(request_scores)
+    if affinity.max() > 0:
+        request_scores += REQUEST_GRAPH_WEIGHT * affinity / affinity.max()
+    return _standardised(request_scores) + REQUEST_PERSONAL_WEIGHT * _standardised(ranking)
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / (spread if spread > 0 else 1.0)
 
 
 def _top(ranking: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
@@ -556,9 +730,12 @@ def graph_snapshot() -> "GraphSnapshot":
 def snapshot_forget() -> None:
     """Make the next request re-validate the graph snapshot and the course table at once (tests, writers that need it now)."""
     global _SNAPSHOT, _ARTISTS
+    from . import learning
+
     _SNAPSHOT = None
     _ARTISTS = None
     _COURSE_CHECKED.clear()
+    learning.forget()
 
 
 class _GraphIndex:

@@ -7,12 +7,15 @@ from learning_platform.errors import LeitmotifError
 from recommender.data import InteractionDataset
 from recommender.experiments import PROTOCOLS, experiment_run
 from recommender.registry import available_recommenders
+from recommender.reranking import available_rerankers
 
 
 class Command(BaseCommand):
     help = (
         "Evaluate recommenders on the Last.FM data with a protocol (T: full-ranking top-K; C: CTR AUC/F1; "
-        "sparsity; coldstart) and write reports/<run-id>/ (metrics.json, results.md, plots)."
+        "sparsity; coldstart) and write reports/<run-id>/ (metrics.json, results.md, plots). With --rerank "
+        "(and/or --units) every model is also evaluated under each re-ranking, with EMS, ERS, ARP, long-tail "
+        "share and intra-list diversity beside the accuracy metrics."
     )
 
     def add_arguments(self, parser):
@@ -33,10 +36,30 @@ class Command(BaseCommand):
             "--export-splits", action="store_true",
             help="also write every split used as TSV (user_id, item_id, weight, split) + JSON sidecar under <report>/splits/",
         )
+        parser.add_argument(
+            "--rerank", nargs="+", default=None, metavar="NAME[:STRENGTH]",
+            help=(
+                "re-ranking settings to evaluate for every model, e.g. none popularity:0.5 diversity:0.3 mood:0.5 unit:0.5 "
+                f"(strength 0-1; re-rankers: {', '.join(available_rerankers())}). Adds EMS, ERS, ARP, long-tail share and ILD."
+            ),
+        )
+        parser.add_argument(
+            "--units", nargs="+", default=None, metavar="CONCEPT_ID",
+            help=(
+                "concept ids (leitmotif:concept:<slug>) of one unit used for every learner's EMS and the unit re-ranker; "
+                "default: each learner's own unit (concepts associated with their most frequent curriculum-linked tags)"
+            ),
+        )
+        parser.add_argument(
+            "--pool-size", type=int, default=None,
+            help="candidates handed to a re-ranker per list: max(this, 5*K) (default 100)",
+        )
 
     def handle(self, *args, **opts):
         if opts["torch_threads"] < 1:
             raise CommandError("--torch-threads must be at least 1.")
+        if opts["pool_size"] is not None and opts["pool_size"] < 1:
+            raise CommandError("--pool-size must be at least 1.")
         import torch
 
         torch.set_num_threads(opts["torch_threads"])
@@ -46,10 +69,21 @@ class Command(BaseCommand):
             raise CommandError(f"--params is not valid JSON: {exc}") from None
         if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
             raise CommandError('--params must be a JSON object of objects, e.g. {"ease": {"l2": 300}}.')
+        reranked = opts["rerank"] is not None or opts["units"] is not None or opts["pool_size"] is not None
         try:
+            if reranked:
+                from recommender.evaluation.beyond_accuracy import RERANK_PROTOCOLS, reranked_experiment_run
+                from recommender.reranking import parse_rerank
+
+                if opts["protocol"] not in RERANK_PROTOCOLS:
+                    raise CommandError(
+                        f"--rerank/--units need ranked lists: use --protocol {' or '.join(RERANK_PROTOCOLS)} "
+                        "(Protocol C only scores labelled pairs)."
+                    )
+                settings = [str(parse_rerank(s)) for s in (opts["rerank"] or ["none"])]
             with get_store(opts["backend"]) as store:
                 dataset = InteractionDataset.from_catalog(store=store)
-            run = experiment_run(
+            common = dict(
                 dataset=dataset,
                 protocol=opts["protocol"],
                 models=opts["models"],
@@ -61,6 +95,10 @@ class Command(BaseCommand):
                 progress=not opts["no_progress"],
                 export_splits=opts["export_splits"],
             )
+            if reranked:
+                run = reranked_experiment_run(**common, settings=settings, units=opts["units"], minimum_pool=opts["pool_size"])
+            else:
+                run = experiment_run(**common)
         except (LeitmotifError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write((run.report_dir / "results.md").read_text())

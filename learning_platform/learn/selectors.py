@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
@@ -338,3 +339,36 @@ def recommendation_cards(recommendations: Iterable[Any]) -> list[RecommendationC
             )
         )
     return cards
+
+
+@dataclass(frozen=True)
+class UnderstandingChip:
+    """One understood piece of a request, with the link that asks again without it."""
+
+    role: str
+    text: str
+    name: str
+    source: str
+    remove_url: str
+
+
+def understanding_chips(parsed: Any, *, text: str, drop: Sequence[str], level: str | None, kind: str | None) -> list[UnderstandingChip]:
+    """Chips for "how we understood your request"; each links to the same request with that piece dropped."""
+    base = {"q": text, **({"level": level} if level is not None else {}), **({"kind": kind} if kind else {})}
+    chips = []
+    for item in parsed.understood:
+        if item.role == "kind":
+            continue
+        params = list(base.items()) + [("drop", d) for d in (*drop, item.value)]
+        if item.role == "level":
+            params = [(k, v) for k, v in params if k not in {"level", "drop"} or (k == "drop" and v != item.value)] + [("level", "")]
+        chips.append(
+            UnderstandingChip(
+                role=item.role,
+                text=item.text,
+                name=item.name,
+                source=item.source,
+                remove_url=f"{reverse('learn:ask')}?{urlencode(params)}",
+            )
+        )
+    return chips

@@ -24,4 +24,5 @@ urlpatterns = [
     path("courses/<int:pk>/", views.course_detail, name="course"),
     path("search/", views.search, name="search"),
     path("history/", views.history, name="history"),
+    path("ask/", views.ask, name="ask"),
 ]

@@ -270,3 +270,48 @@ def history(request: HttpRequest) -> HttpResponse:
         "interests": list(listener.interests.all()),
     }
     return render(request, "learn/history.html", context)
+
+
+@login_required(login_url=LOGIN)
+@require_GET
+def ask(request: HttpRequest) -> HttpResponse:
+    """Plain-English requests: how the request was understood (correctable) and the explained answer.
+
+    Corrections come back as query parameters: ``drop`` (an understood item's value, repeatable),
+    ``level`` and ``kind``. Nothing the learner types is an error; an empty box shows examples.
+    """
+    from recommender.understanding.service import ask as ask_request
+
+    text = (request.GET.get("q") or "").strip()
+    context: dict = {"q": text, "examples": ASK_EXAMPLES, "levels": ASK_LEVELS}
+    if not text:
+        return render(request, "learn/ask.html", context)
+    listener = serving_services.learner_listener(request.user)
+    drop = request.GET.getlist("drop")
+    level = request.GET.get("level")
+    kind = request.GET.get("kind")
+    try:
+        answer = ask_request(listener, text, k=MUSIC_K, drop=drop, level=level, kind=kind)
+    except NoServingModelError as exc:
+        context["no_model"] = exc.message
+        return render(request, "learn/ask.html", context, status=503)
+    except StoreUnavailableError as exc:
+        return _store_unavailable(request, exc)
+    context.update(
+        answer=answer,
+        parsed=answer.parsed,
+        drop=drop,
+        chips=selectors.understanding_chips(answer.parsed, text=text, drop=drop, level=level, kind=kind),
+        music=selectors.recommendation_cards(answer.music),
+        courses=selectors.recommendation_cards(answer.courses[:COURSE_K]),
+    )
+    return render(request, "learn/ask.html", context)
+
+
+ASK_EXAMPLES = (
+    "something like Chopin for a beginner pianist",
+    "upbeat rock to practise power chords",
+    "chill electronic music like Boards of Canada",
+    "jazz improvisation course for intermediate players",
+)
+ASK_LEVELS = (("", "any level"), ("Beginner", "Beginner"), ("Intermediate", "Intermediate"), ("Expert", "Expert"))

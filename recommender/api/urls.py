@@ -2,7 +2,7 @@
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import ask, views
 
 app_name = "api"
 
@@ -20,6 +20,7 @@ urlpatterns = [
     path("me/history/", views.MyHistoryView.as_view(), name="me-history"),
     path("me/recommendations/", views.MyRecommendationsView.as_view(), name="me-recommendations"),
     path("me/interactions/", views.MyInteractionsView.as_view(), name="me-interactions"),
+    path("me/ask/", ask.AskView.as_view(), name="me-ask"),
     path("me/interests/", views.MyInterestsView.as_view(), name="me-interests"),
     path("users/<int:listener_id>/history/", views.ListenerHistoryView.as_view(), name="listener-history"),
     path("users/<int:listener_id>/recommendations/", views.ListenerRecommendationsView.as_view(), name="listener-recommendations"),

@@ -71,6 +71,8 @@ class ParsedRequest:
     understood: list[Understood] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     truncated: bool = False
+    #: Set when the learner corrected the reading ("I meant courses").
+    kind_override: str | None = None
 
     def of(self, role: str) -> list[Understood]:
         return [u for u in self.understood if u.role == role]
@@ -91,6 +93,8 @@ class ParsedRequest:
         Artists, works and moods ask for music; a concept asks to learn; a genre asks for music; a level or
         an instrument alone ("I'm a beginner drummer") asks to learn.
         """
+        if self.kind_override:
+            return self.kind_override
         kinds = {u.value for u in self.of("kind")}
         if "course" in kinds:
             return "course"

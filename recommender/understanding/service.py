@@ -1,0 +1,81 @@
+"""The request-understanding entry point used by the page and the API: one parser per process, corrections.
+
+Why cached: the NER model (~0.5 s to load) and the link index (~1 s to build over the graph) are read
+once and reused; the index is rebuilt when it is older than :data:`PARSER_MAX_AGE_SECONDS`, so entities
+curators add become understandable without a restart.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+
+from ingestion.linking import EntityLinker
+from kg.stores import get_store
+from learning_platform.catalog.models import Listener
+from learning_platform.errors import ModelArtifactError
+
+from .answer import COURSE_LEVELS, RequestAnswer, answer_request
+from .parse import ParsedRequest, RequestParser
+
+logger = logging.getLogger(__name__)
+
+PARSER_MAX_AGE_SECONDS = 600.0
+KINDS = ("music", "course")
+_LOCK = threading.Lock()
+_CACHE: dict[str, tuple[float, RequestParser]] = {}
+
+
+def request_parser() -> RequestParser:
+    """The shared parser; without a trained NER model it still works from the lexicon and the graph."""
+    key = f"{settings.KG_BACKEND}:{settings.LEITMOTIF_ARTIFACTS_DIR}"
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None and time.monotonic() - cached[0] < PARSER_MAX_AGE_SECONDS:
+            return cached[1]
+        try:
+            from ingestion.ner import load_ner_model
+
+            ner = load_ner_model()
+        except ModelArtifactError:
+            logger.warning("No trained NER model: requests are understood from the lexicon and graph names only.")
+            ner = None
+        linker = EntityLinker(get_store())
+        parser = RequestParser(ner=ner, linker=linker)
+        _CACHE.clear()
+        _CACHE[key] = (time.monotonic(), parser)
+        return parser
+
+
+def parser_forget() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def parse_request(text: str, *, drop: Iterable[str] = (), level: str | None = None, kind: str | None = None) -> ParsedRequest:
+    """Parse ``text`` and apply the learner's corrections.
+
+    ``drop`` removes understood items by value (an entity id, or a level/mood name); ``level`` replaces the
+    level (``""`` clears it); ``kind`` forces music or courses. Bad correction values are ignored rather
+    than refused: the page sends them from its own controls, and a stale link must still show an answer.
+    """
+    parsed = request_parser().parse(text)
+    dropped = {str(value) for value in drop}
+    if dropped:
+        parsed.understood = [u for u in parsed.understood if u.value not in dropped]
+    if level is not None:
+        parsed.understood = [u for u in parsed.understood if u.role != "level"]
+        if level in COURSE_LEVELS:
+            from .parse import Understood
+
+            parsed.understood.append(Understood("level", level, 0, 0, level, level, 1.0, "correction"))
+    if kind in KINDS:
+        parsed.kind_override = kind
+    return parsed
+
+
+def ask(listener: Listener, text: str, *, k: int = 10, drop: Iterable[str] = (), level: str | None = None, kind: str | None = None) -> RequestAnswer:
+    return answer_request(listener, parse_request(text, drop=drop, level=level, kind=kind), k=k)

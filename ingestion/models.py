@@ -105,7 +105,7 @@ class ExtractedFact(models.Model):
     """A triple extracted from one sentence, with everything needed to trust, trace or correct it."""
 
     class Status(models.TextChoices):
-        #: Confidence at or above INGESTION_AUTO_ACCEPT_CONFIDENCE: written to the graph by ingestion.
+        #: Confidence above INGESTION_AUTO_ACCEPT_CONFIDENCE: written to the graph by ingestion.
         ACCEPTED = "accepted"
         #: Waiting in the review queue.
         PENDING = "pending"

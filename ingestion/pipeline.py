@@ -29,6 +29,7 @@ from .documents import DocumentProblem, TextDocument
 from .graph_writes import put_facts_in_graph
 from .linking import EntityLinker, LinkResult
 from .models import ExtractedFact, ExtractedMention, IngestionJob, SourceDocument
+from .relations.records import MentionSpan
 
 #: Facts below this confidence are not kept at all (counted as rejected by the model).
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -192,7 +193,7 @@ class IngestionPipeline:
             for sentence, indices in by_sentence:
                 if len(indices) < 2:
                     continue
-                spans = [_SentenceSpan(mentions[i].start - sentence.start, mentions[i].end - sentence.start, mentions[i].label) for i in indices]
+                spans = [MentionSpan(mentions[i].start - sentence.start, mentions[i].end - sentence.start, mentions[i].label) for i in indices]
                 for prediction in self.relations.predict(sentence.text, spans):
                     head, tail = indices[prediction.head], indices[prediction.tail]
                     if mentions[head].link.entity_id == mentions[tail].link.entity_id:
@@ -237,7 +238,8 @@ class IngestionPipeline:
         )
         accepted: list[ExtractedFact] = []
         for fact in analysis.facts:
-            status = ExtractedFact.Status.ACCEPTED if fact.confidence >= self.accept_confidence else ExtractedFact.Status.PENDING
+            # Strictly above: an auto-accept threshold of 1.0 means "a curator reviews everything".
+            status = ExtractedFact.Status.ACCEPTED if fact.confidence > self.accept_confidence else ExtractedFact.Status.PENDING
             head, tail = mention_rows[fact.head], mention_rows[fact.tail]
             fact_row = ExtractedFact.objects.create(
                 document=row,
@@ -270,15 +272,6 @@ class IngestionPipeline:
             yield
         finally:
             summary.seconds[stage] = summary.seconds.get(stage, 0.0) + time.perf_counter() - started
-
-
-@dataclass(frozen=True)
-class _SentenceSpan:
-    """A mention as the relation extractor wants it: offsets into the sentence, and the NER label."""
-
-    start: int
-    end: int
-    label: str
 
 
 def load_pipeline(*, store: KnowledgeGraphStore, actor: Any = None, job: IngestionJob | None = None, **options: Any) -> IngestionPipeline:

@@ -140,7 +140,7 @@ LEITMOTIF_CACHE_DIR = Path(
 )
 
 # Text ingestion (ingestion/): documents larger than this are refused with a clear error, and extracted
-# triples at or above the confidence go straight into the graph (the rest wait in the review queue).
+# triples above the confidence go straight into the graph (the rest wait in the review queue; 1.0 = review all).
 INGESTION_MAX_DOCUMENT_BYTES = int(os.environ.get("INGESTION_MAX_DOCUMENT_BYTES", 2_000_000))
 INGESTION_AUTO_ACCEPT_CONFIDENCE = float(os.environ.get("INGESTION_AUTO_ACCEPT_CONFIDENCE", 0.9))
 # Who runs API ingestion jobs: "thread" (in the web process), "worker" (process_ingestion_jobs) or "inline".

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             "--accept-confidence",
             type=float,
             default=None,
-            help=f"Auto-accept triples at or above this confidence (default: INGESTION_AUTO_ACCEPT_CONFIDENCE={settings.INGESTION_AUTO_ACCEPT_CONFIDENCE}).",
+            help=f"Auto-accept triples above this confidence (1 = review everything) (default: INGESTION_AUTO_ACCEPT_CONFIDENCE={settings.INGESTION_AUTO_ACCEPT_CONFIDENCE}).",
         )
         parser.add_argument(
             "--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE, help="Drop triples below this confidence (default: %(default)s)."

@@ -47,6 +47,12 @@ train: venv
 retrain: venv
 	$(PY) manage.py retrain_recommender
 
+# Warm-starts the embeddings (if a KGE artifact exists) and the published recommender from their
+# checkpoints after new graph facts, then publishes; does nothing when the graph is unchanged.
+.PHONY: refresh
+refresh: venv
+	$(PY) manage.py refresh_models --only-if-new-facts
+
 curator: venv
 	$(PY) manage.py create_demo_curator
 

@@ -3,28 +3,40 @@
 Layout: ``<artifacts root>/recommender/<alias>-<UTC timestamp>-<hash>/`` holding
 
 * ``config.json`` – model name, the full :class:`~recommender.models.config.JointConfig`, the seed, the
-  split's config, dataset sizes, where the content vectors and the KGE initialisation came from;
+  split's config, dataset sizes and fingerprint, where the content vectors and the KGE initialisation
+  came from, and for a warm start its parent (``warm_start``);
 * ``metrics.json`` – validation metrics (test metrics only when asked for, for reporting), the
   training history (losses per epoch, validation Recall@10 per epoch, best epoch);
 * ``user_ids.json`` / ``item_ids.json`` – catalog id of every user/item index (Listener/Artist pks);
-* ``model_state.pt`` / ``model_inputs.npz`` – weights and fixed inputs (:mod:`recommender.models.joint`);
+* ``model_state.pt`` / ``model_inputs.npz`` / ``graph_ids.json`` – weights, fixed inputs and the entity/relation
+  ids of the graph tables (:mod:`recommender.models.joint`);
 * ``manifest.json`` – format version and a SHA-256 of every file.
 
 Why the same conventions as the KGE artifacts (:mod:`kg.embeddings.artifacts`): write-then-rename
 means an interrupted save leaves only a hidden ``.partial`` directory, and the checksums make a
 half-copied or edited artifact fail loudly at load time instead of serving wrong recommendations.
 Test metrics are off by default so tuning loops cannot look at them by accident.
+
+Warm start (``warm_start_from``): the new model starts from a previous artifact's weights, matched by
+catalog id for users and items and by entity id for the graph tables (:mod:`recommender.models.warm_start`),
+and trains a few epochs instead of the full budget. Its validation metrics are untouched by the parent
+only when the interactions are unchanged (``same_interactions_as_parent`` in ``config.json``): Protocol T
+is a seeded per-user split, so with the same data and seed the parent and the refresh hold out exactly
+the same pairs, while changed interactions re-draw the split and may put pairs the parent trained on
+into validation.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from learning_platform.artifacts import new_artifact_directory, read_json as _read_json, sha256_file as _sha256, write_json as _write_json
@@ -36,8 +48,11 @@ from .evaluation.evaluator import evaluate_topk
 from .evaluation.splits import TopKSplit, protocol_t_split
 from .models.config import JointConfig
 from .models.joint import JointKGRecommender
+from .models.warm_start import JointWarmStart, rows_by_id
 
 ARTIFACT_FORMAT = "leitmotif.recommender.v1"
+#: A warm-started run trains this share of the from-scratch run's epochs unless told otherwise.
+DEFAULT_REFRESH_EPOCH_FRACTION = 0.2
 RECOMMENDER_SUBDIR = "recommender"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
@@ -87,13 +102,17 @@ def recommender_train(
     evaluate_test: bool = False,
     output_dir: Path | str | None = None,
     save: bool = True,
+    warm_start_from: "Path | str | TrainedRecommender | None" = None,
 ) -> TrainedRecommender:
     """Split ``dataset`` by Protocol T (``seed``), train, evaluate on validation and save an artifact.
 
     Content vectors (when ``config.use_content``): ``content_embeddings`` if given, else the text
     encoder ``content_encoder`` (a name, or an object with ``encode``) over catalog names + tags, cached
     on disk. ``kge_artifact`` is a KGE artifact directory whose vectors initialise the entity table.
-    ``evaluate_test`` adds test metrics for *reporting*; never use them to choose settings.
+    ``warm_start_from`` (an artifact directory or a loaded model) starts every weight whose id and shape
+    it knows from that model (see the module docstring); ``config.epochs`` is then the refresh budget
+    (:func:`refresh_epochs_default`). ``evaluate_test`` adds test metrics for *reporting*; never use them
+    to choose settings.
     """
     config = JointConfig() if config is None else config
     if not isinstance(config, JointConfig):
@@ -130,8 +149,20 @@ def recommender_train(
             from kg.embeddings.artifacts import load_kge_artifact
 
             artifact = load_kge_artifact(kge_artifact)
+        warm_start, lineage = None, None
+        if warm_start_from is not None:
+            parent = warm_start_from if isinstance(warm_start_from, TrainedRecommender) else load_trained_recommender(warm_start_from)
+            warm_start = joint_warm_start(parent=parent, dataset=dataset, config=config)
+            lineage = {
+                "parent": parent.path.name if parent.path is not None else None,
+                "parent_path": str(parent.path) if parent.path is not None else None,
+                "scratch_epochs": recommender_scratch_epochs(parent),
+                "epochs": config.epochs,
+                "same_interactions_as_parent": _parent_fingerprint(parent) == dataset_fingerprint(dataset),
+            }
         model = JointKGRecommender(
-            config, content_embeddings=content_embeddings, audio_embeddings=audio_embeddings, kge_artifact=artifact
+            config, content_embeddings=content_embeddings, audio_embeddings=audio_embeddings, kge_artifact=artifact,
+            warm_start=warm_start,
         )
         model.fit(split.train_binary(), seed=seed, context=split.training_context(side_info=dataset.side_info))
         stages.update()
@@ -153,18 +184,97 @@ def recommender_train(
         )
         if save:
             description = {
-                "dataset": {"n_users": dataset.n_users, "n_items": dataset.n_items, "n_interactions": dataset.n_interactions},
+                "dataset": {
+                    "n_users": dataset.n_users, "n_items": dataset.n_items, "n_interactions": dataset.n_interactions,
+                    "fingerprint": dataset_fingerprint(dataset),
+                },
                 "split": split.config,
                 "content": content_source,
                 "audio_dim": None if audio_embeddings is None else int(np.asarray(audio_embeddings).shape[1]),
                 "kge_artifact": str(artifact.path) if artifact is not None else None,
             }
+            if lineage is not None:
+                description["warm_start"] = lineage
             path = save_trained_recommender(trained, description=description, directory=output_dir)
             trained = replace(trained, path=path)
         stages.update()
     finally:
         stages.close()
     return trained
+
+
+def joint_warm_start(*, parent: TrainedRecommender, dataset: InteractionDataset, config: JointConfig | None = None) -> JointWarmStart:
+    """Which parent row every user, item, entity and relation of ``dataset`` starts from (matched by id).
+
+    Entities are matched by entity id when the parent stored its graph ids; a parent saved before that
+    only tells which entity each of its items was, so then only item entities are matched.
+    """
+    if config is not None and config.use_graph and parent.config.use_graph and config.kg_interaction != parent.config.kg_interaction:
+        raise ConfigurationError(
+            f"The parent model uses {parent.config.kg_interaction} graph vectors but kg_interaction is {config.kg_interaction!r}; "
+            f"a warm start needs the same interaction (set kg_interaction={parent.config.kg_interaction!r}) or train from scratch."
+        )
+    user_rows = rows_by_id(parent.user_ids, dataset.user_ids)
+    item_rows = rows_by_id(parent.item_ids, dataset.item_ids)
+    entity_rows = relation_rows = None
+    matching = None
+    side_info = dataset.side_info
+    if side_info is not None and parent.config.use_graph:
+        graph_ids = parent.model.graph_ids
+        if graph_ids is not None:
+            entity_rows = rows_by_id(graph_ids["entities"], side_info.entity_ids)
+            relation_rows = rows_by_id(graph_ids["relations"], side_info.relation_types)
+            matching = "entity ids"
+        else:
+            entity_rows = np.full(len(side_info.entity_ids), -1, dtype=np.int64)
+            known = item_rows >= 0
+            parent_item_entity = np.asarray(parent.model.inputs.item_entity, dtype=np.int64)
+            entity_rows[np.asarray(side_info.item_entity)[known]] = parent_item_entity[item_rows[known]]
+            matching = "item entities only"
+    return JointWarmStart(
+        parent_state={key: value.detach().clone() for key, value in parent.model.network.state_dict().items()},
+        user_rows=user_rows,
+        item_rows=item_rows,
+        entity_rows=entity_rows,
+        relation_rows=relation_rows,
+        parent=parent.path.name if parent.path is not None else "",
+        entity_matching=matching,
+    )
+
+
+def recommender_scratch_epochs(parent: TrainedRecommender) -> int:
+    """Epoch budget of the from-scratch run at the root of ``parent``'s refresh chain."""
+    record = _read_json(parent.path / CONFIG_FILE) if parent.path is not None else {}
+    recorded = (record.get("warm_start") or {}).get("scratch_epochs") if isinstance(record, dict) else None
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0:
+        return recorded
+    return parent.config.epochs
+
+
+def refresh_epochs_default(parent: TrainedRecommender, *, fraction: float = DEFAULT_REFRESH_EPOCH_FRACTION) -> int:
+    return max(1, math.ceil(fraction * recommender_scratch_epochs(parent)))
+
+
+def dataset_fingerprint(dataset: InteractionDataset) -> str:
+    """Digest of who interacted with what (ids and the binary matrix): equal digests, equal Protocol T splits per seed."""
+    matrix = sp.csr_matrix(dataset.matrix)
+    matrix.sort_indices()
+    digest = hashlib.sha256()
+    for array in (dataset.user_ids, dataset.item_ids, matrix.indptr, matrix.indices):
+        values = np.asarray(array)
+        if np.issubdtype(values.dtype, np.integer):
+            digest.update(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+        else:
+            digest.update(json.dumps(values.tolist(), default=str).encode("utf-8"))
+        digest.update(b"|")
+    return digest.hexdigest()[:16]
+
+
+def _parent_fingerprint(parent: TrainedRecommender) -> str | None:
+    if parent.path is None:
+        return None
+    record = _read_json(parent.path / CONFIG_FILE)
+    return ((record.get("dataset") or {}).get("fingerprint")) if isinstance(record, dict) else None
 
 
 def joint_model_for_dataset(

@@ -7,10 +7,14 @@ Layout: ``<artifacts root>/kge/<model>-<UTC timestamp>-<config hash>/`` holding
 * ``entity_to_id.json`` / ``relation_to_id.json`` – label → row of the arrays below;
 * ``entity_embeddings.npy`` / ``relation_embeddings.npy`` – float32 vectors (ComplEx: ``[real | imag]``);
 * ``model_state.pt`` – the PyKEEN model's state dict (reload with :func:`load_kge_model`);
-* ``manifest.json`` – format version, library versions, shapes and a SHA-256 of every file.
+* ``split_triples.npz`` – the training/validation/test triples as ids of the maps above (written since
+  warm starts exist; older artifacts lack it and load as before);
+* ``manifest.json`` – format version, library versions, shapes and a SHA-256 of every file; a
+  warm-started artifact (:mod:`kg.embeddings.warm_start`) also names its ``parent`` and the graph change.
 
 Why a manifest with checksums: a half-copied or hand-edited artifact must fail loudly at load time,
-not feed wrong vectors to the recommender. Why write-then-rename: an interrupted save leaves only a
+not feed wrong vectors to the recommender. Why the split is stored: a warm start must keep every
+evaluation triple its parent never trained on out of training, and count exactly which facts are new. Why write-then-rename: an interrupted save leaves only a
 hidden ``.partial`` directory that loaders ignore, never a half-written artifact.
 """
 from __future__ import annotations
@@ -41,10 +45,14 @@ RELATION_MAP_FILE = "relation_to_id.json"
 ENTITY_EMBEDDINGS_FILE = "entity_embeddings.npy"
 RELATION_EMBEDDINGS_FILE = "relation_embeddings.npy"
 MODEL_STATE_FILE = "model_state.pt"
+SPLIT_FILE = "split_triples.npz"
 ARTIFACT_FILES = (
     CONFIG_FILE, METRICS_FILE, ENTITY_MAP_FILE, RELATION_MAP_FILE,
     ENTITY_EMBEDDINGS_FILE, RELATION_EMBEDDINGS_FILE, MODEL_STATE_FILE,
 )
+#: Files newer artifacts have and older ones lack; checked against the manifest whenever it lists them.
+OPTIONAL_ARTIFACT_FILES = (SPLIT_FILE,)
+SPLIT_PARTS = ("training", "validation", "testing")
 _TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 _NAME_PATTERN = re.compile(r"^(?P<model>[a-z0-9]+)-(?P<timestamp>\d{8}T\d{6}\.\d{6}Z)-(?P<hash>[0-9a-f]{12})$")
 
@@ -86,8 +94,13 @@ def save_kge_artifact(
     directory: Path | str | None = None,
     extra_metrics: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    lineage: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``result`` as a new artifact under ``directory`` (default ``<artifacts root>/kge``) and return its path."""
+    """Write ``result`` as a new artifact under ``directory`` (default ``<artifacts root>/kge``) and return its path.
+
+    ``lineage`` (a warm start's parent and graph change, see :mod:`kg.embeddings.warm_start`) is recorded
+    in the manifest (``parent`` plus ``warm_start``) and in ``metrics.json``.
+    """
     directory = kge_artifacts_dir(directory)
     created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     name = f"{result.config.spec.alias}-{created.strftime(_TIMESTAMP_FORMAT)}-{result.config.config_hash()}"
@@ -95,6 +108,8 @@ def save_kge_artifact(
         metrics = result.metrics_dict()
         if extra_metrics:
             metrics.update(extra_metrics)
+        if lineage:
+            metrics["warm_start"] = dict(lineage)
         _write_json(partial / CONFIG_FILE, result.config.to_dict())
         _write_json(partial / METRICS_FILE, metrics)
         _write_json(partial / ENTITY_MAP_FILE, dict(result.entity_to_id))
@@ -102,7 +117,10 @@ def save_kge_artifact(
         np.save(partial / ENTITY_EMBEDDINGS_FILE, np.asarray(result.entity_embeddings, dtype=np.float32), allow_pickle=False)
         np.save(partial / RELATION_EMBEDDINGS_FILE, np.asarray(result.relation_embeddings, dtype=np.float32), allow_pickle=False)
         torch.save({key: value.detach().cpu() for key, value in result.model.state_dict().items()}, partial / MODEL_STATE_FILE)
-        _write_json(partial / MANIFEST_FILE, _manifest(partial, result=result, created=created))
+        if result.split is not None:
+            with open(partial / SPLIT_FILE, "wb") as handle:
+                np.savez(handle, **{part: getattr(result.split, part).mapped_triples.numpy().astype(np.int64) for part in SPLIT_PARTS})
+        _write_json(partial / MANIFEST_FILE, _manifest(partial, result=result, created=created, lineage=lineage))
     final = directory / name
     return final
 
@@ -125,6 +143,14 @@ def load_kge_artifact(path: Path | str) -> KgeArtifact:
         if not file_path.is_file():
             raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(file_path))
         if checksums.get(filename) != _sha256(file_path):
+            raise DataFileError("checksum does not match the manifest; the file is corrupt or was edited, retrain it.", path=str(file_path))
+    for filename in OPTIONAL_ARTIFACT_FILES:
+        if filename not in checksums:
+            continue
+        file_path = path / filename
+        if not file_path.is_file():
+            raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(file_path))
+        if checksums[filename] != _sha256(file_path):
             raise DataFileError("checksum does not match the manifest; the file is corrupt or was edited, retrain it.", path=str(file_path))
     try:
         config = KgeConfig.from_dict(_read_json(path / CONFIG_FILE))
@@ -160,6 +186,34 @@ def load_kge_model(artifact: KgeArtifact):
     return model
 
 
+def load_kge_split(artifact: KgeArtifact) -> dict[str, np.ndarray]:
+    """The artifact's training/validation/testing triples as (n × 3) int64 id arrays over its own id maps.
+
+    Artifacts saved before splits were stored have none: a warm start from them cannot tell which facts
+    are new, so this raises a ``DataFileError`` saying to train a fresh one.
+    """
+    path = artifact.path / SPLIT_FILE
+    if SPLIT_FILE not in (artifact.manifest.get("sha256") or {}):
+        raise DataFileError(
+            "this artifact stores no triple split (it was saved before warm starts existed), so a refresh cannot tell "
+            f"new facts from old ones; train a new one with `python manage.py train_kge --model {artifact.config.spec.alias}`.",
+            path=str(path),
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            parts = {part: np.asarray(data[part]) for part in SPLIT_PARTS}
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataFileError(f"not a readable triple split ({exc}); the artifact is corrupt, retrain it.", path=str(path)) from exc
+    limits = np.asarray([len(artifact.entity_to_id), len(artifact.relation_to_id), len(artifact.entity_to_id)])
+    for part, triples in parts.items():
+        if triples.ndim != 2 or triples.shape[1] != 3 or not np.issubdtype(triples.dtype, np.integer):
+            raise DataFileError(f"the {part} part must be an (n × 3) integer array, found {triples.dtype} {triples.shape}.", path=str(path))
+        if len(triples) and ((triples < 0).any() or (triples >= limits).any()):
+            raise DataFileError(f"the {part} part names ids outside the artifact's id maps; the artifact is corrupt, retrain it.", path=str(path))
+        parts[part] = triples.astype(np.int64)
+    return parts
+
+
 def list_kge_artifacts(model: str | None = None, *, directory: Path | str | None = None) -> list[Path]:
     """Artifact directories (oldest first), optionally only those of ``model`` (alias or versioned name)."""
     directory = kge_artifacts_dir(directory)
@@ -189,9 +243,13 @@ def latest_artifact(model: str, *, directory: Path | str | None = None) -> Path:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _manifest(directory: Path, *, result: KgeResult, created: datetime) -> dict[str, Any]:
+def _manifest(directory: Path, *, result: KgeResult, created: datetime, lineage: Mapping[str, Any] | None = None) -> dict[str, Any]:
     from pykeen.version import get_version
 
+    files = [*ARTIFACT_FILES, *(name for name in OPTIONAL_ARTIFACT_FILES if (directory / name).is_file())]
+    lineage_fields: dict[str, Any] = {}
+    if lineage:
+        lineage_fields = {"parent": lineage.get("parent"), "warm_start": dict(lineage)}
     return {
         "format_version": ARTIFACT_FORMAT_VERSION,
         "created_at": created.isoformat(),
@@ -204,7 +262,8 @@ def _manifest(directory: Path, *, result: KgeResult, created: datetime) -> dict[
         "relation_embeddings_shape": list(result.relation_embeddings.shape),
         "embedding_layout": "[real | imaginary]" if result.config.spec.complex_valued else "real",
         "versions": {"pykeen": get_version(), "torch": torch.__version__, "numpy": np.__version__},
-        "sha256": {filename: _sha256(directory / filename) for filename in ARTIFACT_FILES},
+        **lineage_fields,
+        "sha256": {filename: _sha256(directory / filename) for filename in files},
     }
 
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ from learning_platform.errors import ConfigurationError
 
 from .config import KgeConfig
 from .triples import KgeSplit, split_labeled_triples
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .warm_start import KgeWarmStart
 
 #: The machine has 2 cores shared with other jobs; more threads only add contention.
 MAX_TORCH_THREADS = 2
@@ -94,6 +98,8 @@ class KgeResult:
     epochs_trained: int = 0
     #: Wall time of PyKEEN's pipeline: training plus the test evaluation (not the extra test sets).
     training_seconds: float = 0.0
+    #: The split trained and evaluated on (saved with the artifact so a later warm start can reuse it).
+    split: KgeSplit | None = field(default=None, repr=False)
 
     @property
     def metrics(self) -> LinkPredictionMetrics:
@@ -146,14 +152,19 @@ def kge_train_on_split(
     config: KgeConfig,
     progress: bool = False,
     extra_test_sets: Mapping[str, CoreTriplesFactory] | None = None,
+    warm_start: "KgeWarmStart | None" = None,
 ) -> KgeResult:
     """Train on ``split.training`` (early stopping on validation if configured) and evaluate on its test part.
 
     Each of ``extra_test_sets`` (same id maps) is evaluated with the same filter (train + valid + test).
+    ``warm_start`` (see :mod:`kg.embeddings.warm_start`) starts the rows its parent knew from the parent's
+    trained vectors instead of the model's initialisation; ``split`` must then extend the parent's id maps.
     """
     limit_torch_threads()
     set_random_seed(config.seed)
     model = build_model(config=config, num_entities=split.training.num_entities, num_relations=split.training.num_relations)
+    if warm_start is not None:
+        warm_start.apply_(model)
     started = time.perf_counter()
     # The early stopper keeps its best weights in a file; a private temporary folder keeps PyKEEN from
     # leaving checkpoint files under the user's home when training runs to the last epoch.
@@ -214,6 +225,7 @@ def kge_train_on_split(
         epoch_losses=tuple(float(loss) for loss in result.losses),
         epochs_trained=len(result.losses),
         training_seconds=training_seconds,
+        split=split,
     )
 
 
@@ -317,7 +329,7 @@ def _representation_array(representation) -> np.ndarray:
 
 
 def limit_torch_threads() -> None:
-    """Use at most two intra-op threads (see :data:`MAX_TORCH_THREADS`)."""
+    """Use at most two intra-op threads (see :data:`MAX_TORCH_THREADS`); a caller's lower setting (e.g. 1) is kept."""
     wanted = max(1, min(MAX_TORCH_THREADS, os.cpu_count() or 1))
-    if torch.get_num_threads() != wanted:
+    if torch.get_num_threads() > wanted:
         torch.set_num_threads(wanted)

@@ -51,6 +51,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from learning_platform.artifacts import read_json, write_json
 from learning_platform.errors import ConfigurationError, DataFileError
 from recommender.base import TrainingContext
 from recommender.baselines.base import BaselineRecommender
@@ -73,8 +74,13 @@ from .neighbourhood import ease_scores, neighbourhood_scores
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kg.embeddings.artifacts import KgeArtifact
 
+    from .warm_start import JointWarmStart
+
 MODEL_STATE_FILE = "model_state.pt"
 MODEL_INPUTS_FILE = "model_inputs.npz"
+#: Entity ids and relation types behind the rows of the entity/relation tables (what a warm start matches
+#: by); artifacts written before warm starts existed lack it.
+GRAPH_IDS_FILE = "graph_ids.json"
 
 
 class ItemSide(NamedTuple):
@@ -295,7 +301,9 @@ class JointKGRecommender(BaselineRecommender):
     Build with a :class:`JointConfig` and the frozen item inputs that do not come through
     :class:`TrainingContext`: ``content_embeddings`` (n_items × d, required when ``use_content``),
     ``audio_embeddings`` (optional) and ``kge_artifact`` (a loaded PyKEEN artifact whose vectors
-    initialise the entity table; matched by entity id, the rest stays randomly initialised).
+    initialise the entity table; matched by entity id, the rest stays randomly initialised) and
+    ``warm_start`` (a :class:`~recommender.models.warm_start.JointWarmStart`: the weights of a previously
+    trained model, matched by id, applied after the KGE vectors so the parent's jointly trained rows win).
     """
 
     name: ClassVar[str] = "leitmotif.joint.v1"
@@ -313,6 +321,7 @@ class JointKGRecommender(BaselineRecommender):
         content_embeddings: np.ndarray | None = None,
         audio_embeddings: np.ndarray | None = None,
         kge_artifact: "KgeArtifact | None" = None,
+        warm_start: "JointWarmStart | None" = None,
     ) -> None:
         config = JointConfig() if config is None else config
         if not isinstance(config, JointConfig):
@@ -321,8 +330,14 @@ class JointKGRecommender(BaselineRecommender):
         self.content_embeddings = content_embeddings
         self.audio_embeddings = audio_embeddings
         self.kge_artifact = kge_artifact
+        self.warm_start = warm_start
         #: How many entity/relation vectors came from ``kge_artifact`` (filled by ``fit``).
         self.kge_initialisation: dict[str, Any] = {}
+        #: What came from ``warm_start`` (filled by ``fit``), plus validation Recall@10 before any training step.
+        self.warm_start_summary: dict[str, Any] = {}
+        #: ``{"entities": [...], "relations": [...]}`` behind the graph tables' rows (filled by ``fit``).
+        self.graph_ids: dict[str, list[str]] | None = None
+        self._optimise = True
         #: Mean L_rec and L_kg per epoch (filled by ``fit``).
         self.loss_parts: list[dict[str, float]] = []
 
@@ -339,6 +354,18 @@ class JointKGRecommender(BaselineRecommender):
         return f"{type(self).__name__}({self.config!r})"
 
     # --- training -----------------------------------------------------------------------------------
+
+    def initialise(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext | None = None) -> "JointKGRecommender":
+        """``fit`` without a single optimisation step: inputs built, weights initialised (KGE artifact, warm start).
+
+        Why: a warm-started model that has not trained yet must score exactly like its parent on unchanged
+        data; this is how that promise is checked, and how a caller inspects a warm start before training.
+        """
+        self._optimise = False
+        try:
+            return self.fit(train, seed=seed, context=context)
+        finally:
+            self._optimise = True
 
     def _fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext) -> None:
         c = self.config
@@ -365,10 +392,26 @@ class JointKGRecommender(BaselineRecommender):
             rng=rng,
             model=self.name,
         )
+        self.graph_ids = None
+        if context.side_info is not None:
+            self.graph_ids = {"entities": list(context.side_info.entity_ids), "relations": list(context.side_info.relation_types)}
         with seeded_torch(seed):
             self.network = JointNetwork(config=c, inputs=self.inputs)
             if self.kge_artifact is not None and c.use_graph:
                 self.kge_initialisation = self._initialise_from_artifact(context)
+            if self.warm_start is not None:
+                # no re-normalisation: every source row (parent, KGE artifact, fresh) is already unit-norm for TransE
+                self.warm_start_summary = self.warm_start.apply_(self.network)
+                if context.validation is not None and context.validation.nnz:
+                    self.network.eval()
+                    self.warm_start_summary["validation_recall@10_at_start"] = validation_recall(
+                        self._score_numpy, train=train, validation=sp.csr_matrix(context.validation)
+                    )
+            if not self._optimise:
+                self.history = TrainingHistory()
+                self.loss_parts, self.averaged_epochs = [], []
+                self.network.eval()
+                return
             sampler = InteractionSampler(train, rng=rng)
             kg_sampler = self._kg_sampler() if c.uses_kg_loss and len(self.inputs.kg_triples) else None
             evaluate = None
@@ -554,7 +597,10 @@ class JointKGRecommender(BaselineRecommender):
             raise ConfigurationError(f"{self.name}: call fit() before saving the model.")
         torch.save({k: v.detach().cpu() for k, v in self.network.state_dict().items()}, Path(directory) / MODEL_STATE_FILE)
         self.inputs.save(Path(directory) / MODEL_INPUTS_FILE)
-        return [MODEL_STATE_FILE, MODEL_INPUTS_FILE]
+        if self.graph_ids is None:
+            return [MODEL_STATE_FILE, MODEL_INPUTS_FILE]
+        write_json(Path(directory) / GRAPH_IDS_FILE, self.graph_ids)
+        return [MODEL_STATE_FILE, MODEL_INPUTS_FILE, GRAPH_IDS_FILE]
 
     @classmethod
     def load_weights(cls, directory: Path, *, config: JointConfig) -> "JointKGRecommender":
@@ -571,6 +617,7 @@ class JointKGRecommender(BaselineRecommender):
         network.eval()
         model.network = network
         model.n_users, model.n_items = model.inputs.n_users, model.inputs.n_items
+        model.graph_ids = _read_graph_ids(directory / GRAPH_IDS_FILE, inputs=model.inputs)
         model._fitted = True
         return model
 
@@ -813,6 +860,7 @@ class JointKGRecommender(BaselineRecommender):
                 if weight is not None
             },
             "kge_initialisation": self.kge_initialisation,
+            "warm_start": self.warm_start_summary,
             "inputs": {
                 "max_history": int(self.inputs.history.shape[1]),
                 "behaviour_features": list(BEHAVIOUR_FEATURES),
@@ -822,3 +870,19 @@ class JointKGRecommender(BaselineRecommender):
                 "audio_dim": int(self.inputs.audio.shape[1]),
             },
         }
+
+
+def _read_graph_ids(path: Path, *, inputs: JointInputs) -> dict[str, list[str]] | None:
+    """The entity/relation ids of a saved model (``None`` for artifacts written before they were stored)."""
+    if not path.is_file():
+        return None
+    data = read_json(path)
+    ok = isinstance(data, dict) and all(
+        isinstance(data.get(key), list) and all(isinstance(x, str) for x in data[key]) for key in ("entities", "relations")
+    )
+    if not ok or len(data["entities"]) != inputs.n_entities or len(data["relations"]) != inputs.n_relations:
+        raise DataFileError(
+            f"must list the model's {inputs.n_entities} entity ids and {inputs.n_relations} relation types; the artifact is corrupt, retrain it.",
+            path=str(path),
+        )
+    return {"entities": data["entities"], "relations": data["relations"]}

@@ -14,6 +14,11 @@ that fails at any point leaves the serving model untouched. ``--no-publish`` onl
 was trained (so a frequent schedule costs nothing on quiet days), and ``--every SECONDS`` keeps the
 command running as a background worker that does exactly that check-then-retrain every interval
 (the ``retrainer`` service of ``docker/compose.yaml``).
+
+``--from-checkpoint [ARTIFACT]`` warm-starts from a trained model (default: the published one) instead of
+random weights: users, items and graph entities it knew keep their parameters (matched by id), new ones
+start fresh, and it trains fewer epochs (``--epochs``, default a fifth of the from-scratch budget) with
+the parent's config and seed (:func:`recommender.training.recommender_train`, ``warm_start_from``).
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from learning_platform.errors import LeitmotifError
 from recommender.data import InteractionDataset
 from recommender.models.config import JointConfig
 from recommender.serving.model_holder import model_publish, published_artifact
-from recommender.training import recommender_train
+from recommender.training import load_trained_recommender, recommender_artifacts_dir, recommender_train, refresh_epochs_default
 
 
 
@@ -40,7 +45,7 @@ class Command(BaseCommand):
     help = "Retrain the recommender on the current catalog (incl. learners' listens and likes) and publish it."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--seed", type=int, default=0, help="Seed for the split, initialisation and sampling.")
+        parser.add_argument("--seed", type=int, default=None, help="Seed for the split, initialisation and sampling (default 0; with --from-checkpoint the parent's).")
         parser.add_argument("--epochs", type=int, default=None, help="Maximum training epochs (default: the config's).")
         parser.add_argument("--no-content", action="store_true", help="Train without the text content part.")
         parser.add_argument("--backend", default=None, help="Graph store name (default: settings.KG_BACKEND).")
@@ -54,6 +59,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--every", type=float, default=None, metavar="SECONDS",
             help="Run as a worker: check and retrain every SECONDS (implies --only-if-new-interactions).",
+        )
+        parser.add_argument(
+            "--from-checkpoint", nargs="?", const="published", default=None, metavar="ARTIFACT",
+            help="Warm-start from a trained artifact (default: the published one) instead of from scratch; "
+                 "--epochs then defaults to a fifth of the from-scratch budget.",
         )
 
     def handle(self, *args, **options) -> None:
@@ -84,6 +94,7 @@ class Command(BaseCommand):
         overrides = {"use_content": not options["no_content"]}
         if options["epochs"] is not None:
             overrides["epochs"] = options["epochs"]
+        seed = options["seed"] if options["seed"] is not None else 0
         try:
             if only_if_new:
                 new = self._new_interactions(options)
@@ -92,16 +103,28 @@ class Command(BaseCommand):
                     return
                 if new is not None:
                     self.stdout.write(f"{new:,} learner event(s) since the published model was trained.")
-            config = JointConfig().with_overrides(**overrides)
+            parent = None
+            if options["from_checkpoint"] is not None:
+                parent = load_trained_recommender(self._checkpoint_path(options["from_checkpoint"], options["output_dir"]))
+                overrides = {"epochs": options["epochs"] if options["epochs"] is not None else refresh_epochs_default(parent)}
+                if options["no_content"]:
+                    overrides["use_content"] = False
+                config = parent.config.with_overrides(**overrides)
+                seed = options["seed"] if options["seed"] is not None else parent.seed
+            else:
+                config = JointConfig().with_overrides(**overrides)
             with get_store(options["backend"] or settings.KG_BACKEND) as store:
                 try:
                     dataset = InteractionDataset.from_catalog(store=store)
                 except ValueError as exc:
                     raise CommandError(f"{exc} Run `python manage.py load_lastfm` first.") from None
-            self.stdout.write(f"Retraining on {dataset.n_users:,} listeners × {dataset.n_items:,} artists ({dataset.n_interactions:,} listens).")
+            self.stdout.write(
+                f"Retraining on {dataset.n_users:,} listeners × {dataset.n_items:,} artists ({dataset.n_interactions:,} listens)"
+                + (f", warm-started from {parent.path.name} for {config.epochs} epochs." if parent is not None else ".")
+            )
             trained = recommender_train(
-                dataset=dataset, config=config, seed=options["seed"], progress=not options["no_progress"],
-                output_dir=options["output_dir"],
+                dataset=dataset, config=config, seed=seed, progress=not options["no_progress"],
+                output_dir=options["output_dir"], warm_start_from=parent,
             )
             recall = trained.metrics["validation"].get("recall@10")
             self.stdout.write(f"Saved {trained.path} (validation recall@10 {recall:.4f}).")
@@ -111,3 +134,16 @@ class Command(BaseCommand):
         except LeitmotifError as exc:
             raise CommandError(str(exc).replace("\n", " ")) from None
         self.stdout.write(self.style.SUCCESS(f"Published {published}"))
+
+    @staticmethod
+    def _checkpoint_path(checkpoint: str, directory: Path | None) -> Path:
+        """``published`` (what serves now), a path, or a directory name inside the recommender artifacts folder."""
+        if checkpoint == "published":
+            path = published_artifact(directory)
+            if path is None:
+                raise CommandError("--from-checkpoint: no recommender is published yet; train one first (`python manage.py retrain_recommender`).")
+            return path
+        path = Path(checkpoint)
+        if not path.exists() and (recommender_artifacts_dir(directory) / checkpoint).is_dir():
+            path = recommender_artifacts_dir(directory) / checkpoint
+        return path

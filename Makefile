@@ -8,10 +8,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 KG_BACKEND ?= sql
 export KG_BACKEND
+ARTIFACTS ?= $(or $(LEITMOTIF_ARTIFACTS_DIR),artifacts)
+DATA_DIR ?= $(or $(LEITMOTIF_DATA_DIR),../shared/data)
+# Works of the music21 corpus rendered to audio for the demo (`load_works` without --limit loads them all).
+DEMO_WORKS ?= 24
 
-.PHONY: demo test system-deps venv migrate load train retrain curator serve neo4j-start neo4j-stop bench clean-db
+.PHONY: demo test system-deps venv migrate load models ingest train retrain curator serve neo4j-start neo4j-stop bench clean-db
 
-demo: system-deps venv migrate load train curator serve
+demo: system-deps venv migrate load models ingest train curator serve
 
 test: system-deps venv
 	$(PY) -m pytest
@@ -34,9 +38,18 @@ load: venv
 	$(PY) manage.py load_lastfm
 	$(PY) manage.py load_courses
 	$(PY) manage.py load_curriculum
+	$(PY) manage.py load_works --limit $(DEMO_WORKS)
+
+# The ingestion models (NER, relation extraction), trained once; delete their artifacts folders to retrain.
+models: venv
+	@if ls -d $(ARTIFACTS)/ner/*/ >/dev/null 2>&1; then echo "NER model present ($(ARTIFACTS)/ner)."; else $(PY) manage.py train_ner; fi
+	@if ls -d $(ARTIFACTS)/relations/*/ >/dev/null 2>&1; then echo "Relation model present ($(ARTIFACTS)/relations)."; else $(PY) manage.py train_relations; fi
+
+# Reads the shared sample documents into the graph and the review queue (idempotent).
+ingest: venv
+	$(PY) manage.py ingest_text $(DATA_DIR)/ingestion-samples
 
 # Trains and publishes the serving model once; `make retrain` trains a new one on the current data.
-ARTIFACTS ?= $(or $(LEITMOTIF_ARTIFACTS_DIR),artifacts)
 train: venv
 	@if [ -f "$(ARTIFACTS)/recommender/PUBLISHED" ]; then \
 		echo "A recommender is already published ($$(cat $(ARTIFACTS)/recommender/PUBLISHED)); 'make retrain' trains a new one."; \

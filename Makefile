@@ -85,6 +85,7 @@ bench: system-deps venv
 	$(PY) benchmarks/explain_paths.py
 	$(PY) benchmarks/serving_latency.py
 	$(PY) benchmarks/api_latency.py
+	$(PY) benchmarks/audio_features.py
 
 clean-db:
 	rm -f var/db.sqlite3 var/db.sqlite3-wal var/db.sqlite3-shm

@@ -146,6 +146,10 @@ INGESTION_AUTO_ACCEPT_CONFIDENCE = float(os.environ.get("INGESTION_AUTO_ACCEPT_C
 # Who runs API ingestion jobs: "thread" (in the web process), "worker" (process_ingestion_jobs) or "inline".
 INGESTION_JOB_RUNNER = os.environ.get("INGESTION_JOB_RUNNER", "thread")
 
+# FluidSynth renders the works catalogue (ingestion/audio/render.py); Debian: fluidsynth, fluid-soundfont-gm.
+FLUIDSYNTH_BINARY = os.environ.get("FLUIDSYNTH_BINARY", "fluidsynth")
+FLUIDSYNTH_SOUNDFONT = os.environ.get("FLUIDSYNTH_SOUNDFONT", "/usr/share/sounds/sf2/FluidR3_GM.sf2")
+
 # Audio (ingestion/audio/): analysis sample rate, the longest recording accepted, the largest upload.
 AUDIO_SAMPLE_RATE = int(os.environ.get("AUDIO_SAMPLE_RATE", 22050))
 AUDIO_MAX_SECONDS = float(os.environ.get("AUDIO_MAX_SECONDS", 600))

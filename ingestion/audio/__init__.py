@@ -1,1 +1,11 @@
-"""Audio features: decoding, log-mel spectrograms and their content-hash cache."""
+"""Audio features: decoding, log-mel spectrograms and their content-hash cache.
+
+Public API (import from the submodules; this package imports nothing heavy, so the URL configuration
+that mounts ``api_urls`` does not pay for librosa):
+
+* :mod:`.features` - ``MelConfig``, ``AudioClip``, ``load_audio``, ``log_mel``, ``fixed_length_crops``,
+  ``crops_for``, ``sniff_format``;
+* :mod:`.cache` - ``cached_features``, ``cached_log_mel``, ``feature_cache_dir``;
+* :mod:`.spectrogram` - ``spectrogram_png``;
+* :mod:`.render` - ``fluidsynth_renderer``, ``render_score``, ``render_midi`` (scores to audio).
+"""

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Artist, Course, Friendship, Interaction, Interest, Listen, Listener, Tag, TagAssignment
+from .models import Artist, Course, Friendship, Interaction, Interest, Listen, Listener, Tag, TagAssignment, Work
 
 
 @admin.register(Artist)
@@ -102,3 +102,18 @@ class InterestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Work)
+class WorkAdmin(_ReadOnlyAdmin):
+    """Works are owned by ``manage.py load_works``.
+
+    Why read-only: each row mirrors the graph entity ``leitmotif:work:<slug>`` and its relations, and its
+    audio is rendered from the score; an edit here would reach neither. Change the loader's tables and
+    load again.
+    """
+
+    list_display = ("title", "composer_name", "era", "form", "key", "metre", "collection", "duration_seconds")
+    list_filter = ("era", "form", "collection", "metre")
+    search_fields = ("title", "composer_name", "slug", "corpus_path", "entity_id")
+    readonly_fields = ("created_at", "updated_at")

@@ -171,3 +171,41 @@ class Interest(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Work(TimeStampedModel):
+    """A piece of music with a rendered recording: a score from the music21 corpus, loaded by ``load_works``.
+
+    The row mirrors the graph entity ``leitmotif:work:<slug>`` (composer, era, form, key, metre,
+    instruments and collection are relations there); the display values are copied here so item pages
+    and the audio encoder's training set need no graph query. ``audio_path`` is relative to
+    ``settings.LEITMOTIF_CACHE_DIR``: rendered audio is derived data and can be rebuilt at any time.
+    """
+
+    slug = models.SlugField(max_length=200, unique=True)
+    title = models.CharField(max_length=500, db_index=True)
+    composer_name = models.CharField(max_length=255, blank=True, db_index=True)
+    era = models.CharField(max_length=64, blank=True, db_index=True)
+    form = models.CharField(max_length=64, blank=True, db_index=True)
+    key = models.CharField(max_length=64, blank=True)
+    metre = models.CharField(max_length=16, blank=True)
+    #: Instrument slugs (``leitmotif:instrument:<slug>``), once each, in score order.
+    instrumentation = models.JSONField(default=list, blank=True)
+    #: Part names as the score writes them (``["Soprano", "Alto", "Tenor", "Bass"]``).
+    voices = models.JSONField(default=list, blank=True)
+    collection = models.CharField(max_length=255, blank=True, db_index=True)
+    #: music21 corpus path (``bach/bwv1.6.mxl``) and, for a tune inside a collection file, its number.
+    corpus_path = models.CharField(max_length=500)
+    corpus_number = models.PositiveIntegerField(null=True, blank=True)
+    audio_path = models.CharField(max_length=500, blank=True)
+    audio_sha256 = models.CharField(max_length=64, blank=True)
+    #: Length of the rendered audio (the first seconds of the score), not of the whole work.
+    duration_seconds = models.FloatField(default=0)
+    #: Graph entity id, e.g. ``leitmotif:work:bach-bwv1-6``.
+    entity_id = models.CharField(max_length=255, unique=True)
+
+    class Meta:
+        ordering = ["composer_name", "title"]
+
+    def __str__(self) -> str:
+        return f"{self.composer_name}: {self.title}" if self.composer_name else self.title

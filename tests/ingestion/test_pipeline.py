@@ -20,7 +20,7 @@ from kg.models import CurationEvent
 from kg.stores.base import EntityRecord
 from learning_platform.errors import ConfigurationError
 from recommender.api.services import api_client_create
-from tests.ingestion.test_ner import read_bio_text
+from tests.ingestion.test_ner import bio_text, read_bio_text
 from tests.ingestion.test_relations import CROSSRE, FEWREL, DUET, METALLICA, PUPPETS, DEV_LINE, fewrel_lines, tiny_config
 
 #: The neo4j half needs the database too: documents, mentions and facts live there on every backend.
@@ -29,19 +29,6 @@ pytestmark = pytest.mark.django_db
 PEOPLE = ["Alice Smith", "Bob Jones", "Carla Diaz", "Dan Brown", "Eva Green", "Frank Lee", "Gina Ray", "Hugo Kim"]
 INSTRUMENTS = ["cello", "guitar", "piano", "violin", "drums", "flute", "harp", "banjo"]
 DOCUMENT = "Alice Smith plays the cello .\nBob Jones plays the guitar ."
-
-
-def _bio(sentences) -> str:
-    blocks = []
-    for text, spans in sentences:
-        tokens = text.split()
-        tags = ["O"] * len(tokens)
-        for start, end, label in spans:
-            tags[start] = f"B-{label}"
-            for i in range(start + 1, end):
-                tags[i] = f"I-{label}"
-        blocks.append("\n".join(f"{t}\t{g}" for t, g in zip(tokens, tags)))
-    return "\n\n".join(blocks) + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +48,7 @@ def trained_models(tmp_path_factory):
         seed=7, epochs=6, patience=6, width=32, depth=1, embed_rows=500, hidden_width=32, learn_rate=0.01,
         batch_size_start=4, batch_size_end=8, validation_fraction=0.1, weak_sources=(),
     )
-    data = assemble_training_data(config, train_sources={"crossner_train": read_bio_text(_bio(sentences), corpus="crossner")})
+    data = assemble_training_data(config, train_sources={"crossner_train": read_bio_text(bio_text(sentences), corpus="crossner")})
     ner_path = save_ner_artifact(train_pipeline(config, data, progress=False).nlp, config=config, metrics={}, directory=root / "ner")
 
     data_dir = root / "data"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.urls import reverse
 
 from kg.models import Entity, EntityAlias, Relation
 from kg.stores import EntityRecord, RelationRecord, get_store
@@ -267,26 +266,3 @@ def test_missing_tables_make_the_store_unavailable_not_crash(sql_store):
             sql_store.stats()
         raise RuntimeError("roll the rename back")
     sql_store.ping()
-
-
-# --- admin --------------------------------------------------------------------------------
-
-
-def test_admin_lists_edits_and_deletes_through_the_store(admin_client, sql_store):
-    sql_store.upsert_entities([artist("a:1", "Muse", "MUSE UK"), artist("a:2", "Blur")])
-    sql_store.upsert_relations([rel("a:1", "SIMILAR_TO", "a:2", source="lastfm")])
-    assert admin_client.get(reverse("admin:kg_entity_changelist"), {"q": "mus"}).status_code == 200
-    assert admin_client.get(reverse("admin:kg_relation_changelist"), {"type__exact": "SIMILAR_TO"}).status_code == 200
-    page = admin_client.get(reverse("admin:kg_entity_change", args=["a:1"]))
-    assert page.status_code == 200 and "SIMILAR_TO" in page.content.decode()
-
-    url = reverse("admin:kg_entity_change", args=["a:1"])
-    form = {"type": "Artist", "name": "Muse", "aliases": '["Muse (band)"]', "properties": "{}"}
-    inline = {"outgoing_relations-TOTAL_FORMS": "1", "outgoing_relations-INITIAL_FORMS": "1", "outgoing_relations-MIN_NUM_FORMS": "0", "outgoing_relations-MAX_NUM_FORMS": "1000"}
-    bad = admin_client.post(url, {**form, **inline, "type": "not a type"})
-    assert bad.status_code == 200 and "capitalised word" in bad.content.decode()
-    assert admin_client.post(url, {**form, **inline}).status_code == 302
-    assert alias_rows("a:1") == {"muse (band)"}
-
-    assert admin_client.post(reverse("admin:kg_entity_delete", args=["a:1"]), {"post": "yes"}).status_code == 302
-    assert sql_store.get_entity("a:1") is None and sql_store.stats().relations == 0

@@ -116,6 +116,7 @@ def main() -> None:
         "sentences_per_second": round(summary.sentences / wall, 1),
         "stage_seconds": {k: round(v, 2) for k, v in summary.seconds.items()},
         "counts": {k: v for k, v in summary.to_dict().items() if k not in {"seconds", "problems"}},
+        "problems": summary.problems,
         "rerun": {"seconds": round(rerun_seconds, 2), "unchanged": rerun.unchanged, "documents": rerun.documents},
         "accepted_precision_on_hand_labelled_sample": precision,
         "note": "torch and BLAS limited to one thread; timings include SQLite writes of the copy of the dev database.",

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from kg.stores.base import KnowledgeGraphStore
+from learning_platform.errors import UnknownEntityError
 
 from .labels import LINKABLE_ENTITY_TYPES, NEW_ENTITY_TYPE
 
@@ -226,10 +227,16 @@ class EntityLinker:
     def _context_overlap(self, entity_id: str, context_words: set[str]) -> int:
         if not context_words:
             return 0
+        if entity_id in self._proposed:
+            return 0  # proposed in this job, not in the graph: no neighbours yet
         names = self._neighbour_names.get(entity_id)
         if names is None:
             words: set[str] = set()
-            for neighbour in self.store.neighbours(entity_id, limit=200):
+            try:
+                neighbours = self.store.neighbours(entity_id, limit=200)
+            except UnknownEntityError:  # deleted by a curator since the index was built
+                neighbours = []
+            for neighbour in neighbours:
                 if neighbour.entity.name and not _PLACEHOLDER.match(neighbour.entity.name):
                     words.update(w for w in normalise_name(neighbour.entity.name).split() if len(w) > 3)
             names = self._neighbour_names[entity_id] = frozenset(words)

@@ -94,3 +94,13 @@ def test_surnames_find_people_and_find_never_proposes(graph):
     assert linker.find("Rick Wakeman", "PERSON") is None
     assert linker.find("Rick Wakeman", "PERSON") is None  # still nothing proposed behind the caller's back
     assert linker.link("Rick Wakeman", "PERSON").is_new
+
+
+def test_a_proposal_sharing_a_name_with_real_entities_does_not_break_disambiguation(graph):
+    linker = EntityLinker(graph)
+    proposed = linker.link("Genesis Project", "BAND")
+    assert proposed.is_new
+    # A real entity under a type-compatible name now competes with the proposal of another mention.
+    linker._add(linker.index, linker.index.exact["genesis"][0].__class__(proposed.entity_id, "Band", "Genesis", 0))
+    chosen = linker.link("Genesis", "BAND", context="Phil Collins joined Genesis, the progressive rock band.")
+    assert chosen.entity_id == "band:genesis-2"

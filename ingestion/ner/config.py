@@ -1,0 +1,182 @@
+"""The one object that says how an NER model is trained; saved next to the model as ``config.json``.
+
+Why a frozen, validated dataclass: a training run must be reproducible from its saved config alone, and
+a typo in ``--config`` (``"epoch": 5``, ``"weak_fraction": 2``) must fail before minutes of training
+with a message naming the key and the allowed values, not train something else silently.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from learning_platform.errors import ConfigurationError
+
+#: Gold training corpora by name: (corpus key of ``CORPUS_LABEL_MAP``, path under the data dir).
+TRAIN_SOURCES: Mapping[str, tuple[str, str]] = {
+    "crossner_train": ("crossner", "crossner-crossre-music/ner_train.txt"),
+    # The README says the shared part of the official test split is train/dev material.
+    "crossner_test_shared": ("crossner", "crossner-crossre-music/ner_test_part_shared.txt"),
+    "musicreconer_train": ("musicreconer", "music-ner-musicreconer/train.bio"),
+}
+#: Development corpora: only ever read for the final report, never for training or model selection.
+DEV_SOURCES: Mapping[str, tuple[str, str]] = {
+    "crossner_dev": ("crossner", "crossner-crossre-music/ner_dev.txt"),
+    "musicreconer_dev": ("musicreconer", "music-ner-musicreconer/dev.bio"),
+}
+#: Weakly labelled example builders (see :mod:`ingestion.ner.weak`).
+WEAK_SOURCES: tuple[str, ...] = ("mention_swap", "course_titles")
+
+
+def _positive_int(name: str, value: Any, *, maximum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (maximum is not None and value > maximum):
+        bound = f" and at most {maximum:,}" if maximum is not None else ""
+        raise ConfigurationError(f"NER config: {name} must be an integer of at least 1{bound}, got {value!r}.")
+
+
+def _fraction(name: str, value: Any, *, low: float, high: float, include_low: bool = True) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= low if include_low else value > low) and value <= high
+    if not ok:
+        bracket = "[" if include_low else "("
+        raise ConfigurationError(f"NER config: {name} must be a number in {bracket}{low}, {high}], got {value!r}.")
+
+
+def _names(name: str, value: Any, allowed: tuple[str, ...], *, allow_empty: bool) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigurationError(f"NER config: {name} must be a list of names from {list(allowed)}, got {value!r}.")
+    names = tuple(dict.fromkeys(value))
+    unknown = [v for v in names if v not in allowed]
+    if unknown:
+        hint = ""
+        if name == "train_sources" and any(v in DEV_SOURCES for v in unknown):
+            hint = " Dev sets are only for the final report; they are never trained on."
+        raise ConfigurationError(f"NER config: unknown {name} {unknown}; choose from {list(allowed)}.{hint}")
+    if not names and not allow_empty:
+        raise ConfigurationError(f"NER config: {name} is empty; name at least one of {list(allowed)}.")
+    return names
+
+
+@dataclass(frozen=True)
+class NerTrainingConfig:
+    """Everything that decides a trained NER model.
+
+    The defaults are the configuration tuned on the validation slice (never on dev): weak examples up
+    to as many as gold sentences and 30 % lower-cased copies of the cased sentences each beat leaving
+    them out on two seeds; wider networks, a higher learning rate, more dropout or more lower-casing did
+    not help. 20 epochs with early stopping keep a run at a few CPU minutes on one thread.
+    """
+
+    seed: int = 13
+    #: Upper bound; training usually stops earlier (``patience``).
+    epochs: int = 20
+    #: Epochs without a better validation F1 before stopping; the best epoch's weights are kept.
+    patience: int = 5
+    dropout: float = 0.2
+    learn_rate: float = 0.001
+    #: Batches grow from ``batch_size_start`` to ``batch_size_end`` sentences (spaCy's compounding schedule).
+    batch_size_start: int = 4
+    batch_size_end: int = 32
+    batch_size_compound: float = 1.001
+    #: Evaluate and keep the running average of the weights (smoother than the last step's on little data).
+    use_averages: bool = True
+    #: Share of every gold training corpus held out (seeded) to pick the epoch; dev sets never are.
+    validation_fraction: float = 0.1
+    train_sources: tuple[str, ...] = tuple(TRAIN_SOURCES)
+    #: Weak builders to use; ``()`` trains on gold data only.
+    weak_sources: tuple[str, ...] = WEAK_SOURCES
+    #: At most this many weak examples per gold training sentence (shared among the weak sources).
+    weak_fraction: float = 1.0
+    #: Share of the cased gold sentences also added lower-cased (queries are typed in lower case).
+    lowercase_fraction: float = 0.3
+    #: A Last.FM tag counts as a genre only if at least this many artists carry it.
+    min_genre_tag_artists: int = 3
+    #: Width and depth of the CNN token encoder, hidden width of the NER state model.
+    width: int = 96
+    depth: int = 4
+    embed_rows: int = 5000
+    hidden_width: int = 64
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigurationError(f"NER config: seed must be a non-negative integer, got {self.seed!r}.")
+        _positive_int("epochs", self.epochs, maximum=1000)
+        _positive_int("patience", self.patience, maximum=1000)
+        _fraction("dropout", self.dropout, low=0.0, high=0.9)
+        _fraction("learn_rate", self.learn_rate, low=0.0, high=1.0, include_low=False)
+        _positive_int("batch_size_start", self.batch_size_start, maximum=10_000)
+        _positive_int("batch_size_end", self.batch_size_end, maximum=10_000)
+        if self.batch_size_end < self.batch_size_start:
+            raise ConfigurationError(
+                f"NER config: batch_size_end ({self.batch_size_end}) must be at least batch_size_start ({self.batch_size_start})."
+            )
+        _fraction("batch_size_compound", self.batch_size_compound, low=1.0, high=2.0)
+        if not isinstance(self.use_averages, bool):
+            raise ConfigurationError(f"NER config: use_averages must be true or false, got {self.use_averages!r}.")
+        _fraction("validation_fraction", self.validation_fraction, low=0.0, high=0.5, include_low=False)
+        object.__setattr__(self, "train_sources", _names("train_sources", self.train_sources, tuple(TRAIN_SOURCES), allow_empty=False))
+        object.__setattr__(self, "weak_sources", _names("weak_sources", self.weak_sources, WEAK_SOURCES, allow_empty=True))
+        _fraction("weak_fraction", self.weak_fraction, low=0.0, high=5.0)
+        _fraction("lowercase_fraction", self.lowercase_fraction, low=0.0, high=1.0)
+        _positive_int("min_genre_tag_artists", self.min_genre_tag_artists, maximum=100_000)
+        _positive_int("width", self.width, maximum=1024)
+        _positive_int("depth", self.depth, maximum=16)
+        _positive_int("embed_rows", self.embed_rows, maximum=1_000_000)
+        _positive_int("hidden_width", self.hidden_width, maximum=1024)
+
+    @property
+    def uses_weak_labels(self) -> bool:
+        return bool(self.weak_sources) and self.weak_fraction > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["train_sources"] = list(self.train_sources)
+        data["weak_sources"] = list(self.weak_sources)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "NerTrainingConfig":
+        if not isinstance(data, Mapping):
+            raise ConfigurationError(f"NER config must be a JSON object of settings, got {type(data).__name__}.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigurationError(f"NER config: unknown keys {unknown}; valid keys are {sorted(known)}.")
+        return cls(**dict(data))
+
+    def updated(self, **changes: Any) -> "NerTrainingConfig":
+        """A copy with ``changes`` applied (validated like a new config); ``None`` values are ignored."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def config_hash(self) -> str:
+        """Short content hash: two artifacts with the same hash were trained from the same settings."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def config_from_json(text_or_path: str) -> NerTrainingConfig:
+    """Parse ``--config``: inline JSON (``'{"epochs": 5}'``) or the path of a JSON file, over the defaults."""
+    raw = text_or_path.strip()
+    if not raw.startswith("{"):
+        path = Path(raw)
+        if not path.is_file():
+            raise ConfigurationError(
+                f"--config must be a JSON object such as '{{\"epochs\": 5}}' or the path of a JSON file; {raw!r} is neither."
+            )
+        raw = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"--config is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}).") from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"--config must be a JSON object of settings, got {type(data).__name__}.")
+    defaults = NerTrainingConfig().to_dict()
+    unknown = sorted(set(data) - set(defaults))
+    if unknown:
+        raise ConfigurationError(f"NER config: unknown keys {unknown}; valid keys are {sorted(defaults)}.")
+    return NerTrainingConfig.from_dict({**defaults, **data})
+

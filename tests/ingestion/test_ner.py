@@ -305,6 +305,7 @@ def test_exact_span_scoring_per_label_micro_macro_and_boundaries():
     assert (scores.unlabeled.gold, scores.unlabeled.predicted, scores.unlabeled.correct) == (3, 4, 2)
     table = format_scores_table({"dev": scores}, labels=NER_LABELS)
     assert "| ARTIST | 0.500 | 1.000 | 0.667 | 1 |" in table and "**micro**" in table and "| EVENT |" not in table
+    assert "| WORK | 0.000 | – | – | 0 (1 predicted) |" in table
     with pytest.raises(ValueError):
         score_spans(gold, predicted[:1])
 

@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import views, works
 
 app_name = "learn"
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("interactions/", views.interaction, name="interaction"),
     path("artists/<int:pk>/", views.artist_detail, name="artist"),
     path("courses/<int:pk>/", views.course_detail, name="course"),
+    path("works/<int:pk>/", works.work_detail, name="work"),
     path("search/", views.search, name="search"),
     path("history/", views.history, name="history"),
     path("ask/", views.ask, name="ask"),

@@ -34,9 +34,8 @@ from ingestion.api.views import CanIngest
 from learning_platform.errors import AudioInputError
 from recommender.api.exceptions import error_response
 
-from .cache import feature_cache_dir
-from .features import MelConfig, load_audio
-from .spectrogram import PNG_VERSION, spectrogram_png
+from .features import load_audio
+from .spectrogram import spectrogram_path, spectrogram_png
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -131,12 +130,6 @@ class AudioUploadView(APIView):
             body["work"] = {"pk": created.work.pk, "entity_id": created.entity_id, "created": created.created, "source": created.source,
                             "url": _work_url(created.work.pk)}
         return Response(body, status=status.HTTP_201_CREATED if body["work"] and body["work"]["created"] else status.HTTP_200_OK)
-
-
-def spectrogram_path(sha256: str, config: MelConfig | None = None) -> Path:
-    """Where :func:`ingestion.audio.spectrogram.spectrogram_png` stores the picture of a recording."""
-    config = config or MelConfig.default()
-    return feature_cache_dir() / "png" / f"v{PNG_VERSION}-{config.spectrogram_fingerprint()}" / sha256[:2] / f"{sha256}.png"
 
 
 @require_GET

@@ -916,7 +916,7 @@ def course_graph_records(*, courses: Sequence[CourseRow], vocabulary: TagVocabul
             id=instrument_entity_id(slug),
             type=INSTRUMENT_ENTITY_TYPE,
             name=INSTRUMENTS[slug].name,
-            aliases=_aliases(INSTRUMENTS[slug]),
+            aliases=term_aliases(INSTRUMENTS[slug]),
             properties={"slug": slug},
         )
         for slug in sorted(instruments_used)
@@ -926,7 +926,7 @@ def course_graph_records(*, courses: Sequence[CourseRow], vocabulary: TagVocabul
             id=concept_entity_id(slug),
             type=CONCEPT_ENTITY_TYPE,
             name=CONCEPTS[slug].name,
-            aliases=_aliases(CONCEPTS[slug]),
+            aliases=term_aliases(CONCEPTS[slug]),
             properties={"slug": slug},
         )
         for slug in sorted(concepts_used)
@@ -934,7 +934,7 @@ def course_graph_records(*, courses: Sequence[CourseRow], vocabulary: TagVocabul
     return GraphRecords(entities=entities, relations=relations), links
 
 
-def _aliases(term: Term) -> tuple[str, ...]:
+def term_aliases(term: Term) -> tuple[str, ...]:
     """English single-word names other than the display name, for search ("guitars", "fiddle")."""
     name = term.name.casefold()
     return tuple(

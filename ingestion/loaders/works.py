@@ -89,7 +89,7 @@ from ingestion.loaders.courses import (
     LOOSE_CONFIDENCE,
     PhraseMatcher,
     Term,
-    _aliases as instrument_aliases,
+    term_aliases as instrument_aliases,
     instrument_entity_id,
     instruments_in,
     words,

@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 from ingestion.audio import render as audio_render
 from ingestion.audio.features import load_audio
 from ingestion.loaders import works
-from ingestion.loaders.courses import INSTRUMENTS, _aliases, instrument_entity_id
+from ingestion.loaders.courses import INSTRUMENTS, instrument_entity_id, term_aliases
 from kg.services import graph_upsert
 from kg.stores.base import EntityRecord, RelationRecord
 from learning_platform.artifacts import sha256_file
@@ -209,7 +209,7 @@ def test_stale_relations_are_removed_and_unreferenced_audio_pruned(sql_store):
 def test_existing_instrument_from_the_course_loader_is_reused_untouched(sql_store):
     term = INSTRUMENTS["voice"]
     seeded = EntityRecord(
-        id=instrument_entity_id("voice"), type="Instrument", name=term.name, aliases=_aliases(term),
+        id=instrument_entity_id("voice"), type="Instrument", name=term.name, aliases=term_aliases(term),
         properties={"slug": "voice", "added_by": "courses"},
     )
     graph_upsert(store=sql_store, entities=[seeded])

@@ -104,7 +104,7 @@ def test_labelled_request_files_are_well_formed():
 def real_names_graph(sql_store):
     """The names the labelled requests use, read from the real data files: catalogue artists, every
     Last.FM tag, and the courses loader's instruments and concepts (no relations needed to parse)."""
-    from ingestion.loaders.courses import CONCEPTS, INSTRUMENTS, _aliases, concept_entity_id, instrument_entity_id
+    from ingestion.loaders.courses import CONCEPTS, INSTRUMENTS, concept_entity_id, instrument_entity_id, term_aliases
     from ingestion.loaders.lastfm import artist_entity_id, read_artists, read_tags, tag_entity_id
 
     data = Path(settings.LEITMOTIF_DATA_DIR)
@@ -112,8 +112,8 @@ def real_names_graph(sql_store):
     catalogue = {int(line.split("\t")[0]) for line in (data / "lastfm-kgcn" / "item_index2entity_id.txt").read_text().split("\n") if line.strip()}
     records = [EntityRecord(artist_entity_id(i), "Artist", row.name) for i, row in artists.items() if i in catalogue]
     records += [EntityRecord(tag_entity_id(i), "Tag", row.name) for i, row in read_tags(data / "lastfm-hetrec" / "tags.dat").items()]
-    records += [EntityRecord(instrument_entity_id(slug), "Instrument", term.name, aliases=_aliases(term)) for slug, term in INSTRUMENTS.items()]
-    records += [EntityRecord(concept_entity_id(slug), "Concept", term.name, aliases=_aliases(term)) for slug, term in CONCEPTS.items()]
+    records += [EntityRecord(instrument_entity_id(slug), "Instrument", term.name, aliases=term_aliases(term)) for slug, term in INSTRUMENTS.items()]
+    records += [EntityRecord(concept_entity_id(slug), "Concept", term.name, aliases=term_aliases(term)) for slug, term in CONCEPTS.items()]
     sql_store.upsert_entities(records)
     return sql_store
 

@@ -37,6 +37,20 @@ def item_graph_neighbours(side_info: ItemSideInfo, n_items: int) -> sp.csr_matri
     return links
 
 
+def tag_graph_vectors(side_info: ItemSideInfo, n_items: int, *, kg_weight: float = 0.5, sublinear_tf: bool = True) -> sp.csr_matrix:
+    """L2-normalised (n_items × (n_tags + n_entities)) vectors: TF-IDF of tags ‖ ``kg_weight`` × TF-IDF of KG links.
+
+    Shared with the joint model, which uses the same vectors to find a cold item's closest known items
+    (:func:`recommender.models.neighbourhood.cold_transfer_matrix`).
+    """
+    tags = sp.csr_matrix(side_info.item_tags, dtype=np.float64)
+    blocks = [TfidfTransformer(sublinear_tf=sublinear_tf).fit_transform(tags)]
+    if kg_weight > 0:
+        links = item_graph_neighbours(side_info, n_items)
+        blocks.append(kg_weight * TfidfTransformer().fit_transform(links))
+    return normalize(sp.hstack(blocks, format="csr"), norm="l2").astype(np.float32)
+
+
 class ContentTags(BaselineRecommender):
     name = "baseline.content_tags.v1"
     alias = "content_tags"
@@ -52,14 +66,7 @@ class ContentTags(BaselineRecommender):
 
     def _fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext) -> None:
         # seed unused: TF-IDF and cosine are deterministic.
-        side_info = context.side_info
-        tags = sp.csr_matrix(side_info.item_tags, dtype=np.float64)
-        tag_vectors = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit_transform(tags)
-        blocks = [tag_vectors]
-        if self.kg_weight > 0:
-            links = item_graph_neighbours(side_info, self.n_items)
-            blocks.append(self.kg_weight * TfidfTransformer().fit_transform(links))
-        self.item_vectors = normalize(sp.hstack(blocks, format="csr"), norm="l2").astype(np.float32)
+        self.item_vectors = tag_graph_vectors(context.side_info, self.n_items, kg_weight=self.kg_weight, sublinear_tf=self.sublinear_tf)
         self.user_profiles = normalize(train @ self.item_vectors, norm="l2").astype(np.float32)
 
     def _score(self, users: np.ndarray) -> np.ndarray:

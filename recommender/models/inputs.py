@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from learning_platform.errors import ConfigurationError, DataFileError
 from recommender.base import ItemSideInfo
 
-from .neighbourhood import cosine_item_similarity, ease_item_weights, history_matrix
+from .neighbourhood import cold_transfer_matrix, cosine_item_similarity, ease_item_weights, history_matrix
 
 #: Names of the behaviour features, in column order (see :func:`behaviour_features`).
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
@@ -44,6 +44,8 @@ class JointInputs:
     serving cites in "listeners who play X also play Y" explanations). ``item_ease`` is the dense
     EASE weight matrix of the EASE term, fit on ``history``, and ``ease_precision_diagonal`` the
     ``diag((XᵀX + λI)⁻¹)`` its leave-one-out correction needs (both empty when the term is off).
+    ``cold_transfer`` lends unseen items the neighbourhood columns of their closest seen items by
+    content (:func:`.neighbourhood.cold_transfer_matrix`; empty when switched off).
     """
 
     history: np.ndarray
@@ -60,6 +62,7 @@ class JointInputs:
     item_popularity: np.ndarray
     item_ease: np.ndarray
     ease_precision_diagonal: np.ndarray
+    cold_transfer: sp.csr_matrix
 
     @property
     def n_users(self) -> int:
@@ -95,6 +98,11 @@ class JointInputs:
             raise DataFileError(f"not a readable model-input archive ({exc}); the artifact is corrupt, retrain it.", path=str(path)) from exc
         for name, empty in _OPTIONAL_FIELDS.items():  # archives written before the field existed
             values.setdefault(name, empty())
+        for name in _OPTIONAL_SPARSE_FIELDS:
+            if f"{name}__data" not in values:
+                empty = sp.csr_matrix((0, 0), dtype=np.float32)
+                values.update({f"{name}__data": empty.data, f"{name}__indices": empty.indices,
+                               f"{name}__indptr": empty.indptr, f"{name}__shape": np.asarray(empty.shape)})
         needed = {f.name for f in fields(cls)} - set(_SPARSE_FIELDS)
         needed |= {f"{name}__{part}" for name in _SPARSE_FIELDS for part in ("data", "indices", "indptr", "shape")}
         missing = sorted(needed - set(values))
@@ -110,7 +118,9 @@ class JointInputs:
         return cls(**values)
 
 
-_SPARSE_FIELDS = ("item_neighbours", "item_similarity")
+_SPARSE_FIELDS = ("item_neighbours", "item_similarity", "cold_transfer")
+#: Sparse fields added after the first artifacts were written (absent = switched off).
+_OPTIONAL_SPARSE_FIELDS = ("cold_transfer",)
 #: Fields added after the first artifacts were written, with their "term switched off" value.
 _OPTIONAL_FIELDS = {
     "item_ease": lambda: np.zeros((0, 0), dtype=np.float32),
@@ -129,6 +139,7 @@ def build_inputs(
     neighbourhood_shrink: float | None,
     rng: np.random.Generator,
     ease_l2: float | None = None,
+    cold_neighbours: int = 0,
     model: str,
 ) -> JointInputs:
     """Derive every fixed input from a checked binary ``train`` matrix (never from validation or test)."""
@@ -159,6 +170,12 @@ def build_inputs(
         ease, ease_diagonal = ease_item_weights(history_matrix(history, n_items=n_items), l2=ease_l2)
     else:
         ease, ease_diagonal = np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.float64)
+    if cold_neighbours > 0 and neighbourhood_shrink is not None and side_info is not None and unseen.any():
+        from recommender.baselines.content_tags import tag_graph_vectors
+
+        transfer = cold_transfer_matrix(tag_graph_vectors(side_info, n_items), unseen=unseen, k=cold_neighbours)
+    else:
+        transfer = sp.csr_matrix((0, 0), dtype=np.float32)
     return JointInputs(
         history=history,
         behaviour=behaviour_features(train, has_tags=has_tags, has_links=has_links),
@@ -174,6 +191,7 @@ def build_inputs(
         item_popularity=popularity,
         item_ease=ease,
         ease_precision_diagonal=ease_diagonal,
+        cold_transfer=transfer,
     )
 
 

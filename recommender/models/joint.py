@@ -69,7 +69,7 @@ from recommender.baselines.torch_utils import (
 
 from .config import JointConfig
 from .inputs import BEHAVIOUR_FEATURES, LONG_TAIL_POPULARITY, JointInputs, build_inputs
-from .neighbourhood import ease_scores, neighbourhood_scores
+from .neighbourhood import ease_scores, neighbourhood_scores, with_cold_transfer
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kg.embeddings.artifacts import KgeArtifact
@@ -389,6 +389,7 @@ class JointKGRecommender(BaselineRecommender):
             max_history=c.max_history,
             neighbourhood_shrink=c.neighbourhood_shrink if c.use_neighbourhood else None,
             ease_l2=c.ease_l2 if c.uses_ease_neighbourhood else None,
+            cold_neighbours=c.cold_neighbours if c.uses_cold_transfer else 0,
             rng=rng,
             model=self.name,
         )
@@ -570,10 +571,10 @@ class JointKGRecommender(BaselineRecommender):
         history = self.inputs.history[users]
         cosine = ease = None
         if c.uses_cosine_neighbourhood:
-            cosine = torch.from_numpy(neighbourhood_scores(
+            cosine = torch.from_numpy(self._with_cold_transfer(neighbourhood_scores(
                 history, similarity=self.inputs.item_similarity, popularity=self.inputs.item_popularity,
                 shrink=c.neighbourhood_shrink, targets=targets,
-            ))
+            )))
         if c.uses_ease_neighbourhood:
             ease = torch.from_numpy(ease_scores(
                 history, weights=self.inputs.item_ease, precision_diagonal=self.inputs.ease_precision_diagonal, targets=targets,
@@ -700,7 +701,11 @@ class JointKGRecommender(BaselineRecommender):
                 continue
             positions = np.concatenate([np.arange(start, end) for start, end in zip(starts, ends)])
             out[b] = np.bincount(indices[positions], weights=data[positions], minlength=self.n_items)
-        return out
+        return self._with_cold_transfer(out)
+
+    def _with_cold_transfer(self, cosine: np.ndarray) -> np.ndarray:
+        """The cosine term with unseen items' borrowed columns (:func:`.neighbourhood.with_cold_transfer`)."""
+        return with_cold_transfer(cosine, transfer=self.inputs.cold_transfer, scale=self.config.cold_transfer_scale)
 
     def _history_ease(self, rows: list[np.ndarray]) -> np.ndarray:
         """``e_u(i) = Σ_{j∈H} B_ji`` for each history: the stored EASE rows summed (as :func:`.neighbourhood.ease_scores`)."""

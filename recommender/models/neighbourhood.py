@@ -12,6 +12,15 @@ model would learn to over-trust the term (for an item with two listeners, half o
 answer). So for the target column only, ``u``'s contribution is removed: ``C_jt − 1`` and ``p_t − 1``;
 every other column is unaffected because ``u`` has not listened to those items. At scoring time the
 held-out items were never in training, so the plain formula is already the honest one.
+
+**Items nobody has played in training** (new artists, or ones whose few listens all fell into
+validation/test) have an empty column, so co-listening alone could never put them in a list, and
+their towers-only score cannot compete with a warm item's ``w·n_u(i)``. :func:`cold_transfer_matrix`
+lends each such item the columns of its ``k`` most similar *known* items by content (tags + KG links,
+cosine-weighted mean), scaled by ``cold_transfer_scale``: "people whose history is close to Y are
+likely to like X, which resembles Y" (a content-to-collaborative mapping, cf. Gantner et al. 2010).
+The borrowed term is kept apart from the similarity itself, so "listeners who play X also play Y"
+explanations only ever cite real co-listening.
 """
 from __future__ import annotations
 
@@ -32,6 +41,60 @@ def cosine_item_similarity(train: sp.csr_matrix, *, shrink: float) -> tuple[sp.c
     similarity = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=(n_items, n_items))
     similarity.sort_indices()
     return similarity, popularity.astype(np.float32)
+
+
+def cold_transfer_matrix(
+    item_vectors: sp.csr_matrix, *, unseen: np.ndarray, k: int, block_size: int = 512
+) -> sp.csr_matrix:
+    """(n_items × n_items) ``T`` with ``T[j, i]`` = weight of known item ``j`` in unseen item ``i``'s borrowed column.
+
+    For each unseen item ``i`` (``unseen[i]``), its ``k`` most cosine-similar items among the seen ones
+    (rows of ``item_vectors``, L2-normalised here) with positive similarity, weights normalised to sum
+    to 1; other columns are empty. Ties go to the lower index (stable sort), so the matrix is deterministic.
+    ``scores @ T`` then gives every unseen column the weighted mean of its neighbours' columns.
+    """
+    vectors = sp.csr_matrix(item_vectors, dtype=np.float64)
+    n_items = vectors.shape[0]
+    unseen = np.asarray(unseen, dtype=bool)
+    if unseen.shape != (n_items,):
+        raise ValueError(f"unseen must flag each of the {n_items} items, got shape {unseen.shape}.")
+    norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
+    vectors = sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ vectors
+    targets, sources = np.flatnonzero(unseen), np.flatnonzero(~unseen)
+    rows, cols, values = [], [], []
+    if k > 0 and len(targets) and len(sources):
+        k = min(k, len(sources))
+        known = vectors[sources].T.tocsc()
+        for start in range(0, len(targets), block_size):
+            block = targets[start : start + block_size]
+            sims = (vectors[block] @ known).toarray()
+            best = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+            best_values = np.maximum(np.take_along_axis(sims, best, axis=1), 0.0)
+            totals = best_values.sum(axis=1, keepdims=True)
+            weights = np.divide(best_values, totals, out=np.zeros_like(best_values), where=totals > 0)
+            keep = weights > 0
+            rows.append(sources[best][keep])
+            cols.append(np.repeat(block, k).reshape(-1, k)[keep])
+            values.append(weights[keep])
+    if not rows:
+        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
+    transfer = sp.csr_matrix(
+        (np.concatenate(values).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items)
+    )
+    transfer.sort_indices()
+    return transfer
+
+
+def with_cold_transfer(scores: np.ndarray, *, transfer: sp.csr_matrix, scale: float) -> np.ndarray:
+    """``scores`` (B × n_items) with each unseen column replaced by ``scale ×`` its borrowed mean (see :func:`cold_transfer_matrix`).
+
+    Unseen columns hold 0 before (nobody co-listened), so adding is replacing; seen columns are
+    untouched because ``T`` has no entries there. A no-op for an empty ``T`` (transfer switched off).
+    """
+    if transfer.nnz == 0 or scale == 0 or scores.shape[0] == 0:
+        return scores
+    borrowed = np.asarray((transfer.T @ scores.T).T, dtype=np.float32)
+    return scores + np.float32(scale) * borrowed
 
 
 def history_matrix(history: np.ndarray, *, n_items: int, exclude: np.ndarray | None = None) -> sp.csr_matrix:

@@ -23,7 +23,16 @@ from recommender.data import InteractionDataset
 from recommender.models import available_recommenders, get_recommender, get_recommender_class
 from recommender.models.config import JointConfig
 from recommender.models.joint import JointKGRecommender, JointNetwork
-from recommender.models.neighbourhood import cosine_item_similarity, ease_item_weights, ease_scores, history_matrix, neighbourhood_scores
+from recommender.models.inputs import JointInputs
+from recommender.models.neighbourhood import (
+    cold_transfer_matrix,
+    cosine_item_similarity,
+    ease_item_weights,
+    ease_scores,
+    history_matrix,
+    neighbourhood_scores,
+    with_cold_transfer,
+)
 from recommender.training import load_trained_recommender, recommender_train
 
 from .cases import TorchRecommenderCase, clustered_interactions, mean_cluster_auc
@@ -149,6 +158,61 @@ def test_cold_items_score_through_graph_and_content(fitted, data):
     assert mean_cluster_auc(scores, data, cold=True) >= 0.8
 
 
+def test_cold_transfer_lends_each_unseen_item_its_closest_seen_items_columns():
+    # items 0, 1, 2 seen; 3 and 4 unseen; 5 unseen and unlike anything (no borrowed column)
+    vectors = sp.csr_matrix(np.array([
+        [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0],
+        [3.0, 1.0, 0.0], [0.0, 2.0, 2.0], [0.0, 0.0, 0.0],
+    ]))
+    unseen = np.array([False, False, False, True, True, True])
+    transfer = cold_transfer_matrix(vectors, unseen=unseen, k=2).toarray()
+    cos3 = np.array([3.0, 1.0]) / np.sqrt(10)  # item 3 ~ items 0 and 1
+    np.testing.assert_allclose(transfer[[0, 1], 3], cos3 / cos3.sum(), rtol=1e-6)
+    np.testing.assert_allclose(transfer[[1, 2], 4], [0.5, 0.5], rtol=1e-6)  # a tie: both, equally
+    assert not transfer[:, :3].any() and not transfer[:, 5].any() and not transfer[3:].any()
+    np.testing.assert_allclose(cold_transfer_matrix(vectors, unseen=unseen, k=1).toarray()[:, 3], [1, 0, 0, 0, 0, 0])
+
+    cosine = np.array([[0.8, 0.2, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.6, 0.0, 0.0, 0.0]], dtype=np.float32)
+    lent = with_cold_transfer(cosine, transfer=sp.csr_matrix(transfer), scale=1.5)
+    np.testing.assert_allclose(lent[:, :3], cosine[:, :3])  # seen columns untouched
+    np.testing.assert_allclose(lent[:, 3], 1.5 * cosine[:, :2] @ (cos3 / cos3.sum()), rtol=1e-6)
+    np.testing.assert_allclose(lent[:, 4], 1.5 * 0.5 * (cosine[:, 1] + cosine[:, 2]), rtol=1e-6)
+    assert not lent[:, 5].any()
+    assert with_cold_transfer(cosine, transfer=sp.csr_matrix((0, 0)), scale=1.5) is cosine  # switched off
+    with pytest.raises(ValueError, match="flag each of the 6 items"):
+        cold_transfer_matrix(vectors, unseen=unseen[:4], k=2)
+
+
+def test_borrowed_neighbourhood_lets_cold_items_into_lists_beside_warm_ones(data):
+    """Without the borrowed columns a cold item must beat warm items' co-listening evidence with its towers alone."""
+    users = np.arange(data.n_users)
+
+    def cold_in_top(model) -> float:
+        scores = model.score(users)
+        scores[data.train.nonzero()] = -np.inf
+        top = np.argsort(-scores, axis=1)[:, :5]
+        return float(np.isin(top, data.cold_items).any(axis=1).mean())
+
+    lent = build(data).fit(data.train, seed=0, context=data.context)
+    plain = build(data, cold_neighbours=0).fit(data.train, seed=0, context=data.context)
+    assert lent.inputs.cold_transfer.nnz and plain.inputs.cold_transfer.nnz == 0
+    assert set(lent.inputs.cold_transfer.tocoo().col) <= set(np.flatnonzero(lent.inputs.unseen_items))
+    assert cold_in_top(lent) > cold_in_top(plain)
+    # the towers and their weights are untouched by the option: only the neighbourhood columns differ
+    np.testing.assert_array_equal(lent.inputs.item_similarity.toarray(), plain.inputs.item_similarity.toarray())
+
+
+def test_model_inputs_written_before_cold_transfer_still_load(fitted, tmp_path):
+    fitted.inputs.save(tmp_path / "inputs.npz")
+    with np.load(tmp_path / "inputs.npz") as archive:
+        old = {name: archive[name] for name in archive.files if not name.startswith("cold_transfer__")}
+    np.savez(tmp_path / "old.npz", **old)
+    loaded = JointInputs.load(tmp_path / "old.npz")
+    assert loaded.cold_transfer.nnz == 0
+    cosine = np.ones((2, fitted.n_items), dtype=np.float32)
+    assert with_cold_transfer(cosine, transfer=loaded.cold_transfer, scale=1.5) is cosine
+
+
 def test_neighbourhood_training_column_leaves_the_user_out():
     # users 0 and 1 both played items 0 and 1; user 2 only item 1
     train = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [0, 1, 1]], dtype=np.float32))
@@ -213,6 +277,8 @@ def test_bad_inputs_are_refused_with_what_to_fix(data):
         (dict(lambda_kg=-1), "lambda_kg"), (dict(rec_loss="mse"), "rec_loss"), (dict(kg_interaction="distmult"), "kg_interaction"),
         (dict(dropout=1.5), "dropout"), (dict(batch_size=0), "batch_size"), (dict(use_content=1), "use_content"),
         (dict(learning_rate=float("nan")), "learning_rate"),
+        (dict(cold_neighbours=-1), "cold_neighbours"), (dict(cold_neighbours=2.5), "cold_neighbours"),
+        (dict(cold_transfer_scale=-0.5), "cold_transfer_scale"),
     ):
         with pytest.raises(ConfigurationError, match=message):
             JointConfig(**kwargs)

@@ -263,7 +263,7 @@ class ExplanationSerializer(serializers.Serializer):
     """Why an item was recommended: graph paths from the listener's history, or a fallback basis."""
 
     target = serializers.CharField()
-    basis = serializers.CharField(help_text='"graph" when paths exist, else what the item rests on: "similar_listeners", "popularity", "your_interests" or "no_path".')
+    basis = serializers.CharField(help_text='"graph" when paths exist, else what the item rests on: "similar_listeners", "popularity", "your_interests", "similar_content" (an artist nobody has played yet, recommended for resembling ones you play) or "no_path".')
     sentence = serializers.CharField()
     paths = ExplanationPathSerializer(many=True)
     evidence = serializers.DictField(required=False, help_text="What the explanation rests on (snapshot version, scorer, counts...).")

@@ -44,7 +44,7 @@ from .snapshot import GraphSnapshot
 GRAPH_BASIS = "graph"
 #: ``explain`` found no path and was given no fallback: the caller must supply one.
 NO_PATH_BASIS = "no_path"
-FALLBACK_BASES = ("similar_listeners", "popularity", "your_interests")
+FALLBACK_BASES = ("similar_listeners", "popularity", "your_interests", "similar_content")
 MAX_PATHS_LIMIT = 10
 
 
@@ -121,6 +121,8 @@ def fallback_sentence(basis: str, evidence: Mapping[str, Any] | None = None) -> 
         if isinstance(names, (list, tuple)) and names:
             return f"This matches interests you picked: {', '.join(map(str, names))}."
         return "This matches the interests you picked."
+    if basis == "similar_content":
+        return "This is new to Leitmotif listeners and resembles artists you play."
     raise ConfigurationError(f"Unknown explanation basis {basis!r}; a fallback is one of: {', '.join(FALLBACK_BASES)}.")
 
 

@@ -17,7 +17,9 @@ history; behaviour features are listening statistics from the training matrix (:
 normalisation). ``n_u(i)`` is the neighbourhood term of :mod:`.neighbourhood` (Koren 2008): on data
 this small, item-to-item co-listening carries signal a 64-dimensional factor model smooths away, and
 the learned weight ``w`` lets training decide how much of it to keep (``use_neighbourhood=False`` to
-ablate). ``neighbourhood_terms`` can add or swap in EASE's closed-form item-item weights (the EASE
+ablate). Items no training user played borrow the neighbourhood columns of their closest seen items
+by tags + KG links (``cold_neighbours``; :func:`.neighbourhood.cold_transfer_matrix`), so a new artist
+competes with warm ones on the same scale instead of through the towers alone. ``neighbourhood_terms`` can add or swap in EASE's closed-form item-item weights (the EASE
 baseline's, with an exact leave-one-out refit in training, own learned weight ``w_e``); on Last.FM
 validation it did not beat the cosine (see the tuning notes in :mod:`.config`), so it is off by default. Cosine with a temperature bounds the tower's logits, which on validation both trained more
 stably and let the neighbourhood term count (with raw dot products the towers drowned it out).
@@ -702,6 +704,33 @@ class JointKGRecommender(BaselineRecommender):
             positions = np.concatenate([np.arange(start, end) for start, end in zip(starts, ends)])
             out[b] = np.bincount(indices[positions], weights=data[positions], minlength=self.n_items)
         return self._with_cold_transfer(out)
+
+    def cold_item_lenders(self, item: int, history: np.ndarray) -> list[tuple[int, float, int | None]]:
+        """Why an item nobody played in training scores: the seen items that lend it their co-listening column.
+
+        Returns ``(lender, weight, source)`` triples, strongest evidence for *this* history first:
+        ``weight`` is the lender's share of the borrowed column, ``source`` the history item most
+        co-listened with the lender (``None`` when the history has none). Empty for a seen item or
+        when the transfer is off. Serving turns this into "new here; it resembles Y, which listeners
+        of Z also play" instead of citing a popularity the item does not have.
+        """
+        transfer = self.inputs.cold_transfer
+        if transfer.shape != (self.n_items, self.n_items) or not 0 <= item < self.n_items:
+            return []
+        column = transfer[:, item].tocoo()
+        similarity = self.inputs.item_similarity
+        history = np.asarray(history, dtype=np.int64)
+        out = []
+        for lender, weight in zip(column.row.tolist(), column.data.tolist(), strict=True):
+            source, strength = None, 0.0
+            if len(history) and similarity.shape == (self.n_items, self.n_items):
+                values = np.asarray(similarity[history][:, lender].todense()).ravel()
+                if values.size and values.max() > 0:
+                    best = int(np.argmax(values))
+                    source, strength = int(history[best]), float(values[best])
+            out.append((strength * weight, lender, float(weight), source))
+        out.sort(key=lambda row: (-row[0], -row[2], row[1]))
+        return [(lender, weight, source) for _, lender, weight, source in out]
 
     def _with_cold_transfer(self, cosine: np.ndarray) -> np.ndarray:
         """The cosine term with unseen items' borrowed columns (:func:`.neighbourhood.with_cold_transfer`)."""

@@ -21,7 +21,9 @@ connecting evidence. The same graph gives the explanation (you listen to Jimi He
 **Explanations** come from :mod:`recommender.explanations` (paths of ≤ 3 edges from the listener's
 sources to the item). When no path exists, an honest fallback names its basis: ``similar_listeners``
 citing the listener's artist with the strongest co-listening link to the item (the very term the
-model adds, see :mod:`recommender.models.neighbourhood`), or ``popularity``.
+model adds, see :mod:`recommender.models.neighbourhood`), ``similar_content`` for an artist nobody has
+played yet (the known artist whose co-listening it borrows, and the listener's artist linked to that
+one), or ``popularity``.
 
 **Re-ranking and list scores** (:mod:`.learning`): ``rerank`` (``popularity``, ``diversity``, ``mood``,
 ``unit`` with a strength, see :mod:`recommender.reranking`), ``unit`` (curriculum concept ids) and
@@ -692,7 +694,32 @@ def _music_fallback(
     listeners = 0
     if model.inputs.item_popularity.shape == (model.n_items,):
         listeners = int(model.inputs.item_popularity[item])
+        if listeners == 0:
+            return _new_artist_explanation(serving, artist, item, history)
     return _popularity_explanation(artist.entity_id, artist.name, listeners, what="listeners")
+
+
+def _new_artist_explanation(serving: ServingModel, artist: Artist, item: int, history: np.ndarray) -> "Explanation":
+    """An artist no training listener played: name the known artist it resembles (whose co-listening it borrows)."""
+    from recommender.explanations import Explanation
+
+    lenders = serving.model.cold_item_lenders(item, history)
+    new_here = f"{artist.name} is new to Leitmotif listeners"
+    if not lenders:
+        return Explanation.fallback(artist.entity_id, "similar_content", f"{new_here}; it is suggested from its tags and graph links.")
+    lender_index, weight, source_index = lenders[0]
+    pks = [int(serving.item_ids[lender_index])] + ([int(serving.item_ids[source_index])] if source_index is not None else [])
+    rows = _artists(serving, pks)
+    lender, source = rows.get(pks[0]), rows.get(pks[1]) if len(pks) > 1 else None
+    if lender is None:
+        return Explanation.fallback(artist.entity_id, "similar_content", f"{new_here}; it is suggested from its tags and graph links.")
+    evidence: dict[str, Any] = {"resembles": {"id": lender.entity_id, "name": lender.name}, "weight": round(weight, 4)}
+    if source is None:
+        sentence = f"{new_here}; it resembles {lender.name} in tags and graph links."
+    else:
+        sentence = f"{new_here}; it resembles {lender.name}, and listeners who play {source.name} also play {lender.name}."
+        evidence["artist"] = {"id": source.entity_id, "name": source.name}
+    return Explanation.fallback(artist.entity_id, "similar_content", sentence, evidence=evidence)
 
 
 def _popularity_explanation(entity_id: str, name: str, count: int, *, what: str) -> "Explanation":

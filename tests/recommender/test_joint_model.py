@@ -202,6 +202,20 @@ def test_borrowed_neighbourhood_lets_cold_items_into_lists_beside_warm_ones(data
     np.testing.assert_array_equal(lent.inputs.item_similarity.toarray(), plain.inputs.item_similarity.toarray())
 
 
+def test_cold_item_lenders_name_the_seen_items_a_cold_item_borrows_from(fitted, data):
+    cold = int(data.cold_items[0])
+    lenders = fitted.cold_item_lenders(cold, np.zeros(0, dtype=np.int64))
+    assert lenders and not fitted.inputs.unseen_items[[lender for lender, _, _ in lenders]].any()
+    assert sum(weight for _, weight, _ in lenders) == pytest.approx(1.0, rel=1e-5)
+    assert all(source is None for _, _, source in lenders)  # an empty history co-listens with nothing
+    similarity = fitted.inputs.item_similarity.toarray()
+    history = np.flatnonzero(similarity[:, lenders[0][0]] > 0)[:3]
+    with_history = fitted.cold_item_lenders(cold, history)
+    lender, _, source = with_history[0]
+    assert source in history and similarity[source, lender] == similarity[history, lender].max() > 0
+    assert fitted.cold_item_lenders(int(np.flatnonzero(~fitted.inputs.unseen_items)[0]), history) == []  # a seen item borrows nothing
+
+
 def test_model_inputs_written_before_cold_transfer_still_load(fitted, tmp_path):
     fitted.inputs.save(tmp_path / "inputs.npz")
     with np.load(tmp_path / "inputs.npz") as archive:

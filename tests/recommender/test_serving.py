@@ -311,6 +311,32 @@ def test_music_excludes_what_was_heard_and_follows_taste(published):
     assert {r.artist.pk for r in jazz_only} == set(JAZZ)
 
 
+def test_an_artist_nobody_played_is_explained_by_the_artist_it_resembles_not_by_popularity(published, monkeypatch):
+    from recommender.serving.selectors import _music_fallback
+
+    serving = model_holder().current()
+    index = {pk: serving.item_index[pk] for pk in serving.item_index}
+    corea, davis, hendrix = index[12], index[7], index[1]
+    serving.model.inputs.item_popularity[corea] = 0  # as if Chick Corea had no training listener
+    history = np.asarray([hendrix])  # no co-listening with Chick Corea (blues vs jazz listeners)
+    # as if Miles Davis lent Chick Corea his co-listening column and Hendrix's listeners played Davis
+    monkeypatch.setattr(serving.model, "cold_item_lenders", lambda item, h: [(davis, 0.6, int(h[0]))] if item == corea else [])
+    explanation = _music_fallback(serving, Artist.objects.get(pk=12), corea, history)
+    assert explanation.basis == "similar_content"
+    assert explanation.sentence == ("Chick Corea is new to Leitmotif listeners; it resembles Miles Davis, "
+                                    "and listeners who play Jimi Hendrix also play Miles Davis.")
+    assert explanation.evidence == {"resembles": {"id": artist_entity(1007), "name": "Miles Davis"}, "weight": 0.6,
+                                    "artist": {"id": artist_entity(1001), "name": "Jimi Hendrix"}}
+    monkeypatch.setattr(serving.model, "cold_item_lenders", lambda item, h: [(davis, 1.0, None)])
+    alone = _music_fallback(serving, Artist.objects.get(pk=12), corea, history)
+    assert alone.sentence == "Chick Corea is new to Leitmotif listeners; it resembles Miles Davis in tags and graph links."
+    monkeypatch.setattr(serving.model, "cold_item_lenders", lambda item, h: [])
+    assert "suggested from its tags and graph links" in _music_fallback(serving, Artist.objects.get(pk=12), corea, history).sentence
+    # an artist with listeners keeps the popularity fallback; "weak path" callers still get None
+    assert _music_fallback(serving, Artist.objects.get(pk=7), davis, np.asarray([corea])).basis in ("similar_listeners", "popularity")
+    assert _music_fallback(serving, Artist.objects.get(pk=12), corea, history, similar_only=True) is None
+
+
 def test_a_like_changes_the_next_call_without_retraining_and_a_skip_excludes(published, learner, catalog):
     before = recommendations_for_listener(learner, k=4)
     assert len(before) == 4  # a brand-new learner without picks still gets (popularity-explained) results

@@ -3,6 +3,9 @@
 The Neo4j server is started once per test session by ``scripts/neo4j_local.py`` on a loopback port.
 Locally, if it cannot start, neo4j tests are skipped with the reason; with ``CI=true`` the whole run
 fails instead, because CI must never silently skip the Neo4j half of the contract suite.
+
+The admin fixtures (``admin_store``, ``curator``, ``curator_client``) are shared by the curator-admin and
+review-queue tests, which drive the same admin site on both backends.
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from tests.admin_helpers import PASSWORD
 
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = ["sql", "neo4j"]
@@ -88,6 +93,58 @@ def sql_store(db):
 def graph_store(request):
     """The same test runs once per backend: this is how the contract suite holds both to one behaviour."""
     return request.getfixturevalue(f"{request.param}_store")
+
+
+
+# --- the admin: its store follows the test's backend; curators log in ---------------------------------------
+
+
+@pytest.fixture
+def fast_password_hashing(settings):
+    """MD5 instead of the real (deliberately slow) hasher, for modules that make users in most tests.
+
+    Not autouse: a module opts in with ``pytestmark = pytest.mark.usefixtures("fast_password_hashing")``.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def admin_store(graph_store, settings, request, db):
+    """``graph_store``, with the admin's settings pointing at the same backend.
+
+    The admin builds its store from settings (``KG_BACKEND``, ``NEO4J_*``) on every request, so this is what
+    lets a test read back, on ``sql`` and on Neo4j, what the admin just wrote.
+    """
+    from kg.stores.neo4j import Neo4jGraphStore
+
+    if isinstance(graph_store, Neo4jGraphStore):
+        server = request.getfixturevalue("neo4j_server")
+        settings.KG_BACKEND = "neo4j"
+        settings.NEO4J_URI = server["uri"]
+        settings.NEO4J_USER = server["user"]
+        settings.NEO4J_PASSWORD = server["password"]
+        settings.NEO4J_DATABASE = "neo4j"
+    else:
+        settings.KG_BACKEND = "sql"
+    return graph_store
+
+
+@pytest.fixture
+def curator(db):
+    """A staff user in the curators group: allowed to change the graph and decide extracted facts."""
+    from django.contrib.auth import get_user_model
+
+    from learning_platform.accounts.services import curator_group_ensure
+
+    user = get_user_model().objects.create_user("curator", password=PASSWORD, is_staff=True)
+    user.groups.add(curator_group_ensure())
+    return user
+
+
+@pytest.fixture
+def curator_client(client, curator):
+    client.force_login(curator)
+    return client
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -10,7 +10,6 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
@@ -20,10 +19,11 @@ from ingestion.models import ExtractedFact, ExtractedMention, IngestionJob, Sour
 from kg import curation
 from kg.models import CurationEvent
 from kg.stores import EntityRecord, RelationRecord
-from learning_platform.accounts.services import curator_group_ensure
 from learning_platform.errors import CurationError, StoreUnavailableError
+from tests.admin_helpers import PASSWORD, message_texts
 
-PASSWORD = "a-long-test-password-123"
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+
 QUEUE = "/admin/ingestion/extractedfact/"
 #: Sentence 2 carries markup and an ampersand: the admin must show it as text, never as HTML.
 TEXT = (
@@ -35,23 +35,10 @@ TEXT = (
 # --- fixtures ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
-def admin_store(graph_store, settings, request, db):
-    from kg.stores.neo4j import Neo4jGraphStore
-
-    if isinstance(graph_store, Neo4jGraphStore):
-        server = request.getfixturevalue("neo4j_server")
-        settings.KG_BACKEND = "neo4j"
-        settings.NEO4J_URI, settings.NEO4J_USER, settings.NEO4J_PASSWORD = server["uri"], server["user"], server["password"]
-        settings.NEO4J_DATABASE = "neo4j"
-    else:
-        settings.KG_BACKEND = "sql"
-    graph_store.upsert_entities(
+def admin_store(admin_store):
+    """The shared ``admin_store`` (tests/conftest.py), holding the entities the facts below name."""
+    admin_store.upsert_entities(
         [
             EntityRecord(id="p:tony", type="MusicalArtist", name="Tony Williams"),
             EntityRecord(id="p:herbie", type="MusicalArtist", name="Herbie Hancock"),
@@ -60,20 +47,7 @@ def admin_store(graph_store, settings, request, db):
             EntityRecord(id="i:drums", type="Instrument", name="drums"),
         ]
     )
-    return graph_store
-
-
-@pytest.fixture
-def curator(db):
-    user = get_user_model().objects.create_user("curator", password=PASSWORD, is_staff=True)
-    user.groups.add(curator_group_ensure())
-    return user
-
-
-@pytest.fixture
-def curator_client(client, curator):
-    client.force_login(curator)
-    return client
+    return admin_store
 
 
 @pytest.fixture
@@ -127,10 +101,6 @@ def facts(document, admin_store):
 
 def fact_url(f: ExtractedFact, view: str = "change") -> str:
     return reverse(f"admin:ingestion_extractedfact_{view}", args=[f.pk])
-
-
-def message_texts(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def result_ids(response) -> set[int]:

@@ -1,7 +1,7 @@
 """The curator admin of the graph, driven through the admin client on both graph backends.
 
 The admin builds its store from settings (``KG_BACKEND``, ``NEO4J_*``) on every request; the
-``admin_store`` fixture points those settings at the same backend the parametrised ``graph_store``
+``admin_store`` fixture (tests/conftest.py) points those settings at the same backend the parametrised ``graph_store``
 fixture gives the test, so every assertion reads the graph the admin just wrote — on ``sql`` and on Neo4j.
 """
 from __future__ import annotations
@@ -11,7 +11,6 @@ import hashlib
 import pytest
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
-from django.contrib.messages import get_messages
 from django.urls import reverse
 
 import kg.admin as kg_admin
@@ -19,48 +18,13 @@ from ingestion.models import ExtractedFact, ExtractedMention, SourceDocument
 from kg import curation
 from kg.models import CurationEvent
 from kg.stores import EntityRecord, RelationRecord
-from learning_platform.accounts.services import curator_group_ensure
 from learning_platform.errors import StoreUnavailableError
+from tests.admin_helpers import PASSWORD, message_texts
 
-PASSWORD = "a-long-test-password-123"
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def admin_store(graph_store, settings, request, db):
-    """``graph_store``, with the admin's settings pointing at the same backend."""
-    from kg.stores.neo4j import Neo4jGraphStore
-
-    if isinstance(graph_store, Neo4jGraphStore):
-        server = request.getfixturevalue("neo4j_server")
-        settings.KG_BACKEND = "neo4j"
-        settings.NEO4J_URI = server["uri"]
-        settings.NEO4J_USER = server["user"]
-        settings.NEO4J_PASSWORD = server["password"]
-        settings.NEO4J_DATABASE = "neo4j"
-    else:
-        settings.KG_BACKEND = "sql"
-    return graph_store
-
-
-@pytest.fixture
-def curator(db):
-    user = get_user_model().objects.create_user("curator", password=PASSWORD, is_staff=True)
-    user.groups.add(curator_group_ensure())
-    return user
-
-
-@pytest.fixture
-def curator_client(client, curator):
-    client.force_login(curator)
-    return client
 
 
 @pytest.fixture
@@ -110,10 +74,6 @@ def make_fact(*, head_id: str, tail_id: str, relation_type: str, status: str = "
 
 def entity_page(entity_id: str, view: str = "change") -> str:
     return reverse(f"admin:kg_entity_{view}", args=[quote(entity_id)])
-
-
-def message_texts(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 # --- entity list, search, detail --------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from ingestion.api.views import CanIngest
 from learning_platform.errors import AudioInputError
 from recommender.api.exceptions import error_response
 
-from .features import load_audio
+from .cache import cached_features
 from .spectrogram import spectrogram_path, spectrogram_png
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -95,7 +95,7 @@ class AudioUploadView(APIView):
     )
     def post(self, request: Request) -> Response:
         from recommender.audio.artifacts import load_audio_encoder
-        from recommender.audio.service import cold_start, create_uploaded_work
+        from recommender.audio.service import cold_start, create_uploaded_work, encoder_mel_config
 
         serializer = AudioUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -112,8 +112,9 @@ class AudioUploadView(APIView):
         raw = upload.read()
         display = upload.name or "uploaded recording"
         # Uploads must be complete (a client can send the file again), unlike files on disk whose decodable
-        # part is kept: refuse a cut recording before anything is cached or written.
-        load_audio(raw, name=display, allow_truncated=False)
+        # part is kept: refuse a cut recording before anything is cached or written. This one decode fills the
+        # feature cache that cold_start (same encoder settings) then reads, so the upload is decoded only once.
+        cached_features(raw, encoder_mel_config(encoder), name=display, allow_truncated=False)
         side = {name: data.get(name) or None for name in ("composer", "era", "form")}
         result = cold_start(raw, name=display, side=side, k=data["k"], encoder=encoder)
         spectrogram_png(raw, name=display)

@@ -78,11 +78,14 @@ def _read_entry(mel_path: Path, info_path: Path, config: MelConfig) -> tuple[np.
     return mel, info
 
 
-def cached_features(source: AudioSource, config: MelConfig | None = None, *, name: str | None = None) -> CachedFeatures:
+def cached_features(source: AudioSource, config: MelConfig | None = None, *, name: str | None = None,
+                    allow_truncated: bool = True) -> CachedFeatures:
     """The log-mel of ``source`` from the cache, or decoded, validated, computed and stored.
 
     A hit still re-checks the size limit (before hashing) and the duration limit (from the stored
     info), so lowering ``AUDIO_MAX_SECONDS`` is honoured for recordings analysed earlier.
+    ``allow_truncated=False`` refuses a cut recording like :func:`~.features.load_audio` does, on a hit
+    from the stored truncation notes: an upload is then validated and analysed with one decode.
     """
     config = config or MelConfig.default()
     data, display = features.read_source_bytes(source, name=name)
@@ -94,8 +97,10 @@ def cached_features(source: AudioSource, config: MelConfig | None = None, *, nam
         mel, info = entry
         if info.get("duration_seconds", 0.0) > float(settings.AUDIO_MAX_SECONDS):
             raise features.duration_limit_error(display, info["duration_seconds"], float(settings.AUDIO_MAX_SECONDS))
+        if info.get("truncated") and not allow_truncated:
+            raise features.truncation_error(display, info.get("notes") or ())
         return CachedFeatures(mel=mel, info=info, hit=True, key=key)
-    clip = features.load_audio(data, name=display, sample_rate=config.sample_rate)
+    clip = features.load_audio(data, name=display, sample_rate=config.sample_rate, allow_truncated=allow_truncated)
     mel = features.log_mel(clip, config)
     info = {
         "sha256": sha256,

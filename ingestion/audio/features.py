@@ -27,6 +27,7 @@ import io
 import json
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Union
@@ -362,6 +363,11 @@ def duration_limit_error(display: str, seconds: float, max_seconds: float) -> Au
     )
 
 
+def truncation_error(display: str, notes: Sequence[str]) -> AudioInputError:
+    """The refusal of a cut recording by a caller that needs it whole; ``notes`` say where it was cut."""
+    return AudioInputError(f"the file is cut off ({'; '.join(notes)}); upload the complete recording.", path=display)
+
+
 def resample(samples: np.ndarray, *, source_rate: int, target_rate: int) -> np.ndarray:
     """Mono float32 ``samples`` at ``target_rate`` (soxr high quality, librosa's default)."""
     if source_rate == target_rate:
@@ -394,7 +400,7 @@ def load_audio(
     audio, rate, channels, truncated, notes = _decode(data, display=display, kind=kind, max_seconds=limit_seconds)
     decoded_seconds = len(audio) / rate
     if truncated and not allow_truncated:
-        raise AudioInputError(f"the file is cut off ({'; '.join(notes)}); upload the complete recording.", path=display)
+        raise truncation_error(display, notes)
     if decoded_seconds < MIN_SECONDS:
         cut = " (the file is cut off)" if truncated else ""
         raise AudioInputError(

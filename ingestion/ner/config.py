@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from learning_platform.config_checks import require_bool, require_choices, require_int, require_number
 from learning_platform.errors import ConfigurationError
 
 #: Gold training corpora by name: (corpus key of ``CORPUS_LABEL_MAP``, path under the data dir).
@@ -32,30 +32,16 @@ DEV_SOURCES: Mapping[str, tuple[str, str]] = {
 WEAK_SOURCES: tuple[str, ...] = ("mention_swap", "course_titles")
 
 
-def _positive_int(name: str, value: Any, *, maximum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (maximum is not None and value > maximum):
-        bound = f" and at most {maximum:,}" if maximum is not None else ""
-        raise ConfigurationError(f"NER config: {name} must be an integer of at least 1{bound}, got {value!r}.")
-
-
-def _fraction(name: str, value: Any, *, low: float, high: float, include_low: bool = True) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= low if include_low else value > low) and value <= high
-    if not ok:
-        bracket = "[" if include_low else "("
-        raise ConfigurationError(f"NER config: {name} must be a number in {bracket}{low}, {high}], got {value!r}.")
+_PREFIX = "NER config: "
+_DEV_HINT = " Dev sets are only for the final report; they are never trained on."
 
 
 def _names(name: str, value: Any, allowed: tuple[str, ...], *, allow_empty: bool) -> tuple[str, ...]:
+    """The distinct names in ``value`` (a JSON list), each one of ``allowed``."""
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ConfigurationError(f"NER config: {name} must be a list of names from {list(allowed)}, got {value!r}.")
-    names = tuple(dict.fromkeys(value))
-    unknown = [v for v in names if v not in allowed]
-    if unknown:
-        hint = ""
-        if name == "train_sources" and any(v in DEV_SOURCES for v in unknown):
-            hint = " Dev sets are only for the final report; they are never trained on."
-        raise ConfigurationError(f"NER config: unknown {name} {unknown}; choose from {list(allowed)}.{hint}")
+    hint = _DEV_HINT if name == "train_sources" and any(v in DEV_SOURCES for v in value) else ""
+    names = require_choices(name, dict.fromkeys(value), allowed, prefix=_PREFIX, hint=hint)
     if not names and not allow_empty:
         raise ConfigurationError(f"NER config: {name} is empty; name at least one of {list(allowed)}.")
     return names
@@ -102,31 +88,29 @@ class NerTrainingConfig:
     hidden_width: int = 64
 
     def __post_init__(self) -> None:
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigurationError(f"NER config: seed must be a non-negative integer, got {self.seed!r}.")
-        _positive_int("epochs", self.epochs, maximum=1000)
-        _positive_int("patience", self.patience, maximum=1000)
-        _fraction("dropout", self.dropout, low=0.0, high=0.9)
-        _fraction("learn_rate", self.learn_rate, low=0.0, high=1.0, include_low=False)
-        _positive_int("batch_size_start", self.batch_size_start, maximum=10_000)
-        _positive_int("batch_size_end", self.batch_size_end, maximum=10_000)
+        require_int("seed", self.seed, minimum=0, prefix=_PREFIX, expected="a non-negative integer")
+        require_int("epochs", self.epochs, minimum=1, maximum=1000, prefix=_PREFIX)
+        require_int("patience", self.patience, minimum=1, maximum=1000, prefix=_PREFIX)
+        require_number("dropout", self.dropout, low=0.0, high=0.9, prefix=_PREFIX)
+        require_number("learn_rate", self.learn_rate, low=0.0, high=1.0, low_inclusive=False, prefix=_PREFIX)
+        require_int("batch_size_start", self.batch_size_start, minimum=1, maximum=10_000, prefix=_PREFIX)
+        require_int("batch_size_end", self.batch_size_end, minimum=1, maximum=10_000, prefix=_PREFIX)
         if self.batch_size_end < self.batch_size_start:
             raise ConfigurationError(
                 f"NER config: batch_size_end ({self.batch_size_end}) must be at least batch_size_start ({self.batch_size_start})."
             )
-        _fraction("batch_size_compound", self.batch_size_compound, low=1.0, high=2.0)
-        if not isinstance(self.use_averages, bool):
-            raise ConfigurationError(f"NER config: use_averages must be true or false, got {self.use_averages!r}.")
-        _fraction("validation_fraction", self.validation_fraction, low=0.0, high=0.5, include_low=False)
+        require_number("batch_size_compound", self.batch_size_compound, low=1.0, high=2.0, prefix=_PREFIX)
+        require_bool("use_averages", self.use_averages, prefix=_PREFIX)
+        require_number("validation_fraction", self.validation_fraction, low=0.0, high=0.5, low_inclusive=False, prefix=_PREFIX)
         object.__setattr__(self, "train_sources", _names("train_sources", self.train_sources, tuple(TRAIN_SOURCES), allow_empty=False))
         object.__setattr__(self, "weak_sources", _names("weak_sources", self.weak_sources, WEAK_SOURCES, allow_empty=True))
-        _fraction("weak_fraction", self.weak_fraction, low=0.0, high=5.0)
-        _fraction("lowercase_fraction", self.lowercase_fraction, low=0.0, high=1.0)
-        _positive_int("min_genre_tag_artists", self.min_genre_tag_artists, maximum=100_000)
-        _positive_int("width", self.width, maximum=1024)
-        _positive_int("depth", self.depth, maximum=16)
-        _positive_int("embed_rows", self.embed_rows, maximum=1_000_000)
-        _positive_int("hidden_width", self.hidden_width, maximum=1024)
+        require_number("weak_fraction", self.weak_fraction, low=0.0, high=5.0, prefix=_PREFIX)
+        require_number("lowercase_fraction", self.lowercase_fraction, low=0.0, high=1.0, prefix=_PREFIX)
+        require_int("min_genre_tag_artists", self.min_genre_tag_artists, minimum=1, maximum=100_000, prefix=_PREFIX)
+        require_int("width", self.width, minimum=1, maximum=1024, prefix=_PREFIX)
+        require_int("depth", self.depth, minimum=1, maximum=16, prefix=_PREFIX)
+        require_int("embed_rows", self.embed_rows, minimum=1, maximum=1_000_000, prefix=_PREFIX)
+        require_int("hidden_width", self.hidden_width, minimum=1, maximum=1024, prefix=_PREFIX)
 
     @property
     def uses_weak_labels(self) -> bool:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from learning_platform.config_checks import require_bool, require_int, require_number, require_positive_number
 from learning_platform.errors import ConfigurationError
 
 CROSSRE_DIR = "crossner-crossre-music"
@@ -56,11 +56,11 @@ class RelationTrainingConfig:
     torch_threads: int = 1
 
     def __post_init__(self) -> None:
-        _require_int("seed", self.seed, minimum=0)
+        require_int("seed", self.seed, minimum=0)
         for name in ("epochs", "batch_size", "embedding_dim", "hidden_dim", "mlp_dim", "patience", "min_word_count", "torch_threads"):
-            _require_int(name, getattr(self, name), minimum=1)
-        _require_int("max_tokens", self.max_tokens, minimum=8)
-        _require_int("context_tokens", self.context_tokens, minimum=0)
+            require_int(name, getattr(self, name), minimum=1)
+        require_int("max_tokens", self.max_tokens, minimum=8)
+        require_int("context_tokens", self.context_tokens, minimum=0)
         for name, low, high in (
             ("fewrel_dev_fraction", 0.0, 0.9),
             ("validation_fraction", 0.0, 0.5),
@@ -69,13 +69,10 @@ class RelationTrainingConfig:
             ("class_weight_power", 0.0, 1.0),
             ("weight_decay", 0.0, 1.0),
         ):
-            _require_float(name, getattr(self, name), low, high)
+            require_number(name, getattr(self, name), low=low, high=high)
         for name in ("learning_rate", "gradient_clip"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ConfigurationError(f"{name} must be a positive number, got {value!r}.")
-        if not isinstance(self.distant_supervision, bool):
-            raise ConfigurationError(f"distant_supervision must be true or false, got {self.distant_supervision!r}.")
+            require_positive_number(name, getattr(self, name))
+        require_bool("distant_supervision", self.distant_supervision)
         if isinstance(self.crossre_train_files, str) or not all(isinstance(p, str) and p for p in self.crossre_train_files):
             raise ConfigurationError("crossre_train_files must be a list of file paths.")
         if not isinstance(self.crossre_dev_file, str) or not self.crossre_dev_file:
@@ -107,13 +104,3 @@ class RelationTrainingConfig:
         """Short stable digest of every setting (part of the artifact name; equal configs, equal hash)."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
-
-
-def _require_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
-
-
-def _require_float(name: str, value: Any, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
-        raise ConfigurationError(f"{name} must be a number between {low} and {high}, got {value!r}.")

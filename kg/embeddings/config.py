@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from learning_platform.config_checks import is_finite_number, require_bool, require_choice, require_int, require_positive_number
 from learning_platform.errors import ConfigurationError
 
 #: Losses that work with the stochastic local closed-world (sLCWA) training used here.
@@ -117,24 +118,20 @@ class KgeConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", resolve_model_name(self.model))
+        # KGE words its integer bounds its own way ("at least 1", "between 0 and ..."), which its tests quote.
         for name in ("embedding_dim", "epochs", "batch_size", "negatives_per_positive", "evaluation_batch_size",
                      "early_stopping_frequency", "early_stopping_patience"):
-            _require_int(name, getattr(self, name), minimum=1)
-        _require_int("seed", self.seed, minimum=0, maximum=2**32 - 1)
-        lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-            raise ConfigurationError(f"learning_rate must be a positive finite number, got {lr!r}.")
-        object.__setattr__(self, "learning_rate", float(lr))
+            require_int(name, getattr(self, name), minimum=1, expected="an integer at least 1")
+        require_int("seed", self.seed, minimum=0, maximum=2**32 - 1, expected=f"an integer between 0 and {2**32 - 1}")
+        object.__setattr__(self, "learning_rate", float(require_positive_number("learning_rate", self.learning_rate)))
 
         loss = self.spec.default_loss if self.loss is None else self.loss
-        if not isinstance(loss, str) or loss.strip().lower() not in SLCWA_LOSSES:
-            raise ConfigurationError(f"Unknown loss {self.loss!r}; choose one of: {', '.join(SLCWA_LOSSES)} (or leave it unset for the model default).")
-        object.__setattr__(self, "loss", loss.strip().lower())
+        loss = loss.strip().lower() if isinstance(loss, str) else loss
+        object.__setattr__(self, "loss", require_choice("loss", loss, SLCWA_LOSSES, hint=" Leave it unset for the model default."))
 
         object.__setattr__(self, "split_ratios", _validated_ratios(self.split_ratios))
         for name in ("include_interactions", "early_stopping"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigurationError(f"{name} must be true or false, got {getattr(self, name)!r}.")
+            require_bool(name, getattr(self, name))
 
     @property
     def spec(self) -> KgeModelSpec:
@@ -177,17 +174,11 @@ class KgeConfig:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
-def _require_int(name: str, value: Any, *, minimum: int, maximum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ConfigurationError(f"{name} must be an integer {bound}, got {value!r}.")
-
-
 def _validated_ratios(ratios: Any) -> tuple[float, float, float]:
     if not isinstance(ratios, (tuple, list)) or len(ratios) != 3:
         raise ConfigurationError(f"split_ratios must be three numbers (train, validation, test) such as [0.8, 0.1, 0.1], got {ratios!r}.")
     for share in ratios:
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share) or not 0.0 < share < 1.0:
+        if not is_finite_number(share) or not 0.0 < share < 1.0:
             raise ConfigurationError(f"split_ratios must each be strictly between 0 and 1, got {list(ratios)!r}.")
     if not math.isclose(sum(ratios), 1.0, abs_tol=1e-6):
         raise ConfigurationError(f"split_ratios must sum to 1, got {list(ratios)!r} (sum {sum(ratios):.6g}).")

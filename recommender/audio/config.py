@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from learning_platform.config_checks import is_finite_number, require_choices, require_int, require_number, require_positive_number
 from learning_platform.errors import ConfigurationError
 
 #: Side information a work can carry; each is an embedding table (instrumentation: a bag of instruments).
@@ -67,28 +67,22 @@ class AudioEncoderConfig:
 
         object.__setattr__(self, "target", resolve_target(self.target))
         object.__setattr__(self, "side_fields", tuple(self.side_fields))
-        object.__setattr__(self, "conv_channels", tuple(int(c) for c in self.conv_channels))
-        unknown = [name for name in self.side_fields if name not in SIDE_FIELDS]
-        if unknown:
-            raise ConfigurationError(f"Unknown side field(s) {unknown}; choose from {list(SIDE_FIELDS)}.")
+        if isinstance(self.conv_channels, (str, bytes)) or not isinstance(self.conv_channels, (list, tuple)):
+            raise ConfigurationError(f"conv_channels must be 1 to 4 positive integers, got {self.conv_channels!r}.")
+        object.__setattr__(self, "conv_channels", tuple(self.conv_channels))
+        require_choices("side field(s)", self.side_fields, SIDE_FIELDS)
         for name in ("train_crops_per_work", "eval_crops", "epochs", "patience", "batch_size", "lstm_hidden", "hidden_dim", "side_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(f"{name} must be a positive integer, got {value!r}.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
-            raise ConfigurationError(f"seed must be an integer in [0, 2^32), got {self.seed!r}.")
-        if not self.conv_channels or any(c < 1 for c in self.conv_channels) or len(self.conv_channels) > 4:
+            require_int(name, getattr(self, name), minimum=1)
+        require_int("seed", self.seed, minimum=0, maximum=2**32 - 1)
+        if (not self.conv_channels or len(self.conv_channels) > 4
+                or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in self.conv_channels)):
             raise ConfigurationError(f"conv_channels must be 1 to 4 positive integers, got {self.conv_channels!r}.")
         for name, low, high in (("side_dropout", 0.0, 1.0), ("dropout", 0.0, 1.0), ("validation_ratio", 0.0, 0.5), ("test_ratio", 0.0, 0.5)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value < high:
-                raise ConfigurationError(f"{name} must be a number in [{low}, {high}), got {value!r}.")
+            require_number(name, getattr(self, name), low=low, high=high, high_inclusive=False)
         for name in ("learning_rate", "crop_seconds"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-                raise ConfigurationError(f"{name} must be a positive number, got {value!r}.")
-        if self.weight_decay < 0:
-            raise ConfigurationError(f"weight_decay must be >= 0, got {self.weight_decay!r}.")
+            require_positive_number(name, getattr(self, name))
+        if not is_finite_number(self.weight_decay) or self.weight_decay < 0:
+            raise ConfigurationError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}.")
 
     @property
     def uses_audio(self) -> bool:

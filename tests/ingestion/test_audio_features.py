@@ -192,6 +192,17 @@ def test_truncated_ogg_decodes_what_is_there_and_is_flagged(trumpet_bytes):
         load_audio(half, name="half.ogg", allow_truncated=False)
 
 
+def test_a_cut_recording_is_refused_by_a_strict_caller_even_from_the_cache(trumpet_bytes):
+    half = trumpet_bytes[: len(trumpet_bytes) // 2]
+    with pytest.raises(AudioInputError, match="cut off"):
+        audio_cache.cached_features(half, name="half.ogg", allow_truncated=False)  # refused before anything is stored
+    lenient = audio_cache.cached_features(half, name="half.ogg")
+    assert not lenient.hit and lenient.info["truncated"]
+    with pytest.raises(AudioInputError, match="cut off"):
+        audio_cache.cached_features(half, name="half.ogg", allow_truncated=False)  # a hit, judged from the stored notes
+    assert audio_cache.cached_features(half, name="half.ogg").hit
+
+
 def test_truncated_flac_and_wav_are_flagged(trumpet_samples):
     samples, rate = trumpet_samples
     flac = encoded(samples, rate, "FLAC")

@@ -118,6 +118,12 @@ def test_unknown_variant_and_bad_config_values_are_refused():
         AudioEncoderConfig(side_fields=("lyricist",))
     with pytest.raises(ConfigurationError, match="target"):
         AudioEncoderConfig(target="spotify")
+    for bad in (float("inf"), -1e-4, "0.1", None):
+        with pytest.raises(ConfigurationError, match="weight_decay must be a finite number"):
+            AudioEncoderConfig(weight_decay=bad)
+    for bad in ((), (8, 16, 32, 64, 128), (8, 0), (8, 2.5), (8, True), "8,16", 16):
+        with pytest.raises(ConfigurationError, match="conv_channels must be 1 to 4 positive integers"):
+            AudioEncoderConfig(conv_channels=bad)
 
 
 # --- training, saving, reloading ----------------------------------------------------------------

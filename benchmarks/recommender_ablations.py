@@ -30,6 +30,7 @@ VARIANTS: dict[str, dict] = {
     "without attention": {"use_attention": False},
     "without content": {"use_content": False},
     "without neighbourhood term": {"use_neighbourhood": False},
+    "without cold-item transfer": {"cold_neighbours": 0},
 }
 METRICS = ("recall@10", "ndcg@10", "recall@20", "ndcg@20")
 

@@ -1,6 +1,9 @@
 """Shared fixtures: a graph store per backend, backed by a real Neo4j server for the neo4j half.
 
 The Neo4j server is started once per test session by ``scripts/neo4j_local.py`` on a loopback port.
+A session holds a lock on its port for its whole run: a second test session running at the same time
+(another checkout, a helper) gets a free port and a server of its own instead of sharing, and
+clearing, the first one's database. ``NEO4J_TEST_PORT`` pins the port (and then shares it knowingly).
 Locally, if it cannot start, neo4j tests are skipped with the reason; with ``CI=true`` the whole run
 fails instead, because CI must never silently skip the Neo4j half of the contract suite.
 
@@ -9,8 +12,11 @@ review-queue tests, which drive the same admin site on both backends.
 """
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
+import shutil
+import socket
 from collections import Counter
 from pathlib import Path
 
@@ -52,16 +58,46 @@ def neo4j_server():
         }
         return
     launcher = _load_launcher()
+    port, lock = _claim_port(launcher)
     try:
-        state = launcher.start(port=launcher.DEFAULT_PORT)
-    except Exception as exc:  # noqa: BLE001 - any failure to start means the same thing here
-        message = f"Neo4j test server could not start: {exc}"
-        if _in_ci():
-            pytest.exit(f"CI=true and {message}. The Neo4j half of the suite must run in CI.", returncode=3)
-        pytest.skip(message)
-    yield state
-    if os.environ.get("NEO4J_KEEP_RUNNING", "") == "":
-        launcher.stop(port=launcher.DEFAULT_PORT)
+        try:
+            state = launcher.start(port=port)
+        except Exception as exc:  # noqa: BLE001 - any failure to start means the same thing here
+            message = f"Neo4j test server could not start: {exc}"
+            if _in_ci():
+                pytest.exit(f"CI=true and {message}. The Neo4j half of the suite must run in CI.", returncode=3)
+            pytest.skip(message)
+        yield state
+        if port != launcher.DEFAULT_PORT:  # a one-off server for a concurrent session: leave nothing behind
+            launcher.stop(port=port)
+            shutil.rmtree(launcher.run_dir(port), ignore_errors=True)
+            Path(lock.name).unlink(missing_ok=True)
+        elif os.environ.get("NEO4J_KEEP_RUNNING", "") == "":
+            launcher.stop(port=port)
+    finally:
+        lock.close()
+
+
+def _claim_port(launcher):
+    """The default test port if no other session holds it, else a free loopback port; returns it with its held lock.
+
+    ``flock`` locks vanish with their process, so a crashed session never blocks the port.
+    """
+    locks = launcher.cache_root()
+    locks.mkdir(parents=True, exist_ok=True)
+    port = launcher.DEFAULT_PORT
+    while True:
+        handle = open(locks / f"neo4j-test-{port}.lock", "w")  # noqa: SIM115 - held until the session ends
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return port, handle
+        except BlockingIOError:
+            handle.close()
+            if "NEO4J_TEST_PORT" in os.environ:  # pinned: share the running server, as asked
+                return port, open(os.devnull)  # noqa: SIM115
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -233,6 +233,9 @@ def joint_warm_start(*, parent: TrainedRecommender, dataset: InteractionDataset,
             matching = "item entities only"
     return JointWarmStart(
         parent_state={key: value.detach().clone() for key, value in parent.model.network.state_dict().items()},
+        member_states=tuple(
+            {key: value.detach().clone() for key, value in network.state_dict().items()} for network in parent.model.networks()[1:]
+        ),
         user_rows=user_rows,
         item_rows=item_rows,
         entity_rows=entity_rows,

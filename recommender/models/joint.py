@@ -85,6 +85,28 @@ MODEL_INPUTS_FILE = "model_inputs.npz"
 GRAPH_IDS_FILE = "graph_ids.json"
 
 
+def member_state_file(member: int) -> str:
+    """Weights file of ensemble member ``member``; member 0 keeps the single model's name, so older artifacts load."""
+    return MODEL_STATE_FILE if member == 0 else f"model_state_{member}.pt"
+
+
+def combine_member_scores(members: list[np.ndarray]) -> np.ndarray:
+    """One member: its scores unchanged. Several: the mean of each member's per-user standardised scores.
+
+    Why standardise: every member's logits carry its own learned temperature-like scale (cosine / τ
+    plus its own neighbourhood weight and biases), so a plain mean would let the most confident
+    member dominate; z-scores per user row put each member's ranking on one footing.
+    """
+    if len(members) == 1:
+        return members[0]
+    total = np.zeros_like(members[0], dtype=np.float64)
+    for scores in members:
+        scores = scores.astype(np.float64)
+        spread = scores.std(axis=1, keepdims=True)
+        total += (scores - scores.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+    return (total / len(members)).astype(np.float32)
+
+
 class ItemSide(NamedTuple):
     vectors: torch.Tensor  # (n_items × d)
     bias: torch.Tensor  # (n_items,)
@@ -398,13 +420,32 @@ class JointKGRecommender(BaselineRecommender):
         self.graph_ids = None
         if context.side_info is not None:
             self.graph_ids = {"entities": list(context.side_info.entity_ids), "relations": list(context.side_info.relation_types)}
+        self._ensemble: list[JointNetwork] = []
+        trained = []
+        for member in range(c.ensemble_members):
+            # member 0 is exactly the single model (same seed, same random stream); the others draw
+            # their own streams from (seed, member), so no member repeats another run's member 0
+            member_seed = seed if member == 0 else int(np.random.SeedSequence([seed, member]).generate_state(1)[0])
+            member_rng = rng if member == 0 else np.random.default_rng(member_seed)
+            self._fit_member(train, seed=member_seed, rng=member_rng, context=context, member=member)
+            trained.append((self.network, self.history, self.loss_parts, self.averaged_epochs, member_seed))
+        self.network, self.history, self.loss_parts, self.averaged_epochs, _ = trained[0]
+        self.member_summaries = [
+            {"seed": member_seed, "best_epoch": history.best_epoch, "validation_recall@10": history.validation_recall}
+            for _, history, _, _, member_seed in trained[1:]
+        ]
+        self._ensemble = [network for network, *_ in trained]
+
+    def _fit_member(self, train: sp.csr_matrix, *, seed: int, rng: np.random.Generator, context: TrainingContext, member: int = 0) -> None:
+        """Initialise and train one network into ``self.network`` (``self.history`` …); scoring meanwhile uses it alone."""
+        c = self.config
         with seeded_torch(seed):
             self.network = JointNetwork(config=c, inputs=self.inputs)
             if self.kge_artifact is not None and c.use_graph:
                 self.kge_initialisation = self._initialise_from_artifact(context)
             if self.warm_start is not None:
                 # no re-normalisation: every source row (parent, KGE artifact, fresh) is already unit-norm for TransE
-                self.warm_start_summary = self.warm_start.apply_(self.network)
+                self.warm_start_summary = self.warm_start.apply_(self.network, member=member)
                 if context.validation is not None and context.validation.nnz:
                     self.network.eval()
                     self.warm_start_summary["validation_recall@10_at_start"] = validation_recall(
@@ -583,11 +624,20 @@ class JointKGRecommender(BaselineRecommender):
             ))
         return Neighbourhood(cosine=cosine, ease=ease)
 
+    def networks(self) -> list[JointNetwork]:
+        """The trained ensemble, or during training (and for one member) just the network being trained."""
+        ensemble = getattr(self, "_ensemble", None) or []
+        return ensemble if len(ensemble) > 1 else [self.network]
+
     def _score_numpy(self, users: np.ndarray) -> np.ndarray:
-        self.network.eval()
         users = np.asarray(users, dtype=np.int64)
+        neighbourhood = self._neighbourhood(users)
+        rows = []
         with torch.no_grad():
-            return self.network.scores(torch.from_numpy(users), neighbourhood=self._neighbourhood(users)).numpy()
+            for network in self.networks():
+                network.eval()
+                rows.append(network.scores(torch.from_numpy(users), neighbourhood=neighbourhood).numpy())
+        return combine_member_scores(rows)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._score_numpy(users)
@@ -598,12 +648,17 @@ class JointKGRecommender(BaselineRecommender):
         """Write the trained weights and fixed inputs into ``directory``; returns the file names written."""
         if not getattr(self, "_fitted", False):
             raise ConfigurationError(f"{self.name}: call fit() before saving the model.")
-        torch.save({k: v.detach().cpu() for k, v in self.network.state_dict().items()}, Path(directory) / MODEL_STATE_FILE)
+        written = []
+        for member, network in enumerate(self.networks()):
+            name = member_state_file(member)
+            torch.save({k: v.detach().cpu() for k, v in network.state_dict().items()}, Path(directory) / name)
+            written.append(name)
         self.inputs.save(Path(directory) / MODEL_INPUTS_FILE)
-        if self.graph_ids is None:
-            return [MODEL_STATE_FILE, MODEL_INPUTS_FILE]
-        write_json(Path(directory) / GRAPH_IDS_FILE, self.graph_ids)
-        return [MODEL_STATE_FILE, MODEL_INPUTS_FILE, GRAPH_IDS_FILE]
+        written.append(MODEL_INPUTS_FILE)
+        if self.graph_ids is not None:
+            write_json(Path(directory) / GRAPH_IDS_FILE, self.graph_ids)
+            written.append(GRAPH_IDS_FILE)
+        return written
 
     @classmethod
     def load_weights(cls, directory: Path, *, config: JointConfig) -> "JointKGRecommender":
@@ -611,14 +666,17 @@ class JointKGRecommender(BaselineRecommender):
         directory = Path(directory)
         model = cls(config)
         model.inputs = JointInputs.load(directory / MODEL_INPUTS_FILE)
-        state_path = directory / MODEL_STATE_FILE
-        try:
-            network = JointNetwork(config=config, inputs=model.inputs)
-            network.load_state_dict(torch.load(state_path, map_location="cpu", weights_only=True))
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise DataFileError(f"model state does not fit config.json ({exc}); the artifact is corrupt, retrain it.", path=str(state_path)) from exc
-        network.eval()
-        model.network = network
+        networks = []
+        for member in range(config.ensemble_members):
+            state_path = directory / member_state_file(member)
+            try:
+                network = JointNetwork(config=config, inputs=model.inputs)
+                network.load_state_dict(torch.load(state_path, map_location="cpu", weights_only=True))
+            except (RuntimeError, OSError, ValueError) as exc:
+                raise DataFileError(f"model state does not fit config.json ({exc}); the artifact is corrupt, retrain it.", path=str(state_path)) from exc
+            network.eval()
+            networks.append(network)
+        model.network, model._ensemble = networks[0], networks
         model.n_users, model.n_items = model.inputs.n_users, model.inputs.n_items
         model.graph_ids = _read_graph_ids(directory / GRAPH_IDS_FILE, inputs=model.inputs)
         model._fitted = True
@@ -671,19 +729,21 @@ class JointKGRecommender(BaselineRecommender):
                 raise ConfigurationError(f"{self.name}: user index {user!r} is not a training user (0..{self.n_users - 1}) or None.")
             known[b], ids[b] = True, int(user)
         behaviour = self._behaviour_rows(padded, item_has_tags=item_has_tags)
-        net = self.network
-        if net.training:
-            net.eval()
+        neighbourhood = None
+        if self.config.use_neighbourhood:
+            cosine = torch.from_numpy(self._history_neighbourhood(rows)) if self.config.uses_cosine_neighbourhood else None
+            ease = torch.from_numpy(self._history_ease(rows)) if self.config.uses_ease_neighbourhood else None
+            neighbourhood = Neighbourhood(cosine=cosine, ease=ease)
+        members = []
         with torch.no_grad():
-            items, padded_vectors = self._cached_item_table()
-            id_vectors = net.user_id(torch.from_numpy(ids)) * torch.from_numpy(known).unsqueeze(1).to(torch.float32)
-            user = net.user_side_from(torch.from_numpy(padded), torch.from_numpy(behaviour), id_vectors, padded_vectors)
-            neighbourhood = None
-            if self.config.use_neighbourhood:
-                cosine = torch.from_numpy(self._history_neighbourhood(rows)) if self.config.uses_cosine_neighbourhood else None
-                ease = torch.from_numpy(self._history_ease(rows)) if self.config.uses_ease_neighbourhood else None
-                neighbourhood = Neighbourhood(cosine=cosine, ease=ease)
-            return np.ascontiguousarray(net.logits(user, items, neighbourhood=neighbourhood).numpy(), dtype=np.float32)
+            for net in self.networks():
+                if net.training:
+                    net.eval()
+                items, padded_vectors = self._cached_item_table(net)
+                id_vectors = net.user_id(torch.from_numpy(ids)) * torch.from_numpy(known).unsqueeze(1).to(torch.float32)
+                user = net.user_side_from(torch.from_numpy(padded), torch.from_numpy(behaviour), id_vectors, padded_vectors)
+                members.append(net.logits(user, items, neighbourhood=neighbourhood).numpy())
+        return np.ascontiguousarray(combine_member_scores(members), dtype=np.float32)
 
     def _history_neighbourhood(self, rows: list[np.ndarray]) -> np.ndarray:
         """``n_u(i) = Σ_{j∈H} s(j, i)`` for each history: the rows of the stored similarity summed with ``bincount``.
@@ -860,21 +920,25 @@ class JointKGRecommender(BaselineRecommender):
         out = np.where(active[:, None], raw * stats["slope"] + stats["intercept"], 0.0)
         return out.astype(np.float32)
 
-    def _cached_item_table(self) -> tuple[ItemSide, torch.Tensor]:
-        """The inference item table (and its vectors with a zero padding row), computed once per set of weights.
+    def _cached_item_table(self, network: JointNetwork | None = None) -> tuple[ItemSide, torch.Tensor]:
+        """The inference item table of ``network`` (default: the first member) and its vectors with a zero padding row.
 
-        Keyed on the parameters' in-place version counters, so an optimiser step (or loading other
-        weights) invalidates it; callers must hold ``torch.no_grad``.
+        Computed once per set of weights: keyed on the parameters' in-place version counters, so an
+        optimiser step (or loading other weights) invalidates it; callers must hold ``torch.no_grad``.
         """
-        key = (id(self.network), tuple(p._version for p in self.network.parameters()))
-        cached = getattr(self, "_item_table_cache", None)
+        network = self.network if network is None else network
+        key = tuple(p._version for p in network.parameters())
+        caches = getattr(self, "_item_table_cache", None)
+        if not isinstance(caches, dict):
+            caches = self._item_table_cache = {}
+        cached = caches.get(id(network))
         if cached is not None and cached[0] == key:
             return cached[1]
-        self.network.eval()
+        network.eval()
         with torch.no_grad():
-            table = self.network.item_table()
+            table = network.item_table()
             padded = torch.cat([table.vectors, table.vectors.new_zeros(1, table.vectors.shape[1])])
-        self._item_table_cache = (key, (table, padded))
+        caches[id(network)] = (key, (table, padded))
         return table, padded
 
     def describe(self) -> dict[str, Any]:
@@ -888,6 +952,8 @@ class JointKGRecommender(BaselineRecommender):
             "epoch_loss_parts": self.loss_parts,
             "validation_recall@10": history.validation_recall if history else [],
             "averaged_epochs": getattr(self, "averaged_epochs", []),
+            "ensemble_members": len(self.networks()),
+            "other_members": getattr(self, "member_summaries", []),
             "neighbourhood_weights": {
                 name: round(float(weight.detach()), 6)
                 for name, weight in (("cosine", self.network.neighbourhood_weight), ("ease", self.network.ease_weight))

@@ -41,15 +41,23 @@ class JointWarmStart:
     parent: str = ""
     #: How entity rows were matched: ``"entity ids"``, ``"item entities only"`` (older parents) or ``None``.
     entity_matching: str | None = None
+    #: Weights of the parent's other ensemble members (its member 0 is ``parent_state``).
+    member_states: tuple[Mapping[str, torch.Tensor], ...] = ()
 
-    def apply_(self, network: nn.Module) -> dict[str, Any]:
-        """Overwrite ``network``'s fresh weights with the parent's where ids and shapes match; returns what was copied."""
+    def apply_(self, network: nn.Module, *, member: int = 0) -> dict[str, Any]:
+        """Overwrite ``network``'s fresh weights with the parent's where ids and shapes match; returns what was copied.
+
+        Ensemble member ``member`` starts from the parent's member of the same number (cycling when the
+        parent had fewer), so an untrained warm-started ensemble scores like its parent ensemble.
+        """
+        states = (self.parent_state, *self.member_states)
+        parent_state = states[member % len(states)]
         state = {key: value.detach().clone() for key, value in network.state_dict().items()}
         summary: dict[str, Any] = {"parent": self.parent, "entity_matching": self.entity_matching}
         copied: list[str] = []
         fresh: list[str] = []
         for key, value in state.items():
-            parent = self.parent_state.get(key)
+            parent = parent_state.get(key)
             matched = ROW_MATCHED_TABLES.get(key)
             if matched is not None:
                 field_name, label = matched

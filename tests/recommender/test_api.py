@@ -477,6 +477,7 @@ def test_interactive_docs_render_with_local_assets():
 TINY = dict(
     embedding_dim=16, id_dim=8, graph_dim=16, content_dim=8, hidden_dim=32, behaviour_dim=4, attention_dim=8,
     epochs=12, batch_size=64, learning_rate=0.01, patience=12,
+    ensemble_members=1,
 )
 
 

@@ -22,7 +22,7 @@ from recommender.baselines.torch_utils import seeded_torch
 from recommender.data import InteractionDataset
 from recommender.models import available_recommenders, get_recommender, get_recommender_class
 from recommender.models.config import JointConfig
-from recommender.models.joint import JointKGRecommender, JointNetwork
+from recommender.models.joint import JointKGRecommender, JointNetwork, combine_member_scores
 from recommender.models.inputs import JointInputs
 from recommender.models.neighbourhood import (
     cold_transfer_matrix,
@@ -41,6 +41,7 @@ from .cases import TorchRecommenderCase, clustered_interactions, mean_cluster_au
 TINY = dict(
     embedding_dim=16, id_dim=8, graph_dim=16, content_dim=8, hidden_dim=32, behaviour_dim=4, attention_dim=8,
     epochs=12, batch_size=64, learning_rate=0.01, patience=12,
+    ensemble_members=1,
 )
 
 
@@ -283,6 +284,34 @@ def test_ease_neighbourhood_trains_saves_and_folds_in(data, tmp_path):
     assert "neighbourhood_weight" not in {name for name, _ in only.network.named_parameters()}
 
 
+def test_an_ensemble_averages_standardised_members_and_round_trips(data, tmp_path):
+    single = build(data, epochs=3).fit(data.train, seed=0, context=data.context)
+    ensemble = build(data, epochs=3, ensemble_members=2).fit(data.train, seed=0, context=data.context)
+    users = np.arange(data.n_users)
+    first, second = ensemble.networks()
+    # member 0 is the single model exactly; member 1 is a different network
+    np.testing.assert_array_equal(first.item_id.weight.detach().numpy(), single.network.item_id.weight.detach().numpy())
+    assert not torch.equal(first.item_id.weight, second.item_id.weight)
+    with torch.no_grad():
+        members = [net.scores(torch.from_numpy(users), neighbourhood=ensemble._neighbourhood(users)).numpy() for net in (first, second)]
+    np.testing.assert_allclose(ensemble.score(users), combine_member_scores(members), rtol=1e-6)
+    z = [(m - m.mean(1, keepdims=True)) / m.std(1, keepdims=True) for m in members]
+    np.testing.assert_allclose(combine_member_scores(members), (z[0] + z[1]) / 2, rtol=1e-5, atol=1e-6)
+    assert ensemble.describe()["ensemble_members"] == 2 and len(ensemble.describe()["other_members"]) == 1
+    # fold-in scores every member too
+    histories = [row[row < ensemble.n_items] for row in ensemble.inputs.history]
+    has_tags = np.diff(data.side_info.item_tags.tocsr().indptr) > 0
+    folded = ensemble.score_history(histories, user_indices=list(users), item_has_tags=has_tags)
+    np.testing.assert_allclose(folded, ensemble.score(users), rtol=1e-4, atol=1e-3)
+    written = ensemble.save_weights(tmp_path)
+    assert {"model_state.pt", "model_state_1.pt"} <= set(written)
+    loaded = JointKGRecommender.load_weights(tmp_path, config=ensemble.config)
+    np.testing.assert_array_equal(loaded.score(users), ensemble.score(users))
+    (tmp_path / "model_state_1.pt").unlink()
+    with pytest.raises(DataFileError, match="model_state_1.pt"):
+        JointKGRecommender.load_weights(tmp_path, config=ensemble.config)
+
+
 def test_bad_inputs_are_refused_with_what_to_fix(data):
     for kwargs, message in (
         (dict(neighbourhood_terms="knn"), "neighbourhood_terms"), (dict(ease_l2=0), "ease_l2"),
@@ -292,7 +321,7 @@ def test_bad_inputs_are_refused_with_what_to_fix(data):
         (dict(dropout=1.5), "dropout"), (dict(batch_size=0), "batch_size"), (dict(use_content=1), "use_content"),
         (dict(learning_rate=float("nan")), "learning_rate"),
         (dict(cold_neighbours=-1), "cold_neighbours"), (dict(cold_neighbours=2.5), "cold_neighbours"),
-        (dict(cold_transfer_scale=-0.5), "cold_transfer_scale"),
+        (dict(cold_transfer_scale=-0.5), "cold_transfer_scale"), (dict(ensemble_members=0), "ensemble_members"),
     ):
         with pytest.raises(ConfigurationError, match=message):
             JointConfig(**kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import torch
 import pytest
 import scipy.sparse as sp
 from django.core.management import CommandError, call_command
@@ -96,6 +97,26 @@ def test_unchanged_data_after_zero_epochs_scores_exactly_like_the_parent(parent,
     assert summary["entities"]["from_parent"] == summary["entities"]["total"] == len(data.side_info.entity_ids)
     assert summary["other_parameters"]["fresh"] == [] and summary["entity_matching"] == "entity ids"
     assert 0.0 <= summary["validation_recall@10_at_start"] <= 1.0
+
+
+def test_a_warm_started_ensemble_starts_each_member_from_the_parents_same_member(data, tmp_path):
+    dataset = clustered_dataset(data)
+    trained = recommender_train(
+        dataset=dataset, config=JointConfig(**{**TINY, "epochs": 2, "ensemble_members": 2}), seed=SEED,
+        content_embeddings=tag_content(data), output_dir=tmp_path,
+    )
+    ensemble = load_trained_recommender(trained.path)
+    assert len(ensemble.model.networks()) == 2
+    model, split = warm_model(ensemble, dataset, data)
+    model.initialise(split.train_binary(), seed=SEED, context=split.training_context(side_info=dataset.side_info))
+    users = np.arange(dataset.n_users)
+    np.testing.assert_array_equal(model.score(users), ensemble.model.score(users))
+    # a three-member child of the two-member parent: its third member starts from the parent's first again
+    bigger, split = warm_model(ensemble, dataset, data, ensemble_members=3)
+    bigger.initialise(split.train_binary(), seed=SEED, context=split.training_context(side_info=dataset.side_info))
+    first, _, third = bigger.networks()
+    for key, value in first.state_dict().items():
+        torch.testing.assert_close(third.state_dict()[key], value)
 
 
 def test_a_grown_graph_keeps_every_known_entity_vector_by_id(parent, data):

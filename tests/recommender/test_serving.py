@@ -30,6 +30,7 @@ from recommender.training import recommender_train
 TINY = dict(
     embedding_dim=16, id_dim=8, graph_dim=16, content_dim=8, hidden_dim=32, behaviour_dim=4, attention_dim=8,
     epochs=2, batch_size=64, learning_rate=0.01, patience=2, use_content=False,
+    ensemble_members=1,
 )
 
 # (pk, lastfm id, name, tags)

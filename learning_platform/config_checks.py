@@ -34,16 +34,19 @@ def require_int(name: str, value: Any, *, minimum: int, maximum: int | None = No
     return value
 
 
-def require_number(name: str, value: Any, *, low: float, high: float, low_inclusive: bool = True,
+def require_number(name: str, value: Any, *, low: float, high: float | None = None, low_inclusive: bool = True,
                    high_inclusive: bool = True, prefix: str = "") -> float:
-    """``value`` if it is a finite number between ``low`` and ``high``, each end included or not.
+    """``value`` if it is a finite number between ``low`` and ``high`` (``None``: no upper bound), each end included or not.
 
-    The message writes the range as an interval: ``[0.0, 0.9]``, ``(0.0, 0.5]``, ``[0.0, 1.0)``.
+    The message writes the range as an interval (``[0.0, 0.9]``, ``(0.0, 0.5]``, ``[0.0, 1.0)``) or, without an
+    upper bound, as a comparison (``a finite number >= 0``).
     """
     inside = is_finite_number(value) and (value >= low if low_inclusive else value > low) and (
-        value <= high if high_inclusive else value < high
+        high is None or (value <= high if high_inclusive else value < high)
     )
     if not inside:
+        if high is None:
+            _refuse(name, value, f"a finite number {'>=' if low_inclusive else '>'} {low:g}", prefix)
         interval = f"{'[' if low_inclusive else '('}{low}, {high}{']' if high_inclusive else ')'}"
         _refuse(name, value, f"a number in {interval}", prefix)
     return value

@@ -69,6 +69,16 @@ def test_require_number_refuses_non_numbers_and_values_outside_the_interval(valu
     assert caught.value.message == f"validation_fraction must be a number in {interval}, got {value!r}."
 
 
+def test_require_number_without_an_upper_bound_says_so():
+    assert require_number("lambda_kg", 1e6, low=0.0) == 1e6
+    with pytest.raises(ConfigurationError, match=r"lambda_kg must be a finite number >= 0, got -1\.$"):
+        require_number("lambda_kg", -1, low=0.0)
+    with pytest.raises(ConfigurationError, match=r"temperature must be a finite number > 0, got 0\.$"):
+        require_number("temperature", 0, low=0.0, low_inclusive=False)
+    with pytest.raises(ConfigurationError, match="a finite number >= 0, got inf"):
+        require_number("weight_decay", float("inf"), low=0.0)
+
+
 @pytest.mark.parametrize("value", [0, -1e-3, float("nan"), float("inf"), True, "1e-3", None])
 def test_require_positive_number_refuses_zero_negative_non_finite_and_non_numbers(value):
     with pytest.raises(ConfigurationError) as caught:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from learning_platform.config_checks import require_bool, require_choice, require_int, require_number
 from learning_platform.errors import ConfigurationError
 
 #: Recommendation losses: full softmax over all items (the default) or BPR with one sampled negative.
@@ -175,26 +175,25 @@ class JointConfig:
         for name in ("embedding_dim", "id_dim", "graph_dim", "content_dim", "hidden_dim", "behaviour_dim",
                      "attention_dim", "max_history", "kg_negatives", "epochs", "batch_size", "patience", "average_epochs",
                      "ensemble_members"):
-            _require_int(name, getattr(self, name), minimum=1)
-        _require_int("kg_batch_size", self.kg_batch_size, minimum=0)
-        _require_int("cold_neighbours", self.cold_neighbours, minimum=0)
+            require_int(name, getattr(self, name), minimum=1)
+        require_int("kg_batch_size", self.kg_batch_size, minimum=0)
+        require_int("cold_neighbours", self.cold_neighbours, minimum=0)
         for name in ("use_graph", "use_attention", "use_content", "graph_neighbours", "use_neighbourhood",
                      "neighbourhood_gates", "unseen_items_as_negatives"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigurationError(f"{name} must be true or false, got {getattr(self, name)!r}.")
-        object.__setattr__(self, "rec_loss", _require_choice("rec_loss", self.rec_loss, REC_LOSSES))
-        object.__setattr__(self, "similarity", _require_choice("similarity", self.similarity, SIMILARITIES))
-        object.__setattr__(self, "kg_interaction", _require_choice("kg_interaction", self.kg_interaction, KG_INTERACTIONS))
-        object.__setattr__(self, "neighbourhood_terms", _require_choice("neighbourhood_terms", self.neighbourhood_terms, NEIGHBOURHOOD_TERMS))
+            require_bool(name, getattr(self, name))
+        for name, choices in (("rec_loss", REC_LOSSES), ("similarity", SIMILARITIES), ("kg_interaction", KG_INTERACTIONS),
+                              ("neighbourhood_terms", NEIGHBOURHOOD_TERMS)):
+            value = getattr(self, name)
+            object.__setattr__(self, name, require_choice(name, value.strip().lower() if isinstance(value, str) else value, choices))
         positive = ("temperature", "kg_margin", "learning_rate", "neighbourhood_shrink", "ease_l2", "neighbourhood_weight_lr")
         non_negative = ("lambda_kg", "weight_decay", "tower_loss_weight", "ease_weight_init", "cold_transfer_scale")
         probabilities = ("dropout", "history_dropout", "item_id_dropout")
         for name in positive:
-            _require_number(name, getattr(self, name), low=0.0, low_inclusive=False)
+            require_number(name, getattr(self, name), low=0.0, low_inclusive=False)
         for name in non_negative:
-            _require_number(name, getattr(self, name), low=0.0, low_inclusive=True)
+            require_number(name, getattr(self, name), low=0.0)
         for name in probabilities:
-            _require_number(name, getattr(self, name), low=0.0, low_inclusive=True, high=1.0)
+            require_number(name, getattr(self, name), low=0.0, high=1.0, high_inclusive=False)
         for name in (*positive, *non_negative, *probabilities):
             object.__setattr__(self, name, float(getattr(self, name)))
 
@@ -239,23 +238,3 @@ class JointConfig:
         """Short stable digest of every setting (names artifact directories; equal configs, equal hash)."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
-
-
-def _require_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
-def _require_number(name: str, value: Any, *, low: float, low_inclusive: bool, high: float | None = None) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    ok = ok and (value >= low if low_inclusive else value > low) and (high is None or value < high)
-    if not ok:
-        bound = f"{'>=' if low_inclusive else '>'} {low:g}" + (f" and < {high:g}" if high is not None else "")
-        raise ConfigurationError(f"{name} must be a finite number {bound}, got {value!r}.")
-
-
-def _require_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    key = value.strip().lower() if isinstance(value, str) else value
-    if key not in choices:
-        raise ConfigurationError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}.")
-    return key

@@ -14,9 +14,12 @@ signals taken from the data itself, not from a hand-made list of good tags:
 2. **Personal phrasing** (:data:`PERSONAL_PATTERN`): first-person words ("my", "i"), favourites and
    numbered lists ("top 20") mark a tag as one user's list; more than :data:`MAX_CATEGORY_WORDS` words
    marks a sentence ("music to listen to by a forest river at night"), not a category.
-3. **An artist's name**: a tag equal (case-insensitively) to the name of an Artist in the graph names
+3. **Negation** (:data:`NEGATION_PATTERN`): "not emo", "not-metal" say what the music is *not*; two
+   artists sharing one are not alike for it ("Sufjan Stevens has tag "not-emo" → Modest Mouse has tag
+   "not-emo"" was a real explanation before this rule).
+4. **An artist's name**: a tag equal (case-insensitively) to the name of an Artist in the graph names
    the artist, it does not describe them.
-4. **Low support**: a tag carried by fewer than :func:`min_tag_artists` artists (one artist in a
+5. **Low support**: a tag carried by fewer than :func:`min_tag_artists` artists (one artist in a
    thousand, never fewer than 2) is one listener's idiosyncrasy rather than a shared category; half of
    the 4,026 Last.FM tags are on a single artist. Relative to the catalogue so a small graph (tests,
    a fresh install) is not judged by the full catalogue's numbers.
@@ -57,6 +60,9 @@ NON_DESCRIPTIVE_TAGS: frozenset[str] = frozenset({
 #: First-person, favourites and numbered-list wording: one user's private list, not a category.
 PERSONAL_PATTERN = re.compile(r"\b(?:my|i|me|favou?rites?|favs?|top ?\d+)\b")
 
+#: A tag that starts with "not" ("not emo", "not-metal") names what the music is not ("nothing …" is not caught).
+NEGATION_PATTERN = re.compile(r"^not\b")
+
 #: Genre, instrument and place names are short noun phrases; a longer tag is a sentence.
 MAX_CATEGORY_WORDS = 4
 
@@ -75,17 +81,19 @@ def normalise_name(name: str) -> str:
 
 
 def min_tag_artists(n_artists: int) -> int:
-    """Fewest artists a tag must be on to count as a shared category (see rule 4 in the module doc)."""
+    """Fewest artists a tag must be on to count as a shared category (see rule 5 in the module doc)."""
     return max(2, math.ceil(MIN_TAG_ARTIST_SHARE * n_artists))
 
 
 def tag_name_is_non_descriptive(name: str, artist_names: frozenset[str] | set[str] = frozenset()) -> str | None:
-    """Why a tag named ``name`` is not a reason (``"stoplist"``, ``"personal"``, ``"artist name"``), or None."""
+    """Why a tag named ``name`` is not a reason (``"stoplist"``, ``"personal"``, ``"negation"``, ``"artist name"``), or None."""
     key = normalise_name(name)
     if not key or key in NON_DESCRIPTIVE_TAGS:
         return "stoplist"
     if PERSONAL_PATTERN.search(key) or len(key.split()) > MAX_CATEGORY_WORDS:
         return "personal"
+    if NEGATION_PATTERN.search(key):
+        return "negation"
     if key in artist_names:
         return "artist name"
     return None

@@ -483,6 +483,8 @@ def test_noise_tags_are_flagged_from_the_data():
     assert tag_name_is_non_descriptive("80s i like") == "personal"
     assert tag_name_is_non_descriptive("music to listen to by a forest river at night") == "personal"
     assert tag_name_is_non_descriptive("madonna", {"madonna"}) == "artist name"
+    assert tag_name_is_non_descriptive("not-emo") == "negation" and tag_name_is_non_descriptive("Not  Metal") == "negation"
+    assert tag_name_is_non_descriptive("nothing but thieves") is None and tag_name_is_non_descriptive("notorious") is None
 
 
 def test_an_obscure_tag_path_loses_to_a_genre_path():

@@ -945,7 +945,7 @@ class JointKGRecommender(BaselineRecommender):
         """JSON-ready summary of what was trained (for metrics.json and the command's output)."""
         history = getattr(self, "history", None)
         return {
-            "parameters": int(sum(p.numel() for p in self.network.parameters())),
+            "parameters": int(sum(p.numel() for network in self.networks() for p in network.parameters())),
             "best_epoch": history.best_epoch if history else None,
             "stopped_early": history.stopped_early if history else None,
             "epoch_losses": history.losses if history else [],

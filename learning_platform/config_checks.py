@@ -10,7 +10,8 @@ Each check returns the value it accepted, so a caller can check and store in one
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from learning_platform.errors import ConfigurationError
@@ -81,6 +82,26 @@ def require_choices(name: str, values: Iterable[str], choices: Sequence[str], *,
     if unknown:
         raise ConfigurationError(_unknown(name, repr(unknown), choices, prefix, hint))
     return values
+
+
+def require_settings_object(data: Any, *, what: str) -> Mapping[str, Any]:
+    """``data`` if it is a mapping (a JSON object); a config read from a file or a flag is refused otherwise."""
+    if not isinstance(data, Mapping):
+        article = "An" if what[:1].lower() in "aeiou" else "A"
+        raise ConfigurationError(f"{article} {what} config must be a JSON object, got {type(data).__name__}.")
+    return data
+
+
+def require_known_keys(keys: Iterable[str], config_class: type, *, what: str) -> None:
+    """Every key names a field of the dataclass ``config_class``; the message lists the unknown ones and the allowed ones.
+
+    Why not let the constructor fail: a misspelt setting ("lamda_kg") would then be a ``TypeError``
+    naming one key, instead of a message that also shows what the setting is called.
+    """
+    known = {field.name for field in dataclasses.fields(config_class)}
+    unknown = sorted(set(keys) - known)
+    if unknown:
+        raise ConfigurationError(f"Unknown {what} config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}.")
 
 
 def _refuse(name: str, value: Any, expected: str, prefix: str) -> NoReturn:

@@ -1,6 +1,8 @@
 """The shared checks behind every training config: good values pass, each bad kind names the field."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from learning_platform.config_checks import (
@@ -9,8 +11,10 @@ from learning_platform.config_checks import (
     require_choice,
     require_choices,
     require_int,
+    require_known_keys,
     require_number,
     require_positive_number,
+    require_settings_object,
 )
 from learning_platform.errors import ConfigurationError
 
@@ -111,3 +115,26 @@ def test_require_choices_names_every_unknown_value_and_continues_a_prefix_in_low
 def test_is_finite_number():
     assert is_finite_number(0) and is_finite_number(-2.5)
     assert not any(is_finite_number(v) for v in (True, float("nan"), float("-inf"), "1", None))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    epochs: int = 1
+    lambda_kg: float = 2.0
+
+
+def test_require_settings_object_refuses_anything_but_a_mapping_with_the_right_article():
+    assert require_settings_object({"epochs": 2}, what="KGE") == {"epochs": 2}
+    with pytest.raises(ConfigurationError) as caught:
+        require_settings_object([1, 2], what="KGE")
+    assert caught.value.message == "A KGE config must be a JSON object, got list."
+    with pytest.raises(ConfigurationError) as caught:
+        require_settings_object("epochs=2", what="audio encoder")
+    assert caught.value.message == "An audio encoder config must be a JSON object, got str."
+
+
+def test_require_known_keys_names_the_unknown_keys_and_the_allowed_ones():
+    require_known_keys({"epochs": 3}, _Settings, what="recommender")
+    with pytest.raises(ConfigurationError) as caught:
+        require_known_keys(["lamda_kg", "epochs", "dim"], _Settings, what="recommender")
+    assert caught.value.message == "Unknown recommender config key(s) dim, lamda_kg; allowed: epochs, lambda_kg."

@@ -9,10 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from learning_platform.config_checks import require_bool, require_int, require_number, require_positive_number
+from learning_platform.config_checks import (
+    require_bool,
+    require_int,
+    require_known_keys,
+    require_number,
+    require_positive_number,
+    require_settings_object,
+)
 from learning_platform.errors import ConfigurationError
 
 CROSSRE_DIR = "crossner-crossre-music"
@@ -89,12 +96,7 @@ class RelationTrainingConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RelationTrainingConfig":
-        if not isinstance(data, Mapping):
-            raise ConfigurationError(f"A relation training config must be a JSON object, got {type(data).__name__}.")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigurationError(f"Unknown relation config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}.")
+        require_known_keys(require_settings_object(data, what="relation training"), cls, what="relation")
         values = dict(data)
         if isinstance(values.get("crossre_train_files"), list):
             values["crossre_train_files"] = tuple(values["crossre_train_files"])

@@ -14,10 +14,18 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from learning_platform.config_checks import is_finite_number, require_bool, require_choice, require_int, require_positive_number
+from learning_platform.config_checks import (
+    is_finite_number,
+    require_bool,
+    require_choice,
+    require_int,
+    require_known_keys,
+    require_positive_number,
+    require_settings_object,
+)
 from learning_platform.errors import ConfigurationError
 
 #: Losses that work with the stochastic local closed-world (sLCWA) training used here.
@@ -149,12 +157,7 @@ class KgeConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "KgeConfig":
-        if not isinstance(data, Mapping):
-            raise ConfigurationError(f"A KGE config must be a JSON object, got {type(data).__name__}.")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigurationError(f"Unknown KGE config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}.")
+        require_known_keys(require_settings_object(data, what="KGE"), cls, what="KGE")
         values = dict(data)
         if "split_ratios" in values and isinstance(values["split_ratios"], list):
             values["split_ratios"] = tuple(values["split_ratios"])

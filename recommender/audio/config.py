@@ -9,10 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from learning_platform.config_checks import is_finite_number, require_choices, require_int, require_number, require_positive_number
+from learning_platform.config_checks import (
+    require_choices,
+    require_int,
+    require_known_keys,
+    require_number,
+    require_positive_number,
+    require_settings_object,
+)
 from learning_platform.errors import ConfigurationError
 
 #: Side information a work can carry; each is an embedding table (instrumentation: a bag of instruments).
@@ -81,8 +88,7 @@ class AudioEncoderConfig:
             require_number(name, getattr(self, name), low=low, high=high, high_inclusive=False)
         for name in ("learning_rate", "crop_seconds"):
             require_positive_number(name, getattr(self, name))
-        if not is_finite_number(self.weight_decay) or self.weight_decay < 0:
-            raise ConfigurationError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}.")
+        require_number("weight_decay", self.weight_decay, low=0.0)
 
     @property
     def uses_audio(self) -> bool:
@@ -104,12 +110,7 @@ class AudioEncoderConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "AudioEncoderConfig":
-        if not isinstance(data, Mapping):
-            raise ConfigurationError(f"An audio encoder config must be a JSON object, got {type(data).__name__}.")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigurationError(f"Unknown audio encoder config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}.")
+        require_known_keys(require_settings_object(data, what="audio encoder"), cls, what="audio encoder")
         values = dict(data)
         for name in ("side_fields", "conv_channels"):
             if name in values and isinstance(values[name], list):

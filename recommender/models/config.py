@@ -11,11 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from learning_platform.config_checks import require_bool, require_choice, require_int, require_number
-from learning_platform.errors import ConfigurationError
+from learning_platform.config_checks import (
+    require_bool,
+    require_choice,
+    require_int,
+    require_known_keys,
+    require_number,
+    require_settings_object,
+)
 
 #: Recommendation losses: full softmax over all items (the default) or BPR with one sampled negative.
 REC_LOSSES: tuple[str, ...] = ("softmax", "bpr")
@@ -217,10 +223,7 @@ class JointConfig:
 
     def with_overrides(self, **changes: Any) -> "JointConfig":
         """A copy with ``changes`` applied (and checked); unknown names are refused with the valid ones."""
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ConfigurationError(f"Unknown recommender config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}.")
+        require_known_keys(changes, type(self), what="recommender")
         return replace(self, **changes)
 
     # --- serialisation ------------------------------------------------------------------------------
@@ -230,9 +233,7 @@ class JointConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "JointConfig":
-        if not isinstance(data, Mapping):
-            raise ConfigurationError(f"A recommender config must be a JSON object, got {type(data).__name__}.")
-        return cls().with_overrides(**dict(data))
+        return cls().with_overrides(**dict(require_settings_object(data, what="recommender")))
 
     def config_hash(self) -> str:
         """Short stable digest of every setting (names artifact directories; equal configs, equal hash)."""

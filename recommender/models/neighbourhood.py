@@ -43,44 +43,24 @@ def cosine_item_similarity(train: sp.csr_matrix, *, shrink: float) -> tuple[sp.c
     return similarity, popularity.astype(np.float32)
 
 
-def cold_transfer_matrix(
-    item_vectors: sp.csr_matrix, *, unseen: np.ndarray, k: int, block_size: int = 512
-) -> sp.csr_matrix:
+def cold_transfer_matrix(item_vectors: sp.csr_matrix, *, unseen: np.ndarray, k: int) -> sp.csr_matrix:
     """(n_items × n_items) ``T`` with ``T[j, i]`` = weight of known item ``j`` in unseen item ``i``'s borrowed column.
 
     For each unseen item ``i`` (``unseen[i]``), its ``k`` most cosine-similar items among the seen ones
-    (rows of ``item_vectors``, L2-normalised here) with positive similarity, weights normalised to sum
-    to 1; other columns are empty. Ties go to the lower index (stable sort), so the matrix is deterministic.
+    (rows of ``item_vectors``; :func:`~recommender.baselines.similarity.top_k_cosine_neighbours`, ties to
+    the lower index) with positive similarity, weights normalised to sum to 1; other columns are empty.
     ``scores @ T`` then gives every unseen column the weighted mean of its neighbours' columns.
     """
-    vectors = sp.csr_matrix(item_vectors, dtype=np.float64)
-    n_items = vectors.shape[0]
+    from recommender.baselines.similarity import top_k_cosine_neighbours
+
+    n_items = item_vectors.shape[0]
     unseen = np.asarray(unseen, dtype=bool)
     if unseen.shape != (n_items,):
         raise ValueError(f"unseen must flag each of the {n_items} items, got shape {unseen.shape}.")
-    norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
-    vectors = sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ vectors
-    targets, sources = np.flatnonzero(unseen), np.flatnonzero(~unseen)
-    rows, cols, values = [], [], []
-    if k > 0 and len(targets) and len(sources):
-        k = min(k, len(sources))
-        known = vectors[sources].T.tocsc()
-        for start in range(0, len(targets), block_size):
-            block = targets[start : start + block_size]
-            sims = (vectors[block] @ known).toarray()
-            best = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-            best_values = np.maximum(np.take_along_axis(sims, best, axis=1), 0.0)
-            totals = best_values.sum(axis=1, keepdims=True)
-            weights = np.divide(best_values, totals, out=np.zeros_like(best_values), where=totals > 0)
-            keep = weights > 0
-            rows.append(sources[best][keep])
-            cols.append(np.repeat(block, k).reshape(-1, k)[keep])
-            values.append(weights[keep])
-    if not rows:
-        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
-    transfer = sp.csr_matrix(
-        (np.concatenate(values).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items)
-    )
+    neighbours = top_k_cosine_neighbours(item_vectors, k=k, rows=np.flatnonzero(unseen), candidates=np.flatnonzero(~unseen))
+    totals = np.asarray(neighbours.sum(axis=1), dtype=np.float64).ravel()
+    weights = sp.diags(np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)) @ neighbours.astype(np.float64)
+    transfer = sp.csr_matrix(weights.T, dtype=np.float32)
     transfer.sort_indices()
     return transfer
 

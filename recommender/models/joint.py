@@ -778,19 +778,28 @@ class JointKGRecommender(BaselineRecommender):
         if transfer.shape != (self.n_items, self.n_items) or not 0 <= item < self.n_items:
             return []
         column = transfer[:, item].tocoo()
-        similarity = self.inputs.item_similarity
-        history = np.asarray(history, dtype=np.int64)
-        out = []
-        for lender, weight in zip(column.row.tolist(), column.data.tolist(), strict=True):
-            source, strength = None, 0.0
-            if len(history) and similarity.shape == (self.n_items, self.n_items):
-                values = np.asarray(similarity[history][:, lender].todense()).ravel()
-                if values.size and values.max() > 0:
-                    best = int(np.argmax(values))
-                    source, strength = int(history[best]), float(values[best])
-            out.append((strength * weight, lender, float(weight), source))
+        lenders, weights = column.row.tolist(), column.data.tolist()
+        out = [
+            (strength * weight, lender, float(weight), source)
+            for lender, weight, (source, strength) in zip(lenders, weights, self.strongest_co_listeners(history, lenders), strict=True)
+        ]
         out.sort(key=lambda row: (-row[0], -row[2], row[1]))
         return [(lender, weight, source) for _, lender, weight, source in out]
+
+    def strongest_co_listeners(self, history: np.ndarray, items: "Sequence[int]") -> list[tuple[int | None, float]]:
+        """For each of ``items``: the ``history`` item most co-listened with it and that similarity (``(None, 0.0)`` if none).
+
+        The co-listening cosine is the neighbourhood term's own evidence, so this is what serving cites in
+        "listeners who play X also play Y" (first history item on ties).
+        """
+        similarity = self.inputs.item_similarity
+        history = np.asarray(history, dtype=np.int64)
+        if not len(history) or not len(items) or similarity.shape != (self.n_items, self.n_items) or not similarity.nnz:
+            return [(None, 0.0) for _ in items]
+        block = similarity[history][:, list(items)].toarray()  # (history × items)
+        best = block.argmax(axis=0)
+        strength = block[best, np.arange(block.shape[1])]
+        return [(int(history[b]), float(v)) if v > 0 else (None, 0.0) for b, v in zip(best.tolist(), strength.tolist(), strict=True)]
 
     def _with_cold_transfer(self, cosine: np.ndarray) -> np.ndarray:
         """The cosine term with unseen items' borrowed columns (:func:`.neighbourhood.with_cold_transfer`)."""

@@ -675,20 +675,17 @@ def _music_fallback(
     from recommender.explanations import Explanation
 
     model = serving.model
-    similarity = model.inputs.item_similarity
-    if len(history) and similarity.shape[0] == model.n_items and similarity.nnz:
-        column = np.asarray(similarity[history][:, item].todense()).ravel()
-        best = int(np.argmax(column))
-        if column[best] > 0:
-            source_pk = int(serving.item_ids[history[best]])
-            source = _artists(serving, [source_pk]).get(source_pk)
-            if source is not None:
-                return Explanation.fallback(
-                    artist.entity_id,
-                    "similar_listeners",
-                    f"Listeners who play {source.name} also play {artist.name}.",
-                    evidence={"artist": {"id": source.entity_id, "name": source.name}, "similarity": round(float(column[best]), 4)},
-                )
+    ((source_index, strength),) = model.strongest_co_listeners(history, [item])
+    if source_index is not None:
+        source_pk = int(serving.item_ids[source_index])
+        source = _artists(serving, [source_pk]).get(source_pk)
+        if source is not None:
+            return Explanation.fallback(
+                artist.entity_id,
+                "similar_listeners",
+                f"Listeners who play {source.name} also play {artist.name}.",
+                evidence={"artist": {"id": source.entity_id, "name": source.name}, "similarity": round(strength, 4)},
+            )
     if similar_only:
         return None
     listeners = 0

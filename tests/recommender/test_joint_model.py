@@ -214,6 +214,9 @@ def test_cold_item_lenders_name_the_seen_items_a_cold_item_borrows_from(fitted, 
     with_history = fitted.cold_item_lenders(cold, history)
     lender, _, source = with_history[0]
     assert source in history and similarity[source, lender] == similarity[history, lender].max() > 0
+    assert fitted.strongest_co_listeners(history, [lender]) == [(source, pytest.approx(float(similarity[source, lender])))]
+    assert fitted.strongest_co_listeners(np.zeros(0, dtype=np.int64), [lender, cold]) == [(None, 0.0), (None, 0.0)]
+    assert fitted.strongest_co_listeners(history, [cold]) == [(None, 0.0)]  # nobody co-listened with a cold item
     assert fitted.cold_item_lenders(int(np.flatnonzero(~fitted.inputs.unseen_items)[0]), history) == []  # a seen item borrows nothing
 
 

@@ -702,12 +702,12 @@ def _new_artist_explanation(serving: ServingModel, artist: Artist, item: int, hi
 
     lenders = serving.model.cold_item_lenders(item, history)
     new_here = f"{artist.name} is new to Leitmotif listeners"
-    if not lenders:
-        return Explanation.fallback(artist.entity_id, "similar_content", f"{new_here}; it is suggested from its tags and graph links.")
-    lender_index, weight, source_index = lenders[0]
-    pks = [int(serving.item_ids[lender_index])] + ([int(serving.item_ids[source_index])] if source_index is not None else [])
-    rows = _artists(serving, pks)
-    lender, source = rows.get(pks[0]), rows.get(pks[1]) if len(pks) > 1 else None
+    lender = source = None
+    if lenders:
+        lender_index, weight, source_index = lenders[0]
+        pks = [int(serving.item_ids[i]) for i in (lender_index, source_index) if i is not None]
+        rows = _artists(serving, pks)
+        lender, source = rows.get(pks[0]), rows.get(pks[1]) if len(pks) > 1 else None
     if lender is None:
         return Explanation.fallback(artist.entity_id, "similar_content", f"{new_here}; it is suggested from its tags and graph links.")
     evidence: dict[str, Any] = {"resembles": {"id": lender.entity_id, "name": lender.name}, "weight": round(weight, 4)}

@@ -24,8 +24,8 @@ from kg import curation
 from kg.admin import ReadOnlyAdminMixin, RelationTypeField, entity_url, picker_rows, pretty_json
 from learning_platform.errors import LeitmotifError
 
-from . import review
-from .models import ExtractedFact, ExtractedMention, IngestionJob, SourceDocument
+from ingestion import review
+from ingestion.models import ExtractedFact, ExtractedMention, IngestionJob, SourceDocument
 
 #: Bulk decisions report at most this many skipped facts by name (the rest are counted).
 SKIPPED_REPORTED = 5

@@ -21,7 +21,7 @@ from kg.audit import record_curation_event, relation_target
 from kg.services import graph_upsert
 from kg.stores.base import EntityRecord, KnowledgeGraphStore, RelationRecord
 
-from .models import ExtractedFact, ExtractedMention
+from ingestion.models import ExtractedFact, ExtractedMention
 
 #: Prefix of the ``source`` of every relation ingestion writes; the rest is the document hash prefix.
 INGESTION_SOURCE_PREFIX = "ingestion:"

@@ -27,9 +27,9 @@ from django.utils import timezone
 from kg.stores.registry import get_store
 from learning_platform.errors import ConfigurationError, IngestionJobError, LeitmotifError
 
-from .documents import TextDocument
-from .models import IngestionJob
-from .pipeline import IngestionSummary, load_pipeline
+from ingestion.documents import TextDocument
+from ingestion.models import IngestionJob
+from ingestion.pipeline import IngestionSummary, load_pipeline
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 from kg.stores.base import KnowledgeGraphStore
 from learning_platform.errors import UnknownEntityError
 
-from .labels import LINKABLE_ENTITY_TYPES, NEW_ENTITY_TYPE
+from ingestion.labels import LINKABLE_ENTITY_TYPES, NEW_ENTITY_TYPE
 
 LINKER_VERSION = "leitmotif.linker.v1"
 

@@ -25,11 +25,11 @@ from tqdm.auto import tqdm
 from kg.stores.base import KnowledgeGraphStore
 from learning_platform.errors import ConfigurationError, LeitmotifError
 
-from .documents import DocumentProblem, TextDocument
-from .graph_writes import put_facts_in_graph
-from .linking import EntityLinker, LinkResult
-from .models import ExtractedFact, ExtractedMention, IngestionJob, SourceDocument
-from .relations.records import MentionSpan
+from ingestion.documents import DocumentProblem, TextDocument
+from ingestion.graph_writes import put_facts_in_graph
+from ingestion.linking import EntityLinker, LinkResult
+from ingestion.models import ExtractedFact, ExtractedMention, IngestionJob, SourceDocument
+from ingestion.relations.records import MentionSpan
 
 #: Facts below this confidence are not kept at all (counted as rejected by the model).
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -276,7 +276,7 @@ class IngestionPipeline:
 
 def load_pipeline(*, store: KnowledgeGraphStore, actor: Any = None, job: IngestionJob | None = None, **options: Any) -> IngestionPipeline:
     """The pipeline with the latest trained NER and relation artifacts (``ModelArtifactError`` if missing)."""
-    from .ner import load_ner_model
-    from .relations import load_relation_extractor
+    from ingestion.ner import load_ner_model
+    from ingestion.relations import load_relation_extractor
 
     return IngestionPipeline(store=store, ner=load_ner_model(), relations=load_relation_extractor(), actor=actor, job=job, **options)

@@ -36,9 +36,9 @@ from kg.curation import ADMIN_SOURCE, check_relation_type, create_entity, new_en
 from kg.stores.base import EntityRecord, KnowledgeGraphStore
 from learning_platform.errors import CurationError, UnknownEntityError
 
-from .graph_writes import INGESTION_SOURCE_PREFIX, FactWriteReport, put_facts_in_graph
-from .models import ExtractedFact
-from .relations.schema import NONE_RELATION
+from ingestion.graph_writes import INGESTION_SOURCE_PREFIX, FactWriteReport, put_facts_in_graph
+from ingestion.models import ExtractedFact
+from ingestion.relations.schema import NONE_RELATION
 
 Status = ExtractedFact.Status
 #: Statuses a curator may still decide (``accepted`` was decided by a threshold, not by a person).

@@ -33,9 +33,9 @@ from ingestion.models import ExtractedFact
 from ingestion.review import facts_by_triple, sentence_html
 from learning_platform.errors import CurationError, LeitmotifError
 
-from . import curation
-from .models import CurationEvent, Entity, Relation
-from .stores.base import MAX_ID_LENGTH, MAX_NAME_LENGTH, EntityRecord, KnowledgeGraphStore, RelationRecord
+from kg import curation
+from kg.models import CurationEvent, Entity, Relation
+from kg.stores.base import MAX_ID_LENGTH, MAX_NAME_LENGTH, EntityRecord, KnowledgeGraphStore, RelationRecord
 
 #: Entities per page of the list; neighbours shown per direction on an entity page.
 ENTITIES_PER_PAGE = 50

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from .models import CurationEvent
-from .stores.base import EntityRecord, RelationRecord
+from kg.models import CurationEvent
+from kg.stores.base import EntityRecord, RelationRecord
 
 
 def relation_target(head: str, type: str, tail: str) -> str:

@@ -26,19 +26,10 @@ from ingestion.relations.schema import RELATION_TYPES as EXTRACTION_RELATION_TYP
 from learning_platform.accounts.services import CURATOR_GROUP
 from learning_platform.errors import CurationError, UnknownEntityError
 
-from .audit import record_curation_event, record_snapshot, relation_target
-from .models import CurationEvent
-from .stores.base import (
-    ENTITY_TYPE_PATTERN,
-    MAX_ID_LENGTH,
-    RELATION_TYPE_PATTERN,
-    DeletionResult,
-    EntityRecord,
-    KnowledgeGraphStore,
-    Neighbour,
-    RelationRecord,
-)
-from .stores.registry import get_store
+from kg.audit import record_curation_event, record_snapshot, relation_target
+from kg.models import CurationEvent
+from kg.stores.base import ENTITY_TYPE_PATTERN, MAX_ID_LENGTH, RELATION_TYPE_PATTERN, DeletionResult, EntityRecord, KnowledgeGraphStore, Neighbour, RelationRecord
+from kg.stores.registry import get_store
 
 #: ``source`` of every audit event written by these services.
 ADMIN_SOURCE = "admin"

@@ -18,7 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .stores.base import MAX_ID_LENGTH
+from kg.stores.base import MAX_ID_LENGTH
 
 #: Entity and relation types are at most 64 characters (see the patterns in ``kg.stores.base``).
 TYPE_MAX_LENGTH = 64

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from learning_platform.errors import InvalidGraphDataError
 
-from .stores.base import RELATION_TYPE_PATTERN
+from kg.stores.base import RELATION_TYPE_PATTERN
 
 #: Entity type given to an entity whose incoming predicates say nothing about its kind.
 UNKNOWN_ENTITY_TYPE = "Entity"

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from learning_platform.errors import LeitmotifError
 
-from .stores import GraphStats, KnowledgeGraphStore, get_store
+from kg.stores import GraphStats, KnowledgeGraphStore, get_store
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
-from .stores.base import DEFAULT_BATCH_SIZE, EntityRecord, KnowledgeGraphStore, RelationRecord, UpsertResult, batched
+from kg.stores.base import DEFAULT_BATCH_SIZE, EntityRecord, KnowledgeGraphStore, RelationRecord, UpsertResult, batched
 
 
 @dataclass(frozen=True)

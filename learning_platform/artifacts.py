@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataFileError
+from learning_platform.errors import DataFileError
 
 
 def _plain(value: Any) -> Any:

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from learning_platform import views
 
 admin.site.site_header = "Leitmotif curator admin"
 admin.site.site_title = "Leitmotif"

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from learning_platform.errors import ConfigurationError, DataFileError
 
-from .base import ItemSideInfo
+from recommender.base import ItemSideInfo
 
 #: The default text encoder, by the name its package ships it under.
 DEFAULT_TEXT_ENCODER = "all-MiniLM-L6-v2"

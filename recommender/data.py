@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from .base import ItemSideInfo
+from recommender.base import ItemSideInfo
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kg.stores.base import KnowledgeGraphStore

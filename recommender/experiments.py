@@ -16,11 +16,11 @@ from tqdm.auto import tqdm
 
 from learning_platform.errors import ConfigurationError
 
-from .data import InteractionDataset
-from .evaluation.evaluator import EvaluationResult, evaluate_ctr, evaluate_topk
-from .evaluation.report import write_report
-from .evaluation.splits import cold_start_split, export_split, protocol_c_split, protocol_t_split, sparsity_splits
-from .registry import build_recommender, resolve_recommender_name
+from recommender.data import InteractionDataset
+from recommender.evaluation.evaluator import EvaluationResult, evaluate_ctr, evaluate_topk
+from recommender.evaluation.report import write_report
+from recommender.evaluation.splits import cold_start_split, export_split, protocol_c_split, protocol_t_split, sparsity_splits
+from recommender.registry import build_recommender, resolve_recommender_name
 
 PROTOCOLS = ("T", "C", "sparsity", "coldstart")
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from learning_platform.errors import ConfigurationError
 
-from .baselines import registry as baselines
-from .base import Recommender
-from .data import InteractionDataset
-from .models import registry as product_models
+from recommender.baselines import registry as baselines
+from recommender.base import Recommender
+from recommender.data import InteractionDataset
+from recommender.models import registry as product_models
 
 
 def available_recommenders() -> dict[str, str]:

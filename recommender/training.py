@@ -42,13 +42,13 @@ from tqdm.auto import tqdm
 from learning_platform.artifacts import new_artifact_directory, read_json as _read_json, sha256_file as _sha256, write_json as _write_json
 from learning_platform.errors import ConfigurationError, DataFileError, LeitmotifError
 
-from .content import DEFAULT_TEXT_ENCODER, TextEncoder, item_content_embeddings
-from .data import InteractionDataset
-from .evaluation.evaluator import evaluate_topk
-from .evaluation.splits import TopKSplit, protocol_t_split
-from .models.config import JointConfig
-from .models.joint import JointKGRecommender
-from .models.warm_start import JointWarmStart, rows_by_id
+from recommender.content import DEFAULT_TEXT_ENCODER, TextEncoder, item_content_embeddings
+from recommender.data import InteractionDataset
+from recommender.evaluation.evaluator import evaluate_topk
+from recommender.evaluation.splits import TopKSplit, protocol_t_split
+from recommender.models.config import JointConfig
+from recommender.models.joint import JointKGRecommender
+from recommender.models.warm_start import JointWarmStart, rows_by_id
 
 ARTIFACT_FORMAT = "leitmotif.recommender.v1"
 #: A warm-started run trains this share of the from-scratch run's epochs unless told otherwise.

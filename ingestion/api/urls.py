@@ -1,7 +1,7 @@
 """Routes under ``/api/v1/ingestion/`` (mounted by ``recommender/api/urls.py``)."""
 from django.urls import path, re_path
 
-from . import views
+from ingestion.api import views
 
 urlpatterns = [
     # POST /api/v1/ingestion/documents, with or without the trailing slash (APPEND_SLASH cannot redirect a POST).

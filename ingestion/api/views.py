@@ -24,7 +24,7 @@ from learning_platform.errors import DocumentInputError, IngestionJobError
 from recommender.api.permissions import ApiAccess
 from recommender.api.services import INGEST_PERMISSION as INGEST_PERMISSION_PARTS
 
-from .serializers import IngestionJobSerializer, IngestionRequestSerializer
+from ingestion.api.serializers import IngestionJobSerializer, IngestionRequestSerializer
 
 INGEST_PERMISSION = ".".join(INGEST_PERMISSION_PARTS)
 

@@ -34,8 +34,8 @@ from ingestion.api.views import CanIngest
 from learning_platform.errors import AudioInputError
 from recommender.api.exceptions import error_response
 
-from .cache import cached_features
-from .spectrogram import spectrogram_path, spectrogram_png
+from ingestion.audio.cache import cached_features
+from ingestion.audio.spectrogram import spectrogram_path, spectrogram_png
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

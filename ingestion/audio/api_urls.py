@@ -5,7 +5,7 @@ as ``[/]`` because Django's check ``urls.W002`` flags patterns that start with a
 """
 from django.urls import re_path
 
-from . import api
+from ingestion.audio import api
 
 urlpatterns = [
     # POST /api/v1/audio, with or without the trailing slash (APPEND_SLASH cannot redirect a POST).

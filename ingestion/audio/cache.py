@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from . import features
-from .features import AudioSource, MelConfig
+from ingestion.audio import features
+from ingestion.audio.features import AudioSource, MelConfig
 
 CACHE_SUBDIR = "audio-features"
 

@@ -39,7 +39,7 @@ from django.conf import settings
 
 from learning_platform.errors import AudioRenderError
 
-from .cache import atomic_write_bytes
+from ingestion.audio.cache import atomic_write_bytes
 
 DEFAULT_FLUIDSYNTH_BINARY = "fluidsynth"
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from .cache import atomic_write_bytes, cached_features, feature_cache_dir
-from .features import AudioSource, MelConfig
+from ingestion.audio.cache import atomic_write_bytes, cached_features, feature_cache_dir
+from ingestion.audio.features import AudioSource, MelConfig
 
 #: Bump when the drawing changes, so cached pictures are redrawn.
 PNG_VERSION = 1

@@ -5,7 +5,7 @@ Ingestion uses :func:`load_ner_model` and the returned :class:`NerModel`; traini
 """
 from __future__ import annotations
 
-from .config import NerTrainingConfig, config_from_json
-from .model import Mention, NerModel, Sentence, load_ner_model
+from ingestion.ner.config import NerTrainingConfig, config_from_json
+from ingestion.ner.model import Mention, NerModel, Sentence, load_ner_model
 
 __all__ = ["Mention", "NerModel", "NerTrainingConfig", "Sentence", "config_from_json", "load_ner_model"]

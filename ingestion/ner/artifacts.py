@@ -24,7 +24,7 @@ from typing import Any
 from learning_platform.artifacts import new_artifact_directory, read_json, sha256_file, write_json
 from learning_platform.errors import DataFileError, LeitmotifError, ModelArtifactError
 
-from .config import NerTrainingConfig
+from ingestion.ner.config import NerTrainingConfig
 
 ARTIFACT_FORMAT = "leitmotif-ner/1"
 NER_SUBDIR = "ner"

@@ -19,9 +19,9 @@ from typing import Any
 
 from learning_platform.errors import DocumentInputError, ModelArtifactError
 
-from .artifacts import MODEL_DIR, RETRAIN_HINT, VerifiedArtifact, resolve_ner_artifact, verify_ner_artifact
-from .config import NerTrainingConfig
-from .pipeline import NEWLINE_COMPONENT  # importing registers the component spaCy needs to load the pipeline
+from ingestion.ner.artifacts import MODEL_DIR, RETRAIN_HINT, VerifiedArtifact, resolve_ner_artifact, verify_ner_artifact
+from ingestion.ner.config import NerTrainingConfig
+from ingestion.ner.pipeline import NEWLINE_COMPONENT  # importing registers the component spaCy needs to load the pipeline
 
 #: spaCy refuses longer texts by default (1,000,000 characters); ingestion's own limit may be higher.
 DEFAULT_MAX_TEXT_LENGTH = 1_000_000

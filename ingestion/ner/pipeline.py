@@ -17,7 +17,7 @@ from spacy.tokens import Doc
 
 from ingestion.labels import NER_LABELS
 
-from .config import NerTrainingConfig
+from ingestion.ner.config import NerTrainingConfig
 
 NEWLINE_COMPONENT = "newline_sentence_breaks"
 

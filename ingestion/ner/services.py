@@ -9,18 +9,10 @@ from typing import Any
 
 from ingestion.labels import NER_LABELS
 
-from .artifacts import save_ner_artifact
-from .config import NerTrainingConfig
-from .evaluation import NerScores
-from .training import (
-    TrainedNer,
-    artist_band_merged_f1,
-    assemble_training_data,
-    default_data_dir,
-    evaluate_dev,
-    read_dev_sources,
-    train_pipeline,
-)
+from ingestion.ner.artifacts import save_ner_artifact
+from ingestion.ner.config import NerTrainingConfig
+from ingestion.ner.evaluation import NerScores
+from ingestion.ner.training import TrainedNer, artist_band_merged_f1, assemble_training_data, default_data_dir, evaluate_dev, read_dev_sources, train_pipeline
 
 
 @dataclass(frozen=True)

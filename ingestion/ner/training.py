@@ -27,11 +27,11 @@ from typing import Any
 from ingestion.labels import NER_LABELS
 from learning_platform.errors import DataFileError
 
-from .config import DEV_SOURCES, TRAIN_SOURCES, NerTrainingConfig
-from .corpora import LabeledSentence, read_bio_file
-from .evaluation import NerScores, evaluate_pipeline, score_spans
-from .pipeline import TRAINABLE_COMPONENTS, build_pipeline
-from .weak import Gazetteer, WeakContext, WeakExamples, build_weak_examples, gazetteer_from_store, titles_from_courses_file
+from ingestion.ner.config import DEV_SOURCES, TRAIN_SOURCES, NerTrainingConfig
+from ingestion.ner.corpora import LabeledSentence, read_bio_file
+from ingestion.ner.evaluation import NerScores, evaluate_pipeline, score_spans
+from ingestion.ner.pipeline import TRAINABLE_COMPONENTS, build_pipeline
+from ingestion.ner.weak import Gazetteer, WeakContext, WeakExamples, build_weak_examples, gazetteer_from_store, titles_from_courses_file
 
 COURSES_RELATIVE_PATH = Path("udemy-courses") / "udemy_courses_musical_instruments.csv"
 
@@ -250,7 +250,7 @@ def train_pipeline(config: NerTrainingConfig, data: TrainingData, *, progress: b
 
 def evaluate_dev(nlp, dev: Mapping[str, Sequence[LabeledSentence]]) -> dict[str, NerScores]:
     """Scores on each dev set and on all of them together (the report only; nothing is chosen by it)."""
-    from .evaluation import predict_spans
+    from ingestion.ner.evaluation import predict_spans
 
     reports: dict[str, NerScores] = {}
     all_gold: list = []
@@ -268,7 +268,7 @@ def evaluate_dev(nlp, dev: Mapping[str, Sequence[LabeledSentence]]) -> dict[str,
 
 def artist_band_merged_f1(nlp, sentences: Sequence[LabeledSentence]) -> dict[str, Any]:
     """Micro scores with BAND counted as ARTIST: MusicRecoNER's "Artist" covers bands, the NER labels do not."""
-    from .evaluation import predict_spans
+    from ingestion.ner.evaluation import predict_spans
 
     gold, predicted, missed = predict_spans(nlp, sentences)
 

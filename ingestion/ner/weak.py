@@ -40,7 +40,7 @@ from typing import Any
 
 from ingestion.labels import NER_LABELS
 
-from .corpora import LabeledSentence, TokenSpan
+from ingestion.ner.corpora import LabeledSentence, TokenSpan
 
 #: Graph entity type -> NER label of its names (``Artist`` and ``Tag`` are split by the rules above).
 ENTITY_TYPE_LABELS: Mapping[str, str] = {

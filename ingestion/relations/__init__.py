@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .records import MentionSpan, RelationPrediction
-from .schema import NONE_RELATION, RELATION_LABELS, RELATION_TYPES, RELATIONS_BY_NAME, RelationType
+from ingestion.relations.records import MentionSpan, RelationPrediction
+from ingestion.relations.schema import NONE_RELATION, RELATION_LABELS, RELATION_TYPES, RELATIONS_BY_NAME, RelationType
 
 if TYPE_CHECKING:
-    from .extractor import RelationExtractor, load_relation_extractor
+    from ingestion.relations.extractor import RelationExtractor, load_relation_extractor
 
 __all__ = [
     "MentionSpan",
@@ -38,7 +38,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in {"load_relation_extractor", "RelationExtractor"}:
-        from . import extractor
+        from ingestion.relations import extractor
 
         return getattr(extractor, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,10 +25,10 @@ import torch
 from learning_platform.artifacts import new_artifact_directory, read_json, sha256_file, write_json
 from learning_platform.errors import LeitmotifError, ModelArtifactError
 
-from .config import RelationTrainingConfig
-from .features import Vocabulary
-from .schema import RELATION_LABELS
-from .training import BiLstmTrainingResult, build_model
+from ingestion.relations.config import RelationTrainingConfig
+from ingestion.relations.features import Vocabulary
+from ingestion.relations.schema import RELATION_LABELS
+from ingestion.relations.training import BiLstmTrainingResult, build_model
 
 ARTIFACT_FORMAT_VERSION = 1
 RELATIONS_SUBDIR = "relations"

@@ -16,10 +16,10 @@ import numpy as np
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from .evaluation import relation_scores
-from .features import TokenisedSentence, tokenise
-from .records import AnnotatedSentence
-from .schema import RELATION_LABELS, allowed_label_mask
+from ingestion.relations.evaluation import relation_scores
+from ingestion.relations.features import TokenisedSentence, tokenise
+from ingestion.relations.records import AnnotatedSentence
+from ingestion.relations.schema import RELATION_LABELS, allowed_label_mask
 
 CONTEXT_WINDOW = 2
 

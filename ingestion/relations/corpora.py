@@ -15,9 +15,9 @@ from typing import Any
 from ingestion.labels import CORPUS_LABEL_MAP
 from learning_platform.errors import DataFileError
 
-from .corpus_mapping import FEWREL_MAPPINGS, fewrel_tail_label, map_crossre_relation
-from .records import AnnotatedSentence, MentionSpan
-from .schema import RELATIONS_BY_NAME
+from ingestion.relations.corpus_mapping import FEWREL_MAPPINGS, fewrel_tail_label, map_crossre_relation
+from ingestion.relations.records import AnnotatedSentence, MentionSpan
+from ingestion.relations.schema import RELATIONS_BY_NAME
 
 CROSSNER_CORPUS = "crossner"
 

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .schema import RELATIONS_BY_NAME
+from ingestion.relations.schema import RELATIONS_BY_NAME
 
 
 @dataclass(frozen=True)

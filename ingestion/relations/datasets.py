@@ -19,10 +19,10 @@ from typing import Any
 
 from learning_platform.errors import ConfigurationError
 
-from .config import RelationTrainingConfig
-from .corpora import MappingReport, crossner_gazetteer, crossre_to_annotated, fewrel_to_annotated, read_crossre, read_fewrel
-from .records import AnnotatedSentence
-from .schema import NONE_RELATION
+from ingestion.relations.config import RelationTrainingConfig
+from ingestion.relations.corpora import MappingReport, crossner_gazetteer, crossre_to_annotated, fewrel_to_annotated, read_crossre, read_fewrel
+from ingestion.relations.records import AnnotatedSentence
+from ingestion.relations.schema import NONE_RELATION
 
 
 @dataclass

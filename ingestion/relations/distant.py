@@ -17,9 +17,9 @@ from typing import Any
 
 from kg.stores.base import KnowledgeGraphStore
 
-from .corpus_mapping import GRAPH_RELATION_MAP
-from .records import AnnotatedSentence
-from .schema import NONE_RELATION, RELATIONS_BY_NAME
+from ingestion.relations.corpus_mapping import GRAPH_RELATION_MAP
+from ingestion.relations.records import AnnotatedSentence
+from ingestion.relations.schema import NONE_RELATION, RELATIONS_BY_NAME
 
 #: How many prefix matches to fetch per name; exact matches come first in the store's order.
 SEARCH_LIMIT = 25

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .features import Vocabulary, mark_pair, tokenise
-from .records import MentionSpan
-from .schema import RELATION_LABELS, allowed_label_mask
+from ingestion.relations.features import Vocabulary, mark_pair, tokenise
+from ingestion.relations.records import MentionSpan
+from ingestion.relations.schema import RELATION_LABELS, allowed_label_mask
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .schema import NONE_RELATION, RELATION_TYPES
+from ingestion.relations.schema import NONE_RELATION, RELATION_TYPES
 
 
 def relation_scores(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:

@@ -14,11 +14,11 @@ import torch
 from ingestion.labels import NER_LABELS
 from learning_platform.errors import DocumentInputError
 
-from .artifacts import LoadedRelationArtifact, latest_relation_artifact, load_relation_artifact
-from .encoding import EncodedPair, encode_pairs
-from .records import MentionSpan, RelationPrediction, candidate_pairs
-from .schema import NONE_RELATION, RELATION_LABELS
-from .training import predict_logits
+from ingestion.relations.artifacts import LoadedRelationArtifact, latest_relation_artifact, load_relation_artifact
+from ingestion.relations.encoding import EncodedPair, encode_pairs
+from ingestion.relations.records import MentionSpan, RelationPrediction, candidate_pairs
+from ingestion.relations.schema import NONE_RELATION, RELATION_LABELS
+from ingestion.relations.training import predict_logits
 
 DEFAULT_BATCH_SIZE = 128
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 from ingestion.labels import NER_LABELS
 from learning_platform.errors import DocumentInputError
 
-from .records import MentionSpan
+from ingestion.relations.records import MentionSpan
 
 PAD = "<pad>"
 UNK = "<unk>"

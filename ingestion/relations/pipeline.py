@@ -13,15 +13,15 @@ from typing import Any
 
 from kg.stores.base import KnowledgeGraphStore
 
-from .artifacts import save_relation_artifact
-from .baseline import LogisticRegressionBaseline
-from .config import RelationTrainingConfig
-from .datasets import RelationDatasets, build_relation_datasets
-from .distant import apply_distant_supervision
-from .evaluation import format_comparison
-from .records import AnnotatedSentence
-from .schema import RELATION_LABELS
-from .training import BiLstmTrainingResult, evaluate_bilstm, train_bilstm
+from ingestion.relations.artifacts import save_relation_artifact
+from ingestion.relations.baseline import LogisticRegressionBaseline
+from ingestion.relations.config import RelationTrainingConfig
+from ingestion.relations.datasets import RelationDatasets, build_relation_datasets
+from ingestion.relations.distant import apply_distant_supervision
+from ingestion.relations.evaluation import format_comparison
+from ingestion.relations.records import AnnotatedSentence
+from ingestion.relations.schema import RELATION_LABELS
+from ingestion.relations.training import BiLstmTrainingResult, evaluate_bilstm, train_bilstm
 
 BILSTM = "BiLSTM"
 BASELINE = "LogReg baseline"

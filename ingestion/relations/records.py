@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .schema import NONE_RELATION, is_candidate_pair
+from ingestion.relations.schema import NONE_RELATION, is_candidate_pair
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,13 @@ from torch import nn
 
 from learning_platform.errors import ConfigurationError
 
-from .config import RelationTrainingConfig
-from .encoding import EncodedPair, collate, encode_pairs
-from .evaluation import relation_scores
-from .features import Vocabulary, tokenise
-from .model import BiLstmRelationClassifier
-from .records import AnnotatedSentence
-from .schema import RELATION_LABELS
+from ingestion.relations.config import RelationTrainingConfig
+from ingestion.relations.encoding import EncodedPair, collate, encode_pairs
+from ingestion.relations.evaluation import relation_scores
+from ingestion.relations.features import Vocabulary, tokenise
+from ingestion.relations.model import BiLstmRelationClassifier
+from ingestion.relations.records import AnnotatedSentence
+from ingestion.relations.schema import RELATION_LABELS
 
 TEMPERATURE_GRID = np.exp(np.linspace(math.log(0.25), math.log(8.0), 121))
 

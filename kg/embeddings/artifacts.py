@@ -32,8 +32,8 @@ import torch
 from learning_platform.artifacts import new_artifact_directory, read_json as _read_json, sha256_file as _sha256, write_json as _write_json
 from learning_platform.errors import DataFileError, LeitmotifError
 
-from .config import KgeConfig, model_spec
-from .training import KgeResult, build_model
+from kg.embeddings.config import KgeConfig, model_spec
+from kg.embeddings.training import KgeResult, build_model
 
 ARTIFACT_FORMAT_VERSION = 1
 KGE_SUBDIR = "kge"

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from pykeen.triples import CoreTriplesFactory
 
-from .config import KgeConfig
-from .training import KgeResult, kge_train_on_split
-from .triples import KgeSplit
+from kg.embeddings.config import KgeConfig
+from kg.embeddings.training import KgeResult, kge_train_on_split
+from kg.embeddings.triples import KgeSplit
 
 
 def add_benchmark_arguments(parser: argparse.ArgumentParser, *, defaults: Mapping[str, Mapping[str, Any]], output: Path) -> None:

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from learning_platform.errors import DataFileError
 
-from .triples import KgeSplit, deduplicated_split, split_from_labeled_parts
+from kg.embeddings.triples import KgeSplit, deduplicated_split, split_from_labeled_parts
 
 #: Relation type of the optional user → artist edges added to training (``--include-interactions``).
 INTERACTION_RELATION = "INTERACTS"

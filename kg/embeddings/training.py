@@ -34,11 +34,11 @@ from pykeen.utils import set_random_seed
 
 from learning_platform.errors import ConfigurationError
 
-from .config import KgeConfig
-from .triples import KgeSplit, split_labeled_triples
+from kg.embeddings.config import KgeConfig
+from kg.embeddings.triples import KgeSplit, split_labeled_triples
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .warm_start import KgeWarmStart
+    from kg.embeddings.warm_start import KgeWarmStart
 
 #: The machine has 2 cores shared with other jobs; more threads only add contention.
 MAX_TORCH_THREADS = 2

@@ -35,10 +35,10 @@ from pykeen.triples import TriplesFactory
 
 from learning_platform.errors import ConfigurationError, InvalidGraphDataError
 
-from .artifacts import KgeArtifact, load_kge_artifact, load_kge_model, load_kge_split
-from .config import KgeConfig
-from .training import KgeResult, kge_train_on_split
-from .triples import KgeSplit, as_labeled_triples
+from kg.embeddings.artifacts import KgeArtifact, load_kge_artifact, load_kge_model, load_kge_split
+from kg.embeddings.config import KgeConfig
+from kg.embeddings.training import KgeResult, kge_train_on_split
+from kg.embeddings.triples import KgeSplit, as_labeled_triples
 
 #: A refresh trains this share of the from-scratch run's epochs unless told otherwise.
 DEFAULT_REFRESH_EPOCH_FRACTION = 0.2

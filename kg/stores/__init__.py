@@ -1,13 +1,5 @@
-from .base import (
-    DeletionResult,
-    EntityRecord,
-    GraphStats,
-    KnowledgeGraphStore,
-    Neighbour,
-    RelationRecord,
-    UpsertResult,
-)
-from .registry import available_backends, get_store, resolve_backend_name
+from kg.stores.base import DeletionResult, EntityRecord, GraphStats, KnowledgeGraphStore, Neighbour, RelationRecord, UpsertResult
+from kg.stores.registry import available_backends, get_store, resolve_backend_name
 
 __all__ = [
     "DeletionResult",

@@ -35,28 +35,7 @@ from learning_platform.errors import (
     UnknownEntityError,
 )
 
-from .base import (
-    DEFAULT_BATCH_SIZE,
-    MAX_NAME_LENGTH,  # noqa: F401 - re-exported: the bound this store accepts, as the sql store
-    RELATION_TYPE_PATTERN,
-    DeletionResult,
-    Direction,
-    EntityRecord,
-    GraphStats,
-    KnowledgeGraphStore,
-    Neighbour,
-    RelationRecord,
-    UpsertResult,
-    batched,
-    check_direction,
-    canonical_properties_json,
-    check_positive_int,
-    dedupe_last,
-    merge_id_list,
-    require_record,
-    require_record_iterable,
-    type_filter,
-)
+from kg.stores.base import DEFAULT_BATCH_SIZE, MAX_NAME_LENGTH, RELATION_TYPE_PATTERN, DeletionResult, Direction, EntityRecord, GraphStats, KnowledgeGraphStore, Neighbour, RelationRecord, UpsertResult, batched, check_direction, canonical_properties_json, check_positive_int, dedupe_last, merge_id_list, require_record, require_record_iterable, type_filter
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ from importlib import import_module
 
 from learning_platform.errors import UnknownBackendError
 
-from .base import KnowledgeGraphStore
+from kg.stores.base import KnowledgeGraphStore
 
 # name -> "module:factory"; imported lazily so the sql store never needs the neo4j driver loaded.
 _FACTORIES: dict[str, str] = {

@@ -44,27 +44,7 @@ from learning_platform.errors import (
     UnknownEntityError,
 )
 
-from .base import (
-    DEFAULT_BATCH_SIZE,
-    MAX_NAME_LENGTH,  # noqa: F401 - re-exported: tests and callers know the bound by this module too
-    DeletionResult,
-    Direction,
-    EntityRecord,
-    GraphStats,
-    KnowledgeGraphStore,
-    Neighbour,
-    RelationRecord,
-    UpsertResult,
-    _canonical,
-    batched,
-    check_direction,
-    check_positive_int,
-    dedupe_last,
-    merge_id_list,
-    require_record,
-    require_record_iterable,
-    type_filter,
-)
+from kg.stores.base import DEFAULT_BATCH_SIZE, MAX_NAME_LENGTH, DeletionResult, Direction, EntityRecord, GraphStats, KnowledgeGraphStore, Neighbour, RelationRecord, UpsertResult, _canonical, batched, check_direction, check_positive_int, dedupe_last, merge_id_list, require_record, require_record_iterable, type_filter
 
 #: How many missing ids an ``UnknownEntityError`` lists before saying "and N more".
 MISSING_IDS_SHOWN = 10

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Artist, Course, Friendship, Interaction, Interest, Listen, Listener, Tag, TagAssignment, Work
+from learning_platform.catalog.models import Artist, Course, Friendship, Interaction, Interest, Listen, Listener, Tag, TagAssignment, Work
 
 
 @admin.register(Artist)

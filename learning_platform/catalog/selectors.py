@@ -1,7 +1,7 @@
 """Read-side queries over the catalog."""
 from __future__ import annotations
 
-from .models import Artist, Friendship, Listen, Listener, Tag, TagAssignment
+from learning_platform.catalog.models import Artist, Friendship, Listen, Listener, Tag, TagAssignment
 
 
 def catalog_counts() -> dict[str, int]:

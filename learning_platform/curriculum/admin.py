@@ -1,7 +1,7 @@
 """Curator admin for learner progress (the curriculum itself is edited as graph entities and relations)."""
 from django.contrib import admin
 
-from .models import ConceptMastery, LearnerProfile
+from learning_platform.curriculum.models import ConceptMastery, LearnerProfile
 
 
 @admin.register(LearnerProfile)

@@ -1,7 +1,7 @@
 """Routes under ``/api/v1/learning/`` (mounted by ``recommender/api/urls.py`` inside the ``api`` namespace)."""
 from django.urls import path
 
-from . import api_views
+from learning_platform.curriculum import api_views
 
 urlpatterns = [
     path("profile/", api_views.ProfileView.as_view(), name="learning-profile"),

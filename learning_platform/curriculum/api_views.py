@@ -19,24 +19,9 @@ from rest_framework.response import Response
 from kg.stores import get_store
 from recommender.api.views import ERRORS
 
-from . import selectors, services
-from .graph import curriculum_graph
-from .serializers import (
-    ConceptSerializer,
-    ConceptsQuerySerializer,
-    LearningPathSerializer,
-    MasteryInputSerializer,
-    MasteryListSerializer,
-    MasterySerializer,
-    NextStepsQuerySerializer,
-    NextStepsSerializer,
-    ProfileInputSerializer,
-    ProfileSerializer,
-    PathQuerySerializer,
-    concept_data,
-    mastery_data,
-    profile_data,
-)
+from learning_platform.curriculum import selectors, services
+from learning_platform.curriculum.graph import curriculum_graph
+from learning_platform.curriculum.serializers import ConceptSerializer, ConceptsQuerySerializer, LearningPathSerializer, MasteryInputSerializer, MasteryListSerializer, MasterySerializer, NextStepsQuerySerializer, NextStepsSerializer, ProfileInputSerializer, ProfileSerializer, PathQuerySerializer, concept_data, mastery_data, profile_data
 
 LEARNING_ERRORS = {**ERRORS, 503: OpenApiResponse(ERRORS[400].response, description="The knowledge graph is unavailable.")}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from .vocabulary import LEVEL_NAMES, LEVELS
+from learning_platform.curriculum.vocabulary import LEVEL_NAMES, LEVELS
 
 MAX_ID_LENGTH = 255
 MAX_QUERY_LENGTH = 100

@@ -22,18 +22,7 @@ from typing import Any
 from kg.stores.base import KnowledgeGraphStore
 from learning_platform.errors import ConfigurationError, LearningPathError, UnknownEntityError
 
-from .vocabulary import (
-    ASSOCIATED_TAG,
-    CONCEPT_TYPE,
-    CURRICULUM_PROPERTY,
-    CURRICULUM_RELATION_TYPES,
-    FOR_INSTRUMENT,
-    LEVEL_RANK,
-    PART_OF,
-    PREREQUISITE_OF,
-    TEACHES_CONCEPT,
-    level_rank,
-)
+from learning_platform.curriculum.vocabulary import ASSOCIATED_TAG, CONCEPT_TYPE, CURRICULUM_PROPERTY, CURRICULUM_RELATION_TYPES, FOR_INSTRUMENT, LEVEL_RANK, PART_OF, PREREQUISITE_OF, TEACHES_CONCEPT, level_rank
 
 
 @dataclass(frozen=True)

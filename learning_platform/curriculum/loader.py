@@ -49,22 +49,8 @@ from kg.services import GraphUpsertReport, graph_upsert
 from kg.stores.base import MAX_NAME_LENGTH, EntityRecord, KnowledgeGraphStore, RelationRecord
 from learning_platform.errors import DataFileError, LearningPathError
 
-from .graph import curriculum_cache_clear
-from .vocabulary import (
-    ASSOCIATED_TAG,
-    CONCEPT_TYPE,
-    CURRICULUM_PROPERTY,
-    CURRICULUM_SOURCE,
-    FOR_INSTRUMENT,
-    LEVEL_RANK,
-    LEVELS,
-    PART_OF,
-    PREREQUISITE_OF,
-    TEACHES_CONCEPT,
-    TITLE_MATCHING_SOURCE,
-    concept_entity_id,
-    instrument_entity_id,
-)
+from learning_platform.curriculum.graph import curriculum_cache_clear
+from learning_platform.curriculum.vocabulary import ASSOCIATED_TAG, CONCEPT_TYPE, CURRICULUM_PROPERTY, CURRICULUM_SOURCE, FOR_INSTRUMENT, LEVEL_RANK, LEVELS, PART_OF, PREREQUISITE_OF, TEACHES_CONCEPT, TITLE_MATCHING_SOURCE, concept_entity_id, instrument_entity_id
 
 DEFAULT_CURRICULUM_PATH = Path(__file__).resolve().parent / "data" / "curriculum.json"
 FILE_FORMAT = "leitmotif-curriculum"

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from learning_platform.learn.graph_picture import short_label
 
-from .graph import CurriculumGraph
-from .selectors import LearningPath
+from learning_platform.curriculum.graph import CurriculumGraph
+from learning_platform.curriculum.selectors import LearningPath
 
 COLUMN_WIDTH = 190
 ROW_HEIGHT = 64

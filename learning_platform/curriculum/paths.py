@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Mapping
 
 from learning_platform.errors import LearningPathError
 
-from .graph import CurriculumGraph
+from learning_platform.curriculum.graph import CurriculumGraph
 
 
 def mastered_set(mastery: Mapping[str, float], threshold: float) -> set[str]:
@@ -103,7 +103,7 @@ def topological_order(graph: CurriculumGraph, concept_ids: Collection[str]) -> l
 
 
 def _cycle_among(graph: CurriculumGraph, concept_ids: Collection[str]) -> list[str]:
-    from .loader import find_cycle
+    from learning_platform.curriculum.loader import find_cycle
 
     inside = set(concept_ids)
     edges = {c: [d for d in graph.concepts[c].dependents if d in inside] for c in inside}

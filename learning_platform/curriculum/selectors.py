@@ -34,10 +34,10 @@ from kg.stores.base import KnowledgeGraphStore
 from learning_platform.catalog.models import Artist, Course, Interaction, Interest, Listen, Listener
 from learning_platform.errors import ConfigurationError, LearningPathError, LeitmotifError
 
-from . import paths
-from .graph import ConceptNode, CurriculumGraph, TagLink, curriculum_graph
-from .models import ConceptMastery, LearnerProfile
-from .vocabulary import CONCEPT_TYPE, COURSE_LEVEL_RANK, LEVEL_NAMES, LEVEL_RANK, LEVELS
+from learning_platform.curriculum import paths
+from learning_platform.curriculum.graph import ConceptNode, CurriculumGraph, TagLink, curriculum_graph
+from learning_platform.curriculum.models import ConceptMastery, LearnerProfile
+from learning_platform.curriculum.vocabulary import CONCEPT_TYPE, COURSE_LEVEL_RANK, LEVEL_NAMES, LEVEL_RANK, LEVELS
 
 #: A concept counts as mastered from this mastery on (setting ``CURRICULUM_MASTERY_THRESHOLD``).
 DEFAULT_MASTERY_THRESHOLD = 0.7

@@ -5,10 +5,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from .graph import ConceptNode, CurriculumGraph
-from .selectors import DEFAULT_NEXT_STEPS, MAX_NEXT_STEPS, LearnerSettings, MasteryState
-from .services import MAX_PROFILE_INSTRUMENTS
-from .vocabulary import LEVELS
+from learning_platform.curriculum.graph import ConceptNode, CurriculumGraph
+from learning_platform.curriculum.selectors import DEFAULT_NEXT_STEPS, MAX_NEXT_STEPS, LearnerSettings, MasteryState
+from learning_platform.curriculum.services import MAX_PROFILE_INSTRUMENTS
+from learning_platform.curriculum.vocabulary import LEVELS
 
 MAX_ID_LENGTH = 255
 

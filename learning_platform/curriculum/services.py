@@ -17,10 +17,10 @@ from kg.stores.base import KnowledgeGraphStore
 from learning_platform.catalog.models import Course
 from learning_platform.errors import LearningPathError
 
-from .graph import CurriculumGraph
-from .models import ConceptMastery, LearnerProfile
-from .selectors import require_learner, lesson_mastery
-from .vocabulary import LEVELS
+from learning_platform.curriculum.graph import CurriculumGraph
+from learning_platform.curriculum.models import ConceptMastery, LearnerProfile
+from learning_platform.curriculum.selectors import require_learner, lesson_mastery
+from learning_platform.curriculum.vocabulary import LEVELS
 
 #: Instruments one profile may list (a learner plays a few; the list drives matching, not a census).
 MAX_PROFILE_INSTRUMENTS = 10

@@ -1,7 +1,7 @@
 """Learner web pages of the curriculum (mounted at ``/learn/`` by ``learning_platform/urls.py``)."""
 from django.urls import path
 
-from . import views
+from learning_platform.curriculum import views
 
 app_name = "curriculum"
 

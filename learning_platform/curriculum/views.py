@@ -22,12 +22,12 @@ from kg.stores import get_store
 from learning_platform.catalog.models import Course
 from learning_platform.errors import LeitmotifError, StoreUnavailableError
 
-from . import selectors, services
-from .forms import GoalSearchForm, LessonForm, MasteryForm, PathForm, ProfileForm, QuizForm
-from .graph import curriculum_graph
-from .loader import fold_tag_name
-from .path_picture import layout_path
-from .vocabulary import LEVEL_NAMES, LEVELS
+from learning_platform.curriculum import selectors, services
+from learning_platform.curriculum.forms import GoalSearchForm, LessonForm, MasteryForm, PathForm, ProfileForm, QuizForm
+from learning_platform.curriculum.graph import curriculum_graph
+from learning_platform.curriculum.loader import fold_tag_name
+from learning_platform.curriculum.path_picture import layout_path
+from learning_platform.curriculum.vocabulary import LEVEL_NAMES, LEVELS
 
 LOGIN = "learn:login"
 #: Artists listed by the goal picker's search.

@@ -6,7 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 
 from learning_platform.catalog.models import Course, Interaction
 
-from .selectors import MAX_PICKS, MAX_QUERY_LENGTH
+from learning_platform.learn.selectors import MAX_PICKS, MAX_QUERY_LENGTH
 
 
 class SignupForm(UserCreationForm):

@@ -20,7 +20,7 @@ from django.urls import reverse
 from kg.stores import EntityRecord, KnowledgeGraphStore, Neighbour
 from learning_platform.catalog.models import Artist, Course, Interaction, Listener, Tag
 
-from .graph_picture import GraphPicture, PictureInput, layout_neighbourhood
+from learning_platform.learn.graph_picture import GraphPicture, PictureInput, layout_neighbourhood
 
 #: Entity types a learner may pick during onboarding (seeds for cold-start recommendations).
 INTEREST_TYPES: tuple[str, ...] = ("Artist", "Tag", "Instrument")

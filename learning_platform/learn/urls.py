@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views, works
+from learning_platform.learn import views, works
 
 app_name = "learn"
 

@@ -23,8 +23,8 @@ from recommender.serving import selectors as serving_selectors
 from recommender.serving import services as serving_services
 from recommender.serving.model_holder import NoServingModelError
 
-from . import selectors
-from .forms import CourseFilterForm, InteractionForm, InterestAddForm, InterestPicksForm, SearchForm, SignupForm
+from learning_platform.learn import selectors
+from learning_platform.learn.forms import CourseFilterForm, InteractionForm, InterestAddForm, InterestPicksForm, SearchForm, SignupForm
 
 LOGIN = "learn:login"
 MUSIC_K = 10

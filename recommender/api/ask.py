@@ -15,8 +15,8 @@ from rest_framework.response import Response
 
 from recommender.understanding.parse import MAX_REQUEST_CHARS
 
-from .serializers import RecommendationSerializer
-from .views import RECOMMENDATION_ERRORS, _my_listener
+from recommender.api.serializers import RecommendationSerializer
+from recommender.api.views import RECOMMENDATION_ERRORS, _my_listener
 
 
 class AskQuerySerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from kg.stores import get_store
 from learning_platform.catalog.models import Artist, Course, Tag
 
-from .serializers import LEVELS, slugify_instrument
+from recommender.api.serializers import LEVELS, slugify_instrument
 
 INSTRUMENT_PREFIX = "leitmotif:instrument:"
 

@@ -8,7 +8,7 @@ from django.db.models import Count
 from kg.stores import KnowledgeGraphStore
 from learning_platform.catalog.models import Artist, Listener, TagAssignment
 
-from .permissions import is_readonly_client
+from recommender.api.permissions import is_readonly_client
 
 
 def artist_top_tags(*, artist: Artist, limit: int = 10) -> list[dict[str, Any]]:

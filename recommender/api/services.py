@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 
 from learning_platform.errors import ConfigurationError
 
-from .permissions import READONLY_GROUP
+from recommender.api.permissions import READONLY_GROUP
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
-from . import ask, views
+from recommender.api import ask, views
 
 app_name = "api"
 

@@ -23,33 +23,11 @@ from rest_framework.views import APIView
 from kg.stores import get_store
 from learning_platform.catalog.models import Artist, Course, Interaction, Listener
 
-from . import selectors
-from .exceptions import error_response
-from .filters import ArtistFilter, CourseFilter
-from .permissions import LEARNER_FORBIDDEN, CanReadListener, can_read_any_listener, is_readonly_client
-from .serializers import (
-    MAX_NEIGHBOURS,
-    MAX_SEARCH_RESULTS,
-    ArtistDetailSerializer,
-    ArtistSerializer,
-    CourseSerializer,
-    EntitySearchQuerySerializer,
-    EntitySerializer,
-    HealthSerializer,
-    HistoryEntrySerializer,
-    InteractionInputSerializer,
-    InteractionSerializer,
-    InterestSerializer,
-    InterestsInputSerializer,
-    MeSerializer,
-    NeighbourQuerySerializer,
-    NeighbourSerializer,
-    RecommendationListSerializer,
-    RecommendationQuerySerializer,
-    RecommendationSerializer,
-    entity_data,
-    neighbour_data,
-)
+from recommender.api import selectors
+from recommender.api.exceptions import error_response
+from recommender.api.filters import ArtistFilter, CourseFilter
+from recommender.api.permissions import LEARNER_FORBIDDEN, CanReadListener, can_read_any_listener, is_readonly_client
+from recommender.api.serializers import MAX_NEIGHBOURS, MAX_SEARCH_RESULTS, ArtistDetailSerializer, ArtistSerializer, CourseSerializer, EntitySearchQuerySerializer, EntitySerializer, HealthSerializer, HistoryEntrySerializer, InteractionInputSerializer, InteractionSerializer, InterestSerializer, InterestsInputSerializer, MeSerializer, NeighbourQuerySerializer, NeighbourSerializer, RecommendationListSerializer, RecommendationQuerySerializer, RecommendationSerializer, entity_data, neighbour_data
 
 ENVELOPE = inline_serializer(
     name="ErrorEnvelope",

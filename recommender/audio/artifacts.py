@@ -32,8 +32,8 @@ from django.conf import settings
 from learning_platform.artifacts import new_artifact_directory, read_json, sha256_file, write_json
 from learning_platform.errors import DataFileError, LeitmotifError, ModelArtifactError
 
-from .config import AudioEncoderConfig
-from .dataset import FIELD_RELATIONS, SideVocabulary
+from recommender.audio.config import AudioEncoderConfig
+from recommender.audio.dataset import FIELD_RELATIONS, SideVocabulary
 
 FORMAT_VERSION = 1
 AUDIO_SUBDIR = "audio"

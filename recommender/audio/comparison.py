@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from .config import AudioEncoderConfig
-from .dataset import load_examples, mel_config_for, split_examples
-from .metrics import HITS_AT, hits_metrics, regression_metrics
-from .targets import load_target_space
-from .training import train_audio_encoder
+from recommender.audio.config import AudioEncoderConfig
+from recommender.audio.dataset import load_examples, mel_config_for, split_examples
+from recommender.audio.metrics import HITS_AT, hits_metrics, regression_metrics
+from recommender.audio.targets import load_target_space
+from recommender.audio.training import train_audio_encoder
 
 #: Row name → config changes on top of the base config.
 ROWS: dict[str, dict[str, Any]] = {

@@ -70,7 +70,7 @@ class AudioEncoderConfig:
         from recommender.models.audio import resolve_variant
 
         object.__setattr__(self, "variant", resolve_variant(self.variant))
-        from .targets import resolve_target
+        from recommender.audio.targets import resolve_target
 
         object.__setattr__(self, "target", resolve_target(self.target))
         object.__setattr__(self, "side_fields", tuple(self.side_fields))

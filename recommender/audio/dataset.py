@@ -21,7 +21,7 @@ from ingestion.audio.features import MelConfig, crops_for, fixed_length_crops
 from ingestion.loaders.works import COMPOSED, HAS_FORM, IN_ERA
 from learning_platform.errors import AudioInputError, ConfigurationError
 
-from .config import SIDE_FIELDS
+from recommender.audio.config import SIDE_FIELDS
 
 #: Evaluated field → (relation, is the work the relation's head?).
 FIELD_RELATIONS: Mapping[str, tuple[str, bool]] = {"composer": (COMPOSED, False), "era": (IN_ERA, True), "form": (HAS_FORM, True)}

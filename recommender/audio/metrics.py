@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .neighbours import rank_entities, rank_of
+from recommender.audio.neighbours import rank_entities, rank_of
 
 HITS_AT: tuple[int, ...] = (1, 5, 10)
 

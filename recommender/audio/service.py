@@ -26,10 +26,10 @@ from django.db import transaction
 from ingestion.audio.cache import atomic_write_bytes, cached_features
 from ingestion.audio.features import AudioSource, MelConfig, crops_for, read_source_bytes, sniff_format
 
-from .artifacts import LoadedEncoder, load_audio_encoder
-from .dataset import side_values
-from .neighbours import cosine, rank_entities, shared_facts, sounds_like_explanation
-from .training import side_batch
+from recommender.audio.artifacts import LoadedEncoder, load_audio_encoder
+from recommender.audio.dataset import side_values
+from recommender.audio.neighbours import cosine, rank_entities, shared_facts, sounds_like_explanation
+from recommender.audio.training import side_batch
 
 UPLOAD_SOURCE_PREFIX = "audio-upload:"
 UPLOADS_SUBDIR = "works/uploads"

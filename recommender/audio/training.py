@@ -22,11 +22,11 @@ from tqdm.auto import tqdm
 
 from learning_platform.errors import ConfigurationError
 
-from .artifacts import ReferenceSpace
-from .config import AudioEncoderConfig
-from .dataset import FIELD_RELATIONS, SideVocabulary, WorkExample, evaluation_crops, load_examples, mel_config_for, random_crop, split_examples
-from .metrics import hits_metrics, regression_metrics
-from .targets import TargetSpace, load_target_space
+from recommender.audio.artifacts import ReferenceSpace
+from recommender.audio.config import AudioEncoderConfig
+from recommender.audio.dataset import FIELD_RELATIONS, SideVocabulary, WorkExample, evaluation_crops, load_examples, mel_config_for, random_crop, split_examples
+from recommender.audio.metrics import hits_metrics, regression_metrics
+from recommender.audio.targets import TargetSpace, load_target_space
 
 
 @dataclass

@@ -8,8 +8,8 @@ Usage::
 """
 from __future__ import annotations
 
-from .base import BaselineRecommender
-from .registry import available_models, get_model, get_model_class, model_aliases, resolve_model_name
+from recommender.baselines.base import BaselineRecommender
+from recommender.baselines.registry import available_models, get_model, get_model_class, model_aliases, resolve_model_name
 
 __all__ = [
     "BaselineRecommender",

@@ -18,8 +18,8 @@ from torch import nn
 
 from recommender.base import TrainingContext
 
-from . import params as check
-from .torch_utils import InteractionSampler, TorchRecommender, bpr_loss
+from recommender.baselines import params as check
+from recommender.baselines.torch_utils import InteractionSampler, TorchRecommender, bpr_loss
 
 
 class _FactorModel(nn.Module):

@@ -16,8 +16,8 @@ from sklearn.preprocessing import normalize
 
 from recommender.base import ItemSideInfo, TrainingContext
 
-from . import params as check
-from .base import BaselineRecommender
+from recommender.baselines import params as check
+from recommender.baselines.base import BaselineRecommender
 
 
 def item_graph_neighbours(side_info: ItemSideInfo, n_items: int) -> sp.csr_matrix:

@@ -11,8 +11,8 @@ import scipy.sparse as sp
 
 from recommender.base import TrainingContext
 
-from . import params as check
-from .base import BaselineRecommender
+from recommender.baselines import params as check
+from recommender.baselines.base import BaselineRecommender
 
 
 class EASE(BaselineRecommender):

@@ -28,8 +28,8 @@ from torch.nn import functional as F
 
 from recommender.base import TrainingContext
 
-from . import params as check
-from .torch_utils import InteractionSampler, TorchRecommender, kg_contrast_loss, kg_tables_init_
+from recommender.baselines import params as check
+from recommender.baselines.torch_utils import InteractionSampler, TorchRecommender, kg_contrast_loss, kg_tables_init_
 
 INTERACTIONS = ("transe", "complex")
 

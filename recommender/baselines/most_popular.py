@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from recommender.base import TrainingContext
 
-from .base import BaselineRecommender
+from recommender.baselines.base import BaselineRecommender
 
 
 class MostPopular(BaselineRecommender):

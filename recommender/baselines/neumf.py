@@ -19,8 +19,8 @@ from torch import nn
 
 from recommender.base import TrainingContext
 
-from . import params as check
-from .torch_utils import PointwiseTorchRecommender, mlp, pairwise_mlp_scores
+from recommender.baselines import params as check
+from recommender.baselines.torch_utils import PointwiseTorchRecommender, mlp, pairwise_mlp_scores
 
 
 class _NeuMFNetwork(nn.Module):

@@ -15,7 +15,7 @@ from typing import Any
 
 from learning_platform.errors import ConfigurationError
 
-from .base import BaselineRecommender
+from recommender.baselines.base import BaselineRecommender
 
 # versioned name -> (alias, "module:Class"), imported on first use.
 _MODELS: dict[str, tuple[str, str]] = {

@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 from learning_platform.errors import ConfigurationError
 from recommender.base import TrainingContext
 
-from . import params as check
-from .base import BaselineRecommender
+from recommender.baselines import params as check
+from recommender.baselines.base import BaselineRecommender
 
 #: Early stopping watches Recall@10 on the validation matrix (the project's headline cut-off).
 VALIDATION_CUTOFF = 10

@@ -12,9 +12,9 @@ import scipy.sparse as sp
 
 from recommender.base import TrainingContext
 
-from . import params as check
-from .base import BaselineRecommender
-from .similarity import top_k_cosine_neighbours
+from recommender.baselines import params as check
+from recommender.baselines.base import BaselineRecommender
+from recommender.baselines.similarity import top_k_cosine_neighbours
 
 
 class UserKNN(BaselineRecommender):

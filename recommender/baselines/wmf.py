@@ -18,8 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from recommender.base import TrainingContext
 
-from . import params as check
-from .base import BaselineRecommender
+from recommender.baselines import params as check
+from recommender.baselines.base import BaselineRecommender
 
 
 class WMF(BaselineRecommender):

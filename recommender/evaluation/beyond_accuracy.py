@@ -35,27 +35,15 @@ from tqdm.auto import tqdm
 
 from learning_platform.errors import ConfigurationError
 
-from ..base import Recommender
-from ..data import InteractionDataset
-from ..reranking import RerankContext, RerankSpec, parse_rerank, pool_size, rerank
-from . import learning_metrics as LM
-from .concepts import DEFAULT_UNIT_TOP_TAGS, ConceptLinks, concept_links_from_side_info
-from .evaluator import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_KS,
-    EvaluationResult,
-    _check_batch_size,
-    _check_ks,
-    _mask,
-    _model_name,
-    _score_batch,
-    list_metrics,
-    ranking_metrics,
-    top_k_items,
-)
-from .metrics import NO_ITEM
-from .moods import MoodLexicon, item_mood_distributions, load_mood_lexicon, user_mood_profiles
-from .splits import TopKSplit, cold_start_split, export_split, protocol_t_split, sparsity_splits
+from recommender.base import Recommender
+from recommender.data import InteractionDataset
+from recommender.reranking import RerankContext, RerankSpec, parse_rerank, pool_size, rerank
+from recommender.evaluation import learning_metrics as LM
+from recommender.evaluation.concepts import DEFAULT_UNIT_TOP_TAGS, ConceptLinks, concept_links_from_side_info
+from recommender.evaluation.evaluator import DEFAULT_BATCH_SIZE, DEFAULT_KS, EvaluationResult, _check_batch_size, _check_ks, _mask, _model_name, _score_batch, list_metrics, ranking_metrics, top_k_items
+from recommender.evaluation.metrics import NO_ITEM
+from recommender.evaluation.moods import MoodLexicon, item_mood_distributions, load_mood_lexicon, user_mood_profiles
+from recommender.evaluation.splits import TopKSplit, cold_start_split, export_split, protocol_t_split, sparsity_splits
 
 #: Metrics this module adds, each at every K.
 BEYOND_ACCURACY_METRICS = ("arp", "long_tail", "ild", "ems", "ems_coverage", "ems_on_topic", "ers", "mood_share")
@@ -292,8 +280,8 @@ def reranked_experiment_run(
 
     Everything is checked before any training: protocol, model names, settings, unit concept ids.
     """
-    from ..registry import build_recommender, resolve_recommender_name
-    from .report import write_report
+    from recommender.registry import build_recommender, resolve_recommender_name
+    from recommender.evaluation.report import write_report
 
     if protocol not in RERANK_PROTOCOLS:
         _splits_for(protocol, dataset, 0)  # raises the explanatory error

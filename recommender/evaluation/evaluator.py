@@ -30,9 +30,9 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from ..base import Recommender
-from . import metrics as M
-from .splits import CTRSplit, TopKSplit
+from recommender.base import Recommender
+from recommender.evaluation import metrics as M
+from recommender.evaluation.splits import CTRSplit, TopKSplit
 
 DEFAULT_KS = (5, 10, 20)
 DEFAULT_BATCH_SIZE = 1024

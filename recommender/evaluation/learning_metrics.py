@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .metrics import NO_ITEM
+from recommender.evaluation.metrics import NO_ITEM
 
 #: Share of training interactions held by the short head (the most popular items).
 SHORT_HEAD_SHARE = 0.2

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from .evaluator import EvaluationResult
-from .splits import PROTOCOL_C, PROTOCOL_SPARSITY, PROTOCOL_T
+from recommender.evaluation.evaluator import EvaluationResult
+from recommender.evaluation.splits import PROTOCOL_C, PROTOCOL_SPARSITY, PROTOCOL_T
 
 DEFAULT_REPORTS_DIR = Path("reports")
 #: Columns of the Markdown tables, in order; a metric a run did not compute is left out. ``arp`` …

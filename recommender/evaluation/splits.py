@@ -46,8 +46,8 @@ import scipy.sparse as sp
 
 from learning_platform.errors import DataFileError
 
-from ..base import ItemSideInfo, TrainingContext
-from ..data import InteractionDataset
+from recommender.base import ItemSideInfo, TrainingContext
+from recommender.data import InteractionDataset
 
 PROTOCOL_T = "T"
 PROTOCOL_C = "C"

@@ -23,23 +23,11 @@ import numpy as np
 
 from learning_platform.errors import ConfigurationError
 
-from .paths import (
-    DEFAULT_MAX_CANDIDATES,
-    DEFAULT_MAX_EXPAND_DEGREE,
-    DEFAULT_PER_NODE_LIMIT,
-    GraphPath,
-    PathArrays,
-    SourceSide,
-    TargetSide,
-    check_max_hops,
-    enumerate_short,
-    enumerate_three,
-    expandable_neighbours,
-)
-from .quality import node_quality
-from .rendering import DEFAULT_ROLE, check_source_roles, edge_dicts, node_dict, path_sentence
-from .scoring import PathScorer, check_scorer
-from .snapshot import GraphSnapshot
+from recommender.explanations.paths import DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_EXPAND_DEGREE, DEFAULT_PER_NODE_LIMIT, GraphPath, PathArrays, SourceSide, TargetSide, check_max_hops, enumerate_short, enumerate_three, expandable_neighbours
+from recommender.explanations.quality import node_quality
+from recommender.explanations.rendering import DEFAULT_ROLE, check_source_roles, edge_dicts, node_dict, path_sentence
+from recommender.explanations.scoring import PathScorer, check_scorer
+from recommender.explanations.snapshot import GraphSnapshot
 
 GRAPH_BASIS = "graph"
 #: ``explain`` found no path and was given no fallback: the caller must supply one.

@@ -36,7 +36,7 @@ import numpy as np
 
 from learning_platform.errors import ConfigurationError
 
-from .snapshot import GraphSnapshot
+from recommender.explanations.snapshot import GraphSnapshot
 
 MAX_HOPS_LIMIT = 3
 DEFAULT_MAX_EXPAND_DEGREE = 5000

@@ -40,7 +40,7 @@ import threading
 
 import numpy as np
 
-from .snapshot import GraphSnapshot
+from recommender.explanations.snapshot import GraphSnapshot
 
 TAG_TYPE = "Tag"
 

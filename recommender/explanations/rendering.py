@@ -22,8 +22,8 @@ from collections.abc import Mapping
 
 from learning_platform.errors import ConfigurationError
 
-from .paths import GraphPath
-from .snapshot import GraphSnapshot
+from recommender.explanations.paths import GraphPath
+from recommender.explanations.snapshot import GraphSnapshot
 
 #: How a stored edge ``head -TYPE-> tail`` reads: "<head> <phrase> <tail>".
 RELATION_PHRASES: Mapping[str, str] = {

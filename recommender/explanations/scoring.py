@@ -56,8 +56,8 @@ import numpy as np
 
 from learning_platform.errors import ConfigurationError
 
-from .paths import GraphPath
-from .snapshot import GraphSnapshot
+from recommender.explanations.paths import GraphPath
+from recommender.explanations.snapshot import GraphSnapshot
 
 DEFAULT_SCORER = "explain.structural.v2"
 
@@ -196,7 +196,7 @@ class DescriptiveScorer(StructuralScorer):
 
     def __init__(self, *, hop_decay: float = 0.5, anonymous_penalty: float = 0.25, curated_bonus: float | None = None):
         super().__init__(hop_decay=hop_decay, anonymous_penalty=anonymous_penalty)
-        from .quality import CURATED_TAG_BONUS
+        from recommender.explanations.quality import CURATED_TAG_BONUS
 
         bonus = CURATED_TAG_BONUS if curated_bonus is None else curated_bonus
         if isinstance(bonus, bool) or not isinstance(bonus, (int, float)) or not math.isfinite(bonus) or not 1 <= bonus <= 4:
@@ -204,7 +204,7 @@ class DescriptiveScorer(StructuralScorer):
         self.curated_bonus = float(bonus)
 
     def node_factors(self, snapshot: GraphSnapshot) -> np.ndarray:
-        from .quality import node_quality
+        from recommender.explanations.quality import node_quality
 
         with self._lock:
             if self._cache is not None and self._cache[0] == snapshot.version:

@@ -13,6 +13,6 @@ imported on first use.
 """
 from __future__ import annotations
 
-from .registry import available_recommenders, get_recommender, get_recommender_class, resolve_recommender_name
+from recommender.models.registry import available_recommenders, get_recommender, get_recommender_class, resolve_recommender_name
 
 __all__ = ["available_recommenders", "get_recommender", "get_recommender_class", "resolve_recommender_name"]

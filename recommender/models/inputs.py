@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from learning_platform.errors import ConfigurationError, DataFileError
 from recommender.base import ItemSideInfo
 
-from .neighbourhood import cold_transfer_matrix, cosine_item_similarity, ease_item_weights, history_matrix
+from recommender.models.neighbourhood import cold_transfer_matrix, cosine_item_similarity, ease_item_weights, history_matrix
 
 #: Names of the behaviour features, in column order (see :func:`behaviour_features`).
 BEHAVIOUR_FEATURES: tuple[str, ...] = (

@@ -69,14 +69,14 @@ from recommender.baselines.torch_utils import (
     validation_recall,
 )
 
-from .config import JointConfig
-from .inputs import BEHAVIOUR_FEATURES, LONG_TAIL_POPULARITY, JointInputs, build_inputs
-from .neighbourhood import ease_scores, neighbourhood_scores, with_cold_transfer
+from recommender.models.config import JointConfig
+from recommender.models.inputs import BEHAVIOUR_FEATURES, LONG_TAIL_POPULARITY, JointInputs, build_inputs
+from recommender.models.neighbourhood import ease_scores, neighbourhood_scores, with_cold_transfer
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kg.embeddings.artifacts import KgeArtifact
 
-    from .warm_start import JointWarmStart
+    from recommender.models.warm_start import JointWarmStart
 
 MODEL_STATE_FILE = "model_state.pt"
 MODEL_INPUTS_FILE = "model_inputs.npz"

@@ -44,7 +44,7 @@ from recommender.reranking import RerankSpec, parse_rerank
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from recommender.explanations import GraphSnapshot
 
-    from .model_holder import ServingModel
+    from recommender.serving.model_holder import ServingModel
 
 #: Default re-ranking when the request names a unit / a mood but no ``rerank``.
 UNIT_DEFAULT_RERANK = "unit:0.5"

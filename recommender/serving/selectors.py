@@ -58,7 +58,7 @@ import scipy.sparse as sp
 from learning_platform.catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Tag
 from learning_platform.errors import RecommendationRequestError, UnknownEntityError
 
-from .model_holder import ServingModel, model_holder
+from recommender.serving.model_holder import ServingModel, model_holder
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from recommender.explanations import Explanation, GraphSnapshot
@@ -347,7 +347,7 @@ def recommendation_list_for_listener(
     keeps only items next to at least one of those entities (e.g. courses teaching the instrument); ids
     not in the graph are ignored there, so a stale request never fails.
     """
-    from . import learning
+    from recommender.serving import learning
 
     _check_listener(listener)
     if kind not in KINDS:
@@ -754,7 +754,7 @@ def graph_snapshot() -> "GraphSnapshot":
 def snapshot_forget() -> None:
     """Make the next request re-validate the graph snapshot and the course table at once (tests, writers that need it now)."""
     global _SNAPSHOT, _ARTISTS
-    from . import learning
+    from recommender.serving import learning
 
     _SNAPSHOT = None
     _ARTISTS = None

@@ -15,7 +15,7 @@ from typing import Any
 from learning_platform.catalog.models import Listener
 from learning_platform.errors import LeitmotifError
 
-from .parse import ParsedRequest, parsed_entities
+from recommender.understanding.parse import ParsedRequest, parsed_entities
 
 #: Parser level -> course level value.
 COURSE_LEVELS = {"Beginner": "beginner", "Intermediate": "intermediate", "Expert": "expert"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .parse import ParsedRequest, RequestParser
+from recommender.understanding.parse import ParsedRequest, RequestParser
 
 ENTITY_FIELDS = {"artists": "artist", "genres": "genre", "instruments": "instrument", "concepts": "concept"}
 FIELDS = (*ENTITY_FIELDS, "level", "moods", "kind")

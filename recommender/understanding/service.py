@@ -18,8 +18,8 @@ from kg.stores import get_store
 from learning_platform.catalog.models import Listener
 from learning_platform.errors import ModelArtifactError
 
-from .answer import COURSE_LEVELS, RequestAnswer, answer_request
-from .parse import ParsedRequest, RequestParser
+from recommender.understanding.answer import COURSE_LEVELS, RequestAnswer, answer_request
+from recommender.understanding.parse import ParsedRequest, RequestParser
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def parse_request(text: str, *, drop: Iterable[str] = (), level: str | None = No
     if level is not None:
         parsed.understood = [u for u in parsed.understood if u.role != "level"]
         if level in COURSE_LEVELS:
-            from .parse import Understood
+            from recommender.understanding.parse import Understood
 
             parsed.understood.append(Understood("level", level, 0, 0, level, level, 1.0, "correction"))
     if kind in KINDS:

@@ -34,7 +34,7 @@ from kg.embeddings.warm_start import (
 from kg.stores.base import EntityRecord, RelationRecord
 from learning_platform.errors import ConfigurationError, DataFileError
 
-from .test_embeddings import music_graph, tiny_config
+from tests.kg.test_embeddings import music_graph, tiny_config
 
 NEW_FACTS = [
     ("artist:24", "HAS_GENRE", "genre:0"),

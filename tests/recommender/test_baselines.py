@@ -13,7 +13,7 @@ from recommender.base import TrainingContext
 from recommender.baselines import available_models, get_model, get_model_class, model_aliases, resolve_model_name
 from recommender.baselines.torch_utils import InteractionSampler, validation_recall
 
-from .cases import RecommenderCase, TorchRecommenderCase, clustered_interactions, mean_cluster_auc
+from tests.recommender.cases import RecommenderCase, TorchRecommenderCase, clustered_interactions, mean_cluster_auc
 
 
 @pytest.fixture(autouse=True, scope="module")

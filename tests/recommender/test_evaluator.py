@@ -10,7 +10,7 @@ from recommender.evaluation import metrics as M
 from recommender.evaluation import splits as S
 from recommender.evaluation.evaluator import evaluate_ctr, evaluate_topk, top_k_items
 
-from .test_splits import synthetic_dataset
+from tests.recommender.test_splits import synthetic_dataset
 
 
 class Oracle:

@@ -35,7 +35,7 @@ from recommender.models.neighbourhood import (
 )
 from recommender.training import load_trained_recommender, recommender_train
 
-from .cases import TorchRecommenderCase, clustered_interactions, mean_cluster_auc
+from tests.recommender.cases import TorchRecommenderCase, clustered_interactions, mean_cluster_auc
 
 #: Small enough to train in about a second on the tiny data, large enough to learn its two groups.
 TINY = dict(

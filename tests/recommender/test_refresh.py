@@ -29,8 +29,8 @@ from recommender.training import (
     refresh_epochs_default,
 )
 
-from .cases import clustered_interactions
-from .test_joint_model import TINY, clustered_dataset, tag_content, write_tiny_lastfm
+from tests.recommender.cases import clustered_interactions
+from tests.recommender.test_joint_model import TINY, clustered_dataset, tag_content, write_tiny_lastfm
 
 SEED = 1
 

@@ -3,6 +3,7 @@
 Benchmarks never touch the development database: each run migrates a fresh SQLite file under a
 temporary directory, and the neo4j half starts its own server on a separate loopback port.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -76,7 +77,12 @@ def machine() -> dict:
 def save_result(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(), **payload}
+    payload = {
+        "benchmark": name,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        **payload,
+    }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"saved {path.relative_to(REPO)}")
     return path

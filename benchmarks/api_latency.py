@@ -23,6 +23,7 @@ Set-up, so the development data is used but never changed:
 
 Writes benchmarks/results/api_latency.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,13 +71,15 @@ def prepare(db_path: Path, seed: int) -> dict:
     from django.db.models import Count
     from rest_framework.authtoken.models import Token
 
-    from learning_platform.catalog.models import Listener
+    from catalog.models import Listener
     from recommender.serving.model_holder import published_artifact
 
     call_command("migrate", verbosity=0, interactive=False)
     artifact = published_artifact()
     if artifact is None:
-        sys.exit("No recommender model is published: run `python manage.py train_recommender` and then `python manage.py publish_model`.")
+        sys.exit(
+            "No recommender model is published: run `python manage.py train_recommender` and then `python manage.py publish_model`."
+        )
     listeners = list(
         Listener.objects.filter(lastfm_id__isnull=False, user__isnull=True)
         .annotate(n=Count("listens"))
@@ -125,11 +128,16 @@ def start_server(db_path: Path, port: int, workers: int, log_path: Path) -> subp
     command = [
         str(gunicorn) if gunicorn.exists() else "gunicorn",
         "learning_platform.wsgi:application",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
-        "--worker-class", "sync",
-        "--timeout", "120",
-        "--log-level", "warning",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
     ]
     log = open(log_path, "w")
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -228,7 +236,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--database", type=Path, default=REPO / "var" / "db.sqlite3", help="database to copy (never modified)")
+    parser.add_argument(
+        "--database", type=Path, default=REPO / "var" / "db.sqlite3", help="database to copy (never modified)"
+    )
     args = parser.parse_args()
     for name in ("clients", "requests", "rounds", "workers"):
         if getattr(args, name) < 1:
@@ -238,7 +248,9 @@ def main() -> None:
     db_path = scratch / "db.sqlite3"
     copy_database(args.database, db_path)
     setup = prepare(db_path, args.seed)
-    print(f"serving listener {setup['listener_id']} ({setup['history_artists']} artists) with model {setup['artifact']}")
+    print(
+        f"serving listener {setup['listener_id']} ({setup['history_artists']} artists) with model {setup['artifact']}"
+    )
     server = start_server(db_path, args.port, args.workers, scratch / "gunicorn.log")
     try:
         wait_until_up(args.port, server)
@@ -250,7 +262,9 @@ def main() -> None:
         health, recs = [], []
         for round_no in range(args.rounds):
             health.append(load_phase(args.port, HEALTH, None, clients=args.clients, per_client=args.requests))
-            recs.append(load_phase(args.port, RECOMMENDATIONS, setup["token"], clients=args.clients, per_client=args.requests))
+            recs.append(
+                load_phase(args.port, RECOMMENDATIONS, setup["token"], clients=args.clients, per_client=args.requests)
+            )
             print(
                 f"round {round_no + 1}/{args.rounds}: health p50 {percentile(health[-1]['latencies'], 50, digits=2)} ms, "
                 f"recommendations p50 {percentile(recs[-1]['latencies'], 50, digits=2)} ms"
@@ -274,9 +288,19 @@ def main() -> None:
     results = sample.get("results", [])
     payload = {
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
-        "server": {"gunicorn_workers": args.workers, "worker_class": "sync", "debug": False, "threads_per_worker": 1, "bind": "127.0.0.1"},
+        "server": {
+            "gunicorn_workers": args.workers,
+            "worker_class": "sync",
+            "debug": False,
+            "threads_per_worker": 1,
+            "bind": "127.0.0.1",
+        },
         "load": {"clients": args.clients, "requests_per_client_per_round": args.requests, "rounds": args.rounds},
-        "listener": {"listener_id": setup["listener_id"], "history_artists": setup["history_artists"], "model": setup["artifact"]},
+        "listener": {
+            "listener_id": setup["listener_id"],
+            "history_artists": setup["history_artists"],
+            "model": setup["artifact"],
+        },
         "endpoints": {"recommendations": RECOMMENDATIONS, "trivial": HEALTH},
         "recommendations": recs_summary,
         "health": health_summary,
@@ -286,13 +310,21 @@ def main() -> None:
             "status": status,
             "results": len(results),
             "explanation_bases": [r["explanation"]["basis"] for r in results],
-            "first": {"rank": results[0]["rank"], "artist": results[0]["item"]["artist"]["name"], "sentence": results[0]["explanation"]["sentence"]} if results else None,
+            "first": {
+                "rank": results[0]["rank"],
+                "artist": results[0]["item"]["artist"]["name"],
+                "sentence": results[0]["explanation"]["sentence"],
+            }
+            if results
+            else None,
         },
     }
     print(json.dumps({k: payload[k] for k in ("recommendations", "health", "ratio_p50", "ratio_p99")}, indent=2))
     save_result("api_latency", payload)
     if recs_summary["errors"] or health_summary["errors"]:
-        sys.exit(f"{recs_summary['errors'] + health_summary['errors']} requests failed (see error_examples in the results).")
+        sys.exit(
+            f"{recs_summary['errors'] + health_summary['errors']} requests failed (see error_examples in the results)."
+        )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ and a scratch SQLite database.
 
 Measures, in seconds of audio per second of CPU of this process (``time.process_time``):
 
-* ``cold``: :func:`ingestion.audio.cache.cached_features` on an empty cache (read, validate, decode,
+* ``cold``: :func:`audio.cache.cached_features` on an empty cache (read, validate, decode,
   resample if needed, log-mel, atomic write), repeated ``--repeats`` times on a fresh cache each time
   (median and best reported);
 * ``cold_split``: the same work split into ``load_audio`` (read + validate + decode) and ``log_mel``;
@@ -19,6 +19,7 @@ Measures, in seconds of audio per second of CPU of this process (``time.process_
 
 Writes benchmarks/results/audio_features.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,10 +51,10 @@ def main() -> None:
     import librosa
     from django.conf import settings
 
-    from ingestion.audio import cache as audio_cache
-    from ingestion.audio.features import MelConfig, load_audio, log_mel
-    from ingestion.audio.render import fluidsynth_renderer
-    from ingestion.loaders import works
+    from audio import cache as audio_cache
+    from audio import works
+    from audio.features import MelConfig, load_audio, log_mel
+    from audio.render import fluidsynth_renderer
 
     config = MelConfig.default()
     clips = sorted((data_dir() / "librosa-audio-clips").glob("*.ogg"))
@@ -68,14 +69,18 @@ def main() -> None:
     rendered: list[Path] = []
     for ref in refs:
         try:
-            prepared = works.prepare_work(ref, seconds=args.seconds, sample_rate=int(settings.AUDIO_SAMPLE_RATE), renderer=renderer)
+            prepared = works.prepare_work(
+                ref, seconds=args.seconds, sample_rate=int(settings.AUDIO_SAMPLE_RATE), renderer=renderer
+            )
         except works.SkipWork as exc:
             print(f"skipped {ref.label}: {exc}")
             continue
         rendered.append(Path(settings.LEITMOTIF_CACHE_DIR) / prepared.audio_path)
     render_wall = time.perf_counter() - wall
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    render_child_cpu = (children_after.ru_utime + children_after.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+    render_child_cpu = (children_after.ru_utime + children_after.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
     # Keep the rendered files outside the feature cache so clearing it does not delete them.
     works_dir = Path(tempfile.mkdtemp(prefix="leitmotif-bench-works-"))
     rendered = [Path(shutil.copy(path, works_dir / path.name)) for path in rendered]
@@ -99,20 +104,35 @@ def main() -> None:
         cold, hit, decode, mel = [], [], [], []
         for _ in range(args.repeats):
             clear_feature_cache()
-            cold.append(cpu(lambda: [audio_cache.cached_features(p, config) for p in paths]))
-            hit.append(cpu(lambda: [audio_cache.cached_features(p, config) for p in paths]))
+            cold.append(cpu(lambda paths=paths: [audio_cache.cached_features(p, config) for p in paths]))
+            hit.append(cpu(lambda paths=paths: [audio_cache.cached_features(p, config) for p in paths]))
             assert all(audio_cache.cached_features(p, config).hit for p in paths)
             loaded = []
-            decode.append(cpu(lambda: loaded.extend(load_audio(p, sample_rate=config.sample_rate) for p in paths)))
-            mel.append(cpu(lambda: [log_mel(clip, config) for clip in loaded]))
+            decode.append(
+                cpu(
+                    lambda loaded=loaded, paths=paths: loaded.extend(
+                        load_audio(p, sample_rate=config.sample_rate) for p in paths
+                    )
+                )
+            )
+            mel.append(cpu(lambda loaded=loaded: [log_mel(clip, config) for clip in loaded]))
         results[name] = {
             "files": len(paths),
             "audio_seconds": round(total, 1),
             "cold_cpu_seconds": {"median": round(statistics.median(cold), 3), "best": round(min(cold), 3)},
-            "cold_audio_seconds_per_cpu_second": {"median": round(total / statistics.median(cold), 1), "best": round(total / min(cold), 1)},
-            "cold_split_cpu_seconds_median": {"load_audio": round(statistics.median(decode), 3), "log_mel": round(statistics.median(mel), 3)},
+            "cold_audio_seconds_per_cpu_second": {
+                "median": round(total / statistics.median(cold), 1),
+                "best": round(total / min(cold), 1),
+            },
+            "cold_split_cpu_seconds_median": {
+                "load_audio": round(statistics.median(decode), 3),
+                "log_mel": round(statistics.median(mel), 3),
+            },
             "hit_cpu_seconds": {"median": round(statistics.median(hit), 4), "best": round(min(hit), 4)},
-            "hit_audio_seconds_per_cpu_second": {"median": round(total / statistics.median(hit), 1), "best": round(total / min(hit), 1)},
+            "hit_audio_seconds_per_cpu_second": {
+                "median": round(total / statistics.median(hit), 1),
+                "best": round(total / min(hit), 1),
+            },
             "hit_speedup_median": round(statistics.median(cold) / statistics.median(hit), 1),
         }
         print(

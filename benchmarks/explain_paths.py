@@ -18,6 +18,7 @@ benchmarks/results/explain_paths.json.
 
     .venv/bin/python benchmarks/explain_paths.py [--listeners 100] [--targets 10] [--seed 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,8 @@ def main() -> None:
     from django.db.models import Count
 
     from benchmarks._common import percentile, save_result
+    from catalog.models import Artist, Listen, Listener
     from kg.stores import get_store
-    from learning_platform.catalog.models import Artist, Listen, Listener
     from recommender.explanations import GraphSnapshot, current_snapshot, explain_many, invalidate_snapshots
     from recommender.explanations.quality import node_quality
 
@@ -74,13 +75,18 @@ def main() -> None:
             trusted_ms.append((time.perf_counter() - started) * 1000)
 
     popularity = list(
-        Artist.objects.exclude(entity_id="").annotate(n=Count("listens")).order_by("-n", "pk").values_list("entity_id", flat=True)
+        Artist.objects.exclude(entity_id="")
+        .annotate(n=Count("listens"))
+        .order_by("-n", "pk")
+        .values_list("entity_id", flat=True)
     )
     listener_ids = list(Listener.objects.filter(lastfm_id__isnull=False).order_by("pk").values_list("pk", flat=True))
     chosen = rng.sample(listener_ids, min(args.listeners, len(listener_ids)))
     history: dict[int, list[str]] = {pk: [] for pk in chosen}
-    for pk, entity_id in Listen.objects.filter(listener_id__in=chosen).exclude(artist__entity_id="").values_list(
-        "listener_id", "artist__entity_id"
+    for pk, entity_id in (
+        Listen.objects.filter(listener_id__in=chosen)
+        .exclude(artist__entity_id="")
+        .values_list("listener_id", "artist__entity_id")
     ):
         history[pk].append(entity_id)
 
@@ -105,21 +111,34 @@ def main() -> None:
             else:
                 targets = rng.sample(courses if scenario == "random_courses" else unseen, args.targets)
             started = time.perf_counter()
-            results = explain_many(snapshot, sources=sources, targets=targets, source_roles={s: "listen" for s in sources})
+            results = explain_many(
+                snapshot, sources=sources, targets=targets, source_roles=dict.fromkeys(sources, "listen")
+            )
             per_user_ms.append((time.perf_counter() - started) * 1000)
             for result in results.values():
                 bases[result.basis] += 1
                 paths_per_target.append(len(result.paths))
                 hops.update(len(p.edges) for p in result.paths)
                 if result.paths:
-                    noisy_best += not all(descriptive[snapshot.node_index[n["id"]]] for n in result.paths[0].nodes[1:-1])
+                    noisy_best += not all(
+                        descriptive[snapshot.node_index[n["id"]]] for n in result.paths[0].nodes[1:-1]
+                    )
                     weak += bool(result.evidence.get("weak"))
                 if result.paths and len(examples) < 5:
-                    examples.append({"listener": pk, "target": result.target, "sentence": result.sentence, "score": result.paths[0].score})
+                    examples.append(
+                        {
+                            "listener": pk,
+                            "target": result.target,
+                            "sentence": result.sentence,
+                            "score": result.paths[0].score,
+                        }
+                    )
         scenarios[scenario] = {
             "ms_per_listener": {
-                "p50": percentile(per_user_ms, 50), "p99": percentile(per_user_ms, 99),
-                "mean": round(sum(per_user_ms) / len(per_user_ms), 3), "max": round(max(per_user_ms), 3),
+                "p50": percentile(per_user_ms, 50),
+                "p99": percentile(per_user_ms, 99),
+                "mean": round(sum(per_user_ms) / len(per_user_ms), 3),
+                "max": round(max(per_user_ms), 3),
             },
             "targets": len(paths_per_target),
             "basis_counts": dict(bases),
@@ -141,18 +160,29 @@ def main() -> None:
     payload = {
         "command": "python benchmarks/explain_paths.py " + " ".join(sys.argv[1:]),
         "graph": {
-            "entities": stats.entities, "relations": stats.relations, "courses": len(courses), "snapshot_version": snapshot.version,
+            "entities": stats.entities,
+            "relations": stats.relations,
+            "courses": len(courses),
+            "snapshot_version": snapshot.version,
         },
         "snapshot_build_seconds": {"runs": [round(s, 3) for s in build_seconds], "min": round(min(build_seconds), 3)},
         "current_snapshot_cached_check_ms": {"p50": percentile(check_ms, 50), "p99": percentile(check_ms, 99)},
-        "current_snapshot_within_check_interval_ms": {"p50": percentile(trusted_ms, 50), "p99": percentile(trusted_ms, 99)},
+        "current_snapshot_within_check_interval_ms": {
+            "p50": percentile(trusted_ms, 50),
+            "p99": percentile(trusted_ms, 99),
+        },
         "listeners": len(chosen),
         "targets_per_listener": args.targets,
-        "sources_per_listener": {"mean": round(sum(sources_per_listener) / len(chosen), 1), "max": max(sources_per_listener)},
+        "sources_per_listener": {
+            "mean": round(sum(sources_per_listener) / len(chosen), 1),
+            "max": max(sources_per_listener),
+        },
         "settings": {"max_hops": 3, "max_paths": 3, "scorer": "explain.structural.v2", "seed": args.seed},
         "scenarios": scenarios,
     }
-    print(f"snapshot build {min(build_seconds):.2f} s (best of {args.builds}); cached check p50 {payload['current_snapshot_cached_check_ms']['p50']:.1f} ms")
+    print(
+        f"snapshot build {min(build_seconds):.2f} s (best of {args.builds}); cached check p50 {payload['current_snapshot_cached_check_ms']['p50']:.1f} ms"
+    )
     save_result("explain_paths", payload)
 
 

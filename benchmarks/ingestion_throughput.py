@@ -14,6 +14,7 @@ the precision of auto-accepted triples on that labelled sample is reported.
 Usage: ``python benchmarks/ingestion_throughput.py [--documents DIR] [--accept-confidence 0.9]``
 (needs ``python manage.py load_lastfm``, ``load_courses``, ``train_ner`` and ``train_relations`` first).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,12 +50,16 @@ def django_setup_on_copy_of_dev_db() -> Path:
 
 
 def fact_key(fact) -> str:
-    return f"{fact.document.name}|{fact.head.start}-{fact.head.end}|{fact.relation_type}|{fact.tail.start}-{fact.tail.end}"
+    return (
+        f"{fact.document.name}|{fact.head.start}-{fact.head.end}|{fact.relation_type}|{fact.tail.start}-{fact.tail.end}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--documents", type=Path, default=None, help="Folder of documents (default: the shared ingestion samples).")
+    parser.add_argument(
+        "--documents", type=Path, default=None, help="Folder of documents (default: the shared ingestion samples)."
+    )
     parser.add_argument("--accept-confidence", type=float, default=None)
     args = parser.parse_args()
     django_setup_on_copy_of_dev_db()
@@ -75,7 +80,7 @@ def main() -> None:
     store = get_store("sql")
     t0 = time.perf_counter()
     pipeline = load_pipeline(store=store, accept_confidence=args.accept_confidence)
-    pipeline.linker.index  # build the link index outside the per-document timing
+    _ = pipeline.linker.index  # build the link index outside the per-document timing
     load_seconds = time.perf_counter() - t0
     summary = IngestionSummary()
     cpu0, t1 = time.process_time(), time.perf_counter()
@@ -86,24 +91,39 @@ def main() -> None:
     pipeline.ingest(documents, summary=rerun)
     rerun_seconds = time.perf_counter() - t2
 
-    accepted = list(ExtractedFact.objects.filter(status=ExtractedFact.Status.ACCEPTED).select_related("document", "head", "tail").order_by("document__name", "head__start"))
+    accepted = list(
+        ExtractedFact.objects.filter(status=ExtractedFact.Status.ACCEPTED)
+        .select_related("document", "head", "tail")
+        .order_by("document__name", "head__start")
+    )
     sample_path = RESULTS / "ingestion_accepted_sample.jsonl"
     with sample_path.open("w") as out:
         for fact in accepted:
-            out.write(json.dumps({
-                "key": fact_key(fact),
-                "sentence": fact.sentence_text,
-                "head": f"{fact.head.text} -> {fact.head_entity_id}",
-                "relation": fact.relation_type,
-                "tail": f"{fact.tail.text} -> {fact.tail_entity_id}",
-                "confidence": fact.confidence,
-            }, ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "key": fact_key(fact),
+                        "sentence": fact.sentence_text,
+                        "head": f"{fact.head.text} -> {fact.head_entity_id}",
+                        "relation": fact.relation_type,
+                        "tail": f"{fact.tail.text} -> {fact.tail_entity_id}",
+                        "confidence": fact.confidence,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     precision = None
     if LABELS.exists():
         labels = {row["key"]: row for row in map(json.loads, LABELS.read_text().splitlines()) if row.get("key")}
         judged = [labels[fact_key(f)]["correct"] for f in accepted if fact_key(f) in labels]
         if judged:
-            precision = {"labelled": len(judged), "of_accepted": len(accepted), "correct": sum(judged), "precision": round(sum(judged) / len(judged), 4)}
+            precision = {
+                "labelled": len(judged),
+                "of_accepted": len(accepted),
+                "correct": sum(judged),
+                "precision": round(sum(judged) / len(judged), 4),
+            }
 
     result = {
         "documents": len(documents),

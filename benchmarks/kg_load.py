@@ -4,6 +4,7 @@ Measures only the graph write (entities, then relations, through ``kg.services.g
 default batch size) on an empty store, then a second, idempotent run of the same load. Parsing the
 files is timed separately. Usage: ``python benchmarks/kg_load.py [--backends sql neo4j]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,9 +18,13 @@ def measure(store, records) -> dict:
 
     store.clear()
     t0 = time.perf_counter()
-    first = graph_upsert(store=store, entities=records.entities, relations=records.relations, progress=True, description="first load")
+    first = graph_upsert(
+        store=store, entities=records.entities, relations=records.relations, progress=True, description="first load"
+    )
     t1 = time.perf_counter()
-    second = graph_upsert(store=store, entities=records.entities, relations=records.relations, progress=True, description="re-run")
+    second = graph_upsert(
+        store=store, entities=records.entities, relations=records.relations, progress=True, description="re-run"
+    )
     t2 = time.perf_counter()
     stats = store.stats()
     assert stats.relations == len(records.relations), "every relation must be stored"
@@ -57,7 +62,10 @@ def main() -> None:
             with neo4j_store_for_benchmark() as store:
                 results["neo4j"] = measure(store, records)
         print(backend, results[backend])
-    save_result("kg_load", {"parse_seconds": round(parse_seconds, 3), "batch_size": 1000, "sql_database": "sqlite", "backends": results})
+    save_result(
+        "kg_load",
+        {"parse_seconds": round(parse_seconds, 3), "batch_size": 1000, "sql_database": "sqlite", "backends": results},
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ batches of 4,096; ≈ 10 minutes when the machine is otherwise idle); they are p
 
     .venv/bin/python benchmarks/kge_dbpedia.py [--epochs N] [--dim D] [--models transe complex]
 """
+
 from __future__ import annotations
 
 import argparse

@@ -7,6 +7,7 @@ Hits@1/3/10 on the test part. Writes benchmarks/results/kge_lastfm.json.
 
     .venv/bin/python benchmarks/kge_lastfm.py [--epochs N] [--dim D] [--models transe complex]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,11 +23,28 @@ from kg.embeddings.triples import split_labeled_triples  # noqa: E402
 
 #: Up to 100 epochs, stopped early when the filtered validation MRR (checked every 10 epochs) stops improving.
 DEFAULTS = {
-    "transe": dict(embedding_dim=64, epochs=100, batch_size=512, learning_rate=0.01, negatives_per_positive=4,
-                   early_stopping=True, early_stopping_frequency=10, early_stopping_patience=2),
-    "complex": dict(embedding_dim=64, epochs=100, batch_size=512, learning_rate=0.01, negatives_per_positive=4,
-                    early_stopping=True, early_stopping_frequency=10, early_stopping_patience=2),
+    "transe": dict(
+        embedding_dim=64,
+        epochs=100,
+        batch_size=512,
+        learning_rate=0.01,
+        negatives_per_positive=4,
+        early_stopping=True,
+        early_stopping_frequency=10,
+        early_stopping_patience=2,
+    ),
+    "complex": dict(
+        embedding_dim=64,
+        epochs=100,
+        batch_size=512,
+        learning_rate=0.01,
+        negatives_per_positive=4,
+        early_stopping=True,
+        early_stopping_frequency=10,
+        early_stopping_patience=2,
+    ),
 }
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -43,7 +61,9 @@ def main(argv: list[str] | None = None) -> None:
         name="lastfm-kgcn",
         split=split,
         configs=configs,
-        notes={"split": f"seeded random {list(configs[0].split_ratios)} split of kg.txt (PyKEEN cleanup: evaluation entities all occur in training)"},
+        notes={
+            "split": f"seeded random {list(configs[0].split_ratios)} split of kg.txt (PyKEEN cleanup: evaluation entities all occur in training)"
+        },
         output=args.output,
         progress=not args.no_progress,
     )

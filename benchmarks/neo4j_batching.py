@@ -6,6 +6,7 @@ rows), once with ``batch_size=1`` (one query and one transaction per triple). Th
 uses the first ``--sample`` triples to keep it short; the batched run is measured on the same sample
 and on the full graph. Usage: ``python benchmarks/neo4j_batching.py [--sample 2000]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,17 @@ def main() -> None:
     result = {
         "sample_triples": len(sample),
         "one_query_per_triple": {"seconds": round(single, 3), "triples_per_second": round(len(sample) / single, 1)},
-        "batched_unwind_sample": {"batch_size": 1000, "seconds": round(batched_sample, 3), "triples_per_second": round(len(sample) / batched_sample, 1)},
-        "batched_unwind_full": {"batch_size": 1000, "triples": len(records.relations), "seconds": round(batched_full, 3), "triples_per_second": round(len(records.relations) / batched_full, 1)},
+        "batched_unwind_sample": {
+            "batch_size": 1000,
+            "seconds": round(batched_sample, 3),
+            "triples_per_second": round(len(sample) / batched_sample, 1),
+        },
+        "batched_unwind_full": {
+            "batch_size": 1000,
+            "triples": len(records.relations),
+            "seconds": round(batched_full, 3),
+            "triples_per_second": round(len(records.relations) / batched_full, 1),
+        },
         "speedup_same_data": round(single / batched_sample, 1),
     }
     print(result)

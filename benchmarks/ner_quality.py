@@ -9,6 +9,7 @@ artifact (default ``<LEITMOTIF_ARTIFACTS_DIR>/ner/``), so the run also provides 
 
     .venv/bin/python benchmarks/ner_quality.py [--no-weak] [--config JSON] [--output DIR] [--no-save]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,25 +29,33 @@ def build_graph(store, *, root: Path) -> dict:
     lastfm_load(data_dir=root, store=store, progress=True)
     courses_load(root / DEFAULT_RELATIVE_PATH, store=store, progress=True)
     stats = store.stats()
-    return {"entities": stats.entities, "relations": stats.relations, "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "entities": stats.entities,
+        "relations": stats.relations,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-weak", action="store_true", help="Gold data only (no graph is built).")
-    parser.add_argument("--config", default=None, help="Training settings over the defaults, as JSON or a JSON file path.")
-    parser.add_argument("--output", type=Path, default=None, help="Artifact folder (default: <LEITMOTIF_ARTIFACTS_DIR>/ner).")
+    parser.add_argument(
+        "--config", default=None, help="Training settings over the defaults, as JSON or a JSON file path."
+    )
+    parser.add_argument(
+        "--output", type=Path, default=None, help="Artifact folder (default: <LEITMOTIF_ARTIFACTS_DIR>/ner)."
+    )
     parser.add_argument("--no-save", action="store_true", help="Do not keep the trained model as an artifact.")
     parser.add_argument("--result-name", default="ner_quality", help="Name of the JSON file under benchmarks/results/.")
     args = parser.parse_args(argv)
 
     django_setup_on_scratch_db()
+    from core.errors import LeitmotifError
     from ingestion.labels import NER_LABELS
     from ingestion.ner.config import NerTrainingConfig, config_from_json
     from ingestion.ner.evaluation import format_scores_table
     from ingestion.ner.services import ner_train_and_save
     from kg.stores.sql import SqlGraphStore
-    from learning_platform.errors import LeitmotifError
 
     try:
         config = config_from_json(args.config) if args.config else NerTrainingConfig()
@@ -58,7 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         if config.uses_weak_labels:
             store = SqlGraphStore()
             graph = build_graph(store, root=root)
-            print(f"Graph for weak labels: {graph['entities']:,} entities, {graph['relations']:,} relations ({graph['seconds']} s)", flush=True)
+            print(
+                f"Graph for weak labels: {graph['entities']:,} entities, {graph['relations']:,} relations ({graph['seconds']} s)",
+                flush=True,
+            )
         report = ner_train_and_save(config, data_dir=root, store=store, output=args.output, save=not args.no_save)
     except LeitmotifError as exc:
         sys.exit(f"ner_quality: {exc}")
@@ -76,7 +88,9 @@ def main(argv: list[str] | None = None) -> None:
         args.result_name,
         {
             "config": config.to_dict(),
-            "artifact": str(report.path.relative_to(REPO)) if report.path and report.path.is_relative_to(REPO) else (str(report.path) if report.path else None),
+            "artifact": str(report.path.relative_to(REPO))
+            if report.path and report.path.is_relative_to(REPO)
+            else (str(report.path) if report.path else None),
             "graph_for_weak_labels": graph,
             "data": metrics["data"],
             "training": metrics["training"],

@@ -15,6 +15,7 @@ schema + the seeded FewRel dev fold; never trained on):
 
     .venv/bin/python benchmarks/re_quality.py [--artifact DIR] [--batch-size 128] [--latency-sample 200]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,16 @@ def expected_calibration_error(confidences, correct, bins: int = 10) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--artifact", type=Path, default=None, help="Artifact version folder (default: newest under <LEITMOTIF_ARTIFACTS_DIR>/relations).")
+    parser.add_argument(
+        "--artifact",
+        type=Path,
+        default=None,
+        help="Artifact version folder (default: newest under <LEITMOTIF_ARTIFACTS_DIR>/relations).",
+    )
     parser.add_argument("--batch-size", type=int, default=128, help="Candidate pairs per forward pass in predict_many.")
-    parser.add_argument("--latency-sample", type=int, default=200, help="Dev sentences timed one by one with predict().")
+    parser.add_argument(
+        "--latency-sample", type=int, default=200, help="Dev sentences timed one by one with predict()."
+    )
     parser.add_argument("--output", default="re_quality", help="Result name under benchmarks/results/.")
     args = parser.parse_args(argv)
 
@@ -68,7 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     saved = extractor.metrics
     recorded = saved["data"]["distant_supervision"].get("examples", [])
     datasets = build_relation_datasets(
-        config, data_dir=data_dir(), distant=(lambda sentences: (apply_recorded_distant_labels(sentences, recorded), {})) if recorded else None
+        config,
+        data_dir=data_dir(),
+        distant=(lambda sentences: (apply_recorded_distant_labels(sentences, recorded), {})) if recorded else None,
     )
     print(f"Artifact {extractor.version}; dev {datasets.sizes()['dev']}", flush=True)
 
@@ -104,7 +114,10 @@ def main(argv: list[str] | None = None) -> None:
         probabilities = torch.softmax(logits / temperature, dim=1)
         confidence, best = probabilities.max(dim=1)
         correct = [b == y for b, y in zip(best.tolist(), pairs.labels)]
-        calibration[name] = {"temperature": temperature, "ece_10_bins": round(expected_calibration_error(confidence.tolist(), correct), 4)}
+        calibration[name] = {
+            "temperature": temperature,
+            "ece_10_bins": round(expected_calibration_error(confidence.tolist(), correct), 4),
+        }
 
     tables = {"BiLSTM": bilstm, "LogReg baseline": baseline}
     print(format_comparison(tables, title="Dev split (through the public API)"))
@@ -130,35 +143,47 @@ def main(argv: list[str] | None = None) -> None:
     def same(a: dict, b: dict) -> bool:
         return all(abs(a["per_relation"][r]["f1"] - b["per_relation"][r]["f1"]) < 1e-9 for r in RELATION_LABELS[1:])
 
-    save_result(args.output, {
-        "artifact": extractor.version,
-        "config": config.to_dict(),
-        "protocol": "every candidate ordered mention pair of a dev sentence is one decision; macro F1 over relations present in "
-                    "the split's gold data, NONE excluded; dev = CrossRE re_dev mapped + FewRel dev fold (never trained on)",
-        "splits": datasets.sizes(),
-        "dev": tables,
-        "dev_by_source": by_source,
-        "matches_training_run": {"BiLSTM": same(bilstm, saved["dev"]["BiLSTM"]), "LogReg baseline": same(baseline, saved["dev"]["LogReg baseline"])},
-        "training": {
-            "bilstm_seconds": saved["training_seconds"],
-            "best_epoch": saved["best_epoch"],
-            "epochs_trained": saved["epochs_trained"],
-            "temperature": saved["temperature"],
-            "distant_supervision": {k: v for k, v in saved["data"]["distant_supervision"].items() if k != "examples"},
-            "baseline_seconds_here": round(baseline_seconds, 2),
+    save_result(
+        args.output,
+        {
+            "artifact": extractor.version,
+            "config": config.to_dict(),
+            "protocol": "every candidate ordered mention pair of a dev sentence is one decision; macro F1 over relations present in "
+            "the split's gold data, NONE excluded; dev = CrossRE re_dev mapped + FewRel dev fold (never trained on)",
+            "splits": datasets.sizes(),
+            "dev": tables,
+            "dev_by_source": by_source,
+            "matches_training_run": {
+                "BiLSTM": same(bilstm, saved["dev"]["BiLSTM"]),
+                "LogReg baseline": same(baseline, saved["dev"]["LogReg baseline"]),
+            },
+            "training": {
+                "bilstm_seconds": saved["training_seconds"],
+                "best_epoch": saved["best_epoch"],
+                "epochs_trained": saved["epochs_trained"],
+                "temperature": saved["temperature"],
+                "distant_supervision": {
+                    k: v for k, v in saved["data"]["distant_supervision"].items() if k != "examples"
+                },
+                "baseline_seconds_here": round(baseline_seconds, 2),
+            },
+            "calibration": calibration,
+            "throughput": {
+                "torch_threads": torch.get_num_threads(),
+                "batch_size": args.batch_size,
+                "sentences": len(items),
+                "candidate_pairs": len(gold),
+                "predict_many_seconds": round(many_seconds, 3),
+                "sentences_per_second": round(len(items) / many_seconds, 1),
+                "pairs_per_second": round(len(gold) / many_seconds, 1),
+                "predict_latency_ms": {
+                    "sentences": len(latencies),
+                    "p50": percentile(latencies, 50),
+                    "p95": percentile(latencies, 95),
+                },
+            },
         },
-        "calibration": calibration,
-        "throughput": {
-            "torch_threads": torch.get_num_threads(),
-            "batch_size": args.batch_size,
-            "sentences": len(items),
-            "candidate_pairs": len(gold),
-            "predict_many_seconds": round(many_seconds, 3),
-            "sentences_per_second": round(len(items) / many_seconds, 1),
-            "pairs_per_second": round(len(gold) / many_seconds, 1),
-            "predict_latency_ms": {"sentences": len(latencies), "p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
-        },
-    })
+    )
 
 
 if __name__ == "__main__":

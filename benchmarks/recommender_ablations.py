@@ -9,6 +9,7 @@ Prints a Markdown table and saves benchmarks/results/recommender_ablations.json.
 
     .venv/bin/python benchmarks/recommender_ablations.py [--seeds 0 1 2] [--variants full lambda=0 ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,26 +76,40 @@ def main(argv: list[str] | None = None) -> None:
         model.fit(split.train_binary(), seed=seed, context=split.training_context(side_info=dataset.side_info))
         fit_seconds = time.perf_counter() - started
         result = evaluate_topk(model, split, ks=(10, 20))
-        per_variant.setdefault(name, []).append({"seed": seed, "fit_seconds": round(fit_seconds, 1), **{m: result.metrics[m] for m in METRICS}})
+        per_variant.setdefault(name, []).append(
+            {"seed": seed, "fit_seconds": round(fit_seconds, 1), **{m: result.metrics[m] for m in METRICS}}
+        )
     print("\n| variant | " + " | ".join(METRICS) + " | fit s |")
     print("| --- | " + " | ".join("---" for _ in METRICS) + " | --- |")
     for name, runs in per_variant.items():
         summary = {}
         for metric in METRICS:
             values = np.array([r[metric] for r in runs])
-            summary[metric] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else None}
+            summary[metric] = {
+                "mean": float(values.mean()),
+                "std": float(values.std(ddof=1)) if len(values) > 1 else None,
+            }
         fit = float(np.mean([r["fit_seconds"] for r in runs]))
-        rows.append({"variant": name, "overrides": VARIANTS[name], "runs": runs, "summary": summary, "mean_fit_seconds": fit})
-        cells = [f"{summary[m]['mean']:.4f}" + (f" ± {summary[m]['std']:.4f}" if summary[m]["std"] is not None else "") for m in METRICS]
+        rows.append(
+            {"variant": name, "overrides": VARIANTS[name], "runs": runs, "summary": summary, "mean_fit_seconds": fit}
+        )
+        cells = [
+            f"{summary[m]['mean']:.4f}" + (f" ± {summary[m]['std']:.4f}" if summary[m]["std"] is not None else "")
+            for m in METRICS
+        ]
         print(f"| {name} | " + " | ".join(cells) + f" | {fit:.0f} |")
-    save_result("recommender_ablations", {
-        "description": "joint recommender λ sweep and ablations, Protocol T test, full ranking",
-        "command": "python benchmarks/recommender_ablations.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "seeds": args.seeds,
-        "defaults": JointConfig().with_overrides(**SINGLE_NETWORK).to_dict(),
-        "dataset": {"users": dataset.n_users, "items": dataset.n_items, "interactions": dataset.n_interactions},
-        "variants": rows,
-    })
+    save_result(
+        "recommender_ablations",
+        {
+            "description": "joint recommender λ sweep and ablations, Protocol T test, full ranking",
+            "command": "python benchmarks/recommender_ablations.py "
+            + " ".join(argv if argv is not None else sys.argv[1:]),
+            "seeds": args.seeds,
+            "defaults": JointConfig().with_overrides(**SINGLE_NETWORK).to_dict(),
+            "dataset": {"users": dataset.n_users, "items": dataset.n_items, "interactions": dataset.n_interactions},
+            "variants": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ benchmarks/results/serving_latency.json.
 
     .venv/bin/python benchmarks/serving_latency.py [--users 200] [--k 10] [--seed 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--publish-newest", action="store_true", help="publish the newest artifact if none is published")
+    parser.add_argument(
+        "--publish-newest", action="store_true", help="publish the newest artifact if none is published"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learning_platform.settings")
@@ -45,7 +48,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     from benchmarks._common import percentile, save_result
-    from learning_platform.catalog.models import Course, Listener
+    from catalog.models import Course, Listener
     from recommender.serving.model_holder import model_holder, model_publish, published_artifact
     from recommender.serving.selectors import recommendations_for_listener
 
@@ -95,19 +98,24 @@ def main() -> None:
             "explanation_basis": dict(bases),
         }
         r = results[kind]
-        print(f"{kind:6s}: p50 {r['p50_ms']:.2f} ms  p90 {r['p90_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
-              f"(CPU p50 {r['cpu_p50_ms']:.2f} ms, p99 {r['cpu_p99_ms']:.2f} ms)  "
-              f"({r['calls']} listeners, k={args.k}; bases {dict(bases)})")
-    save_result("serving_latency", {
-        "command": "python benchmarks/serving_latency.py " + " ".join(sys.argv[1:]),
-        "artifact": serving.name,
-        "model_load_seconds": round(load_seconds, 2),
-        "users": len(chosen),
-        "k": args.k,
-        "courses_in_catalog": n_courses,
-        "torch_threads": 1,
-        "results": results,
-    })
+        print(
+            f"{kind:6s}: p50 {r['p50_ms']:.2f} ms  p90 {r['p90_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
+            f"(CPU p50 {r['cpu_p50_ms']:.2f} ms, p99 {r['cpu_p99_ms']:.2f} ms)  "
+            f"({r['calls']} listeners, k={args.k}; bases {dict(bases)})"
+        )
+    save_result(
+        "serving_latency",
+        {
+            "command": "python benchmarks/serving_latency.py " + " ".join(sys.argv[1:]),
+            "artifact": serving.name,
+            "model_load_seconds": round(load_seconds, 2),
+            "users": len(chosen),
+            "k": args.k,
+            "courses_in_catalog": n_courses,
+            "torch_threads": 1,
+            "results": results,
+        },
+    )
 
 
 if __name__ == "__main__":

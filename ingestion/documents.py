@@ -9,6 +9,7 @@ Supported inputs: ``.txt`` (plain text), ``.md`` (Markdown: markup removed, text
 ``.jsonl`` (one JSON object per line with a ``"text"`` string and optional ``"title"`` and ``"id"``/``"name"``;
 each line is a document of its own).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from learning_platform.errors import DocumentInputError
+from core.errors import DocumentInputError
 
 SUPPORTED_SUFFIXES: dict[str, str] = {
     ".txt": "text/plain",
@@ -90,7 +91,9 @@ def decode_text(data: bytes, *, name: str) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise DocumentInputError(f"starts with a UTF-16 byte-order mark but is not valid UTF-16 ({exc.reason}).", path=name) from None
+            raise DocumentInputError(
+                f"starts with a UTF-16 byte-order mark but is not valid UTF-16 ({exc.reason}).", path=name
+            ) from None
     nul = data.find(b"\x00")
     if nul >= 0:
         raise DocumentInputError(
@@ -188,11 +191,15 @@ def markdown_to_text(markdown: str) -> tuple[str, str]:
     return (heading.group(1).strip() if heading else ""), text
 
 
-def documents_from_bytes(data: bytes, *, name: str, media_type: str | None = None, max_bytes: int) -> list[TextDocument]:
+def documents_from_bytes(
+    data: bytes, *, name: str, media_type: str | None = None, max_bytes: int
+) -> list[TextDocument]:
     """Every document in one file's bytes (JSONL holds many); raises :class:`DocumentInputError`."""
     media_type = media_type or media_type_for(name)
     if media_type not in MEDIA_TYPES:
-        raise DocumentInputError(f"unsupported media type {media_type!r}; use one of {', '.join(sorted(MEDIA_TYPES))}.", path=name)
+        raise DocumentInputError(
+            f"unsupported media type {media_type!r}; use one of {', '.join(sorted(MEDIA_TYPES))}.", path=name
+        )
     if len(data) > max_bytes:
         raise DocumentInputError(
             f"is {len(data):,} bytes; the limit is {max_bytes:,} (INGESTION_MAX_DOCUMENT_BYTES). Split it into smaller documents.",
@@ -228,9 +235,15 @@ def _jsonl_documents(text: str, *, name: str) -> Iterator[TextDocument]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DocumentInputError(f"is not valid JSON ({exc.msg} at column {exc.colno}).", path=name, line=line_number) from None
+            raise DocumentInputError(
+                f"is not valid JSON ({exc.msg} at column {exc.colno}).", path=name, line=line_number
+            ) from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            raise DocumentInputError('must be a JSON object with a "text" string, e.g. {"title": "...", "text": "..."}.', path=name, line=line_number)
+            raise DocumentInputError(
+                'must be a JSON object with a "text" string, e.g. {"title": "...", "text": "..."}.',
+                path=name,
+                line=line_number,
+            )
         title = row.get("title") or ""
         if not isinstance(title, str):
             raise DocumentInputError('"title" must be a string.', path=name, line=line_number)
@@ -255,7 +268,10 @@ def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[Document
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
             if not found:
                 problems.append(
-                    DocumentProblem(str(path), DocumentInputError(f"holds no {', '.join(sorted(SUPPORTED_SUFFIXES))} files.", path=str(path)))
+                    DocumentProblem(
+                        str(path),
+                        DocumentInputError(f"holds no {', '.join(sorted(SUPPORTED_SUFFIXES))} files.", path=str(path)),
+                    )
                 )
             files.extend(found)
         elif path.is_file():
@@ -281,5 +297,7 @@ def read_documents(paths: Iterable[Path | str], *, max_bytes: int) -> tuple[list
         except DocumentInputError as exc:
             problems.append(DocumentProblem(str(path), exc))
         except OSError as exc:
-            problems.append(DocumentProblem(str(path), DocumentInputError(f"cannot be read ({exc.strerror}).", path=str(path))))
+            problems.append(
+                DocumentProblem(str(path), DocumentInputError(f"cannot be read ({exc.strerror}).", path=str(path)))
+            )
     return documents, problems

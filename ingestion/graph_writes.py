@@ -11,17 +11,17 @@ propagates (the caller's ``transaction.atomic`` then rolls the rows back). A rel
 is never touched: its provenance (e.g. the Freebase import) wins, and the fact records that the text
 supports it (``already_in_graph``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ingestion.models import ExtractedFact, ExtractedMention
 from kg.audit import record_curation_event, relation_target
 from kg.services import graph_upsert
 from kg.stores.base import EntityRecord, KnowledgeGraphStore, RelationRecord
-
-from ingestion.models import ExtractedFact, ExtractedMention
 
 #: Prefix of the ``source`` of every relation ingestion writes; the rest is the document hash prefix.
 INGESTION_SOURCE_PREFIX = "ingestion:"
@@ -130,7 +130,9 @@ def put_facts_in_graph(
             after=relations.get(fact.triple) or {"already_in_graph": True, "fact_id": fact.pk},
         )
     for entity in new_entities:
-        record_curation_event(action="entity.create", target=entity.id, actor=actor, source=source or "ingestion", after=entity)
+        record_curation_event(
+            action="entity.create", target=entity.id, actor=actor, source=source or "ingestion", after=entity
+        )
     return FactWriteReport(
         relations_created=len(created_relations),
         relations_already_present=present,
@@ -138,16 +140,18 @@ def put_facts_in_graph(
     )
 
 
-def _undo(store: KnowledgeGraphStore, *, relation_keys: Sequence[tuple[str, str, str]], entity_ids: Sequence[str]) -> None:
+def _undo(
+    store: KnowledgeGraphStore, *, relation_keys: Sequence[tuple[str, str, str]], entity_ids: Sequence[str]
+) -> None:
     """Best-effort removal of what a failed write may have created (errors here must not hide the cause)."""
     for key in relation_keys:
         try:
             store.delete_relation(*key)
-        except Exception:  # noqa: BLE001 - the original error is what the caller must see
+        except Exception:
             pass
     for entity_id in entity_ids:
         try:
             if store.get_entity(entity_id) is not None:
                 store.delete_entity(entity_id)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass

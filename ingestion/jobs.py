@@ -11,6 +11,7 @@ and results must be readable by the API afterwards anyway. ``INGESTION_JOB_RUNNE
 
 A job is claimed by an atomic status update (queued -> running), so two workers never run the same job.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,12 +25,11 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from kg.stores.registry import get_store
-from learning_platform.errors import ConfigurationError, IngestionJobError, LeitmotifError
-
+from core.errors import ConfigurationError, IngestionJobError, LeitmotifError
 from ingestion.documents import TextDocument
 from ingestion.models import IngestionJob
 from ingestion.pipeline import IngestionSummary, load_pipeline
+from kg.stores.registry import get_store
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +45,16 @@ def job_runner() -> str:
     return runner
 
 
-def submit_job(documents: Sequence[TextDocument], *, user: Any = None, origin: str = "api", options: dict | None = None) -> IngestionJob:
+def submit_job(
+    documents: Sequence[TextDocument], *, user: Any = None, origin: str = "api", options: dict | None = None
+) -> IngestionJob:
     """Queue ``documents`` for ingestion and hand the job to the configured runner."""
     if not documents:
         raise IngestionJobError("A job needs at least one document.")
     if len(documents) > MAX_DOCUMENTS_PER_JOB:
-        raise IngestionJobError(f"A job may carry at most {MAX_DOCUMENTS_PER_JOB} documents; {len(documents)} were sent. Split them into several jobs.")
+        raise IngestionJobError(
+            f"A job may carry at most {MAX_DOCUMENTS_PER_JOB} documents; {len(documents)} were sent. Split them into several jobs."
+        )
     runner = job_runner()
     job = IngestionJob.objects.create(
         submitted_by=user if getattr(user, "is_authenticated", False) else None,
@@ -78,7 +82,11 @@ def _start_thread(job_id) -> None:
 
 def claim_job(job_id) -> bool:
     """Mark a queued job as running; ``False`` when another runner took it first."""
-    return bool(IngestionJob.objects.filter(pk=job_id, status=IngestionJob.Status.QUEUED).update(status=IngestionJob.Status.RUNNING, started_at=timezone.now()))
+    return bool(
+        IngestionJob.objects.filter(pk=job_id, status=IngestionJob.Status.QUEUED).update(
+            status=IngestionJob.Status.RUNNING, started_at=timezone.now()
+        )
+    )
 
 
 def run_job(job_id) -> IngestionJob:
@@ -97,7 +105,7 @@ def run_job(job_id) -> IngestionJob:
         job.error = "; ".join(summary.problems)
     except LeitmotifError as exc:
         job.status, job.error = IngestionJob.Status.FAILED, exc.message
-    except Exception as exc:  # noqa: BLE001 - the job row must say what happened
+    except Exception as exc:
         logger.exception("ingestion job %s failed", job_id)
         job.status, job.error = IngestionJob.Status.FAILED, f"{type(exc).__name__}: {exc}"
     job.summary = summary.to_dict()
@@ -110,7 +118,11 @@ def run_job(job_id) -> IngestionJob:
 def run_queued_jobs(*, limit: int | None = None) -> list[IngestionJob]:
     """Run queued jobs oldest first (the worker loop calls this)."""
     done = []
-    queued = IngestionJob.objects.filter(status=IngestionJob.Status.QUEUED).order_by("created_at").values_list("pk", flat=True)
+    queued = (
+        IngestionJob.objects.filter(status=IngestionJob.Status.QUEUED)
+        .order_by("created_at")
+        .values_list("pk", flat=True)
+    )
     for job_id in list(queued[:limit] if limit else queued):
         done.append(run_job(job_id))
     return done
@@ -118,7 +130,9 @@ def run_queued_jobs(*, limit: int | None = None) -> list[IngestionJob]:
 
 def get_job(job_id: Any, *, user: Any) -> IngestionJob:
     """A job the user may see (their own, or any for staff); ``IngestionJobError`` otherwise."""
-    missing = IngestionJobError(f"No ingestion job {job_id!r}; use the id returned by POST /api/v1/ingestion/documents.")
+    missing = IngestionJobError(
+        f"No ingestion job {job_id!r}; use the id returned by POST /api/v1/ingestion/documents."
+    )
     try:
         job = IngestionJob.objects.get(pk=uuid.UUID(str(job_id)))
     except (ValueError, IngestionJob.DoesNotExist):

@@ -6,6 +6,7 @@ corpus label is mapped onto this set by :data:`CORPUS_LABEL_MAP` (data, not bran
 says which graph entity types a mention of it may be linked to (:data:`LINKABLE_ENTITY_TYPES`), which is
 also the type a new entity proposed from such a mention gets (:data:`NEW_ENTITY_TYPE`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -10,6 +10,7 @@ named in the surrounding text wins (context), then the best-connected one (popul
 The index is built once per linker from the store (names of every linkable entity type) and extended with
 the entities this linker proposes, so one name proposed twice in a job gets one id.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,10 +22,9 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
-from kg.stores.base import KnowledgeGraphStore
-from learning_platform.errors import UnknownEntityError
-
+from core.errors import UnknownEntityError
 from ingestion.labels import LINKABLE_ENTITY_TYPES, NEW_ENTITY_TYPE
+from kg.stores.base import KnowledgeGraphStore
 
 LINKER_VERSION = "leitmotif.linker.v1"
 
@@ -111,7 +111,9 @@ class EntityLinker:
     # --- index -----------------------------------------------------------------------------
 
     def _build_index(self) -> _Index:
-        types = sorted({t for options in LINKABLE_ENTITY_TYPES.values() for t in options} | set(NEW_ENTITY_TYPE.values()))
+        types = sorted(
+            {t for options in LINKABLE_ENTITY_TYPES.values() for t in options} | set(NEW_ENTITY_TYPE.values())
+        )
         degree: Counter[str] = Counter()
         for head, _type, tail in self.store.iter_triples():
             degree[head] += 1
@@ -162,7 +164,13 @@ class EntityLinker:
         ):
             candidates = [c for c in table.get(lookup, ()) if c.entity_type in allowed]
             if candidates:
-                return self._choose(candidates, allowed=allowed, method=method, score=1.0 if method != "normalised" else 0.95, context=context)
+                return self._choose(
+                    candidates,
+                    allowed=allowed,
+                    method=method,
+                    score=1.0 if method != "normalised" else 0.95,
+                    context=context,
+                )
         if exact_only:
             return None
         surname = [c for c in self.index.surname.get(key, ()) if c.entity_type in allowed] if " " not in key else []
@@ -197,7 +205,9 @@ class EntityLinker:
         candidates = [c for c in self.index.normalised[best[0]] if c.entity_type in allowed]
         return candidates, round(best[1] / 100.0 * 0.9, 4)
 
-    def _choose(self, candidates: list[LinkCandidate], *, allowed: Sequence[str], method: str, score: float, context: str) -> LinkResult:
+    def _choose(
+        self, candidates: list[LinkCandidate], *, allowed: Sequence[str], method: str, score: float, context: str
+    ) -> LinkResult:
         unique = list({c.entity_id: c for c in candidates}.values())
         if len(unique) > 1:
             context_words = set(normalise_name(context).split())
@@ -211,7 +221,9 @@ class EntityLinker:
             )
         best = unique[0]
         if best.entity_id in self._proposed:
-            return LinkResult(entity_id=best.entity_id, entity_type=best.entity_type, entity_name=best.name, method="new", score=0.0)
+            return LinkResult(
+                entity_id=best.entity_id, entity_type=best.entity_type, entity_name=best.name, method="new", score=0.0
+            )
         # Popularity enters the confidence only as a tie-breaker signal: a well-connected entity is a
         # slightly safer link than an isolated one of the same name.
         confidence = min(1.0, score * (0.97 + 0.03 * min(1.0, math.log1p(best.degree) / 5)))

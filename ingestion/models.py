@@ -6,6 +6,7 @@ the rejected facts (negative training examples) must survive a graph rebuild and
 ``sql`` and ``neo4j`` stores. The graph keeps a short provenance copy on each accepted relation
 (``source`` and ``properties``) so a graph reader can trace a fact without this database.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -146,9 +147,16 @@ class ExtractedFact(models.Model):
         constraints = [
             # One fact per ordered mention pair: re-reading a document with the same models adds nothing.
             models.UniqueConstraint(fields=["head", "tail"], name="ingestion_fact_unique_pair"),
-            models.CheckConstraint(condition=Q(confidence__gte=0.0, confidence__lte=1.0), name="ingestion_fact_confidence_0_1"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0.0, confidence__lte=1.0), name="ingestion_fact_confidence_0_1"
+            ),
         ]
-        indexes = [models.Index(fields=["head_entity_id", "relation_type", "tail_entity_id"], name="ingestion_fact_triple_idx")]
+        indexes = [
+            models.Index(fields=["head_entity_id", "relation_type", "tail_entity_id"], name="ingestion_fact_triple_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.head_entity_id} -[{self.relation_type}]-> {self.tail_entity_id} ({self.status}, {self.confidence:.2f})"
 
     @property
     def triple(self) -> tuple[str, str, str]:
@@ -157,6 +165,3 @@ class ExtractedFact(models.Model):
     @property
     def sentence_text(self) -> str:
         return self.document.text[self.sentence_start : self.sentence_end]
-
-    def __str__(self) -> str:
-        return f"{self.head_entity_id} -[{self.relation_type}]-> {self.tail_entity_id} ({self.status}, {self.confidence:.2f})"

@@ -10,6 +10,7 @@ ingested or not at all, and re-ingesting the same text (same hash) changes nothi
 The components are chosen by the caller (the loaded NER and relation artifacts, a linker over the
 configured store), which is how tests run the pipeline with tiny trained models and both graph backends.
 """
+
 from __future__ import annotations
 
 import time
@@ -22,14 +23,13 @@ from django.conf import settings
 from django.db import transaction
 from tqdm.auto import tqdm
 
-from kg.stores.base import KnowledgeGraphStore
-from learning_platform.errors import ConfigurationError, LeitmotifError
-
+from core.errors import ConfigurationError, LeitmotifError
 from ingestion.documents import DocumentProblem, TextDocument
 from ingestion.graph_writes import put_facts_in_graph
 from ingestion.linking import EntityLinker, LinkResult
 from ingestion.models import ExtractedFact, ExtractedMention, IngestionJob, SourceDocument
 from ingestion.relations.records import MentionSpan
+from kg.stores.base import KnowledgeGraphStore
 
 #: Facts below this confidence are not kept at all (counted as rejected by the model).
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -63,7 +63,9 @@ class IngestionSummary:
     triples_rejected: int = 0
     relations_written: int = 0
     problems: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("ner", "linking", "relations", "writes"), 0.0))
+    seconds: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("ner", "linking", "relations", "writes"), 0.0)
+    )
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in {"seconds", "problems"}}
@@ -139,7 +141,9 @@ class IngestionPipeline:
 
     # --- public ----------------------------------------------------------------------------
 
-    def ingest(self, documents: Iterable[TextDocument], *, summary: IngestionSummary | None = None, progress: bool = False) -> IngestionSummary:
+    def ingest(
+        self, documents: Iterable[TextDocument], *, summary: IngestionSummary | None = None, progress: bool = False
+    ) -> IngestionSummary:
         """Ingest every document (each atomically); a failing document is reported and skipped."""
         summary = summary or IngestionSummary()
         documents = list(documents)
@@ -148,7 +152,7 @@ class IngestionPipeline:
                 self.ingest_document(document, summary=summary)
             except LeitmotifError as exc:
                 summary.add_problem(DocumentProblem(document.name, exc))
-            except Exception as exc:  # noqa: BLE001 - one broken document must not stop the batch
+            except Exception as exc:
                 summary.failed += 1
                 summary.problems.append(f"{document.name}: failed and was not ingested ({type(exc).__name__}: {exc}).")
         return summary
@@ -186,14 +190,19 @@ class IngestionPipeline:
                     context = text[max(0, mention.start - window) : mention.end + window]
                     link = self.linker.link(mention.text, mention.label, context=context)
                     indices.append(len(mentions))
-                    mentions.append(_Mention(sentence.index, mention.start, mention.end, mention.text, mention.label, link))
+                    mentions.append(
+                        _Mention(sentence.index, mention.start, mention.end, mention.text, mention.label, link)
+                    )
                 by_sentence.append((sentence, indices))
         facts: list[_Fact] = []
         with self._timed(summary, "relations"):
             for sentence, indices in by_sentence:
                 if len(indices) < 2:
                     continue
-                spans = [MentionSpan(mentions[i].start - sentence.start, mentions[i].end - sentence.start, mentions[i].label) for i in indices]
+                spans = [
+                    MentionSpan(mentions[i].start - sentence.start, mentions[i].end - sentence.start, mentions[i].label)
+                    for i in indices
+                ]
                 for prediction in self.relations.predict(sentence.text, spans):
                     head, tail = indices[prediction.head], indices[prediction.tail]
                     if mentions[head].link.entity_id == mentions[tail].link.entity_id:
@@ -202,7 +211,15 @@ class IngestionPipeline:
                         summary.triples_rejected += 1
                         continue
                     facts.append(
-                        _Fact(sentence.index, sentence.start, sentence.end, head, tail, prediction.relation, float(prediction.confidence))
+                        _Fact(
+                            sentence.index,
+                            sentence.start,
+                            sentence.end,
+                            head,
+                            tail,
+                            prediction.relation,
+                            float(prediction.confidence),
+                        )
                     )
         return _Analysis(document=document, sentence_count=len(sentences), mentions=mentions, facts=facts)
 
@@ -239,7 +256,11 @@ class IngestionPipeline:
         accepted: list[ExtractedFact] = []
         for fact in analysis.facts:
             # Strictly above: an auto-accept threshold of 1.0 means "a curator reviews everything".
-            status = ExtractedFact.Status.ACCEPTED if fact.confidence > self.accept_confidence else ExtractedFact.Status.PENDING
+            status = (
+                ExtractedFact.Status.ACCEPTED
+                if fact.confidence > self.accept_confidence
+                else ExtractedFact.Status.PENDING
+            )
             head, tail = mention_rows[fact.head], mention_rows[fact.tail]
             fact_row = ExtractedFact.objects.create(
                 document=row,
@@ -274,9 +295,13 @@ class IngestionPipeline:
             summary.seconds[stage] = summary.seconds.get(stage, 0.0) + time.perf_counter() - started
 
 
-def load_pipeline(*, store: KnowledgeGraphStore, actor: Any = None, job: IngestionJob | None = None, **options: Any) -> IngestionPipeline:
+def load_pipeline(
+    *, store: KnowledgeGraphStore, actor: Any = None, job: IngestionJob | None = None, **options: Any
+) -> IngestionPipeline:
     """The pipeline with the latest trained NER and relation artifacts (``ModelArtifactError`` if missing)."""
     from ingestion.ner import load_ner_model
     from ingestion.relations import load_relation_extractor
 
-    return IngestionPipeline(store=store, ner=load_ner_model(), relations=load_relation_extractor(), actor=actor, job=job, **options)
+    return IngestionPipeline(
+        store=store, ner=load_ner_model(), relations=load_relation_extractor(), actor=actor, job=job, **options
+    )

@@ -3,6 +3,7 @@
 Why one function: every write path (admin forms, the review queue, ingestion, the API) must describe its
 change the same way, so a curator reading an entity's history sees one consistent story.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

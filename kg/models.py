@@ -10,6 +10,7 @@ The database enforces what it can (non-empty ids and types, confidence in 0..1, 
 ``(head, type, tail)``, one alias row per entity and lower-cased alias); the rest is validated by the
 records before any write.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -87,7 +88,9 @@ class Relation(models.Model):
         db_table = "kg_relation"
         constraints = [
             models.UniqueConstraint(fields=["head", "type", "tail"], name="kg_relation_unique_triple"),
-            models.CheckConstraint(condition=Q(confidence__gte=0.0, confidence__lte=1.0), name="kg_relation_confidence_0_1"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0.0, confidence__lte=1.0), name="kg_relation_confidence_0_1"
+            ),
             models.CheckConstraint(condition=~Q(type=""), name="kg_relation_type_not_empty"),
         ]
         indexes = [

@@ -9,14 +9,14 @@ Why the names of known predicates are fixed from the table (not derived from wha
 tiny fixture holding only ``film.actor.film`` must name it ``ACTOR_FILM`` exactly as the full data
 does, and a new predicate must not rename old ones, otherwise one fact would get two relation types.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
-from learning_platform.errors import InvalidGraphDataError
-
+from core.errors import InvalidGraphDataError
 from kg.stores.base import RELATION_TYPE_PATTERN
 
 #: Entity type given to an entity whose incoming predicates say nothing about its kind.

@@ -1,10 +1,10 @@
 """Read-side helpers over the graph store (HackSoft-style selectors)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from learning_platform.errors import LeitmotifError
-
+from core.errors import LeitmotifError
 from kg.stores import GraphStats, KnowledgeGraphStore, get_store
 
 

@@ -3,6 +3,7 @@
 Why one place (Zulip's ``actions`` habit): validation before writing, batching, progress reporting and
 the created/updated/unchanged accounting are done once, the same way for every caller and backend.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

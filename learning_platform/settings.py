@@ -4,6 +4,7 @@ SQLite is the zero-setup default; ``DATABASE_URL`` switches to PostgreSQL. ``KG_
 knowledge-graph store by name (``sql`` embedded in this database, or ``neo4j``). With ``DEBUG`` off a
 missing ``DJANGO_SECRET_KEY`` is an error rather than a silent insecure default.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,7 +39,9 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-development-only-key-never-used-when-debug-is-off"
 
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
@@ -54,13 +57,17 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "learning_platform.catalog",
-    "learning_platform.accounts",
-    "learning_platform.learn",
-    "learning_platform.curriculum",
+    # Bottom to top (the layers in pyproject.toml's import-linter contract); the README has the map.
+    "catalog",
+    "accounts",
+    "api",
     "kg",
     "ingestion",
+    "curation",
     "recommender",
+    "audio",
+    "curriculum",
+    "learning_platform.learn",
 ]
 
 MIDDLEWARE = [
@@ -148,11 +155,11 @@ INGESTION_AUTO_ACCEPT_CONFIDENCE = float(os.environ.get("INGESTION_AUTO_ACCEPT_C
 # Who runs API ingestion jobs: "thread" (in the web process), "worker" (process_ingestion_jobs) or "inline".
 INGESTION_JOB_RUNNER = os.environ.get("INGESTION_JOB_RUNNER", "thread")
 
-# FluidSynth renders the works catalogue (ingestion/audio/render.py); Debian: fluidsynth, fluid-soundfont-gm.
+# FluidSynth renders the works catalogue (audio/render.py); Debian: fluidsynth, fluid-soundfont-gm.
 FLUIDSYNTH_BINARY = os.environ.get("FLUIDSYNTH_BINARY", "fluidsynth")
 FLUIDSYNTH_SOUNDFONT = os.environ.get("FLUIDSYNTH_SOUNDFONT", "/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
-# Audio (ingestion/audio/): analysis sample rate, the longest recording accepted, the largest upload.
+# Audio (audio/): analysis sample rate, the longest recording accepted, the largest upload.
 AUDIO_SAMPLE_RATE = int(os.environ.get("AUDIO_SAMPLE_RATE", 22050))
 AUDIO_MAX_SECONDS = float(os.environ.get("AUDIO_MAX_SECONDS", 600))
 AUDIO_MAX_UPLOAD_BYTES = int(os.environ.get("AUDIO_MAX_UPLOAD_BYTES", 50_000_000))
@@ -174,20 +181,20 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["recommender.api.permissions.ApiAccess"],
-    "DEFAULT_PAGINATION_CLASS": "recommender.api.pagination.PageNumberPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ApiAccess"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_THROTTLE_CLASSES": [
-        "recommender.api.throttling.UserThrottle",
-        "recommender.api.throttling.AnonThrottle",
-        "recommender.api.throttling.InteractionThrottle",
+        "api.throttling.UserThrottle",
+        "api.throttling.AnonThrottle",
+        "api.throttling.InteractionThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": os.environ.get("API_THROTTLE_USER", "1200/minute"),
         "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
         "interactions": os.environ.get("API_THROTTLE_INTERACTIONS", "120/minute"),
     },
-    "EXCEPTION_HANDLER": "recommender.api.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

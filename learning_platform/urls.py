@@ -10,9 +10,9 @@ admin.site.site_title = "Leitmotif"
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("learning_platform.learn.urls")),
-    path("learn/", include("learning_platform.curriculum.urls")),
+    path("learn/", include("curriculum.urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("recommender.api.urls")),
+    path("api/v1/", include("learning_platform.api_urls")),
     # OpenAPI 3 schema and Swagger UI (assets served locally from drf-spectacular-sidecar).
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

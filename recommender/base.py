@@ -4,6 +4,7 @@ Why index spaces instead of database ids: evaluation and training work on dense 
 and items are re-indexed ``0..n-1`` once (:class:`InteractionDataset`) and every model speaks that
 index space. Mapping back to catalog rows happens at the edges (serving, reports).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -53,6 +54,6 @@ class Recommender(Protocol):
 
     name: str
 
-    def fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext | None = None) -> "Recommender": ...
+    def fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext | None = None) -> Recommender: ...
 
     def score(self, users: np.ndarray) -> np.ndarray: ...

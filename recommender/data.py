@@ -6,6 +6,7 @@ hand the identical split to an external library, is to keep ``index -> catalog i
 and build it deterministically (ids sorted ascending), so the same catalog always yields the same
 indices.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -77,7 +78,7 @@ class InteractionDataset:
         all_user_ids: np.ndarray | list | None = None,
         all_item_ids: np.ndarray | list | None = None,
         side_info: ItemSideInfo | None = None,
-    ) -> "InteractionDataset":
+    ) -> InteractionDataset:
         """Build from parallel arrays of (catalog user id, catalog item id, play count).
 
         ``all_user_ids``/``all_item_ids`` add users/items without interactions (e.g. KG-linked artists
@@ -99,8 +100,12 @@ class InteractionDataset:
                 f"weights must be positive play counts; row {bad} has {weights[bad]!r} "
                 f"(user {users[bad]!r}, item {items[bad]!r}). Drop zero-play rows before building the dataset."
             )
-        user_ids = np.unique(np.concatenate([users, np.asarray(all_user_ids if all_user_ids is not None else [], dtype=users.dtype)]))
-        item_ids = np.unique(np.concatenate([items, np.asarray(all_item_ids if all_item_ids is not None else [], dtype=items.dtype)]))
+        user_ids = np.unique(
+            np.concatenate([users, np.asarray(all_user_ids if all_user_ids is not None else [], dtype=users.dtype)])
+        )
+        item_ids = np.unique(
+            np.concatenate([items, np.asarray(all_item_ids if all_item_ids is not None else [], dtype=items.dtype)])
+        )
         rows = np.searchsorted(user_ids, users)
         cols = np.searchsorted(item_ids, items)
         if len(rows):
@@ -122,9 +127,9 @@ class InteractionDataset:
     def from_catalog(
         cls,
         *,
-        store: "KnowledgeGraphStore | None" = None,
+        store: KnowledgeGraphStore | None = None,
         exclude_entity_types: Collection[str] = LISTENER_ENTITY_TYPES,
-    ) -> "InteractionDataset":
+    ) -> InteractionDataset:
         """Read the KGCN-linked listening data from the catalog (users = ``Listener`` pks, items = ``Artist`` pks).
 
         Items are every artist with ``kgcn_entity`` set (the KG-linked subset KGCN evaluates on), even
@@ -132,7 +137,7 @@ class InteractionDataset:
         artist; zero-play listens are not interactions and are skipped. With a graph ``store``, item
         side information is attached (see :func:`build_side_info`).
         """
-        from learning_platform.catalog.models import Artist, Listen
+        from catalog.models import Artist, Listen
 
         item_ids = np.fromiter(
             Artist.objects.filter(kgcn_entity__isnull=False).order_by("pk").values_list("pk", flat=True), dtype=np.int64
@@ -158,7 +163,7 @@ class InteractionDataset:
 def build_side_info(
     *,
     item_ids: np.ndarray,
-    store: "KnowledgeGraphStore",
+    store: KnowledgeGraphStore,
     exclude_entity_types: Collection[str] = LISTENER_ENTITY_TYPES,
 ) -> ItemSideInfo:
     """Tags and KG triples for the catalog artists ``item_ids`` (Artist pks), aligned with their order.
@@ -172,7 +177,7 @@ def build_side_info(
     """
     from django.db.models import Count
 
-    from learning_platform.catalog.models import Artist, TagAssignment
+    from catalog.models import Artist, TagAssignment
 
     item_ids = np.asarray(item_ids, dtype=np.int64)
     item_index = {int(pk): i for i, pk in enumerate(item_ids)}
@@ -204,7 +209,9 @@ def build_side_info(
         dtype=np.float32,
     )
 
-    excluded = {e.id for e in store.iter_entities(types=sorted(exclude_entity_types))} if exclude_entity_types else set()
+    excluded = (
+        {e.id for e in store.iter_entities(types=sorted(exclude_entity_types))} if exclude_entity_types else set()
+    )
     raw = [t for t in store.iter_triples() if t[0] not in excluded and t[2] not in excluded]
     entity_ids = sorted({h for h, _, _ in raw} | {t for _, _, t in raw} | set(entity_of_item.values()))
     relation_types = sorted({r for _, r, _ in raw})

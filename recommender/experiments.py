@@ -4,6 +4,7 @@ Why here and not in the command: the same run is started from the command, from 
 tests, so it lives in a plain service with keyword-only arguments. Every model sees only the training
 part of a split plus validation for early stopping; test is touched only by the evaluator.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,12 +15,17 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from learning_platform.errors import ConfigurationError
-
+from core.errors import ConfigurationError
 from recommender.data import InteractionDataset
 from recommender.evaluation.evaluator import EvaluationResult, evaluate_ctr, evaluate_topk
 from recommender.evaluation.report import write_report
-from recommender.evaluation.splits import cold_start_split, export_split, protocol_c_split, protocol_t_split, sparsity_splits
+from recommender.evaluation.splits import (
+    cold_start_split,
+    export_split,
+    protocol_c_split,
+    protocol_t_split,
+    sparsity_splits,
+)
 from recommender.registry import build_recommender, resolve_recommender_name
 
 PROTOCOLS = ("T", "C", "sparsity", "coldstart")

@@ -19,6 +19,7 @@ stage records the graph state it was done for; a later run for the same state re
 can simply try again. With ``only_if_new_facts`` (always in the worker) a run with nothing new does
 nothing and says so; without it a refresh is forced.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,14 +28,14 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from learning_platform.artifacts import read_json
-from learning_platform.errors import ConfigurationError, DataFileError
+from core.artifacts import read_json
+from core.errors import ConfigurationError, DataFileError
 
 REFRESH_STATE_FILE = "refresh_state.json"
 STATE_FORMAT = "leitmotif.refresh-state.v1"
@@ -54,7 +55,7 @@ class GraphState:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "GraphState | None":
+    def from_dict(cls, data: Any) -> GraphState | None:
         try:
             return cls(**{key: data[key] for key in cls.__dataclass_fields__})
         except (KeyError, TypeError):
@@ -126,7 +127,10 @@ def refresh_state_read(directory: Path | str | None = None) -> dict[str, Any]:
         return {}
     data = read_json(path)
     if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
-        raise DataFileError(f"not a {STATE_FORMAT} refresh stamp; delete it and run `python manage.py refresh_models` again.", path=str(path))
+        raise DataFileError(
+            f"not a {STATE_FORMAT} refresh stamp; delete it and run `python manage.py refresh_models` again.",
+            path=str(path),
+        )
     return data
 
 
@@ -148,15 +152,22 @@ def refresh_state_write(state: Mapping[str, Any], directory: Path | str | None =
 
 def fact_change(now: GraphState, stamp: Mapping[str, Any], *, published_at: datetime | None) -> FactChange:
     """Compare the graph now with the stamp's (or, without one, count the audit events after ``published_at``)."""
-    from kg.models import CurationEvent
     from ingestion.graph_writes import INGESTION_SOURCE_PREFIX
+    from kg.models import CurationEvent
 
     recorded = GraphState.from_dict(stamp.get("graph")) if stamp else None
     if recorded is not None:
         events = CurationEvent.objects.filter(id__gt=recorded.last_event_id)
-        since = f"the last refresh ({stamp['refreshed_at']})" if stamp.get("refreshed_at") else f"the first check ({stamp.get('checked_at', 'unknown time')})"
+        since = (
+            f"the last refresh ({stamp['refreshed_at']})"
+            if stamp.get("refreshed_at")
+            else f"the first check ({stamp.get('checked_at', 'unknown time')})"
+        )
         entity_delta, relation_delta = now.entities - recorded.entities, now.relations - recorded.relations
-        moved = (entity_delta, relation_delta) != (0, 0) or now.relations_by_type_digest != recorded.relations_by_type_digest
+        moved = (entity_delta, relation_delta) != (
+            0,
+            0,
+        ) or now.relations_by_type_digest != recorded.relations_by_type_digest
     elif published_at is not None:
         events = CurationEvent.objects.filter(at__gt=published_at)
         since = f"the published model was trained ({published_at.isoformat(timespec='seconds')})"
@@ -170,8 +181,12 @@ def fact_change(now: GraphState, stamp: Mapping[str, Any], *, published_at: date
     count = events.count()
     ingestion = events.filter(source__startswith=INGESTION_SOURCE_PREFIX).count()
     return FactChange(
-        changed=bool(count or moved), events=count, ingestion_events=ingestion,
-        entity_delta=entity_delta, relation_delta=relation_delta, since=since,
+        changed=bool(count or moved),
+        events=count,
+        ingestion_events=ingestion,
+        entity_delta=entity_delta,
+        relation_delta=relation_delta,
+        since=since,
     )
 
 
@@ -223,10 +238,14 @@ def models_refresh(
             stages.update()
             if only_if_new_facts and not change.changed:
                 if not stamp:  # the first check records the baseline later count changes are measured against
-                    refresh_state_write({
-                        "graph": now.to_dict(), "refreshed_at": None, "baseline_only": True,
-                        "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    })
+                    refresh_state_write(
+                        {
+                            "graph": now.to_dict(),
+                            "refreshed_at": None,
+                            "baseline_only": True,
+                            "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                        }
+                    )
                 return RefreshOutcome(refreshed=False, message=f"Nothing to do: {change.describe()}.", change=change)
             log(f"Refreshing: {change.describe()}.")
 
@@ -238,12 +257,24 @@ def models_refresh(
                     kge_path, kge_summary = done, {"reused": True}
                     log(f"Embeddings already refreshed for this graph: {kge_path.name}.")
                 else:
-                    found = latest_artifact(kge_model, directory=kge_dir) if kge_model else (list_kge_artifacts(None, directory=kge_dir) or [None])[-1]
+                    found = (
+                        latest_artifact(kge_model, directory=kge_dir)
+                        if kge_model
+                        else (list_kge_artifacts(None, directory=kge_dir) or [None])[-1]
+                    )
                     if found is None:
-                        log("No KGE checkpoint to refresh (train one with `python manage.py train_kge --model transe`); refreshing the recommender only.")
+                        log(
+                            "No KGE checkpoint to refresh (train one with `python manage.py train_kge --model transe`); refreshing the recommender only."
+                        )
                     else:
-                        kge_path, kge_summary = _refresh_embeddings(load_kge_artifact(found), store=store, epochs=kge_epochs,
-                                                                    directory=kge_dir, progress=progress, log=log)
+                        kge_path, kge_summary = _refresh_embeddings(
+                            load_kge_artifact(found),
+                            store=store,
+                            epochs=kge_epochs,
+                            directory=kge_dir,
+                            progress=progress,
+                            log=log,
+                        )
                         stamp = {**stamp, "kge": {"artifact": str(kge_path), "graph": now.to_dict()}}
                         refresh_state_write(stamp)
             stages.update()
@@ -256,8 +287,13 @@ def models_refresh(
                 validation: dict[str, float] = {}
             else:
                 rec_path, validation = _refresh_recommender(
-                    parent_path, store=store, epochs=rec_epochs, kge_artifact=kge_path, directory=recommender_dir,
-                    progress=progress, log=log,
+                    parent_path,
+                    store=store,
+                    epochs=rec_epochs,
+                    kge_artifact=kge_path,
+                    directory=recommender_dir,
+                    progress=progress,
+                    log=log,
                 )
                 stamp = {**stamp, "recommender": {"artifact": str(rec_path), "graph": now.to_dict()}}
                 refresh_state_write(stamp)
@@ -265,9 +301,12 @@ def models_refresh(
 
         stages.set_postfix_str("publish")
         published = model_publish(rec_path, directory=recommender_dir) if publish else None
-        refreshed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        refreshed_at = datetime.now(UTC).isoformat(timespec="seconds")
         stamp = {
-            **stamp, "graph": now.to_dict(), "refreshed_at": refreshed_at, "baseline_only": False,
+            **stamp,
+            "graph": now.to_dict(),
+            "refreshed_at": refreshed_at,
+            "baseline_only": False,
             "published": str(published) if published is not None else None,
         }
         refresh_state_write(stamp)
@@ -308,7 +347,9 @@ def _created_at(path: Path) -> datetime | None:
         return None
 
 
-def _refresh_embeddings(parent, *, store, epochs: int | None, directory, progress: bool, log) -> tuple[Path, dict[str, Any]]:
+def _refresh_embeddings(
+    parent, *, store, epochs: int | None, directory, progress: bool, log
+) -> tuple[Path, dict[str, Any]]:
     from kg.embeddings.artifacts import save_kge_artifact
     from kg.embeddings.sources import interaction_triples_from_catalog, triples_from_store
     from kg.embeddings.warm_start import kge_refresh
@@ -317,7 +358,9 @@ def _refresh_embeddings(parent, *, store, epochs: int | None, directory, progres
     interactions = None
     if parent.config.include_interactions:
         interactions = interaction_triples_from_catalog(artist_entity_ids=set(triples[:, 0]) | set(triples[:, 2]))
-    refresh = kge_refresh(parent=parent, triples=triples, interaction_triples=interactions, epochs=epochs, progress=progress)
+    refresh = kge_refresh(
+        parent=parent, triples=triples, interaction_triples=interactions, epochs=epochs, progress=progress
+    )
     path = save_kge_artifact(result=refresh.result, directory=directory, lineage=refresh.lineage())
     metrics = refresh.result.metrics
     change = refresh.change
@@ -329,7 +372,9 @@ def _refresh_embeddings(parent, *, store, epochs: int | None, directory, progres
     return path, {"parent": parent.path.name, "graph_change": change.to_dict(), "test": metrics.to_dict()}
 
 
-def _refresh_recommender(parent_path: Path, *, store, epochs: int | None, kge_artifact: Path | None, directory, progress: bool, log) -> tuple[Path, dict[str, float]]:
+def _refresh_recommender(
+    parent_path: Path, *, store, epochs: int | None, kge_artifact: Path | None, directory, progress: bool, log
+) -> tuple[Path, dict[str, float]]:
     from kg.embeddings.artifacts import load_kge_artifact
     from recommender.data import InteractionDataset
     from recommender.training import load_trained_recommender, recommender_train, refresh_epochs_default
@@ -347,14 +392,23 @@ def _refresh_recommender(parent_path: Path, *, store, epochs: int | None, kge_ar
         if artifact.config.spec.alias == config.kg_interaction and artifact.entity_embeddings.shape[1] == width:
             kge_for_new_entities = kge_artifact
         else:
-            log(f"The refreshed {artifact.config.spec.alias} embeddings (width {artifact.entity_embeddings.shape[1]}) do not fit the "
-                f"recommender's {config.kg_interaction} graph table (width {width}); its new entities start from random vectors.")
+            log(
+                f"The refreshed {artifact.config.spec.alias} embeddings (width {artifact.entity_embeddings.shape[1]}) do not fit the "
+                f"recommender's {config.kg_interaction} graph table (width {width}); its new entities start from random vectors."
+            )
     trained = recommender_train(
-        dataset=dataset, config=config, seed=parent.seed, progress=progress, kge_artifact=kge_for_new_entities,
-        output_dir=directory, warm_start_from=parent,
+        dataset=dataset,
+        config=config,
+        seed=parent.seed,
+        progress=progress,
+        kge_artifact=kge_for_new_entities,
+        output_dir=directory,
+        warm_start_from=parent,
     )
     summary = trained.metrics["training"].get("warm_start") or {}
-    validation = {key: float(value) for key, value in trained.metrics["validation"].items() if isinstance(value, (int, float))}
+    validation = {
+        key: float(value) for key, value in trained.metrics["validation"].items() if isinstance(value, (int, float))
+    }
     entities = summary.get("entities") or {}
     log(
         f"Recommender {parent_path.name} → {trained.path.name}: {config.epochs} warm epochs; "

@@ -4,14 +4,14 @@ Why a thin layer over :mod:`recommender.baselines.registry`: experiments name mo
 whether they are baselines or the product model, and the product model needs the dataset (its
 content embeddings and graph) to be built, which a baseline does not.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-from learning_platform.errors import ConfigurationError
-
-from recommender.baselines import registry as baselines
+from core.errors import ConfigurationError
 from recommender.base import Recommender
+from recommender.baselines import registry as baselines
 from recommender.data import InteractionDataset
 from recommender.models import registry as product_models
 

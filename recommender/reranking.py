@@ -32,6 +32,7 @@ Because λ scales the whole objective, "more strength" means "more of the object
 objectives (popularity, mood) the sum of ``g`` over the returned top ``k`` never decreases as λ grows
 (the top-k of a weighted sum maximises that sum; tests check it).
 """
+
 from __future__ import annotations
 
 import math
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from learning_platform.errors import ConfigurationError
+from core.errors import ConfigurationError
 
 #: Candidates re-ranked per list: ``max(DEFAULT_POOL_SIZE, POOL_FACTOR · k)`` (see :func:`pool_size`).
 DEFAULT_POOL_SIZE = 100
@@ -87,7 +88,7 @@ class _Reranker:
     name: str
     description: str
     default_strength: float
-    build: Callable[[np.ndarray, RerankContext], "_Objective | None"]
+    build: Callable[[np.ndarray, RerankContext], _Objective | None]
 
 
 class _Objective:
@@ -139,7 +140,9 @@ def parse_rerank(text: str | RerankSpec | None) -> RerankSpec:
     choices = ", ".join(_REGISTRY)
     match = _SPEC.match(text) if isinstance(text, str) else None
     if match is None:
-        raise ConfigurationError(f"re-ranking {text!r} is not NAME or NAME:STRENGTH (e.g. popularity:0.5); names: {choices}.")
+        raise ConfigurationError(
+            f"re-ranking {text!r} is not NAME or NAME:STRENGTH (e.g. popularity:0.5); names: {choices}."
+        )
     name = match["name"].lower()
     if name not in _REGISTRY:
         raise ConfigurationError(f"unknown re-ranker {match['name']!r}; choose from: {choices}.")
@@ -177,7 +180,9 @@ def rerank(spec: str | RerankSpec, items: np.ndarray, scores: np.ndarray, k: int
     items = np.asarray(items, dtype=np.int64).ravel()
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if items.shape != scores.shape:
-        raise ConfigurationError(f"items and scores must have the same length, got {items.shape[0]} and {scores.shape[0]}.")
+        raise ConfigurationError(
+            f"items and scores must have the same length, got {items.shape[0]} and {scores.shape[0]}."
+        )
     if np.isnan(scores).any():
         raise ConfigurationError("candidate scores contain NaN.")
     keep = (items != NO_ITEM) & np.isfinite(scores)

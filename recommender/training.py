@@ -25,13 +25,14 @@ is a seeded per-user split, so with the same data and seed the parent and the re
 the same pairs, while changed interactions re-draw the split and may put pairs the parent trained on
 into validation.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import math
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,11 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from learning_platform.artifacts import new_artifact_directory, read_json as _read_json, sha256_file as _sha256, write_json as _write_json
-from learning_platform.errors import ConfigurationError, DataFileError, LeitmotifError
-
+from core.artifacts import new_artifact_directory
+from core.artifacts import read_json as _read_json
+from core.artifacts import sha256_file as _sha256
+from core.artifacts import write_json as _write_json
+from core.errors import ConfigurationError, DataFileError, LeitmotifError
 from recommender.content import DEFAULT_TEXT_ENCODER, TextEncoder, item_content_embeddings
 from recommender.data import InteractionDataset
 from recommender.evaluation.evaluator import evaluate_topk
@@ -102,7 +105,7 @@ def recommender_train(
     evaluate_test: bool = False,
     output_dir: Path | str | None = None,
     save: bool = True,
-    warm_start_from: "Path | str | TrainedRecommender | None" = None,
+    warm_start_from: Path | str | TrainedRecommender | None = None,
 ) -> TrainedRecommender:
     """Split ``dataset`` by Protocol T (``seed``), train, evaluate on validation and save an artifact.
 
@@ -151,7 +154,11 @@ def recommender_train(
             artifact = load_kge_artifact(kge_artifact)
         warm_start, lineage = None, None
         if warm_start_from is not None:
-            parent = warm_start_from if isinstance(warm_start_from, TrainedRecommender) else load_trained_recommender(warm_start_from)
+            parent = (
+                warm_start_from
+                if isinstance(warm_start_from, TrainedRecommender)
+                else load_trained_recommender(warm_start_from)
+            )
             warm_start = joint_warm_start(parent=parent, dataset=dataset, config=config)
             lineage = {
                 "parent": parent.path.name if parent.path is not None else None,
@@ -161,7 +168,10 @@ def recommender_train(
                 "same_interactions_as_parent": _parent_fingerprint(parent) == dataset_fingerprint(dataset),
             }
         model = JointKGRecommender(
-            config, content_embeddings=content_embeddings, audio_embeddings=audio_embeddings, kge_artifact=artifact,
+            config,
+            content_embeddings=content_embeddings,
+            audio_embeddings=audio_embeddings,
+            kge_artifact=artifact,
             warm_start=warm_start,
         )
         model.fit(split.train_binary(), seed=seed, context=split.training_context(side_info=dataset.side_info))
@@ -179,13 +189,20 @@ def recommender_train(
 
         stages.set_postfix_str("save")
         trained = TrainedRecommender(
-            model=model, config=config, seed=seed, user_ids=dataset.user_ids.copy(), item_ids=dataset.item_ids.copy(),
-            metrics=metrics, split=split,
+            model=model,
+            config=config,
+            seed=seed,
+            user_ids=dataset.user_ids.copy(),
+            item_ids=dataset.item_ids.copy(),
+            metrics=metrics,
+            split=split,
         )
         if save:
             description = {
                 "dataset": {
-                    "n_users": dataset.n_users, "n_items": dataset.n_items, "n_interactions": dataset.n_interactions,
+                    "n_users": dataset.n_users,
+                    "n_items": dataset.n_items,
+                    "n_interactions": dataset.n_interactions,
                     "fingerprint": dataset_fingerprint(dataset),
                 },
                 "split": split.config,
@@ -203,13 +220,20 @@ def recommender_train(
     return trained
 
 
-def joint_warm_start(*, parent: TrainedRecommender, dataset: InteractionDataset, config: JointConfig | None = None) -> JointWarmStart:
+def joint_warm_start(
+    *, parent: TrainedRecommender, dataset: InteractionDataset, config: JointConfig | None = None
+) -> JointWarmStart:
     """Which parent row every user, item, entity and relation of ``dataset`` starts from (matched by id).
 
     Entities are matched by entity id when the parent stored its graph ids; a parent saved before that
     only tells which entity each of its items was, so then only item entities are matched.
     """
-    if config is not None and config.use_graph and parent.config.use_graph and config.kg_interaction != parent.config.kg_interaction:
+    if (
+        config is not None
+        and config.use_graph
+        and parent.config.use_graph
+        and config.kg_interaction != parent.config.kg_interaction
+    ):
         raise ConfigurationError(
             f"The parent model uses {parent.config.kg_interaction} graph vectors but kg_interaction is {config.kg_interaction!r}; "
             f"a warm start needs the same interaction (set kg_interaction={parent.config.kg_interaction!r}) or train from scratch."
@@ -234,7 +258,8 @@ def joint_warm_start(*, parent: TrainedRecommender, dataset: InteractionDataset,
     return JointWarmStart(
         parent_state={key: value.detach().clone() for key, value in parent.model.network.state_dict().items()},
         member_states=tuple(
-            {key: value.detach().clone() for key, value in network.state_dict().items()} for network in parent.model.networks()[1:]
+            {key: value.detach().clone() for key, value in network.state_dict().items()}
+            for network in parent.model.networks()[1:]
         ),
         user_rows=user_rows,
         item_rows=item_rows,
@@ -318,13 +343,25 @@ def _content_vectors(
             "pass one of them or set use_content=False (--no-content)."
         )
     if isinstance(encoder, str):
-        vectors = item_content_embeddings(item_ids=dataset.item_ids, side_info=dataset.side_info, encoder_name=encoder, progress=progress)
+        vectors = item_content_embeddings(
+            item_ids=dataset.item_ids, side_info=dataset.side_info, encoder_name=encoder, progress=progress
+        )
         name = encoder
     else:
-        vectors = item_content_embeddings(item_ids=dataset.item_ids, side_info=dataset.side_info, encoder=encoder,
-                                          encoder_name=type(encoder).__name__, progress=progress)
+        vectors = item_content_embeddings(
+            item_ids=dataset.item_ids,
+            side_info=dataset.side_info,
+            encoder=encoder,
+            encoder_name=type(encoder).__name__,
+            progress=progress,
+        )
         name = type(encoder).__name__
-    return vectors, {"source": "text encoder", "encoder": name, "dim": int(vectors.shape[1]), "text": "artist name + top tags"}
+    return vectors, {
+        "source": "text encoder",
+        "encoder": name,
+        "dim": int(vectors.shape[1]),
+        "text": "artist name + top tags",
+    }
 
 
 # --- artifacts ------------------------------------------------------------------------------------
@@ -339,7 +376,7 @@ def save_trained_recommender(
 ) -> Path:
     """Write ``trained`` as a new artifact directory (see the module docstring) and return its path."""
     directory = recommender_artifacts_dir(directory)
-    created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    created = (now or datetime.now(UTC)).astimezone(UTC)
     config_record = {
         "format": ARTIFACT_FORMAT,
         "model": JointKGRecommender.name,
@@ -355,11 +392,14 @@ def save_trained_recommender(
         _write_json(partial / USER_IDS_FILE, trained.user_ids.tolist())
         _write_json(partial / ITEM_IDS_FILE, trained.item_ids.tolist())
         files = [CONFIG_FILE, METRICS_FILE, USER_IDS_FILE, ITEM_IDS_FILE, *trained.model.save_weights(partial)]
-        _write_json(partial / MANIFEST_FILE, {
-            "format": ARTIFACT_FORMAT,
-            "created_at": created.isoformat(),
-            "sha256": {filename: _sha256(partial / filename) for filename in files},
-        })
+        _write_json(
+            partial / MANIFEST_FILE,
+            {
+                "format": ARTIFACT_FORMAT,
+                "created_at": created.isoformat(),
+                "sha256": {filename: _sha256(partial / filename) for filename in files},
+            },
+        )
     return directory / name
 
 
@@ -367,19 +407,36 @@ def load_trained_recommender(path: Path | str) -> TrainedRecommender:
     """Load and verify an artifact written by :func:`recommender_train`; any missing or altered file → ``DataFileError``."""
     path = Path(path)
     if not path.is_dir():
-        raise DataFileError("recommender artifact directory not found; train one with `python manage.py train_recommender`.", path=str(path))
+        raise DataFileError(
+            "recommender artifact directory not found; train one with `python manage.py train_recommender`.",
+            path=str(path),
+        )
     manifest = _read_json(path / MANIFEST_FILE)
-    if not isinstance(manifest, dict) or manifest.get("format") != ARTIFACT_FORMAT or not isinstance(manifest.get("sha256"), dict):
-        raise DataFileError(f"not a {ARTIFACT_FORMAT} artifact manifest; retrain with `python manage.py train_recommender`.", path=str(path / MANIFEST_FILE))
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != ARTIFACT_FORMAT
+        or not isinstance(manifest.get("sha256"), dict)
+    ):
+        raise DataFileError(
+            f"not a {ARTIFACT_FORMAT} artifact manifest; retrain with `python manage.py train_recommender`.",
+            path=str(path / MANIFEST_FILE),
+        )
     for filename, expected in manifest["sha256"].items():
         file_path = path / filename
         if not file_path.is_file():
-            raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(file_path))
+            raise DataFileError(
+                "artifact file is missing; the artifact is incomplete, retrain it.", path=str(file_path)
+            )
         if _sha256(file_path) != expected:
-            raise DataFileError("checksum does not match the manifest; the file is corrupt or was edited, retrain it.", path=str(file_path))
+            raise DataFileError(
+                "checksum does not match the manifest; the file is corrupt or was edited, retrain it.",
+                path=str(file_path),
+            )
     record = _read_json(path / CONFIG_FILE)
     if not isinstance(record, dict) or record.get("model") != JointKGRecommender.name:
-        raise DataFileError(f"config.json must describe a {JointKGRecommender.name} model.", path=str(path / CONFIG_FILE))
+        raise DataFileError(
+            f"config.json must describe a {JointKGRecommender.name} model.", path=str(path / CONFIG_FILE)
+        )
     try:
         config = JointConfig.from_dict(record.get("config", {}))
     except LeitmotifError as exc:
@@ -393,13 +450,11 @@ def load_trained_recommender(path: Path | str) -> TrainedRecommender:
             path=str(path),
         )
     return TrainedRecommender(
-        model=model, config=config, seed=int(record.get("seed", 0)), user_ids=user_ids, item_ids=item_ids,
-        metrics=_read_json(path / METRICS_FILE), path=path,
+        model=model,
+        config=config,
+        seed=int(record.get("seed", 0)),
+        user_ids=user_ids,
+        item_ids=item_ids,
+        metrics=_read_json(path / METRICS_FILE),
+        path=path,
     )
-
-
-
-
-
-
-

@@ -16,6 +16,7 @@ Usage::
 
 Only the standard library is used, so it runs before the virtual environment exists.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,7 +84,10 @@ def fetch(version: str = NEO4J_VERSION, quiet: bool = False) -> Path:
     tmp = work / "lib.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     cmd = [
-        "mvn", "-B", "-f", str(pom),
+        "mvn",
+        "-B",
+        "-f",
+        str(pom),
         "dependency:copy-dependencies",
         f"-DoutputDirectory={tmp}",
         "-DincludeScope=runtime",
@@ -146,8 +150,13 @@ def _set_initial_password(home: Path, conf: Path, password: str) -> None:
         return
     classpath = f"{lib_dir()}/*"
     cmd = [
-        "java", "-cp", classpath, "org.neo4j.server.startup.Neo4jAdminCommand",
-        "dbms", "set-initial-password", password,
+        "java",
+        "-cp",
+        classpath,
+        "org.neo4j.server.startup.Neo4jAdminCommand",
+        "dbms",
+        "set-initial-password",
+        password,
     ]
     env = dict(os.environ, NEO4J_HOME=str(home), NEO4J_CONF=str(conf))
     result = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -155,7 +164,9 @@ def _set_initial_password(home: Path, conf: Path, password: str) -> None:
         raise Neo4jLauncherError(f"Could not set the initial Neo4j password: {result.stderr.strip()[-800:]}")
 
 
-def start(port: int = DEFAULT_PORT, password: str = DEFAULT_PASSWORD, timeout: float = 120.0, fresh: bool = False) -> dict:
+def start(
+    port: int = DEFAULT_PORT, password: str = DEFAULT_PASSWORD, timeout: float = 120.0, fresh: bool = False
+) -> dict:
     """Start a server (or reuse a running one on the same port) and return its connection details."""
     home = run_dir(port)
     state_file = home / "state.json"
@@ -170,12 +181,20 @@ def start(port: int = DEFAULT_PORT, password: str = DEFAULT_PASSWORD, timeout: f
     _set_initial_password(home, conf, password)
     java = shutil.which("java")
     if java is None:
-        raise Neo4jLauncherError("Java 17 ('java') is not installed; install it (apt-get install openjdk-17-jre-headless).")
+        raise Neo4jLauncherError(
+            "Java 17 ('java') is not installed; install it (apt-get install openjdk-17-jre-headless)."
+        )
     log_path = home / "logs" / "console.log"
     cmd = [
-        java, "-Xms256m", "-Xmx1g", "-XX:+UseSerialGC",
-        "-cp", f"{lib_dir()}/*",
-        ENTRY_POINT, f"--home-dir={home}", f"--config-dir={conf}",
+        java,
+        "-Xms256m",
+        "-Xmx1g",
+        "-XX:+UseSerialGC",
+        "-cp",
+        f"{lib_dir()}/*",
+        ENTRY_POINT,
+        f"--home-dir={home}",
+        f"--config-dir={conf}",
     ]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=home)
@@ -185,7 +204,13 @@ def start(port: int = DEFAULT_PORT, password: str = DEFAULT_PASSWORD, timeout: f
             tail = log_path.read_text(errors="replace")[-2000:]
             raise Neo4jLauncherError(f"Neo4j exited with code {proc.returncode} while starting. Log tail:\n{tail}")
         if _bolt_answers(port) and _bolt_ready(port, password):
-            state = {"pid": proc.pid, "uri": f"bolt://127.0.0.1:{port}", "user": "neo4j", "password": password, "port": port}
+            state = {
+                "pid": proc.pid,
+                "uri": f"bolt://127.0.0.1:{port}",
+                "user": "neo4j",
+                "password": password,
+                "port": port,
+            }
             state_file.write_text(json.dumps(state))
             return state
         time.sleep(0.5)

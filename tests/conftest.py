@@ -10,6 +10,7 @@ fails instead, because CI must never silently skip the Neo4j half of the contrac
 The admin fixtures (``admin_store``, ``curator``, ``curator_client``) are shared by the curator-admin and
 review-queue tests, which drive the same admin site on both backends.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.admin_helpers import PASSWORD
+from tests.helpers.admin import PASSWORD
 
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = ["sql", "neo4j"]
@@ -62,7 +63,7 @@ def neo4j_server():
     try:
         try:
             state = launcher.start(port=port)
-        except Exception as exc:  # noqa: BLE001 - any failure to start means the same thing here
+        except Exception as exc:
             message = f"Neo4j test server could not start: {exc}"
             if _in_ci():
                 pytest.exit(f"CI=true and {message}. The Neo4j half of the suite must run in CI.", returncode=3)
@@ -87,14 +88,14 @@ def _claim_port(launcher):
     locks.mkdir(parents=True, exist_ok=True)
     port = launcher.DEFAULT_PORT
     while True:
-        handle = open(locks / f"neo4j-test-{port}.lock", "w")  # noqa: SIM115 - held until the session ends
+        handle = open(locks / f"neo4j-test-{port}.lock", "w")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return port, handle
         except BlockingIOError:
             handle.close()
             if "NEO4J_TEST_PORT" in os.environ:  # pinned: share the running server, as asked
-                return port, open(os.devnull)  # noqa: SIM115
+                return port, open(os.devnull)
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
@@ -104,7 +105,9 @@ def _claim_port(launcher):
 def neo4j_store(neo4j_server):
     from kg.stores.neo4j import Neo4jGraphStore
 
-    store = Neo4jGraphStore(uri=neo4j_server["uri"], user=neo4j_server["user"], password=neo4j_server["password"], database="neo4j")
+    store = Neo4jGraphStore(
+        uri=neo4j_server["uri"], user=neo4j_server["user"], password=neo4j_server["password"], database="neo4j"
+    )
     store.clear()
     yield store
     store.clear()
@@ -129,7 +132,6 @@ def sql_store(db):
 def graph_store(request):
     """The same test runs once per backend: this is how the contract suite holds both to one behaviour."""
     return request.getfixturevalue(f"{request.param}_store")
-
 
 
 # --- the admin: its store follows the test's backend; curators log in ---------------------------------------
@@ -170,7 +172,7 @@ def curator(db):
     """A staff user in the curators group: allowed to change the graph and decide extracted facts."""
     from django.contrib.auth import get_user_model
 
-    from learning_platform.accounts.services import curator_group_ensure
+    from accounts.services import curator_group_ensure
 
     user = get_user_model().objects.create_user("curator", password=PASSWORD, is_staff=True)
     user.groups.add(curator_group_ensure())

@@ -1,4 +1,5 @@
 """Request and response shapes of ``/api/v1/ingestion/``."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -20,14 +21,18 @@ class DocumentInputSerializer(serializers.Serializer):
         limit = settings.INGESTION_MAX_DOCUMENT_BYTES
         size = len(value.encode("utf-8"))
         if size > limit:
-            raise serializers.ValidationError(f"The text is {size:,} bytes; the limit is {limit:,}. Split it into several documents.")
+            raise serializers.ValidationError(
+                f"The text is {size:,} bytes; the limit is {limit:,}. Split it into several documents."
+            )
         if not value.strip():
             raise serializers.ValidationError("The text is empty; send the document's text.")
         return value
 
 
 class IngestionRequestSerializer(serializers.Serializer):
-    documents = DocumentInputSerializer(many=True, required=False, help_text="Documents as JSON (or upload files as multipart `files`).")
+    documents = DocumentInputSerializer(
+        many=True, required=False, help_text="Documents as JSON (or upload files as multipart `files`)."
+    )
 
 
 class IngestionDocumentSerializer(serializers.ModelSerializer):
@@ -42,4 +47,15 @@ class IngestionJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = IngestionJob
-        fields = ["id", "status", "origin", "submitted_by", "created_at", "started_at", "finished_at", "summary", "error", "documents"]
+        fields = [
+            "id",
+            "status",
+            "origin",
+            "submitted_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "summary",
+            "error",
+            "documents",
+        ]

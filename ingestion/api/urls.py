@@ -1,4 +1,5 @@
-"""Routes under ``/api/v1/ingestion/`` (mounted by ``recommender/api/urls.py``)."""
+"""Routes under ``/api/v1/ingestion/`` (mounted by ``learning_platform/api_urls.py``)."""
+
 from django.urls import path, re_path
 
 from ingestion.api import views

@@ -4,9 +4,8 @@ Thin on purpose: reading and checking is :mod:`ingestion.documents`, queueing is
 Who may submit: staff, curators, and API clients whose account has the ``ingestion.add_ingestionjob``
 permission (``create_api_client NAME --ingest``); read-only clients and learners get a 403 that says so.
 """
-from __future__ import annotations
 
-from typing import Any
+from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -16,36 +15,12 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.permissions import CanIngest
+from core.errors import DocumentInputError, IngestionJobError
+from ingestion.api.serializers import IngestionJobSerializer, IngestionRequestSerializer
 from ingestion.documents import documents_from_bytes, text_document
 from ingestion.jobs import get_job, submit_job
 from ingestion.models import IngestionJob
-from learning_platform.accounts.services import CURATOR_GROUP
-from learning_platform.errors import DocumentInputError, IngestionJobError
-from recommender.api.permissions import ApiAccess
-from recommender.api.services import INGEST_PERMISSION as INGEST_PERMISSION_PARTS
-
-from ingestion.api.serializers import IngestionJobSerializer, IngestionRequestSerializer
-
-INGEST_PERMISSION = ".".join(INGEST_PERMISSION_PARTS)
-
-
-def can_ingest(user: Any) -> bool:
-    if not getattr(user, "is_authenticated", False):
-        return False
-    return bool(user.is_staff or user.has_perm(INGEST_PERMISSION) or user.groups.filter(name=CURATOR_GROUP).exists())
-
-
-class CanIngest(ApiAccess):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        if not can_ingest(request.user):
-            self.message = (
-                "Submitting documents for ingestion needs a curator or staff account, or an API client with the "
-                f"{INGEST_PERMISSION!r} permission (python manage.py create_api_client NAME --ingest)."
-            )
-            return False
-        return True
 
 
 class IngestionDocumentsView(generics.GenericAPIView):
@@ -57,15 +32,29 @@ class IngestionDocumentsView(generics.GenericAPIView):
 
     @extend_schema(
         summary="Queue documents for ingestion (NER, linking, relation extraction into the graph)",
-        request={"application/json": IngestionRequestSerializer, "multipart/form-data": {"type": "object", "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
-        responses={202: IngestionJobSerializer, 400: OpenApiResponse(description="Malformed documents"), 403: OpenApiResponse(description="Not allowed to ingest")},
+        request={
+            "application/json": IngestionRequestSerializer,
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+            },
+        },
+        responses={
+            202: IngestionJobSerializer,
+            400: OpenApiResponse(description="Malformed documents"),
+            403: OpenApiResponse(description="Not allowed to ingest"),
+        },
     )
     def post(self, request: Request) -> Response:
         documents = []
         uploads = request.FILES.getlist("files") if hasattr(request, "FILES") else []
         try:
             for upload in uploads:
-                documents.extend(documents_from_bytes(upload.read(), name=upload.name, max_bytes=settings.INGESTION_MAX_DOCUMENT_BYTES))
+                documents.extend(
+                    documents_from_bytes(
+                        upload.read(), name=upload.name, max_bytes=settings.INGESTION_MAX_DOCUMENT_BYTES
+                    )
+                )
         except DocumentInputError as exc:
             raise ValidationError({"files": [exc.message]}) from None
         if not uploads:
@@ -74,11 +63,21 @@ class IngestionDocumentsView(generics.GenericAPIView):
             items = serializer.validated_data.get("documents") or []
             for position, item in enumerate(items):
                 try:
-                    documents.append(text_document(item["text"], name=item["name"], media_type=item["media_type"], title=item["title"]))
+                    documents.append(
+                        text_document(
+                            item["text"], name=item["name"], media_type=item["media_type"], title=item["title"]
+                        )
+                    )
                 except DocumentInputError as exc:
                     raise ValidationError({f"documents[{position}].text": [exc.message]}) from None
         if not documents:
-            raise ValidationError({"documents": ['Send {"documents": [{"name": ..., "text": ...}]} as JSON, or upload files as multipart "files".']})
+            raise ValidationError(
+                {
+                    "documents": [
+                        'Send {"documents": [{"name": ..., "text": ...}]} as JSON, or upload files as multipart "files".'
+                    ]
+                }
+            )
         try:
             job = submit_job(documents, user=request.user, origin="api")
         except IngestionJobError as exc:
@@ -104,7 +103,10 @@ class IngestionJobDetailView(generics.GenericAPIView):
     permission_classes = [CanIngest]
     serializer_class = IngestionJobSerializer
 
-    @extend_schema(summary="Status and result of an ingestion job", responses={200: IngestionJobSerializer, 404: OpenApiResponse(description="No such job")})
+    @extend_schema(
+        summary="Status and result of an ingestion job",
+        responses={200: IngestionJobSerializer, 404: OpenApiResponse(description="No such job")},
+    )
     def get(self, request: Request, job_id: str) -> Response:
         try:
             job = get_job(job_id, user=request.user)

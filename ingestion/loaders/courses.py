@@ -38,11 +38,12 @@ yield 684 courses. A title that looks merged but cannot be split is an error, no
 
 Why validation first and how re-runs behave (as in :mod:`ingestion.loaders.lastfm`): every row is
 parsed and checked and every graph record built and validated before anything is written; a bad row
-raises :class:`~learning_platform.errors.DataFileError` naming the file and the 1-based line. The
+raises :class:`~core.errors.DataFileError` naming the file and the 1-based line. The
 catalog is written in one transaction by compare-and-write, the graph through
 :func:`kg.services.graph_upsert`, and links this loader made earlier that the data no longer supports
 are removed, so a second run changes nothing.
 """
+
 from __future__ import annotations
 
 import csv
@@ -61,10 +62,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from tqdm.auto import tqdm
 
+from catalog.models import Course
+from core.errors import DataFileError
 from kg.services import GraphUpsertReport, graph_upsert
 from kg.stores.base import EntityRecord, KnowledgeGraphStore, RelationRecord, UpsertResult
-from learning_platform.catalog.models import Course
-from learning_platform.errors import DataFileError
 
 DEFAULT_RELATIVE_PATH = Path("udemy-courses") / "udemy_courses_musical_instruments.csv"
 
@@ -88,8 +89,18 @@ OWNED_RELATION_TYPES = (HAS_LEVEL, TEACHES_INSTRUMENT, COVERS_TAG, TEACHES_CONCE
 OWNED_SOURCES = (MATCHING_SOURCE, LEVEL_SOURCE)
 
 COLUMNS = (
-    "course_id", "course_title", "url", "is_paid", "price", "num_subscribers", "num_reviews",
-    "num_lectures", "level", "content_duration", "published_timestamp", "subject",
+    "course_id",
+    "course_title",
+    "url",
+    "is_paid",
+    "price",
+    "num_subscribers",
+    "num_reviews",
+    "num_lectures",
+    "level",
+    "content_duration",
+    "published_timestamp",
+    "subject",
 )
 #: The loader is for the music subset; the all-subjects file would put finance courses in a music app.
 MUSIC_SUBJECT = "Musical Instruments"
@@ -155,16 +166,56 @@ class Term:
 INSTRUMENTS: Mapping[str, Term] = {
     "guitar": Term(
         "Guitar",
-        ("guitar", "guitars", "guitarist", "guitarists", "acoustic guitar", "electric guitar", "classical guitar",
-         "slide guitar", "fingerstyleguitar", "guitarra", "guitarras", "guitarrista", "guitarristas", "gitarre",
-         "chitarra", "violao", "ギター", "アコギ"),
-        hints=("fingerpicking", "finger picking", "fingerstyle", "travis picking", "barre chords", "power chords",
-               "alternate picking", "sweep picking", "fretboard", "caged", "chugging"),
+        (
+            "guitar",
+            "guitars",
+            "guitarist",
+            "guitarists",
+            "acoustic guitar",
+            "electric guitar",
+            "classical guitar",
+            "slide guitar",
+            "fingerstyleguitar",
+            "guitarra",
+            "guitarras",
+            "guitarrista",
+            "guitarristas",
+            "gitarre",
+            "chitarra",
+            "violao",
+            "ギター",
+            "アコギ",
+        ),
+        hints=(
+            "fingerpicking",
+            "finger picking",
+            "fingerstyle",
+            "travis picking",
+            "barre chords",
+            "power chords",
+            "alternate picking",
+            "sweep picking",
+            "fretboard",
+            "caged",
+            "chugging",
+        ),
     ),
     "bass": Term(
         "Bass",
-        ("bass", "bass guitar", "bass guitars", "electric bass", "double bass", "upright bass", "walking bass", "slap bass",
-         "contrabajo", "contrabaixo", "bajo electrico", "ベース"),
+        (
+            "bass",
+            "bass guitar",
+            "bass guitars",
+            "electric bass",
+            "double bass",
+            "upright bass",
+            "walking bass",
+            "slap bass",
+            "contrabajo",
+            "contrabaixo",
+            "bajo electrico",
+            "ベース",
+        ),
     ),
     "piano": Term(
         "Piano",
@@ -176,8 +227,20 @@ INSTRUMENTS: Mapping[str, Term] = {
     ),
     "drums": Term(
         "Drums",
-        ("drum", "drums", "drumming", "drummer", "drummers", "drumset", "drum set", "drum kit", "bateria",
-         "bass drum", "double bass drum", "ドラム"),
+        (
+            "drum",
+            "drums",
+            "drumming",
+            "drummer",
+            "drummers",
+            "drumset",
+            "drum set",
+            "drum kit",
+            "bateria",
+            "bass drum",
+            "double bass drum",
+            "ドラム",
+        ),
         loose=("pedal duplo",),
     ),
     "voice": Term("Voice", ("singing", "sing", "singer", "singers", "voice", "vocals")),
@@ -222,7 +285,11 @@ INSTRUMENTS: Mapping[str, Term] = {
 
 #: Phrases that must not count as any instrument (they are consumed before shorter matches).
 INSTRUMENT_BLOCKERS = (
-    "drum and bass", "drum n bass", "singer songwriter", "singer songwriters", "harp and soul",
+    "drum and bass",
+    "drum n bass",
+    "singer songwriter",
+    "singer songwriters",
+    "harp and soul",
     "indian drums",  # the tabla, which those titles name as well
 )
 
@@ -234,8 +301,7 @@ CONCEPTS: Mapping[str, Term] = {
     ),
     "scales": Term(
         "Scales and modes",
-        ("scale", "scales", "pentatonic", "escalas", "pentatonicas", "pentatonica", "modes",
-         "modal", "whole tone"),
+        ("scale", "scales", "pentatonic", "escalas", "pentatonicas", "pentatonica", "modes", "modal", "whole tone"),
     ),
     "arpeggios": Term("Arpeggios", ("arpeggio", "arpeggios", "arpegios")),
     "improvisation": Term(
@@ -250,9 +316,18 @@ CONCEPTS: Mapping[str, Term] = {
     "ear-training": Term("Ear training", ("ear training", "by ear", "de oido", "por oido")),
     "sight-reading": Term(
         "Sight-reading",
-        ("sight reading", "read music", "reading music", "sheet music", "read sheet music", "read and write music",
-         "lectura",
-         "partituras", "notation", "written music"),
+        (
+            "sight reading",
+            "read music",
+            "reading music",
+            "sheet music",
+            "read sheet music",
+            "read and write music",
+            "lectura",
+            "partituras",
+            "notation",
+            "written music",
+        ),
         loose=("reading",),
     ),
     "songwriting": Term(
@@ -261,14 +336,37 @@ CONCEPTS: Mapping[str, Term] = {
     ),
     "technique": Term(
         "Technique",
-        ("technique", "techniques", "tecnica", "hand coordination", "alternate picking", "sweep picking", "legato",
-         "tapping", "bending", "circular breathing", "exercises", "ejercicios"),
+        (
+            "technique",
+            "techniques",
+            "tecnica",
+            "hand coordination",
+            "alternate picking",
+            "sweep picking",
+            "legato",
+            "tapping",
+            "bending",
+            "circular breathing",
+            "exercises",
+            "ejercicios",
+        ),
         loose=("coordination",),
     ),
     "rhythm": Term(
         "Rhythm",
-        ("rhythm", "rhythms", "ritmo", "ritmos", "ritmica", "strumming", "strum", "strums", "groove", "grooves",
-         "timing"),
+        (
+            "rhythm",
+            "rhythms",
+            "ritmo",
+            "ritmos",
+            "ritmica",
+            "strumming",
+            "strum",
+            "strums",
+            "groove",
+            "grooves",
+            "timing",
+        ),
     ),
     "fingerpicking": Term(
         "Fingerpicking",
@@ -426,7 +524,9 @@ class PhraseMatcher:
         self._substrings.sort(key=lambda c: -len(c[0]))
 
     @classmethod
-    def from_terms(cls, terms: Mapping[str, Term], *, blockers: Sequence[str] = (), hints: bool = False) -> "PhraseMatcher":
+    def from_terms(
+        cls, terms: Mapping[str, Term], *, blockers: Sequence[str] = (), hints: bool = False
+    ) -> PhraseMatcher:
         """A matcher for the names and synonyms of ``terms`` or, with ``hints``, for their hints only."""
         entries: list[tuple[str, str | None, float]] = []
         for key, term in terms.items():
@@ -615,7 +715,9 @@ def _hours(text: str, *, path: Path, line: int) -> float:
     try:
         hours = float(value)
     except ValueError:
-        raise _fail(path, line, f"column 'content_duration' must be a number of hours such as 1.5, found {text!r}.") from None
+        raise _fail(
+            path, line, f"column 'content_duration' must be a number of hours such as 1.5, found {text!r}."
+        ) from None
     if not math.isfinite(hours) or hours < 0:
         raise _fail(path, line, f"column 'content_duration' must be a number of hours of at least 0, found {text!r}.")
     return hours
@@ -627,11 +729,15 @@ def _timestamp(text: str, *, path: Path, line: int) -> dt.datetime:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise _fail(
-            path, line, f"column 'published_timestamp' must be an ISO 8601 time such as 2015-12-21T18:50:50Z, found {text!r}."
+            path,
+            line,
+            f"column 'published_timestamp' must be an ISO 8601 time such as 2015-12-21T18:50:50Z, found {text!r}.",
         ) from None
     if moment.tzinfo is None:
-        raise _fail(path, line, f"column 'published_timestamp' must carry a time zone (e.g. a final Z), found {text!r}.")
-    return moment.astimezone(dt.timezone.utc)
+        raise _fail(
+            path, line, f"column 'published_timestamp' must carry a time zone (e.g. a final Z), found {text!r}."
+        )
+    return moment.astimezone(dt.UTC)
 
 
 def _title(text: str, *, path: Path, line: int) -> str:
@@ -677,7 +783,10 @@ def split_merged_record(title: str) -> tuple[str, dict[str, str], str, str] | No
     first_title = merged["title"]
     if " '" in first_title and not first_title.rstrip().endswith("'"):
         first_title = first_title.rstrip() + "'"  # the quote that opened "'Study in B minor" lost its pair
-    columns = {name: merged[name] for name in ("url", "is_paid", "price", "subscribers", "reviews", "lectures", "level", "duration", "published")}
+    columns = {
+        name: merged[name]
+        for name in ("url", "is_paid", "price", "subscribers", "reviews", "lectures", "level", "duration", "published")
+    }
     return first_title, columns, merged["next_id"], merged["next_title"]
 
 
@@ -764,18 +873,26 @@ def read_courses(path: Path) -> list[CourseRow]:
             if merged is None:
                 if '",http' in values["course_title"]:
                     raise _fail(
-                        path, line, "column 'course_title' holds what looks like another CSV row (a quote followed by "
+                        path,
+                        line,
+                        "column 'course_title' holds what looks like another CSV row (a quote followed by "
                         "a url) but it could not be split into two courses; fix the quoting of this record.",
                     )
                 rows = [_course(values, path=path, line=line, title=values["course_title"])]
             else:
                 first_title, embedded, next_id, next_title = merged
                 first_values = {
-                    "course_id": values["course_id"], "url": embedded["url"], "is_paid": embedded["is_paid"],
-                    "price": embedded["price"], "num_subscribers": embedded["subscribers"],
-                    "num_reviews": embedded["reviews"], "num_lectures": embedded["lectures"],
-                    "level": embedded["level"], "content_duration": embedded["duration"],
-                    "published_timestamp": embedded["published"], "subject": values["subject"],
+                    "course_id": values["course_id"],
+                    "url": embedded["url"],
+                    "is_paid": embedded["is_paid"],
+                    "price": embedded["price"],
+                    "num_subscribers": embedded["subscribers"],
+                    "num_reviews": embedded["reviews"],
+                    "num_lectures": embedded["lectures"],
+                    "level": embedded["level"],
+                    "content_duration": embedded["duration"],
+                    "published_timestamp": embedded["published"],
+                    "subject": values["subject"],
                 }
                 rows = [
                     _course(first_values, path=path, line=line, title=first_title, recovered=True),
@@ -783,12 +900,18 @@ def read_courses(path: Path) -> list[CourseRow]:
                 ]
             for row in rows:
                 if row.udemy_id in first_line:
-                    raise _fail(path, line, f"duplicate course_id {row.udemy_id} (first seen on line {first_line[row.udemy_id]}).")
+                    raise _fail(
+                        path,
+                        line,
+                        f"duplicate course_id {row.udemy_id} (first seen on line {first_line[row.udemy_id]}).",
+                    )
                 first_line[row.udemy_id] = line
                 courses.append(row)
     except csv.Error as exc:
         raise _fail(
-            path, end_of_previous + 1, f"not a well-formed CSV record ({exc}); check the quotes of the record starting here."
+            path,
+            end_of_previous + 1,
+            f"not a well-formed CSV record ({exc}); check the quotes of the record starting here.",
         ) from None
     if not courses:
         raise _fail(path, None, "the file has a header but no course rows.")
@@ -859,7 +982,9 @@ class GraphRecords:
     relations: list[RelationRecord]
 
 
-def course_graph_records(*, courses: Sequence[CourseRow], vocabulary: TagVocabulary) -> tuple[GraphRecords, dict[int, CourseLinks]]:
+def course_graph_records(
+    *, courses: Sequence[CourseRow], vocabulary: TagVocabulary
+) -> tuple[GraphRecords, dict[int, CourseLinks]]:
     """Course, Level, Instrument and Concept entities and every relation of interface 1.
 
     Instrument and Concept entities are made only when something links to them, so the graph holds no
@@ -896,7 +1021,9 @@ def course_graph_records(*, courses: Sequence[CourseRow], vocabulary: TagVocabul
             )
         )
         relations.append(
-            RelationRecord(head=course_id, type=HAS_LEVEL, tail=level_entity_id(course.level), source=LEVEL_SOURCE, confidence=1.0)
+            RelationRecord(
+                head=course_id, type=HAS_LEVEL, tail=level_entity_id(course.level), source=LEVEL_SOURCE, confidence=1.0
+            )
         )
         found = links[course.udemy_id]
         for match in found.instruments:
@@ -938,14 +1065,19 @@ def term_aliases(term: Term) -> tuple[str, ...]:
     """English single-word names other than the display name, for search ("guitars", "fiddle")."""
     name = term.name.casefold()
     return tuple(
-        phrase for phrase in dict.fromkeys((*term.phrases, *term.loose))
+        phrase
+        for phrase in dict.fromkeys((*term.phrases, *term.loose))
         if phrase.isascii() and phrase.casefold() != name and " " not in phrase and len(phrase) > 3
     )
 
 
 def _matched(head: str, relation_type: str, tail: str, match: Match) -> RelationRecord:
     return RelationRecord(
-        head=head, type=relation_type, tail=tail, source=MATCHING_SOURCE, confidence=match.confidence,
+        head=head,
+        type=relation_type,
+        tail=tail,
+        source=MATCHING_SOURCE,
+        confidence=match.confidence,
         properties={"matched": match.matched},
     )
 
@@ -962,7 +1094,8 @@ def stale_relations(*, store: KnowledgeGraphStore, wanted: Iterable[RelationReco
     wanted_keys = {relation.key for relation in wanted}
     owned = set(OWNED_RELATION_TYPES)
     candidates = [
-        (head, relation_type, tail) for head, relation_type, tail in store.iter_triples()
+        (head, relation_type, tail)
+        for head, relation_type, tail in store.iter_triples()
         if relation_type in owned and (head, relation_type, tail) not in wanted_keys
     ]
     stale = []
@@ -976,15 +1109,35 @@ def stale_relations(*, store: KnowledgeGraphStore, wanted: Iterable[RelationReco
 # --- catalog ---------------------------------------------------------------------------------------
 
 _COURSE_FIELDS = (
-    "title", "url", "is_paid", "price", "subscribers", "reviews", "lectures", "level", "duration_hours",
-    "published_at", "subject", "entity_id",
+    "title",
+    "url",
+    "is_paid",
+    "price",
+    "subscribers",
+    "reviews",
+    "lectures",
+    "level",
+    "duration_hours",
+    "published_at",
+    "subject",
+    "entity_id",
 )
 
 
 def _catalog_values(course: CourseRow) -> tuple:
     return (
-        course.title, course.url, course.is_paid, course.price, course.subscribers, course.reviews, course.lectures,
-        course.level, course.duration_hours, course.published_at, course.subject, course_entity_id(course.udemy_id),
+        course.title,
+        course.url,
+        course.is_paid,
+        course.price,
+        course.subscribers,
+        course.reviews,
+        course.lectures,
+        course.level,
+        course.duration_hours,
+        course.published_at,
+        course.subject,
+        course_entity_id(course.udemy_id),
     )
 
 
@@ -1063,7 +1216,9 @@ class CoursesLoadReport:
         return self.created + self.updated + self.removed_relations
 
 
-def _counts(courses: Sequence[CourseRow], links: Mapping[int, CourseLinks], records: GraphRecords, vocabulary: TagVocabulary) -> CourseCounts:
+def _counts(
+    courses: Sequence[CourseRow], links: Mapping[int, CourseLinks], records: GraphRecords, vocabulary: TagVocabulary
+) -> CourseCounts:
     found = list(links.values())
     return CourseCounts(
         records=len({course.line for course in courses}),
@@ -1110,7 +1265,9 @@ def courses_load(path: Path, *, store: KnowledgeGraphStore, progress: bool = Tru
         except IntegrityError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise _fail(
-                path, None, f"the data conflicts with rows already in the catalog ({reason}), e.g. another course "
+                path,
+                None,
+                f"the data conflicts with rows already in the catalog ({reason}), e.g. another course "
                 "already holds one of these entity ids; nothing was written. Fix or remove the conflicting rows.",
             ) from None
         bar.update()
@@ -1130,7 +1287,6 @@ def courses_load(path: Path, *, store: KnowledgeGraphStore, progress: bool = Tru
     )
 
 
-
 def keep_existing_concept_data(records: GraphRecords, *, store: KnowledgeGraphStore) -> GraphRecords:
     """Concepts that already exist keep properties other loaders added (the curriculum's ``curriculum`` key).
 
@@ -1140,7 +1296,9 @@ def keep_existing_concept_data(records: GraphRecords, *, store: KnowledgeGraphSt
     ids = [e.id for e in records.entities if e.type == CONCEPT_ENTITY_TYPE]
     existing = store.get_entities(ids) if ids else {}
     entities = [
-        replace(e, properties={**existing[e.id].properties, **e.properties}) if e.type == CONCEPT_ENTITY_TYPE and e.id in existing else e
+        replace(e, properties={**existing[e.id].properties, **e.properties})
+        if e.type == CONCEPT_ENTITY_TYPE and e.id in existing
+        else e
         for e in records.entities
     ]
     return GraphRecords(entities=entities, relations=records.relations)

@@ -6,7 +6,7 @@ play count) pairs, the tags applied to those artists, tag assignments and friend
 users, and the whole KGCN graph (9,366 entities, 15,518 triples over 60 Freebase predicates).
 
 Why validation comes first: the files are small, so every row of every file is parsed and checked
-before anything is written. A bad row raises :class:`~learning_platform.errors.DataFileError` naming the
+before anything is written. A bad row raises :class:`~core.errors.DataFileError` naming the
 file and the 1-based line, and neither the catalog nor the graph has been touched. The catalog is then
 written in one transaction and the graph through :func:`kg.services.graph_upsert` (idempotent batches),
 both by compare-and-write, so a second run reports nothing created and nothing updated.
@@ -15,6 +15,7 @@ Why the anonymous entities get names such as ``"Genre kgcn:4521"``: the KGCN rel
 its non-item entities. The name says what we know (the kind, inferred from the predicate pointing at
 it) and ``properties["named"] = False`` lets the UI and the explainer tell them from real names.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,11 +29,11 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from tqdm.auto import tqdm
 
+from catalog.models import Artist, Friendship, Listen, Listener, Tag, TagAssignment
+from core.errors import DataFileError, InvalidGraphDataError
 from kg.relation_types import FREEBASE_PREDICATE_PATTERN, freebase_relation_types, infer_tail_entity_type
 from kg.services import GraphUpsertReport, graph_upsert
 from kg.stores.base import EntityRecord, KnowledgeGraphStore, RelationRecord, UpsertResult
-from learning_platform.catalog.models import Artist, Friendship, Listen, Listener, Tag, TagAssignment
-from learning_platform.errors import DataFileError, InvalidGraphDataError
 
 KGCN_DIR_NAME = "lastfm-kgcn"
 HETREC_DIR_NAME = "lastfm-hetrec"
@@ -141,7 +142,7 @@ class LastfmPaths:
     kg_triples: Path
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> "LastfmPaths":
+    def in_data_dir(cls, data_dir: Path) -> LastfmPaths:
         kgcn, hetrec = Path(data_dir) / KGCN_DIR_NAME, Path(data_dir) / HETREC_DIR_NAME
         return cls(
             artists=hetrec / "artists.dat",
@@ -186,9 +187,7 @@ def _tab_rows(path: Path, *, columns: tuple[str, ...], header: bool) -> Iterator
             fields = text.split("\t")
             if not expected_header_seen:
                 if fields != list(columns):
-                    raise _fail(
-                        path, line_no, f"expected the header {'<TAB>'.join(columns)!r}, found {text[:120]!r}."
-                    )
+                    raise _fail(path, line_no, f"expected the header {'<TAB>'.join(columns)!r}, found {text[:120]!r}.")
                 expected_header_seen = True
                 continue
             if len(fields) != len(columns):
@@ -247,7 +246,9 @@ def read_artists(path: Path) -> dict[int, ArtistRow]:
             lastfm_id=lastfm_id,
             name=_text(name, column="name", path=path, line=line, max_length=MAX_NAME_LENGTH, required=True),
             url=_text(url, column="url", path=path, line=line, max_length=MAX_URL_LENGTH, required=False),
-            picture_url=_text(picture, column="pictureURL", path=path, line=line, max_length=MAX_URL_LENGTH, required=False),
+            picture_url=_text(
+                picture, column="pictureURL", path=path, line=line, max_length=MAX_URL_LENGTH, required=False
+            ),
         )
         first_line[lastfm_id] = line
     return artists
@@ -292,7 +293,9 @@ def read_listens(path: Path, *, artists: Mapping[int, ArtistRow]) -> list[Listen
     """``user_artists.dat``: play counts; every artist must be known (the README checks that it is)."""
     listens: list[ListenRow] = []
     first_line: dict[tuple[int, int], int] = {}
-    for line, (raw_user, raw_artist, raw_weight) in _tab_rows(path, columns=("userID", "artistID", "weight"), header=True):
+    for line, (raw_user, raw_artist, raw_weight) in _tab_rows(
+        path, columns=("userID", "artistID", "weight"), header=True
+    ):
         user_id = _integer(raw_user, column="userID", path=path, line=line)
         artist_id = _integer(raw_artist, column="artistID", path=path, line=line)
         play_count = _integer(raw_weight, column="weight", path=path, line=line, negative_wording="play count (weight)")
@@ -331,7 +334,9 @@ def read_tag_assignments(path: Path, *, tags: Mapping[int, TagRow]) -> list[TagA
             raise _fail(path, line, f"day/month/year {day}/{month}/{year} is not a date ({exc}).") from None
         key = (user_id, artist_id, tag_id)
         if key in first_line:
-            raise _duplicate(path, line, f"(user {user_id}, artist {artist_id}, tag {tag_id}) assignment", first_line[key])
+            raise _duplicate(
+                path, line, f"(user {user_id}, artist {artist_id}, tag {tag_id}) assignment", first_line[key]
+            )
         first_line[key] = line
         rows.append(TagAssignmentRow(user_id=user_id, artist_id=artist_id, tag_id=tag_id, tagged_on=tagged_on))
     return rows
@@ -404,7 +409,9 @@ def lastfm_dataset_read(*, data_dir: Path, progress: bool = False) -> LastfmData
     paths = LastfmPaths.in_data_dir(data_dir)
     for directory in {paths.artists.parent, paths.listens.parent}:
         if not directory.is_dir():
-            raise _fail(directory, None, f"missing folder; {data_dir} should hold {KGCN_DIR_NAME}/ and {HETREC_DIR_NAME}/.")
+            raise _fail(
+                directory, None, f"missing folder; {data_dir} should hold {KGCN_DIR_NAME}/ and {HETREC_DIR_NAME}/."
+            )
 
     with tqdm(total=7, desc="Last.FM: reading files", unit="file", disable=not progress) as bar:
         artists = read_artists(paths.artists)
@@ -527,7 +534,12 @@ def kgcn_graph_records(*, subset: KgcnSubset) -> GraphRecords:
             )
         )
     entities.extend(
-        EntityRecord(id=tag_entity_id(tag.lastfm_id), type=TAG_ENTITY_TYPE, name=tag.name, properties={"lastfm_id": tag.lastfm_id})
+        EntityRecord(
+            id=tag_entity_id(tag.lastfm_id),
+            type=TAG_ENTITY_TYPE,
+            name=tag.name,
+            properties={"lastfm_id": tag.lastfm_id},
+        )
         for tag in subset.tags
     )
 
@@ -603,7 +615,13 @@ def lastfm_catalog_write(*, subset: KgcnSubset, progress: bool = False) -> dict[
             key_fields=("lastfm_id",),
             value_fields=("name", "url", "picture_url", "entity_id", "kgcn_entity"),
             desired={
-                (a.artist.lastfm_id,): (a.artist.name, a.artist.url, a.artist.picture_url, artist_entity_id(a.artist.lastfm_id), a.kgcn_entity)
+                (a.artist.lastfm_id,): (
+                    a.artist.name,
+                    a.artist.url,
+                    a.artist.picture_url,
+                    artist_entity_id(a.artist.lastfm_id),
+                    a.kgcn_entity,
+                )
                 for a in subset.artists
             },
             now=now,
@@ -698,11 +716,15 @@ class LastfmLoadReport:
 
     @property
     def created(self) -> int:
-        return sum(r.created for r in self.catalog.values()) + self.graph.entities.created + self.graph.relations.created
+        return (
+            sum(r.created for r in self.catalog.values()) + self.graph.entities.created + self.graph.relations.created
+        )
 
     @property
     def updated(self) -> int:
-        return sum(r.updated for r in self.catalog.values()) + self.graph.entities.updated + self.graph.relations.updated
+        return (
+            sum(r.updated for r in self.catalog.values()) + self.graph.entities.updated + self.graph.relations.updated
+        )
 
 
 def lastfm_load(
@@ -739,7 +761,12 @@ def lastfm_load(
             "one of these KGCN entity ids; nothing was written. Fix or remove the conflicting catalog rows.",
         ) from None
     graph = graph_upsert(
-        store=store, entities=records.entities, relations=records.relations, batch_size=batch_size, progress=progress, description="Last.FM"
+        store=store,
+        entities=records.entities,
+        relations=records.relations,
+        batch_size=batch_size,
+        progress=progress,
+        description="Last.FM",
     )
 
     kgcn_entities = {link.kgcn_entity for link in subset.artists}
@@ -757,4 +784,6 @@ def lastfm_load(
         tag_relations=len(subset.tag_counts),
         entities_by_type=dict(sorted(Counter(e.type for e in records.entities).items())),
     )
-    return LastfmLoadReport(counts=counts, catalog=catalog, graph=graph, backend=getattr(store, "registry_name", type(store).__name__))
+    return LastfmLoadReport(
+        counts=counts, catalog=catalog, graph=graph, backend=getattr(store, "registry_name", type(store).__name__)
+    )

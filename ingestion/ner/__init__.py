@@ -3,6 +3,7 @@
 Ingestion uses :func:`load_ner_model` and the returned :class:`NerModel`; training is
 ``python manage.py train_ner`` (:func:`ner_train_and_save`). See the README section "NER model".
 """
+
 from __future__ import annotations
 
 from ingestion.ner.config import NerTrainingConfig, config_from_json

@@ -7,23 +7,23 @@ Layout of one artifact (``version`` = ``ner-<UTC timestamp>-<config hash>``, so 
 * ``metrics.json`` – validation and dev scores, data sizes, weak examples used, training time;
 * ``manifest.json`` – format, spaCy version, labels and a SHA-256 of every other file.
 
-Why the checksums and the write-then-rename (both from :mod:`learning_platform.artifacts`): an
+Why the checksums and the write-then-rename (both from :mod:`core.artifacts`): an
 interrupted save leaves only a hidden ``.partial`` directory that is never listed, and a half-copied or
 edited model fails loudly at load time instead of extracting wrong entities. Every problem is a
-:class:`~learning_platform.errors.ModelArtifactError` that says to run ``python manage.py train_ner``.
+:class:`~core.errors.ModelArtifactError` that says to run ``python manage.py train_ner``.
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from learning_platform.artifacts import new_artifact_directory, read_json, sha256_file, write_json
-from learning_platform.errors import DataFileError, LeitmotifError, ModelArtifactError
-
+from core.artifacts import new_artifact_directory, read_json, sha256_file, write_json
+from core.errors import DataFileError, LeitmotifError, ModelArtifactError
 from ingestion.ner.config import NerTrainingConfig
 
 ARTIFACT_FORMAT = "leitmotif-ner/1"
@@ -59,7 +59,7 @@ def save_ner_artifact(
     import spacy
 
     directory = ner_artifacts_dir(directory)
-    created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    created = (now or datetime.now(UTC)).astimezone(UTC)
     name = f"ner-{created.strftime(_TIMESTAMP_FORMAT)}-{config.config_hash()}"
     with new_artifact_directory(directory, name) as partial:
         nlp.to_disk(partial / MODEL_DIR)
@@ -87,7 +87,9 @@ def list_ner_artifacts(directory: Path | str | None = None) -> list[Path]:
     root = ner_artifacts_dir(directory)
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and VERSION_PATTERN.match(p.name) and (p / MANIFEST_FILE).is_file()]
+    found = [
+        p for p in root.iterdir() if p.is_dir() and VERSION_PATTERN.match(p.name) and (p / MANIFEST_FILE).is_file()
+    ]
     return sorted(found, key=lambda p: p.name)
 
 
@@ -103,7 +105,9 @@ def resolve_ner_artifact(path_or_version: Path | str | None = None, *, directory
     if not path.is_dir() and (root / path).is_dir():
         path = root / path
     if not path.is_dir():
-        raise ModelArtifactError(f"NER artifact {str(path_or_version)!r} not found (looked in {root} too); {RETRAIN_HINT}.")
+        raise ModelArtifactError(
+            f"NER artifact {str(path_or_version)!r} not found (looked in {root} too); {RETRAIN_HINT}."
+        )
     return path
 
 
@@ -128,7 +132,11 @@ def verify_ner_artifact(path: Path | str) -> VerifiedArtifact:
         manifest = read_json(path / MANIFEST_FILE)
     except DataFileError as exc:
         raise ModelArtifactError(f"{exc.message.rstrip('.')}; {RETRAIN_HINT}.") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != ARTIFACT_FORMAT or not isinstance(manifest.get("sha256"), dict):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != ARTIFACT_FORMAT
+        or not isinstance(manifest.get("sha256"), dict)
+    ):
         raise ModelArtifactError(f"{path / MANIFEST_FILE}: not a {ARTIFACT_FORMAT} artifact manifest; {RETRAIN_HINT}.")
     trained_with = str(manifest.get("spacy_version", ""))
     if trained_with.split(".")[:2] != spacy.__version__.split(".")[:2]:
@@ -140,9 +148,13 @@ def verify_ner_artifact(path: Path | str) -> VerifiedArtifact:
     for relative, expected in manifest["sha256"].items():
         file_path = path / relative
         if not file_path.is_file():
-            raise ModelArtifactError(f"{file_path}: artifact file is missing, the artifact is incomplete; {RETRAIN_HINT}.")
+            raise ModelArtifactError(
+                f"{file_path}: artifact file is missing, the artifact is incomplete; {RETRAIN_HINT}."
+            )
         if sha256_file(file_path) != expected:
-            raise ModelArtifactError(f"{file_path}: checksum does not match the manifest (corrupt or edited); {RETRAIN_HINT}.")
+            raise ModelArtifactError(
+                f"{file_path}: checksum does not match the manifest (corrupt or edited); {RETRAIN_HINT}."
+            )
     for required in (f"{MODEL_DIR}/config.cfg", CONFIG_FILE, METRICS_FILE):
         if required not in manifest["sha256"]:
             raise ModelArtifactError(f"{path}: the manifest does not list {required}; {RETRAIN_HINT}.")
@@ -151,5 +163,7 @@ def verify_ner_artifact(path: Path | str) -> VerifiedArtifact:
         metrics = read_json(path / METRICS_FILE)
     except (LeitmotifError, TypeError, ValueError) as exc:
         message = getattr(exc, "message", str(exc))
-        raise ModelArtifactError(f"{path / CONFIG_FILE}: unreadable training config ({message}); {RETRAIN_HINT}.") from None
+        raise ModelArtifactError(
+            f"{path / CONFIG_FILE}: unreadable training config ({message}); {RETRAIN_HINT}."
+        ) from None
     return VerifiedArtifact(path=path, manifest=manifest, config=config, metrics=metrics)

@@ -4,6 +4,7 @@ Why a frozen, validated dataclass: a training run must be reproducible from its 
 a typo in ``--config`` (``"epoch": 5``, ``"weak_fraction": 2``) must fail before minutes of training
 with a message naming the key and the allowed values, not train something else silently.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from learning_platform.config_checks import require_bool, require_choices, require_int, require_number
-from learning_platform.errors import ConfigurationError
+from core.config_checks import require_bool, require_choices, require_int, require_number
+from core.errors import ConfigurationError
 
 #: Gold training corpora by name: (corpus key of ``CORPUS_LABEL_MAP``, path under the data dir).
 TRAIN_SOURCES: Mapping[str, tuple[str, str]] = {
@@ -101,9 +102,15 @@ class NerTrainingConfig:
             )
         require_number("batch_size_compound", self.batch_size_compound, low=1.0, high=2.0, prefix=_PREFIX)
         require_bool("use_averages", self.use_averages, prefix=_PREFIX)
-        require_number("validation_fraction", self.validation_fraction, low=0.0, high=0.5, low_inclusive=False, prefix=_PREFIX)
-        object.__setattr__(self, "train_sources", _names("train_sources", self.train_sources, tuple(TRAIN_SOURCES), allow_empty=False))
-        object.__setattr__(self, "weak_sources", _names("weak_sources", self.weak_sources, WEAK_SOURCES, allow_empty=True))
+        require_number(
+            "validation_fraction", self.validation_fraction, low=0.0, high=0.5, low_inclusive=False, prefix=_PREFIX
+        )
+        object.__setattr__(
+            self, "train_sources", _names("train_sources", self.train_sources, tuple(TRAIN_SOURCES), allow_empty=False)
+        )
+        object.__setattr__(
+            self, "weak_sources", _names("weak_sources", self.weak_sources, WEAK_SOURCES, allow_empty=True)
+        )
         require_number("weak_fraction", self.weak_fraction, low=0.0, high=5.0, prefix=_PREFIX)
         require_number("lowercase_fraction", self.lowercase_fraction, low=0.0, high=1.0, prefix=_PREFIX)
         require_int("min_genre_tag_artists", self.min_genre_tag_artists, minimum=1, maximum=100_000, prefix=_PREFIX)
@@ -123,7 +130,7 @@ class NerTrainingConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NerTrainingConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> NerTrainingConfig:
         if not isinstance(data, Mapping):
             raise ConfigurationError(f"NER config must be a JSON object of settings, got {type(data).__name__}.")
         known = {f.name for f in fields(cls)}
@@ -132,7 +139,7 @@ class NerTrainingConfig:
             raise ConfigurationError(f"NER config: unknown keys {unknown}; valid keys are {sorted(known)}.")
         return cls(**dict(data))
 
-    def updated(self, **changes: Any) -> "NerTrainingConfig":
+    def updated(self, **changes: Any) -> NerTrainingConfig:
         """A copy with ``changes`` applied (validated like a new config); ``None`` values are ignored."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -155,7 +162,9 @@ def config_from_json(text_or_path: str) -> NerTrainingConfig:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"--config is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}).") from None
+        raise ConfigurationError(
+            f"--config is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
+        ) from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"--config must be a JSON object of settings, got {type(data).__name__}.")
     defaults = NerTrainingConfig().to_dict()
@@ -163,4 +172,3 @@ def config_from_json(text_or_path: str) -> NerTrainingConfig:
     if unknown:
         raise ConfigurationError(f"NER config: unknown keys {unknown}; valid keys are {sorted(defaults)}.")
     return NerTrainingConfig.from_dict({**defaults, **data})
-

@@ -7,13 +7,14 @@ of that text, and spaCy aligns its tokenization with the corpus tokens when trai
 
 Why strict parsing: both corpora are clean, so anything odd (a line without a tab, a tag such as
 ``B-`` or ``X-song``, an ``I-song`` that continues nothing) means a damaged or wrong file. It raises
-:class:`~learning_platform.errors.DataFileError` naming the file and the 1-based line, instead of
+:class:`~core.errors.DataFileError` naming the file and the 1-based line, instead of
 training on a silently shifted label sequence.
 
 Corpus labels are mapped through :data:`ingestion.labels.CORPUS_LABEL_MAP`. A label without a mapping
 is "not used for training": its tokens are marked *missing* (neither entity nor outside), so the model
 is not taught that they are no entity.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,14 +22,38 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import ConfigurationError, DataFileError
 from ingestion.labels import CORPUS_LABEL_MAP, NER_LABELS
-from learning_platform.errors import ConfigurationError, DataFileError
 
 _TAG = re.compile(r"^(?:O|(?P<prefix>[BI])-(?P<label>\S+))$")
 
 #: Tokens written without a space before them when a sentence is joined back into text.
-_NO_SPACE_BEFORE = frozenset({",", ".", ";", ":", "!", "?", ")", "]", "}", "%", "..", "...",
-                              "'s", "'S", "n't", "N'T", "'t", "'re", "'ve", "'ll", "'d", "'m"})
+_NO_SPACE_BEFORE = frozenset(
+    {
+        ",",
+        ".",
+        ";",
+        ":",
+        "!",
+        "?",
+        ")",
+        "]",
+        "}",
+        "%",
+        "..",
+        "...",
+        "'s",
+        "'S",
+        "n't",
+        "N'T",
+        "'t",
+        "'re",
+        "'ve",
+        "'ll",
+        "'d",
+        "'m",
+    }
+)
 #: Tokens written without a space after them.
 _NO_SPACE_AFTER = frozenset({"(", "[", "{", "$"})
 
@@ -93,11 +118,11 @@ class LabeledSentence:
 
         doc = Doc(vocab, words=list(self.tokens), spaces=list(self.token_spaces()))
         entities = [_span(doc, s) for s in self.entities]
-        missing = [doc[s.start:s.end] for s in self.missing]
+        missing = [doc[s.start : s.end] for s in self.missing]
         doc.set_ents(entities, missing=missing, default="outside" if self.rest_is_outside else "missing")
         return doc
 
-    def lowercased(self) -> "LabeledSentence":
+    def lowercased(self) -> LabeledSentence:
         """The same sentence in lower case (how people type queries); labels unchanged."""
         return LabeledSentence(
             tokens=tuple(t.lower() for t in self.tokens),
@@ -147,7 +172,9 @@ def read_bio_file(
         raise ConfigurationError(f"Unknown NER corpus {corpus!r}; the label map knows {list(corpus_keys(label_map))}.")
     for (map_corpus, corpus_label), ner_label in label_map.items():
         if ner_label not in NER_LABELS:
-            raise ConfigurationError(f"CORPUS_LABEL_MAP maps ({map_corpus!r}, {corpus_label!r}) to {ner_label!r}, which is not in NER_LABELS.")
+            raise ConfigurationError(
+                f"CORPUS_LABEL_MAP maps ({map_corpus!r}, {corpus_label!r}) to {ner_label!r}, which is not in NER_LABELS."
+            )
     if not path.is_file():
         raise DataFileError("NER corpus file not found; check LEITMOTIF_DATA_DIR.", path=str(path))
     raw = path.read_bytes()
@@ -162,29 +189,49 @@ def read_bio_file(
         try:
             line = raw_line.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError as exc:
-            raise DataFileError(f"not valid UTF-8 ({exc.reason} at byte {exc.start}); save the file as UTF-8.", path=str(path), line=number) from None
+            raise DataFileError(
+                f"not valid UTF-8 ({exc.reason} at byte {exc.start}); save the file as UTF-8.",
+                path=str(path),
+                line=number,
+            ) from None
         if not line.strip():
             if tokens:
-                sentences.append(_sentence(tokens, tags, corpus=corpus, label_map=label_map, path=path, first_line=first_line))
+                sentences.append(
+                    _sentence(tokens, tags, corpus=corpus, label_map=label_map, path=path, first_line=first_line)
+                )
                 tokens, tags = [], []
             continue
         parts = line.split("\t")
         if len(parts) != 2:
             raise DataFileError(
-                f"expected 'token<TAB>tag' (one tab), found {len(parts) - 1} tabs in {line[:60]!r}.", path=str(path), line=number
+                f"expected 'token<TAB>tag' (one tab), found {len(parts) - 1} tabs in {line[:60]!r}.",
+                path=str(path),
+                line=number,
             )
         token, tag = parts
         if not token or any(ch.isspace() for ch in token):
-            raise DataFileError(f"the token {token!r} is empty or contains whitespace; one token per line.", path=str(path), line=number)
+            raise DataFileError(
+                f"the token {token!r} is empty or contains whitespace; one token per line.", path=str(path), line=number
+            )
         match = _TAG.match(tag)
         if match is None:
-            raise DataFileError(f"invalid BIO tag {tag!r}; expected O, B-<type> or I-<type>.", path=str(path), line=number)
+            raise DataFileError(
+                f"invalid BIO tag {tag!r}; expected O, B-<type> or I-<type>.", path=str(path), line=number
+            )
         prefix, label = match.group("prefix"), match.group("label")
         if prefix == "I":
             previous = tags[-1] if tags else None
             if previous is None or previous[1] != label:
-                before = "the sentence start" if previous is None else (f"{previous[0]}-{previous[1]}" if previous[0] else "O")
-                raise DataFileError(f"tag {tag!r} continues no {label!r} entity (it follows {before}); it should be B-{label}.", path=str(path), line=number)
+                before = (
+                    "the sentence start"
+                    if previous is None
+                    else (f"{previous[0]}-{previous[1]}" if previous[0] else "O")
+                )
+                raise DataFileError(
+                    f"tag {tag!r} continues no {label!r} entity (it follows {before}); it should be B-{label}.",
+                    path=str(path),
+                    line=number,
+                )
         if not tokens:
             first_line = number
         tokens.append(token)
@@ -192,7 +239,10 @@ def read_bio_file(
     if tokens:
         sentences.append(_sentence(tokens, tags, corpus=corpus, label_map=label_map, path=path, first_line=first_line))
     if not sentences:
-        raise DataFileError("the file holds no sentences; expected 'token<TAB>tag' lines with blank lines between sentences.", path=str(path))
+        raise DataFileError(
+            "the file holds no sentences; expected 'token<TAB>tag' lines with blank lines between sentences.",
+            path=str(path),
+        )
     return sentences
 
 
@@ -208,7 +258,7 @@ def _sentence(
     entities: list[TokenSpan] = []
     missing: list[TokenSpan] = []
     start: int | None = None
-    for i, (prefix, label, _) in enumerate([*tags, (None, None, 0)]):
+    for i, (prefix, _label, _) in enumerate([*tags, (None, None, 0)]):
         if start is not None and prefix != "I":
             corpus_label = tags[start][1]
             mapped = label_map.get((corpus, corpus_label))
@@ -217,5 +267,9 @@ def _sentence(
         if prefix == "B":
             start = i
     return LabeledSentence(
-        tokens=tuple(tokens), entities=tuple(entities), missing=tuple(missing), corpus=corpus, origin=f"{path}:{first_line}"
+        tokens=tuple(tokens),
+        entities=tuple(entities),
+        missing=tuple(missing),
+        corpus=corpus,
+        origin=f"{path}:{first_line}",
     )

@@ -6,6 +6,7 @@ offsets of raw text, so a prediction counts only if its start, end and label equ
 and honestly counts as missed. Macro averages are over the labels that occur in the gold data (a label
 predicted but absent from gold lowers micro precision only).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -136,7 +137,9 @@ def score_spans(
     )
 
 
-def predict_spans(nlp, sentences: Sequence, *, batch_size: int = 64) -> tuple[list[list[CharSpan]], list[list[CharSpan]], int]:
+def predict_spans(
+    nlp, sentences: Sequence, *, batch_size: int = 64
+) -> tuple[list[list[CharSpan]], list[list[CharSpan]], int]:
     """Run ``nlp`` on each sentence's raw text (as ingestion would): gold spans, predicted spans, unreachable gold count."""
     gold = [sentence.char_entities() for sentence in sentences]
     predicted: list[list[CharSpan]] = []
@@ -147,7 +150,9 @@ def predict_spans(nlp, sentences: Sequence, *, batch_size: int = 64) -> tuple[li
     return gold, predicted, unreachable
 
 
-def evaluate_pipeline(nlp, sentences: Sequence, *, labels: Sequence[str] | None = None, batch_size: int = 64) -> NerScores:
+def evaluate_pipeline(
+    nlp, sentences: Sequence, *, labels: Sequence[str] | None = None, batch_size: int = 64
+) -> NerScores:
     """Score ``nlp`` on ``sentences`` (labelled sentences with ``text`` and ``char_entities()``)."""
     gold, predicted, unreachable = predict_spans(nlp, sentences, batch_size=batch_size)
     return score_spans(gold, predicted, labels=labels, unreachable_gold=unreachable)
@@ -173,7 +178,9 @@ def format_scores_table(reports: Mapping[str, NerScores], *, labels: Sequence[st
         return f"{counts.precision:.3f} | {counts.recall:.3f} | {counts.f1:.3f} | {counts.gold}"
 
     for label in labels:
-        if not any(label in r.per_label and (r.per_label[label].gold or r.per_label[label].predicted) for r in reports.values()):
+        if not any(
+            label in r.per_label and (r.per_label[label].gold or r.per_label[label].predicted) for r in reports.values()
+        ):
             continue
         rows.append(f"| {label} | " + " | ".join(cells(reports[name].per_label.get(label)) for name in names) + " |")
     rows.append("| **micro** | " + " | ".join(cells(reports[name].micro) for name in names) + " |")

@@ -10,6 +10,7 @@ are no sentence. A mention belongs to the sentence its first character is in; in
 model predicts a mention running over a sentence break it is cut at the sentence end, so every mention
 lies inside its sentence.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from learning_platform.errors import DocumentInputError, ModelArtifactError
-
+from core.errors import DocumentInputError, ModelArtifactError
 from ingestion.ner.artifacts import MODEL_DIR, RETRAIN_HINT, VerifiedArtifact, resolve_ner_artifact, verify_ner_artifact
 from ingestion.ner.config import NerTrainingConfig
-from ingestion.ner.pipeline import NEWLINE_COMPONENT  # importing registers the component spaCy needs to load the pipeline
+from ingestion.ner.pipeline import (
+    NEWLINE_COMPONENT,  # importing registers the component spaCy needs to load the pipeline
+)
 
 #: spaCy refuses longer texts by default (1,000,000 characters); ingestion's own limit may be higher.
 DEFAULT_MAX_TEXT_LENGTH = 1_000_000
@@ -85,11 +87,16 @@ class NerModel:
 
     def extract_many(self, texts: Iterable[str], *, batch_size: int = 64) -> list[list[Mention]]:
         """Mentions of many texts through ``nlp.pipe`` (much faster than one call per text)."""
-        return [[m for sentence in sentences for m in sentence.mentions] for sentences in self.extract_sentences_many(texts, batch_size=batch_size)]
+        return [
+            [m for sentence in sentences for m in sentence.mentions]
+            for sentences in self.extract_sentences_many(texts, batch_size=batch_size)
+        ]
 
     def extract_sentences_many(self, texts: Iterable[str], *, batch_size: int = 64) -> list[list[Sentence]]:
         if isinstance(texts, (str, bytes)):
-            raise DocumentInputError("extract_many expects a list of texts, not one string; use extract() for a single text.")
+            raise DocumentInputError(
+                "extract_many expects a list of texts, not one string; use extract() for a single text."
+            )
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise DocumentInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
         texts = list(texts)
@@ -132,7 +139,9 @@ def sentences_of(doc) -> list[Sentence]:
         end = start + len(doc.text[start:end].rstrip())
         if end <= start:
             continue
-        mentions[index].append(Mention(start=start, end=end, text=doc.text[start:end], label=ent.label_, sentence_index=index))
+        mentions[index].append(
+            Mention(start=start, end=end, text=doc.text[start:end], label=ent.label_, sentence_index=index)
+        )
     return [
         Sentence(index=i, start=start, end=end, text=doc.text[start:end], mentions=tuple(mentions[i]))
         for i, (start, end) in enumerate(sentences)
@@ -142,7 +151,7 @@ def sentences_of(doc) -> list[Sentence]:
 def load_ner_model(path: Path | str | None = None, *, directory: Path | str | None = None) -> NerModel:
     """Load the newest NER artifact (or the one at ``path``, a directory or a version name), verified.
 
-    Raises :class:`~learning_platform.errors.ModelArtifactError` when there is none, or it is
+    Raises :class:`~core.errors.ModelArtifactError` when there is none, or it is
     incomplete, edited or from another spaCy version; the message says to run ``python manage.py train_ner``.
     """
     import spacy
@@ -150,11 +159,15 @@ def load_ner_model(path: Path | str | None = None, *, directory: Path | str | No
     artifact: VerifiedArtifact = verify_ner_artifact(resolve_ner_artifact(path, directory=directory))
     try:
         nlp = spacy.load(artifact.path / MODEL_DIR)
-    except Exception as exc:  # noqa: BLE001 - whatever spaCy raises, the artifact is unusable
-        raise ModelArtifactError(f"{artifact.path / MODEL_DIR}: spaCy cannot load the pipeline ({exc}); {RETRAIN_HINT}.") from None
+    except Exception as exc:
+        raise ModelArtifactError(
+            f"{artifact.path / MODEL_DIR}: spaCy cannot load the pipeline ({exc}); {RETRAIN_HINT}."
+        ) from None
     missing = [name for name in ("ner", "sentencizer", NEWLINE_COMPONENT) if name not in nlp.pipe_names]
     if missing:
-        raise ModelArtifactError(f"{artifact.path / MODEL_DIR}: the pipeline lacks {', '.join(missing)}; {RETRAIN_HINT}.")
+        raise ModelArtifactError(
+            f"{artifact.path / MODEL_DIR}: the pipeline lacks {', '.join(missing)}; {RETRAIN_HINT}."
+        )
     from django.conf import settings
 
     return NerModel(
@@ -165,4 +178,3 @@ def load_ner_model(path: Path | str | None = None, *, directory: Path | str | No
         metrics=artifact.metrics,
         max_text_length=int(getattr(settings, "INGESTION_MAX_DOCUMENT_BYTES", 0) or 0),
     )
-

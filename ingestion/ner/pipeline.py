@@ -10,13 +10,13 @@ Why no pretrained vectors: the project never downloads models; everything is tra
 ``spacy.blank("en")``. The embedding hashes lower-cased forms, prefixes, suffixes and word shapes, so
 cased encyclopedic text and lower-cased queries share what they can.
 """
+
 from __future__ import annotations
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from ingestion.labels import NER_LABELS
-
 from ingestion.ner.config import NerTrainingConfig
 
 NEWLINE_COMPONENT = "newline_sentence_breaks"

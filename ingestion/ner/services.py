@@ -1,5 +1,6 @@
 """One training run end to end: data, training, validation and dev report, artifact. Used by the
 ``train_ner`` command and by ``benchmarks/ner_quality.py`` so both produce the same artifact."""
+
 from __future__ import annotations
 
 import time
@@ -8,11 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.labels import NER_LABELS
-
 from ingestion.ner.artifacts import save_ner_artifact
 from ingestion.ner.config import NerTrainingConfig
 from ingestion.ner.evaluation import NerScores
-from ingestion.ner.training import TrainedNer, artist_band_merged_f1, assemble_training_data, default_data_dir, evaluate_dev, read_dev_sources, train_pipeline
+from ingestion.ner.training import (
+    TrainedNer,
+    artist_band_merged_f1,
+    assemble_training_data,
+    default_data_dir,
+    evaluate_dev,
+    read_dev_sources,
+    train_pipeline,
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,9 @@ def ner_train_and_save(
         "dev": {name: scores.to_dict() for name, scores in dev.items()},
         "dev_sentences": {name: len(sentences) for name, sentences in dev_sets.items()},
         # MusicRecoNER calls bands "Artist"; this view shows how much of the gap is the ARTIST/BAND split.
-        "dev_micro_with_band_as_artist": {name: artist_band_merged_f1(trained.nlp, sentences) for name, sentences in dev_sets.items()},
+        "dev_micro_with_band_as_artist": {
+            name: artist_band_merged_f1(trained.nlp, sentences) for name, sentences in dev_sets.items()
+        },
     }
     path = save_ner_artifact(trained.nlp, config=config, metrics=metrics, directory=output) if save else None
     return NerTrainingReport(path=path, version=path.name if path else None, trained=trained, dev=dev, metrics=metrics)

@@ -13,6 +13,7 @@ How the data are split and why:
 Reproducibility: one seed drives the split, the weak examples, the shuffling and spaCy/thinc's own
 randomness, and BLAS runs on one thread, so the same config and data give the same model.
 """
+
 from __future__ import annotations
 
 import random
@@ -24,14 +25,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import DataFileError
 from ingestion.labels import NER_LABELS
-from learning_platform.errors import DataFileError
-
 from ingestion.ner.config import DEV_SOURCES, TRAIN_SOURCES, NerTrainingConfig
 from ingestion.ner.corpora import LabeledSentence, read_bio_file
 from ingestion.ner.evaluation import NerScores, evaluate_pipeline, score_spans
 from ingestion.ner.pipeline import TRAINABLE_COMPONENTS, build_pipeline
-from ingestion.ner.weak import Gazetteer, WeakContext, WeakExamples, build_weak_examples, gazetteer_from_store, titles_from_courses_file
+from ingestion.ner.weak import (
+    Gazetteer,
+    WeakContext,
+    WeakExamples,
+    build_weak_examples,
+    gazetteer_from_store,
+    titles_from_courses_file,
+)
 
 COURSES_RELATIVE_PATH = Path("udemy-courses") / "udemy_courses_musical_instruments.csv"
 
@@ -65,7 +72,10 @@ def read_train_sources(config: NerTrainingConfig, *, data_dir: Path) -> dict[str
 
 
 def read_dev_sources(*, data_dir: Path) -> dict[str, list[LabeledSentence]]:
-    return {name: read_bio_file(Path(data_dir) / relative, corpus=corpus) for name, (corpus, relative) in DEV_SOURCES.items()}
+    return {
+        name: read_bio_file(Path(data_dir) / relative, corpus=corpus)
+        for name, (corpus, relative) in DEV_SOURCES.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,9 @@ class ValidationSplit:
     sizes: dict[str, tuple[int, int]]
 
 
-def split_validation(sources: Mapping[str, Sequence[LabeledSentence]], *, fraction: float, seed: int) -> ValidationSplit:
+def split_validation(
+    sources: Mapping[str, Sequence[LabeledSentence]], *, fraction: float, seed: int
+) -> ValidationSplit:
     """A seeded ``fraction`` of every source (at least one sentence, never all) for validation; the rest trains."""
     train: list[LabeledSentence] = []
     validation: list[LabeledSentence] = []
@@ -123,13 +135,23 @@ def assemble_training_data(
     weak: WeakExamples | None = None
     if config.uses_weak_labels:
         if gazetteer is None and store is not None:
-            gazetteer = gazetteer_from_store(store, min_genre_tag_artists=config.min_genre_tag_artists, progress=progress)
+            gazetteer = gazetteer_from_store(
+                store, min_genre_tag_artists=config.min_genre_tag_artists, progress=progress
+            )
         if gazetteer is not None:
             titles: Sequence[str] = ()
             if "course_titles" in config.weak_sources:
-                titles = course_titles if course_titles is not None else titles_from_courses_file(data_dir / COURSES_RELATIVE_PATH)
-            context = WeakContext(gazetteer=gazetteer, train_sentences=train, course_titles=titles, nlp=spacy.blank("en"), rng=rng)
-            weak = build_weak_examples(context, sources=config.weak_sources, limit=int(config.weak_fraction * len(train)))
+                titles = (
+                    course_titles
+                    if course_titles is not None
+                    else titles_from_courses_file(data_dir / COURSES_RELATIVE_PATH)
+                )
+            context = WeakContext(
+                gazetteer=gazetteer, train_sentences=train, course_titles=titles, nlp=spacy.blank("en"), rng=rng
+            )
+            weak = build_weak_examples(
+                context, sources=config.weak_sources, limit=int(config.weak_fraction * len(train))
+            )
 
     cased = [s for s in train if any(t != t.lower() for t in s.tokens)]
     lowercase_count = round(config.lowercase_fraction * len(cased))
@@ -148,7 +170,12 @@ def assemble_training_data(
         "train_entities_by_label": dict(sorted(Counter(sp.label for s in train for sp in s.entities).items())),
     }
     return TrainingData(
-        train=tuple(train), validation=tuple(validation), weak=weak, lowercased=lowercased, gazetteer=gazetteer, stats=stats
+        train=tuple(train),
+        validation=tuple(validation),
+        weak=weak,
+        lowercased=lowercased,
+        gazetteer=gazetteer,
+        stats=stats,
     )
 
 
@@ -230,8 +257,16 @@ def train_pipeline(config: NerTrainingConfig, data: TrainingData, *, progress: b
                     best_state = tuple(nlp.get_pipe(name).to_bytes(exclude=["vocab"]) for name in TRAINABLE_COMPONENTS)
                 else:
                     stale += 1
-            history.append({"epoch": epoch, "loss_ner": round(float(losses.get("ner", 0.0)), 3), "validation_micro_f1": round(f1, 4)})
-            bar.set_postfix(loss=f"{losses.get('ner', 0.0):.1f}", val_f1=f"{f1:.3f}", best=f"{best_f1:.3f}@{best_epoch}")
+            history.append(
+                {
+                    "epoch": epoch,
+                    "loss_ner": round(float(losses.get("ner", 0.0)), 3),
+                    "validation_micro_f1": round(f1, 4),
+                }
+            )
+            bar.set_postfix(
+                loss=f"{losses.get('ner', 0.0):.1f}", val_f1=f"{f1:.3f}", best=f"{best_f1:.3f}@{best_epoch}"
+            )
             if stale >= config.patience:
                 break
         bar.close()

@@ -26,6 +26,7 @@ Two builders turn names into examples (chosen by name in the config, :data:`WEAK
 
 An empty graph yields an empty gazetteer and no weak examples.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.labels import NER_LABELS
-
 from ingestion.ner.corpora import LabeledSentence, TokenSpan
 
 #: Graph entity type -> NER label of its names (``Artist`` and ``Tag`` are split by the rules above).
@@ -63,31 +63,172 @@ GROUP_RELATIONS = frozenset({"ORIGIN"})
 TAG_RELATION = "HAS_TAG"
 
 #: Last words (or word endings) that make a tag a genre name.
-GENRE_HEAD_WORDS = frozenset({
-    "rock", "pop", "metal", "punk", "jazz", "blues", "folk", "soul", "funk", "hop", "rap", "house", "techno",
-    "trance", "wave", "ambient", "electronic", "electronica", "electro", "country", "reggae", "ska", "grunge",
-    "emo", "gospel", "disco", "dub", "garage", "industrial", "hardcore", "metalcore", "grindcore", "deathcore",
-    "screamo", "shoegaze", "britpop", "synthpop", "electropop", "darkwave", "idm", "ebm", "rnb", "bossa nova",
-    "swing", "bluegrass", "rockabilly", "bebop", "classical", "baroque", "opera", "salsa", "samba", "tango",
-    "flamenco", "reggaeton", "dancehall", "downtempo", "chillout", "lounge", "drum and bass", "dubstep",
-    "breakbeat", "jungle", "trip-hop", "hip-hop", "post-rock", "post-punk", "new age", "world music", "mpb",
-    "j-pop", "k-pop", "indie", "psychedelic", "psychedelia", "krautrock", "eurodance", "noise", "drone",
-})
+GENRE_HEAD_WORDS = frozenset(
+    {
+        "rock",
+        "pop",
+        "metal",
+        "punk",
+        "jazz",
+        "blues",
+        "folk",
+        "soul",
+        "funk",
+        "hop",
+        "rap",
+        "house",
+        "techno",
+        "trance",
+        "wave",
+        "ambient",
+        "electronic",
+        "electronica",
+        "electro",
+        "country",
+        "reggae",
+        "ska",
+        "grunge",
+        "emo",
+        "gospel",
+        "disco",
+        "dub",
+        "garage",
+        "industrial",
+        "hardcore",
+        "metalcore",
+        "grindcore",
+        "deathcore",
+        "screamo",
+        "shoegaze",
+        "britpop",
+        "synthpop",
+        "electropop",
+        "darkwave",
+        "idm",
+        "ebm",
+        "rnb",
+        "bossa nova",
+        "swing",
+        "bluegrass",
+        "rockabilly",
+        "bebop",
+        "classical",
+        "baroque",
+        "opera",
+        "salsa",
+        "samba",
+        "tango",
+        "flamenco",
+        "reggaeton",
+        "dancehall",
+        "downtempo",
+        "chillout",
+        "lounge",
+        "drum and bass",
+        "dubstep",
+        "breakbeat",
+        "jungle",
+        "trip-hop",
+        "hip-hop",
+        "post-rock",
+        "post-punk",
+        "new age",
+        "world music",
+        "mpb",
+        "j-pop",
+        "k-pop",
+        "indie",
+        "psychedelic",
+        "psychedelia",
+        "krautrock",
+        "eurodance",
+        "noise",
+        "drone",
+    }
+)
 _GENRE_SUFFIXES = ("core", "pop", "step", "wave", "tronica", "-rock", "-pop", "-metal", "-punk", "-hop")
 #: Words that make a tag something other than a genre even when it ends in a genre word.
-_NOT_GENRE_WORDS = frozenset({"favorite", "favourite", "favorites", "favourites", "love", "best", "seen", "live", "my", "i",
-                              "fav", "awesome", "good", "great", "songs", "song", "artists", "music", "fuck", "fucking"})
+_NOT_GENRE_WORDS = frozenset(
+    {
+        "favorite",
+        "favourite",
+        "favorites",
+        "favourites",
+        "love",
+        "best",
+        "seen",
+        "live",
+        "my",
+        "i",
+        "fav",
+        "awesome",
+        "good",
+        "great",
+        "songs",
+        "song",
+        "artists",
+        "music",
+        "fuck",
+        "fucking",
+    }
+)
 
 #: Names and aliases (folded) that are no entity mention of their entity in running text. Why a list:
 #: the course loader's aliases include agent nouns, verbs and plain words it uses to *link* titles.
-NOT_A_MENTION = frozenset({
-    "voice", "vocals", "sing", "singing", "singer", "singers", "drummer", "drummers", "drumming", "guitarist",
-    "guitarists", "guitarrista", "guitarristas", "pianist", "pianists", "violinist", "saxophonist", "oboist",
-    "song", "songs", "pieces", "tunes", "piezas", "canciones", "runs", "reading", "timing", "teaching",
-    "teaching music", "educators", "ensenando", "coordination", "exercises", "ejercicios", "improvise",
-    "improvising", "improvisar", "jamming", "jammin", "composing", "songwriter", "songwriters", "technique",
-    "techniques", "tecnica", "theory", "teoria", "horn", "pianish", "fills",
-})
+NOT_A_MENTION = frozenset(
+    {
+        "voice",
+        "vocals",
+        "sing",
+        "singing",
+        "singer",
+        "singers",
+        "drummer",
+        "drummers",
+        "drumming",
+        "guitarist",
+        "guitarists",
+        "guitarrista",
+        "guitarristas",
+        "pianist",
+        "pianists",
+        "violinist",
+        "saxophonist",
+        "oboist",
+        "song",
+        "songs",
+        "pieces",
+        "tunes",
+        "piezas",
+        "canciones",
+        "runs",
+        "reading",
+        "timing",
+        "teaching",
+        "teaching music",
+        "educators",
+        "ensenando",
+        "coordination",
+        "exercises",
+        "ejercicios",
+        "improvise",
+        "improvising",
+        "improvisar",
+        "jamming",
+        "jammin",
+        "composing",
+        "songwriter",
+        "songwriters",
+        "technique",
+        "techniques",
+        "tecnica",
+        "theory",
+        "teoria",
+        "horn",
+        "pianish",
+        "fills",
+    }
+)
 #: Longest name (in words) used; longer graph names are mostly descriptions.
 MAX_NAME_WORDS = 6
 #: A course-title word used in at least this many titles is an ordinary title word (outside), not a name.
@@ -152,9 +293,9 @@ class Gazetteer:
         digest = hashlib.sha256()
         for label in sorted(self.names):
             for name in self.names[label]:
-                digest.update(f"{label}\t{name}\n".encode("utf-8"))
+                digest.update(f"{label}\t{name}\n".encode())
         for name in self.query_artists:
-            digest.update(f"query\t{name}\n".encode("utf-8"))
+            digest.update(f"query\t{name}\n".encode())
         return digest.hexdigest()
 
 
@@ -163,7 +304,9 @@ def gazetteer_from_store(store, *, min_genre_tag_artists: int = 3, progress: boo
     from tqdm.auto import tqdm
 
     wanted_types = [ARTIST_ENTITY_TYPE, TAG_ENTITY_TYPE, *ENTITY_TYPE_LABELS]
-    entities = list(tqdm(store.iter_entities(types=wanted_types), desc="Graph names", unit="entity", disable=not progress))
+    entities = list(
+        tqdm(store.iter_entities(types=wanted_types), desc="Graph names", unit="entity", disable=not progress)
+    )
     if not entities:
         return Gazetteer()
     ids_by_type: dict[str, set[str]] = defaultdict(set)
@@ -197,7 +340,11 @@ def gazetteer_from_store(store, *, min_genre_tag_artists: int = 3, progress: boo
             if spoken and usable_name(spoken):
                 query_artists.add(spoken)
         elif entity.type == TAG_ENTITY_TYPE:
-            if tag_artists[entity.id] >= min_genre_tag_artists and is_genre_tag(entity.name) and usable_name(entity.name):
+            if (
+                tag_artists[entity.id] >= min_genre_tag_artists
+                and is_genre_tag(entity.name)
+                and usable_name(entity.name)
+            ):
                 names["GENRE"].add(entity.name)
         else:
             label = ENTITY_TYPE_LABELS[entity.type]
@@ -357,7 +504,9 @@ def course_title_examples(context: WeakContext, limit: int) -> list[LabeledSente
             LabeledSentence(
                 tokens=tuple(token.text for token in doc),
                 spaces=tuple(bool(token.whitespace_) for token in doc),
-                entities=tuple(TokenSpan(span.start, span.end, span.label_) for span in sorted(chosen, key=lambda s: s.start)),
+                entities=tuple(
+                    TokenSpan(span.start, span.end, span.label_) for span in sorted(chosen, key=lambda s: s.start)
+                ),
                 missing=tuple(missing),
                 corpus="udemy-courses",
                 origin=f"course title {context.course_titles[index]!r}",
@@ -382,14 +531,19 @@ class WeakExamples:
     limit: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"limit": self.limit, "available": dict(self.available), "used": dict(self.used), "total_used": len(self.examples)}
+        return {
+            "limit": self.limit,
+            "available": dict(self.available),
+            "used": dict(self.used),
+            "total_used": len(self.examples),
+        }
 
 
 def build_weak_examples(context: WeakContext, *, sources: Sequence[str], limit: int) -> WeakExamples:
     """At most ``limit`` weak examples, shared evenly among ``sources`` (a source with fewer leaves the rest to the others)."""
     candidates = {name: WEAK_BUILDERS[name](context, limit) for name in sources}
     available = {name: len(found) for name, found in candidates.items()}
-    used = {name: 0 for name in sources}
+    used = dict.fromkeys(sources, 0)
     remaining = limit
     open_sources = [name for name in sources if available[name] > 0]
     while remaining > 0 and open_sources:

@@ -13,6 +13,7 @@ the corpus → schema tables :mod:`ingestion.relations.corpus_mapping`.
 
 ``load_relation_extractor`` is imported lazily so that reading the schema or the records does not load torch.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

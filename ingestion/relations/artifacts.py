@@ -8,23 +8,23 @@ Layout of one version (``bilstm-<UTC timestamp>-<config hash>``):
 * ``metrics.json`` – dev tables of the BiLSTM and the baseline, validation scores, history, data report;
 * ``manifest.json`` – format version, class labels, temperature, library versions, SHA-256 of every file.
 
-Same guarantees as the other artifacts of the project (:mod:`learning_platform.artifacts`): written
+Same guarantees as the other artifacts of the project (:mod:`core.artifacts`): written
 into a hidden directory then renamed, and every file checked against the manifest when loaded. Any
 problem at load time is a :class:`ModelArtifactError` (E031) that says how to get a good artifact.
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from learning_platform.artifacts import new_artifact_directory, read_json, sha256_file, write_json
-from learning_platform.errors import LeitmotifError, ModelArtifactError
-
+from core.artifacts import new_artifact_directory, read_json, sha256_file, write_json
+from core.errors import LeitmotifError, ModelArtifactError
 from ingestion.relations.config import RelationTrainingConfig
 from ingestion.relations.features import Vocabulary
 from ingestion.relations.schema import RELATION_LABELS
@@ -61,7 +61,7 @@ def save_relation_artifact(
 ) -> Path:
     """Write a new version under ``directory`` (default ``<artifacts>/relations``) and return its path."""
     directory = relations_artifacts_dir(directory)
-    created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    created = (now or datetime.now(UTC)).astimezone(UTC)
     name = f"bilstm-{created.strftime(_TIMESTAMP_FORMAT)}-{result.config.config_hash()}"
     with new_artifact_directory(directory, name) as partial:
         write_json(partial / CONFIG_FILE, result.config.to_dict())
@@ -89,21 +89,35 @@ def list_relation_artifacts(directory: Path | str | None = None) -> list[Path]:
     directory = relations_artifacts_dir(directory)
     if not directory.is_dir():
         return []
-    found = [(m["timestamp"], child.name, child) for child in directory.iterdir() if child.is_dir() and (m := _NAME_PATTERN.match(child.name))]
+    found = [
+        (m["timestamp"], child.name, child)
+        for child in directory.iterdir()
+        if child.is_dir() and (m := _NAME_PATTERN.match(child.name))
+    ]
     return [child for _, _, child in sorted(found)]
 
 
 def latest_relation_artifact(directory: Path | str | None = None) -> Path:
     found = list_relation_artifacts(directory)
     if not found:
-        raise ModelArtifactError(f"No relation extractor has been trained yet in {relations_artifacts_dir(directory)}; {TRAIN_HINT}.")
+        raise ModelArtifactError(
+            f"No relation extractor has been trained yet in {relations_artifacts_dir(directory)}; {TRAIN_HINT}."
+        )
     return found[-1]
 
 
 class LoadedRelationArtifact:
     """A validated artifact: config, vocabulary, manifest, metrics and the BiLSTM in eval mode."""
 
-    def __init__(self, path: Path, config: RelationTrainingConfig, vocabulary: Vocabulary, manifest: Mapping[str, Any], metrics: Mapping[str, Any], model):
+    def __init__(
+        self,
+        path: Path,
+        config: RelationTrainingConfig,
+        vocabulary: Vocabulary,
+        manifest: Mapping[str, Any],
+        metrics: Mapping[str, Any],
+        model,
+    ):
         self.path = path
         self.config = config
         self.vocabulary = vocabulary
@@ -123,7 +137,9 @@ class LoadedRelationArtifact:
 def load_relation_artifact(path: Path | str) -> LoadedRelationArtifact:
     path = Path(path)
     if not path.is_dir():
-        raise ModelArtifactError(f"Relation artifact directory {path} does not exist; {TRAIN_HINT} or pass an existing version.")
+        raise ModelArtifactError(
+            f"Relation artifact directory {path} does not exist; {TRAIN_HINT} or pass an existing version."
+        )
     try:
         manifest = read_json(path / MANIFEST_FILE)
         if not isinstance(manifest, dict) or manifest.get("format_version") != ARTIFACT_FORMAT_VERSION:
@@ -137,14 +153,18 @@ def load_relation_artifact(path: Path | str) -> LoadedRelationArtifact:
             )
         temperature = manifest.get("temperature")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ModelArtifactError(f"{path / MANIFEST_FILE}: temperature {temperature!r} is not a positive number; {TRAIN_HINT}.")
+            raise ModelArtifactError(
+                f"{path / MANIFEST_FILE}: temperature {temperature!r} is not a positive number; {TRAIN_HINT}."
+            )
         checksums = manifest.get("sha256") or {}
         for filename in ARTIFACT_FILES:
             file_path = path / filename
             if not file_path.is_file():
                 raise ModelArtifactError(f"{file_path} is missing; the artifact is incomplete, {TRAIN_HINT}.")
             if checksums.get(filename) != sha256_file(file_path):
-                raise ModelArtifactError(f"{file_path} does not match its checksum in the manifest (corrupt or edited); {TRAIN_HINT}.")
+                raise ModelArtifactError(
+                    f"{file_path} does not match its checksum in the manifest (corrupt or edited); {TRAIN_HINT}."
+                )
         config = RelationTrainingConfig.from_dict(read_json(path / CONFIG_FILE))
         words = read_json(path / VOCAB_FILE)
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
@@ -162,7 +182,9 @@ def load_relation_artifact(path: Path | str) -> LoadedRelationArtifact:
     try:
         state = torch.load(path / MODEL_STATE_FILE, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - an unreadable or mismatched state means the same to the user
-        raise ModelArtifactError(f"{path / MODEL_STATE_FILE} cannot be loaded into the BiLSTM ({exc}); {TRAIN_HINT}.") from exc
+    except Exception as exc:
+        raise ModelArtifactError(
+            f"{path / MODEL_STATE_FILE} cannot be loaded into the BiLSTM ({exc}); {TRAIN_HINT}."
+        ) from exc
     model.eval()
     return LoadedRelationArtifact(path, config, vocabulary, manifest, metrics, model)

@@ -6,6 +6,7 @@ NER labels and their combination, which mention comes first and a bucketed token
 schema forbids for the pair's labels are masked exactly as in the BiLSTM, so the two differ only in
 how they read the sentence.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,7 +25,9 @@ from ingestion.relations.schema import RELATION_LABELS, allowed_label_mask
 CONTEXT_WINDOW = 2
 
 
-def pair_features(sentence: TokenisedSentence, head: int, tail: int, head_label: str, tail_label: str) -> dict[str, float]:
+def pair_features(
+    sentence: TokenisedSentence, head: int, tail: int, head_label: str, tail_label: str
+) -> dict[str, float]:
     (hs, he), (ts, te) = sentence.mention_tokens[head], sentence.mention_tokens[tail]
     words = sentence.words
     first_end, second_start = (he, ts) if hs <= ts else (te, hs)
@@ -38,9 +41,9 @@ def pair_features(sentence: TokenisedSentence, head: int, tail: int, head_label:
     }
     for word in words[first_end:second_start]:
         features[f"between={word}"] = features.get(f"between={word}", 0.0) + 1.0
-    for offset, word in enumerate(reversed(words[max(0, first_start - CONTEXT_WINDOW):first_start])):
+    for offset, word in enumerate(reversed(words[max(0, first_start - CONTEXT_WINDOW) : first_start])):
         features[f"before{offset}={word}"] = 1.0
-    for offset, word in enumerate(words[second_end:second_end + CONTEXT_WINDOW]):
+    for offset, word in enumerate(words[second_end : second_end + CONTEXT_WINDOW]):
         features[f"after{offset}={word}"] = 1.0
     for word in words[hs:he]:
         features[f"head_word={word}"] = 1.0
@@ -78,7 +81,9 @@ class LogisticRegressionBaseline:
     model: LogisticRegression
 
     @classmethod
-    def train(cls, sentences: Sequence[AnnotatedSentence], *, seed: int, c: float = 1.0, max_iter: int = 2000) -> "LogisticRegressionBaseline":
+    def train(
+        cls, sentences: Sequence[AnnotatedSentence], *, seed: int, c: float = 1.0, max_iter: int = 2000
+    ) -> LogisticRegressionBaseline:
         features, labels, _ = sentence_features(sentences)
         vectorizer = DictVectorizer(sparse=True)
         x = vectorizer.fit_transform(features)

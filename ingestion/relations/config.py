@@ -4,6 +4,7 @@ Why a frozen, validated dataclass: a run must be reproducible from its ``config.
 data files, every hyper-parameter), and a bad value must fail before minutes of training, with a
 message naming the setting.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from learning_platform.config_checks import (
+from core.config_checks import (
     require_bool,
     require_int,
     require_known_keys,
@@ -20,7 +21,7 @@ from learning_platform.config_checks import (
     require_positive_number,
     require_settings_object,
 )
-from learning_platform.errors import ConfigurationError
+from core.errors import ConfigurationError
 
 CROSSRE_DIR = "crossner-crossre-music"
 
@@ -64,7 +65,16 @@ class RelationTrainingConfig:
 
     def __post_init__(self) -> None:
         require_int("seed", self.seed, minimum=0)
-        for name in ("epochs", "batch_size", "embedding_dim", "hidden_dim", "mlp_dim", "patience", "min_word_count", "torch_threads"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "embedding_dim",
+            "hidden_dim",
+            "mlp_dim",
+            "patience",
+            "min_word_count",
+            "torch_threads",
+        ):
             require_int(name, getattr(self, name), minimum=1)
         require_int("max_tokens", self.max_tokens, minimum=8)
         require_int("context_tokens", self.context_tokens, minimum=0)
@@ -80,7 +90,9 @@ class RelationTrainingConfig:
         for name in ("learning_rate", "gradient_clip"):
             require_positive_number(name, getattr(self, name))
         require_bool("distant_supervision", self.distant_supervision)
-        if isinstance(self.crossre_train_files, str) or not all(isinstance(p, str) and p for p in self.crossre_train_files):
+        if isinstance(self.crossre_train_files, str) or not all(
+            isinstance(p, str) and p for p in self.crossre_train_files
+        ):
             raise ConfigurationError("crossre_train_files must be a list of file paths.")
         if not isinstance(self.crossre_dev_file, str) or not self.crossre_dev_file:
             raise ConfigurationError("crossre_dev_file must be a file path.")
@@ -95,7 +107,7 @@ class RelationTrainingConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RelationTrainingConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> RelationTrainingConfig:
         require_known_keys(require_settings_object(data, what="relation training"), cls, what="relation")
         values = dict(data)
         if isinstance(values.get("crossre_train_files"), list):

@@ -3,6 +3,7 @@
 Why strict readers: a malformed line would otherwise surface much later as a shape error inside the
 trainer. Every problem is a :class:`DataFileError` naming the file and the 1-based line.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import DataFileError
 from ingestion.labels import CORPUS_LABEL_MAP
-from learning_platform.errors import DataFileError
-
 from ingestion.relations.corpus_mapping import FEWREL_MAPPINGS, fewrel_tail_label, map_crossre_relation
 from ingestion.relations.records import AnnotatedSentence, MentionSpan
 from ingestion.relations.schema import RELATIONS_BY_NAME
@@ -70,7 +70,9 @@ class FewRelInstance:
 
 def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     if not path.is_file():
-        raise DataFileError("file not found; check LEITMOTIF_DATA_DIR (see /work/shared/data/README.md).", path=str(path))
+        raise DataFileError(
+            "file not found; check LEITMOTIF_DATA_DIR (see /work/shared/data/README.md).", path=str(path)
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -81,7 +83,9 @@ def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
         try:
             yield number, json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise DataFileError(f"not a JSON object ({exc.msg} at column {exc.colno}).", path=str(path), line=number) from exc
+            raise DataFileError(
+                f"not a JSON object ({exc.msg} at column {exc.colno}).", path=str(path), line=number
+            ) from exc
 
 
 def _tokens(value: Any, *, path: Path, line: int, key: str) -> tuple[tuple[str, ...], list[int]]:
@@ -133,7 +137,13 @@ def read_crossre(path: Path | str) -> list[CrossReSentence]:
             raise DataFileError("'ner' and 'relations' must be lists.", **where)
         entities: list[CrossReEntity] = []
         for item in obj["ner"]:
-            if not (isinstance(item, list) and len(item) == 3 and _is_index(item[0]) and _is_index(item[1]) and isinstance(item[2], str)):
+            if not (
+                isinstance(item, list)
+                and len(item) == 3
+                and _is_index(item[0])
+                and _is_index(item[1])
+                and isinstance(item[2], str)
+            ):
                 raise DataFileError(f"ner entry {item!r:.60} must be [start, end, type].", **where)
             start, end, entity_type = item
             if not 0 <= start <= end < original_length:
@@ -150,8 +160,16 @@ def read_crossre(path: Path | str) -> list[CrossReSentence]:
             remapped[(entity.start, entity.end)] = span
         relations: list[CrossReRelation] = []
         for item in obj["relations"]:
-            if not (isinstance(item, list) and len(item) >= 5 and all(_is_index(v) for v in item[:4]) and isinstance(item[4], str)):
-                raise DataFileError(f"relation entry {item!r:.60} must be [head_start, head_end, tail_start, tail_end, label, ...].", **where)
+            if not (
+                isinstance(item, list)
+                and len(item) >= 5
+                and all(_is_index(v) for v in item[:4])
+                and isinstance(item[4], str)
+            ):
+                raise DataFileError(
+                    f"relation entry {item!r:.60} must be [head_start, head_end, tail_start, tail_end, label, ...].",
+                    **where,
+                )
             head, tail = (item[0], item[1]), (item[2], item[3])
             if head not in spans or tail not in spans:
                 raise DataFileError(f"relation {item[:5]!r} names a span that is not in 'ner'.", **where)
@@ -195,7 +213,11 @@ def read_fewrel(path: Path | str) -> list[FewRelInstance]:
             if span is None:
                 raise DataFileError(f"{key!r} span {pos} covers only blank tokens.", **where)
             name = argument.get("name")
-            arguments.append(FewRelArgument(name if isinstance(name, str) else " ".join(tokens[span[0]:span[1] + 1]), span[0], span[1] + 1))
+            arguments.append(
+                FewRelArgument(
+                    name if isinstance(name, str) else " ".join(tokens[span[0] : span[1] + 1]), span[0], span[1] + 1
+                )
+            )
         head, tail = arguments
         if head.start < tail.end and tail.start < head.end:
             raise DataFileError("the 'h' and 't' spans overlap.", **where)
@@ -203,7 +225,9 @@ def read_fewrel(path: Path | str) -> list[FewRelInstance]:
             raise DataFileError("'pid' must be a Wikidata property id such as 'P86'.", **where)
         relation = obj.get("relation")
         instances.append(
-            FewRelInstance(tokens, head, tail, obj["pid"], relation if isinstance(relation, str) else obj["pid"], str(path), line)
+            FewRelInstance(
+                tokens, head, tail, obj["pid"], relation if isinstance(relation, str) else obj["pid"], str(path), line
+            )
         )
     return instances
 
@@ -323,7 +347,7 @@ def crossner_gazetteer(sentences: Sequence[CrossReSentence]) -> dict[str, str]:
             label = CORPUS_LABEL_MAP.get((CROSSNER_CORPUS, entity.type))
             if label is None:
                 continue
-            name = " ".join(sentence.tokens[entity.start:entity.end + 1]).lower()
+            name = " ".join(sentence.tokens[entity.start : entity.end + 1]).lower()
             votes.setdefault(name, Counter())[label] += 1
     return {name: counter.most_common(1)[0][0] for name, counter in votes.items()}
 
@@ -353,8 +377,8 @@ def fewrel_to_annotated(
         ours_head, ours_tail = (instance.tail, instance.head) if mapping.reverse else (instance.head, instance.tail)
         text, starts = detokenise(instance.tokens)
 
-        def span_text(argument: FewRelArgument) -> str:
-            return " ".join(instance.tokens[argument.start:argument.end])
+        def span_text(argument: FewRelArgument, tokens: list[str] = instance.tokens) -> str:
+            return " ".join(tokens[argument.start : argument.end])
 
         head_label = gazetteer.get(span_text(ours_head).lower(), mapping.head_label)
         tail_label = gazetteer.get(span_text(ours_tail).lower(), fewrel_tail_label(mapping, span_text(ours_tail)))

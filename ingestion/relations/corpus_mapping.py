@@ -17,6 +17,7 @@ Why gold relations without a rule are dropped rather than made NONE: "Dead Kenne
 Day" is annotated as a relation we do not model; calling it "no relation" would teach the classifier
 that the sentence says nothing about the pair, which is false.
 """
+
 from __future__ import annotations
 
 import re
@@ -58,38 +59,94 @@ _ACTS = _types("musicalartist", "band")
 _PEOPLE = _types("musicalartist", "person")
 _GENRE_HOLDERS = _types("musicalartist", "band", "song", "album")
 _NOT_ORIGIN = _types("hit_in", "released_in", "tour_in", "performed_at", "performs_in")
-_COLLABORATION = _types("collaborator", "collaboration", "works_with", "performs_with", "influences", "influenced_by", "covers")
+_COLLABORATION = _types(
+    "collaborator", "collaboration", "works_with", "performs_with", "influences", "influenced_by", "covers"
+)
 
 #: The CrossRE table (first match wins). Counts in the notes are over re_train + re_test_part_shared + re_dev.
 CROSSRE_RULES: tuple[CrossReRule, ...] = (
-    CrossReRule("part-of", _PEOPLE, _types("band"), "MEMBER_OF", note="'Nicky Moore' part-of 'Samson' (104 artist/band)"),
-    CrossReRule("role", _PEOPLE, _types("band", "organisation"), "MEMBER_OF", explanations=_types("in_band", "band_member"),
-                note="role marked in_band: membership (77); other roles are collaborations, influence or management"),
-    CrossReRule("artifact", _ACTS, _types("song", "album"), "PERFORMED", note="'Doggystyle' artifact 'Snoop Dogg' (album/song → act, reversed)"),
-    CrossReRule("role", _ACTS, _types("song", "album"), "PERFORMED",
-                explanations=_types("on_album", "guest_artist", "makes_cover", "covers", "contributor", "performs"),
-                note="role on a work with a performing explanation; an unexplained role may be production"),
-    CrossReRule("general-affiliation", _GENRE_HOLDERS, _types("musicgenre"), "HAS_GENRE", note="'Slayer' general-affiliation 'thrash metal'"),
+    CrossReRule(
+        "part-of", _PEOPLE, _types("band"), "MEMBER_OF", note="'Nicky Moore' part-of 'Samson' (104 artist/band)"
+    ),
+    CrossReRule(
+        "role",
+        _PEOPLE,
+        _types("band", "organisation"),
+        "MEMBER_OF",
+        explanations=_types("in_band", "band_member"),
+        note="role marked in_band: membership (77); other roles are collaborations, influence or management",
+    ),
+    CrossReRule(
+        "artifact",
+        _ACTS,
+        _types("song", "album"),
+        "PERFORMED",
+        note="'Doggystyle' artifact 'Snoop Dogg' (album/song → act, reversed)",
+    ),
+    CrossReRule(
+        "role",
+        _ACTS,
+        _types("song", "album"),
+        "PERFORMED",
+        explanations=_types("on_album", "guest_artist", "makes_cover", "covers", "contributor", "performs"),
+        note="role on a work with a performing explanation; an unexplained role may be production",
+    ),
+    CrossReRule(
+        "general-affiliation",
+        _GENRE_HOLDERS,
+        _types("musicgenre"),
+        "HAS_GENRE",
+        note="'Slayer' general-affiliation 'thrash metal'",
+    ),
     CrossReRule("type-of", _GENRE_HOLDERS, _types("musicgenre"), "HAS_GENRE"),
     CrossReRule("usage", _GENRE_HOLDERS, _types("musicgenre"), "HAS_GENRE", note="'Steve Bach' usage 'Jazz'"),
     CrossReRule("usage", _PEOPLE, _types("musicalinstrument"), "INSTRUMENTS_PLAYED", note="'Larner' usage 'koto'"),
     CrossReRule("general-affiliation", _PEOPLE, _types("musicalinstrument"), "INSTRUMENTS_PLAYED"),
-    CrossReRule("physical", _ACTS, _types("country"), "ORIGIN", excluded_explanations=_NOT_ORIGIN,
-                note="'Beherit' physical 'Finland'; touring/charting explanations excluded. physical with a 'location' "
-                     "is left out: it is mostly a venue (Grand Ole Opry, La Scala), not where the act comes from"),
+    CrossReRule(
+        "physical",
+        _ACTS,
+        _types("country"),
+        "ORIGIN",
+        excluded_explanations=_NOT_ORIGIN,
+        note="'Beherit' physical 'Finland'; touring/charting explanations excluded. physical with a 'location' "
+        "is left out: it is mostly a venue (Grand Ole Opry, La Scala), not where the act comes from",
+    ),
     CrossReRule("origin", _ACTS, _types("country", "location"), "ORIGIN"),
-    CrossReRule("general-affiliation", _ACTS, _types("country", "location"), "ORIGIN", excluded_explanations=_NOT_ORIGIN,
-                note="mostly marked from-country"),
-    CrossReRule("win-defeat", _types("musicalartist", "band", "song", "album", "person"), _types("award"), "WON_AWARD",
-                excluded_explanations=_types("nominated_for", "nominated")),
+    CrossReRule(
+        "general-affiliation",
+        _ACTS,
+        _types("country", "location"),
+        "ORIGIN",
+        excluded_explanations=_NOT_ORIGIN,
+        note="mostly marked from-country",
+    ),
+    CrossReRule(
+        "win-defeat",
+        _types("musicalartist", "band", "song", "album", "person"),
+        _types("award"),
+        "WON_AWARD",
+        excluded_explanations=_types("nominated_for", "nominated"),
+    ),
     CrossReRule("social", _ACTS, _ACTS, "ASSOCIATED_WITH"),
     CrossReRule("related-to", _ACTS, _ACTS, "ASSOCIATED_WITH", note="mostly influenced_by"),
     CrossReRule("role", _ACTS, _ACTS, "ASSOCIATED_WITH", explanations=_COLLABORATION),
-    CrossReRule("role", _types("musicalartist"), _types("musicalartist"), "ASSOCIATED_WITH", explanations=_types(""),
-                note="unexplained role between two artists: appearing or working together"),
-    CrossReRule("role", _types("band"), _types("band"), "ASSOCIATED_WITH", explanations=_types(""),
-                note="unexplained role between two bands: influence, covers, touring together. An unexplained role "
-                     "between an artist and a band is left out: it is membership as often as not"),
+    CrossReRule(
+        "role",
+        _types("musicalartist"),
+        _types("musicalartist"),
+        "ASSOCIATED_WITH",
+        explanations=_types(""),
+        note="unexplained role between two artists: appearing or working together",
+    ),
+    CrossReRule(
+        "role",
+        _types("band"),
+        _types("band"),
+        "ASSOCIATED_WITH",
+        explanations=_types(""),
+        note="unexplained role between two bands: influence, covers, touring together. An unexplained role "
+        "between an artist and a band is left out: it is membership as often as not",
+    ),
 )
 
 

@@ -8,6 +8,7 @@
 * validation: a seeded slice of train (grouped by text, per source) for early stopping and the softmax
   temperature. Carved after distant supervision, so it looks like the rest of train.
 """
+
 from __future__ import annotations
 
 import random
@@ -17,10 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from learning_platform.errors import ConfigurationError
-
+from core.errors import ConfigurationError
 from ingestion.relations.config import RelationTrainingConfig
-from ingestion.relations.corpora import MappingReport, crossner_gazetteer, crossre_to_annotated, fewrel_to_annotated, read_crossre, read_fewrel
+from ingestion.relations.corpora import (
+    MappingReport,
+    crossner_gazetteer,
+    crossre_to_annotated,
+    fewrel_to_annotated,
+    read_crossre,
+    read_fewrel,
+)
 from ingestion.relations.records import AnnotatedSentence
 from ingestion.relations.schema import NONE_RELATION
 
@@ -99,7 +106,9 @@ def build_relation_datasets(
     crossre_train_raw = [s for f in config.crossre_train_files for s in read_crossre(resolve_data_path(f, data_dir))]
     crossre_train = crossre_to_annotated(crossre_train_raw, report=crossre_report)
     dev_report = MappingReport()
-    crossre_dev = crossre_to_annotated(read_crossre(resolve_data_path(config.crossre_dev_file, data_dir)), report=dev_report)
+    crossre_dev = crossre_to_annotated(
+        read_crossre(resolve_data_path(config.crossre_dev_file, data_dir)), report=dev_report
+    )
 
     fewrel_train: list[AnnotatedSentence] = []
     fewrel_dev: list[AnnotatedSentence] = []
@@ -107,8 +116,12 @@ def build_relation_datasets(
     if config.fewrel_file is not None:
         # Labels of FewRel arguments come from CrossNER's *training* annotations only, never from dev.
         gazetteer = crossner_gazetteer(crossre_train_raw)
-        fewrel = fewrel_to_annotated(read_fewrel(resolve_data_path(config.fewrel_file, data_dir)), gazetteer=gazetteer, report=fewrel_report)
-        fewrel_train, fewrel_dev = stratified_group_split(fewrel, fraction=config.fewrel_dev_fraction, seed=config.seed, stratum=_first_relation)
+        fewrel = fewrel_to_annotated(
+            read_fewrel(resolve_data_path(config.fewrel_file, data_dir)), gazetteer=gazetteer, report=fewrel_report
+        )
+        fewrel_train, fewrel_dev = stratified_group_split(
+            fewrel, fraction=config.fewrel_dev_fraction, seed=config.seed, stratum=_first_relation
+        )
 
     dev = crossre_dev + fewrel_dev
     dev_texts = {text_key(s.text) for s in dev}
@@ -125,7 +138,9 @@ def build_relation_datasets(
         train, fraction=config.validation_fraction, seed=config.seed + 1, stratum=lambda s: s.source
     )
     if not train:
-        raise ConfigurationError("No training sentences are left after removing dev sentences and the validation slice.")
+        raise ConfigurationError(
+            "No training sentences are left after removing dev sentences and the validation slice."
+        )
     report = {
         "data_dir": str(data_dir),
         "crossre_train_mapping": crossre_report.to_dict(),

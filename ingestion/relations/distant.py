@@ -8,6 +8,7 @@ in training sentences: the dev split is never touched.
 Names are matched exactly (case-insensitive) against entity names and aliases through the store
 interface, so it works on either backend and simply adds nothing when the graph is empty.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -15,11 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kg.stores.base import KnowledgeGraphStore
-
 from ingestion.relations.corpus_mapping import GRAPH_RELATION_MAP
 from ingestion.relations.records import AnnotatedSentence
 from ingestion.relations.schema import NONE_RELATION, RELATIONS_BY_NAME
+from kg.stores.base import KnowledgeGraphStore
 
 #: How many prefix matches to fetch per name; exact matches come first in the store's order.
 SEARCH_LIMIT = 25
@@ -55,7 +55,7 @@ class DistantReport:
 
 def _mention_text(sentence: AnnotatedSentence, index: int) -> str:
     mention = sentence.mentions[index]
-    return " ".join(sentence.text[mention.start:mention.end].split()).casefold()
+    return " ".join(sentence.text[mention.start : mention.end].split()).casefold()
 
 
 def graph_facts_between(names: set[str], store: KnowledgeGraphStore) -> tuple[dict[tuple[str, str], set[str]], int]:
@@ -99,7 +99,9 @@ def apply_distant_supervision(
             graph_types = facts.get((_mention_text(sentence, head), _mention_text(sentence, tail)), set())
             head_label, tail_label = sentence.mentions[head].label, sentence.mentions[tail].label
             fitting = sorted(
-                (GRAPH_RELATION_MAP[t], t) for t in graph_types if RELATIONS_BY_NAME[GRAPH_RELATION_MAP[t]].allows(head_label, tail_label)
+                (GRAPH_RELATION_MAP[t], t)
+                for t in graph_types
+                if RELATIONS_BY_NAME[GRAPH_RELATION_MAP[t]].allows(head_label, tail_label)
             )
             if not fitting:
                 continue
@@ -116,14 +118,18 @@ def apply_distant_supervision(
                         distant.add(pair)
                         report.added[relation] += 1
                         report.by_graph_relation[graph_type] += 1
-                        report.examples.append({"sentence": sentence.id, "head": pair[0], "tail": pair[1], "relation": relation})
+                        report.examples.append(
+                            {"sentence": sentence.id, "head": pair[0], "tail": pair[1], "relation": relation}
+                        )
         if distant != set(sentence.distant):
             sentence = replace(sentence, relations=relations, distant=frozenset(distant))
         result.append(sentence)
     return result, report
 
 
-def apply_recorded_distant_labels(sentences: Sequence[AnnotatedSentence], examples: Sequence[dict[str, Any]]) -> list[AnnotatedSentence]:
+def apply_recorded_distant_labels(
+    sentences: Sequence[AnnotatedSentence], examples: Sequence[dict[str, Any]]
+) -> list[AnnotatedSentence]:
     """Re-apply the distant labels a training run recorded (``metrics.json``), without asking the graph."""
     by_sentence: dict[str, list[dict[str, Any]]] = {}
     for example in examples:

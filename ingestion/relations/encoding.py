@@ -1,4 +1,5 @@
 """Candidate pairs → padded tensors for the BiLSTM (shared by training, evaluation and inference)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -36,7 +37,9 @@ def encode_pairs(
     encoded = []
     for head, tail in pairs:
         h_label, t_label = mentions[head].label, mentions[tail].label
-        marked = mark_pair(tokenised, head, tail, h_label, t_label, context_tokens=context_tokens, max_tokens=max_tokens)
+        marked = mark_pair(
+            tokenised, head, tail, h_label, t_label, context_tokens=context_tokens, max_tokens=max_tokens
+        )
         encoded.append(
             EncodedPair(
                 token_ids=tuple(vocabulary.encode(marked.tokens)),

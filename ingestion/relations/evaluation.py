@@ -5,6 +5,7 @@ positive is a pair whose gold and predicted class are both r; a false positive p
 another gold class (NONE included); a false negative misses a gold r. Macro F1 averages the relations
 that occur in the gold data of the split (NONE excluded); micro figures pool all non-NONE decisions.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,11 @@ def relation_scores(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, 
         total_tp, total_fp, total_fn = total_tp + tp, total_fp + fp, total_fn + fn
         precision, recall, f1 = _prf(tp, fp, fn)
         per_relation[relation] = {
-            "precision": precision, "recall": recall, "f1": f1, "support": tp + fn, "predicted": tp + fp,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": tp + fn,
+            "predicted": tp + fp,
         }
     supported = [scores["f1"] for scores in per_relation.values() if scores["support"] > 0]
     precision, recall, f1 = _prf(total_tp, total_fp, total_fn)
@@ -59,11 +64,22 @@ def format_comparison(results: Mapping[str, Mapping[str, Any]], *, title: str) -
         row = f"{relation:20s}{support:>8d}"
         for name in systems:
             s = results[name]["per_relation"][relation]
-            row += f"  {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}" if support else f"  {'—':>6s} {'—':>6s} {'—':>6s}"
+            row += (
+                f"  {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}"
+                if support
+                else f"  {'—':>6s} {'—':>6s} {'—':>6s}"
+            )
         lines.append(row)
-    lines.append(f"{'micro (no NONE)':20s}{'':8s}" + "".join(
-        f"  {results[n]['micro']['precision']:6.3f} {results[n]['micro']['recall']:6.3f} {results[n]['micro']['f1']:6.3f}" for n in systems
-    ))
-    lines.append(f"{'macro F1 (no NONE)':20s}{'':8s}" + "".join(f"  {'':6s} {'':6s} {results[n]['macro_f1']:6.3f}" for n in systems))
+    lines.append(
+        f"{'micro (no NONE)':20s}{'':8s}"
+        + "".join(
+            f"  {results[n]['micro']['precision']:6.3f} {results[n]['micro']['recall']:6.3f} {results[n]['micro']['f1']:6.3f}"
+            for n in systems
+        )
+    )
+    lines.append(
+        f"{'macro F1 (no NONE)':20s}{'':8s}"
+        + "".join(f"  {'':6s} {'':6s} {results[n]['macro_f1']:6.3f}" for n in systems)
+    )
     lines.append(f"{first['pairs']:,} candidate pairs, {first['none_pairs']:,} of them NONE.")
     return "\n".join(lines)

@@ -4,6 +4,7 @@ Which pairs are classified: every ordered pair of non-overlapping mentions whose
 relation of :mod:`.schema`; the classifier can only choose NONE or a relation that fits the labels.
 A symmetric relation (ASSOCIATED_WITH) can come back for both orders of a pair, as its own prediction.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -11,9 +12,8 @@ from pathlib import Path
 
 import torch
 
+from core.errors import DocumentInputError
 from ingestion.labels import NER_LABELS
-from learning_platform.errors import DocumentInputError
-
 from ingestion.relations.artifacts import LoadedRelationArtifact, latest_relation_artifact, load_relation_artifact
 from ingestion.relations.encoding import EncodedPair, encode_pairs
 from ingestion.relations.records import MentionSpan, RelationPrediction, candidate_pairs
@@ -32,16 +32,26 @@ def validate_mentions(sentence: str, mentions: Sequence[MentionSpan]) -> tuple[M
     checked = tuple(mentions)
     for index, mention in enumerate(checked):
         if not isinstance(mention, MentionSpan):
-            raise DocumentInputError(f"mention {index} must be a MentionSpan(start, end, label), got {type(mention).__name__}.")
+            raise DocumentInputError(
+                f"mention {index} must be a MentionSpan(start, end, label), got {type(mention).__name__}."
+            )
         start, end = mention.start, mention.end
-        if isinstance(start, bool) or isinstance(end, bool) or not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(sentence):
+        if (
+            isinstance(start, bool)
+            or isinstance(end, bool)
+            or not isinstance(start, int)
+            or not isinstance(end, int)
+            or not 0 <= start < end <= len(sentence)
+        ):
             raise DocumentInputError(
                 f"mention {index} has offsets {start!r}-{end!r}; they must satisfy 0 <= start < end <= {len(sentence)} (the sentence length)."
             )
         if not sentence[start:end].strip():
             raise DocumentInputError(f"mention {index} ({start}-{end}) covers only whitespace.")
         if mention.label not in NER_LABELS:
-            raise DocumentInputError(f"mention {index} has label {mention.label!r}; use one of {', '.join(NER_LABELS)}.")
+            raise DocumentInputError(
+                f"mention {index} has label {mention.label!r}; use one of {', '.join(NER_LABELS)}."
+            )
     return checked
 
 
@@ -99,8 +109,16 @@ class RelationExtractor:
             sentence, mentions = item
             checked = validate_mentions(sentence, mentions)
             pairs = candidate_pairs(checked)
-            encoded.extend(encode_pairs(sentence, checked, pairs, vocabulary=self._vocabulary,
-                                        max_tokens=self._max_tokens, context_tokens=self._context_tokens))
+            encoded.extend(
+                encode_pairs(
+                    sentence,
+                    checked,
+                    pairs,
+                    vocabulary=self._vocabulary,
+                    max_tokens=self._max_tokens,
+                    context_tokens=self._context_tokens,
+                )
+            )
             owners.extend((item_index, h, t) for h, t in pairs)
         results: list[list[RelationPrediction]] = [[] for _ in range(count)]
         if not encoded:

@@ -9,6 +9,7 @@ entries, so an NER label never seen in training still has its own (untrained) ma
 Why spaCy's tokenizer instead of the corpora's tokens: ingestion sees raw text, and the only way to be
 sure a model meets the same tokens it learned from is to tokenise training text the same way.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,9 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from core.errors import DocumentInputError
 from ingestion.labels import NER_LABELS
-from learning_platform.errors import DocumentInputError
-
 from ingestion.relations.records import MentionSpan
 
 PAD = "<pad>"
@@ -76,7 +76,7 @@ def tokenise(text: str, mentions: Sequence[MentionSpan]) -> TokenisedSentence:
         span = doc.char_span(mention.start, mention.end, alignment_mode="expand")
         if span is None or len(span) == 0:
             raise DocumentInputError(
-                f"mention {index} ({mention.start}-{mention.end}, {text[mention.start:mention.end]!r}) covers no token of the sentence; "
+                f"mention {index} ({mention.start}-{mention.end}, {text[mention.start : mention.end]!r}) covers no token of the sentence; "
                 "give character offsets of the mention's words."
             )
         ranges.append((span.start, span.end))
@@ -89,7 +89,9 @@ def tokenise(text: str, mentions: Sequence[MentionSpan]) -> TokenisedSentence:
         def remap(index: int, start: int, end: int) -> tuple[int, int]:
             inside = [position[i] for i in range(start, end) if i in position]
             if not inside:
-                raise DocumentInputError(f"mention {index} covers only whitespace; give character offsets of the mention's words.")
+                raise DocumentInputError(
+                    f"mention {index} covers only whitespace; give character offsets of the mention's words."
+                )
             return (inside[0], inside[-1] + 1)
 
         ranges = [remap(index, start, end) for index, (start, end) in enumerate(ranges)]
@@ -106,7 +108,12 @@ class MarkedPair:
 
 
 def pair_window(
-    sentence: TokenisedSentence, head: int, tail: int, *, context_tokens: int | None = None, max_tokens: int | None = None
+    sentence: TokenisedSentence,
+    head: int,
+    tail: int,
+    *,
+    context_tokens: int | None = None,
+    max_tokens: int | None = None,
 ) -> list[int]:
     """The word indices (ascending) a pair is read in: both mentions, the words between them and at most
     ``context_tokens`` words on either side; with ``max_tokens`` (markers included) the longest parts are
@@ -131,8 +138,10 @@ def pair_window(
             keep_left += min(len(left) - keep_left, spare)
             keep_right += min(len(right) - keep_right, room - keep_left - keep_right - keep_between)
             near_first = (keep_between + 1) // 2
-            between = between[:near_first] + between[len(between) - (keep_between - near_first):] if keep_between else []
-            left = left[len(left) - keep_left:] if keep_left else []
+            between = (
+                between[:near_first] + between[len(between) - (keep_between - near_first) :] if keep_between else []
+            )
+            left = left[len(left) - keep_left :] if keep_left else []
             right = right[:keep_right]
     return [*left, *range(s1, e1), *between, *range(s2, e2), *right]
 
@@ -179,7 +188,7 @@ class Vocabulary:
         self.num_special = len(SPECIAL_TOKENS)
 
     @classmethod
-    def build(cls, sentences: Iterable[Sequence[str]], *, min_count: int) -> "Vocabulary":
+    def build(cls, sentences: Iterable[Sequence[str]], *, min_count: int) -> Vocabulary:
         counts = Counter(word for words in sentences for word in words)
         kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
         return cls(kept)
@@ -191,10 +200,10 @@ class Vocabulary:
         return list(self.words)
 
     @classmethod
-    def from_list(cls, words: list[str]) -> "Vocabulary":
+    def from_list(cls, words: list[str]) -> Vocabulary:
         if words[: len(SPECIAL_TOKENS)] != list(SPECIAL_TOKENS):
             raise ValueError("the vocabulary does not start with this code's special tokens")
-        return cls(words[len(SPECIAL_TOKENS):])
+        return cls(words[len(SPECIAL_TOKENS) :])
 
     def __len__(self) -> int:
         return len(self.words)

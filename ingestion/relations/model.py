@@ -6,6 +6,7 @@ sentence → the LSTM states at the two opening markers, concatenated with a max
 → a two-layer MLP → one logit per class. Logits of classes the schema forbids for the pair's NER labels
 are masked, so the softmax only spreads over relations that could hold.
 """
+
 from __future__ import annotations
 
 import torch

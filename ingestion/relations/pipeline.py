@@ -2,6 +2,7 @@
 
 Kept out of the management command so tests, the benchmark and the command run exactly the same steps.
 """
+
 from __future__ import annotations
 
 import time
@@ -10,8 +11,6 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
-
-from kg.stores.base import KnowledgeGraphStore
 
 from ingestion.relations.artifacts import save_relation_artifact
 from ingestion.relations.baseline import LogisticRegressionBaseline
@@ -22,6 +21,7 @@ from ingestion.relations.evaluation import format_comparison
 from ingestion.relations.records import AnnotatedSentence
 from ingestion.relations.schema import RELATION_LABELS
 from ingestion.relations.training import BiLstmTrainingResult, evaluate_bilstm, train_bilstm
+from kg.stores.base import KnowledgeGraphStore
 
 BILSTM = "BiLSTM"
 BASELINE = "LogReg baseline"
@@ -72,7 +72,9 @@ def _by_source(sentences: Sequence[AnnotatedSentence]) -> dict[str, list[Annotat
     return groups
 
 
-def _distant_labels(sentences: list[AnnotatedSentence], *, store: KnowledgeGraphStore) -> tuple[list[AnnotatedSentence], dict[str, Any]]:
+def _distant_labels(
+    sentences: list[AnnotatedSentence], *, store: KnowledgeGraphStore
+) -> tuple[list[AnnotatedSentence], dict[str, Any]]:
     labelled, report = apply_distant_supervision(sentences, store)
     return labelled, report.to_dict()
 

@@ -4,6 +4,7 @@ Why character offsets everywhere (not corpus tokens): ingestion hands the extrac
 the NER stage's character spans. Training data is turned into the same form (tokens joined by single
 spaces), so one tokenizer (spaCy's blank English) sees training and inference text alike.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ class MentionSpan:
     end: int
     label: str
 
-    def overlaps(self, other: "MentionSpan") -> bool:
+    def overlaps(self, other: MentionSpan) -> bool:
         return self.start < other.end and other.start < self.end
 
 

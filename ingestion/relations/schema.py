@@ -8,11 +8,12 @@ is turned into. A new relation type is one new row here plus mapping rows in :mo
 Directions are head → tail as written into the graph (``artist COMPOSED work``), which is not always the
 corpora's direction (FewRel's P86 "composer" has the work as head); the mapping tables normalise that.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from ingestion.labels import NER_LABELS
 
@@ -40,46 +41,66 @@ class RelationType:
 
 RELATION_TYPES: tuple[RelationType, ...] = (
     RelationType(
-        "COMPOSED", ("ARTIST", "PERSON"), ("WORK",),
+        "COMPOSED",
+        ("ARTIST", "PERSON"),
+        ("WORK",),
         "The head wrote the music (or the song) of the work. FewRel P86 'composer' (work → composer, reversed).",
     ),
     RelationType(
-        "PERFORMED", ("ARTIST", "BAND", "PERSON"), ("WORK",),
+        "PERFORMED",
+        ("ARTIST", "BAND", "PERSON"),
+        ("WORK",),
         "The head performs or recorded the work (its artist, a cover, a guest appearance). FewRel P175 "
         "'performer' (work → performer, reversed); CrossRE 'artifact' between a song/album and its artist.",
     ),
     RelationType(
-        "HAS_GENRE", ("ARTIST", "BAND", "WORK"), ("GENRE",),
+        "HAS_GENRE",
+        ("ARTIST", "BAND", "WORK"),
+        ("GENRE",),
         "The head's music belongs to the genre. FewRel P136; CrossRE 'general-affiliation'/'type-of'/'usage' with a genre.",
     ),
     RelationType(
-        "INSTRUMENTS_PLAYED", ("ARTIST", "PERSON"), ("INSTRUMENT",),
+        "INSTRUMENTS_PLAYED",
+        ("ARTIST", "PERSON"),
+        ("INSTRUMENT",),
         "The head plays the instrument (same name as the Freebase-derived graph relation). FewRel P1303; CrossRE 'usage'.",
     ),
     RelationType(
-        "MEMBER_OF", ("ARTIST", "PERSON"), ("BAND", "ORG"),
+        "MEMBER_OF",
+        ("ARTIST", "PERSON"),
+        ("BAND", "ORG"),
         "The head is (or was) a member of the band or organisation. FewRel P463; CrossRE 'part-of' and "
         "'role' marked in_band.",
     ),
     RelationType(
-        "SIGNED_TO", ("ARTIST", "BAND"), ("ORG",),
+        "SIGNED_TO",
+        ("ARTIST", "BAND"),
+        ("ORG",),
         "The head is (or was) signed to the record label. FewRel P264 'record label'.",
     ),
     RelationType(
-        "VOICE_TYPE", ("ARTIST", "PERSON"), ("CONCEPT", "MISC"),
+        "VOICE_TYPE",
+        ("ARTIST", "PERSON"),
+        ("CONCEPT", "MISC"),
         "The head sings in the voice type (soprano, baritone...). FewRel P412.",
     ),
     RelationType(
-        "ORIGIN", ("ARTIST", "BAND"), ("PLACE",),
+        "ORIGIN",
+        ("ARTIST", "BAND"),
+        ("PLACE",),
         "The head comes from, or is based in, the place (same name as the graph's ORIGIN). CrossRE "
         "'physical'/'origin' with a country, 'general-affiliation' marked from-country.",
     ),
     RelationType(
-        "WON_AWARD", ("ARTIST", "BAND", "WORK", "PERSON"), ("AWARD",),
+        "WON_AWARD",
+        ("ARTIST", "BAND", "WORK", "PERSON"),
+        ("AWARD",),
         "The head won the award (a nomination is not enough). CrossRE 'win-defeat' with an award.",
     ),
     RelationType(
-        "ASSOCIATED_WITH", ("ARTIST", "BAND"), ("ARTIST", "BAND"),
+        "ASSOCIATED_WITH",
+        ("ARTIST", "BAND"),
+        ("ARTIST", "BAND"),
         "The two acts are musically associated: they collaborated, performed together, one covered or "
         "influenced the other. CrossRE 'social', 'related-to' and 'role' between acts.",
         symmetric=True,
@@ -92,7 +113,7 @@ RELATION_LABELS: tuple[str, ...] = (NONE_RELATION, *(relation.name for relation 
 RELATIONS_BY_NAME: Mapping[str, RelationType] = {relation.name: relation for relation in RELATION_TYPES}
 
 
-@lru_cache(maxsize=None)
+@cache
 def relations_for_labels(head_label: str, tail_label: str) -> tuple[str, ...]:
     """Relation names (without NONE) whose head and tail labels fit this ordered pair of NER labels."""
     return tuple(relation.name for relation in RELATION_TYPES if relation.allows(head_label, tail_label))

@@ -9,6 +9,7 @@ and ingestion compares the confidence with an auto-accept threshold. One scalar 
 search to minimise the negative log-likelihood on the validation slice, makes the probabilities
 honest-ish without changing any decision (the arg-max is the same for every T > 0).
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from learning_platform.errors import ConfigurationError
-
+from core.errors import ConfigurationError
 from ingestion.relations.config import RelationTrainingConfig
 from ingestion.relations.encoding import EncodedPair, collate, encode_pairs
 from ingestion.relations.evaluation import relation_scores
@@ -52,16 +52,24 @@ def build_vocabulary(sentences: Sequence[AnnotatedSentence], *, min_count: int) 
     return Vocabulary.build((tokenise(s.text, s.mentions).words for s in sentences), min_count=min_count)
 
 
-def flatten(sentences: Sequence[AnnotatedSentence], *, vocabulary: Vocabulary, config: RelationTrainingConfig) -> LabelledPairs:
+def flatten(
+    sentences: Sequence[AnnotatedSentence], *, vocabulary: Vocabulary, config: RelationTrainingConfig
+) -> LabelledPairs:
     index = {label: i for i, label in enumerate(RELATION_LABELS)}
     result = LabelledPairs([], [], [])
     for sentence in sentences:
         examples = sentence.labelled_pairs()
         pairs = [(h, t) for h, t, _ in examples]
-        result.encoded.extend(encode_pairs(
-                sentence.text, sentence.mentions, pairs,
-                vocabulary=vocabulary, max_tokens=config.max_tokens, context_tokens=config.context_tokens,
-            ))
+        result.encoded.extend(
+            encode_pairs(
+                sentence.text,
+                sentence.mentions,
+                pairs,
+                vocabulary=vocabulary,
+                max_tokens=config.max_tokens,
+                context_tokens=config.context_tokens,
+            )
+        )
         result.labels.extend(index[label] for _, _, label in examples)
         result.keys.extend((sentence.id, h, t) for h, t in pairs)
     return result
@@ -80,20 +88,22 @@ def _batches(order: list[int], lengths: list[int], batch_size: int, rng: random.
     chunk = batch_size * 50
     batches: list[list[int]] = []
     for start in range(0, len(order), chunk):
-        block = sorted(order[start:start + chunk], key=lambda i: lengths[i])
-        batches.extend(block[i:i + batch_size] for i in range(0, len(block), batch_size))
+        block = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        batches.extend(block[i : i + batch_size] for i in range(0, len(block), batch_size))
     rng.shuffle(batches)
     yield from batches
 
 
 @torch.no_grad()
-def predict_logits(model: BiLstmRelationClassifier, encoded: Sequence[EncodedPair], *, pad_id: int, batch_size: int = 256) -> torch.Tensor:
+def predict_logits(
+    model: BiLstmRelationClassifier, encoded: Sequence[EncodedPair], *, pad_id: int, batch_size: int = 256
+) -> torch.Tensor:
     """Masked logits for every pair, in input order (batched by length internally)."""
     model.eval()
     out = torch.empty((len(encoded), len(RELATION_LABELS)), dtype=torch.float32)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].token_ids))
     for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         batch = collate([encoded[i] for i in rows], pad_id=pad_id)
         out[rows] = model(batch.token_ids, batch.lengths, batch.head_index, batch.tail_index, batch.allowed)
     return out
@@ -202,7 +212,9 @@ def train_bilstm(
             if len(val_pairs):
                 val_logits = predict_logits(model, val_pairs.encoded, pad_id=vocabulary.pad_id)
                 val_scores = scores_from_logits(val_logits, val_pairs.labels)
-                val_loss = nn.functional.cross_entropy(val_logits, torch.tensor(val_pairs.labels), weight=weights).item()
+                val_loss = nn.functional.cross_entropy(
+                    val_logits, torch.tensor(val_pairs.labels), weight=weights
+                ).item()
                 record.update(validation_loss=val_loss, validation_macro_f1=val_scores["macro_f1"])
                 key = (round(val_scores["macro_f1"], 6), -val_loss)
             else:
@@ -241,7 +253,9 @@ def train_bilstm(
         torch.set_num_threads(previous_threads)
 
 
-def evaluate_bilstm(result: BiLstmTrainingResult, sentences: Sequence[AnnotatedSentence]) -> tuple[dict[str, Any], list[str]]:
+def evaluate_bilstm(
+    result: BiLstmTrainingResult, sentences: Sequence[AnnotatedSentence]
+) -> tuple[dict[str, Any], list[str]]:
     """Scores on ``sentences`` and the predicted label of each candidate pair (sentence order)."""
     pairs = flatten(sentences, vocabulary=result.vocabulary, config=result.config)
     if not len(pairs):
@@ -253,4 +267,3 @@ def evaluate_bilstm(result: BiLstmTrainingResult, sentences: Sequence[AnnotatedS
 
 def gold_labels(sentences: Sequence[AnnotatedSentence]) -> list[str]:
     return [label for s in sentences for _, _, label in s.labelled_pairs()]
-

@@ -17,21 +17,24 @@ not feed wrong vectors to the recommender. Why the split is stored: a warm start
 evaluation triple its parent never trained on out of training, and count exactly which facts are new. Why write-then-rename: an interrupted save leaves only a
 hidden ``.partial`` directory that loaders ignore, never a half-written artifact.
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from learning_platform.artifacts import new_artifact_directory, read_json as _read_json, sha256_file as _sha256, write_json as _write_json
-from learning_platform.errors import DataFileError, LeitmotifError
-
+from core.artifacts import new_artifact_directory
+from core.artifacts import read_json as _read_json
+from core.artifacts import sha256_file as _sha256
+from core.artifacts import write_json as _write_json
+from core.errors import DataFileError, LeitmotifError
 from kg.embeddings.config import KgeConfig, model_spec
 from kg.embeddings.training import KgeResult, build_model
 
@@ -47,8 +50,13 @@ RELATION_EMBEDDINGS_FILE = "relation_embeddings.npy"
 MODEL_STATE_FILE = "model_state.pt"
 SPLIT_FILE = "split_triples.npz"
 ARTIFACT_FILES = (
-    CONFIG_FILE, METRICS_FILE, ENTITY_MAP_FILE, RELATION_MAP_FILE,
-    ENTITY_EMBEDDINGS_FILE, RELATION_EMBEDDINGS_FILE, MODEL_STATE_FILE,
+    CONFIG_FILE,
+    METRICS_FILE,
+    ENTITY_MAP_FILE,
+    RELATION_MAP_FILE,
+    ENTITY_EMBEDDINGS_FILE,
+    RELATION_EMBEDDINGS_FILE,
+    MODEL_STATE_FILE,
 )
 #: Files newer artifacts have and older ones lack; checked against the manifest whenever it lists them.
 OPTIONAL_ARTIFACT_FILES = (SPLIT_FILE,)
@@ -102,7 +110,7 @@ def save_kge_artifact(
     in the manifest (``parent`` plus ``warm_start``) and in ``metrics.json``.
     """
     directory = kge_artifacts_dir(directory)
-    created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    created = (now or datetime.now(UTC)).astimezone(UTC)
     name = f"{result.config.spec.alias}-{created.strftime(_TIMESTAMP_FORMAT)}-{result.config.config_hash()}"
     with new_artifact_directory(directory, name) as partial:
         metrics = result.metrics_dict()
@@ -114,12 +122,26 @@ def save_kge_artifact(
         _write_json(partial / METRICS_FILE, metrics)
         _write_json(partial / ENTITY_MAP_FILE, dict(result.entity_to_id))
         _write_json(partial / RELATION_MAP_FILE, dict(result.relation_to_id))
-        np.save(partial / ENTITY_EMBEDDINGS_FILE, np.asarray(result.entity_embeddings, dtype=np.float32), allow_pickle=False)
-        np.save(partial / RELATION_EMBEDDINGS_FILE, np.asarray(result.relation_embeddings, dtype=np.float32), allow_pickle=False)
-        torch.save({key: value.detach().cpu() for key, value in result.model.state_dict().items()}, partial / MODEL_STATE_FILE)
+        np.save(
+            partial / ENTITY_EMBEDDINGS_FILE, np.asarray(result.entity_embeddings, dtype=np.float32), allow_pickle=False
+        )
+        np.save(
+            partial / RELATION_EMBEDDINGS_FILE,
+            np.asarray(result.relation_embeddings, dtype=np.float32),
+            allow_pickle=False,
+        )
+        torch.save(
+            {key: value.detach().cpu() for key, value in result.model.state_dict().items()}, partial / MODEL_STATE_FILE
+        )
         if result.split is not None:
             with open(partial / SPLIT_FILE, "wb") as handle:
-                np.savez(handle, **{part: getattr(result.split, part).mapped_triples.numpy().astype(np.int64) for part in SPLIT_PARTS})
+                np.savez(
+                    handle,
+                    **{
+                        part: getattr(result.split, part).mapped_triples.numpy().astype(np.int64)
+                        for part in SPLIT_PARTS
+                    },
+                )
         _write_json(partial / MANIFEST_FILE, _manifest(partial, result=result, created=created, lineage=lineage))
     final = directory / name
     return final
@@ -129,7 +151,9 @@ def load_kge_artifact(path: Path | str) -> KgeArtifact:
     """Load and validate an artifact directory; any missing, altered or inconsistent file → ``DataFileError``."""
     path = Path(path)
     if not path.is_dir():
-        raise DataFileError("KGE artifact directory not found; train one with `python manage.py train_kge`.", path=str(path))
+        raise DataFileError(
+            "KGE artifact directory not found; train one with `python manage.py train_kge`.", path=str(path)
+        )
     manifest = _read_json(path / MANIFEST_FILE)
     if not isinstance(manifest, dict) or manifest.get("format_version") != ARTIFACT_FORMAT_VERSION:
         raise DataFileError(
@@ -141,17 +165,27 @@ def load_kge_artifact(path: Path | str) -> KgeArtifact:
     for filename in ARTIFACT_FILES:
         file_path = path / filename
         if not file_path.is_file():
-            raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(file_path))
+            raise DataFileError(
+                "artifact file is missing; the artifact is incomplete, retrain it.", path=str(file_path)
+            )
         if checksums.get(filename) != _sha256(file_path):
-            raise DataFileError("checksum does not match the manifest; the file is corrupt or was edited, retrain it.", path=str(file_path))
+            raise DataFileError(
+                "checksum does not match the manifest; the file is corrupt or was edited, retrain it.",
+                path=str(file_path),
+            )
     for filename in OPTIONAL_ARTIFACT_FILES:
         if filename not in checksums:
             continue
         file_path = path / filename
         if not file_path.is_file():
-            raise DataFileError("artifact file is missing; the artifact is incomplete, retrain it.", path=str(file_path))
+            raise DataFileError(
+                "artifact file is missing; the artifact is incomplete, retrain it.", path=str(file_path)
+            )
         if checksums[filename] != _sha256(file_path):
-            raise DataFileError("checksum does not match the manifest; the file is corrupt or was edited, retrain it.", path=str(file_path))
+            raise DataFileError(
+                "checksum does not match the manifest; the file is corrupt or was edited, retrain it.",
+                path=str(file_path),
+            )
     try:
         config = KgeConfig.from_dict(_read_json(path / CONFIG_FILE))
     except LeitmotifError as exc:
@@ -175,13 +209,17 @@ def load_kge_artifact(path: Path | str) -> KgeArtifact:
 
 def load_kge_model(artifact: KgeArtifact):
     """Rebuild the trained PyKEEN model of an artifact (for scoring unseen triples)."""
-    model = build_model(config=artifact.config, num_entities=len(artifact.entity_to_id), num_relations=len(artifact.relation_to_id))
+    model = build_model(
+        config=artifact.config, num_entities=len(artifact.entity_to_id), num_relations=len(artifact.relation_to_id)
+    )
     state_path = artifact.path / MODEL_STATE_FILE
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - any unreadable/mismatched state means the same to the user
-        raise DataFileError(f"model state cannot be loaded into {artifact.config.spec.pykeen_model}: {exc}", path=str(state_path)) from exc
+    except Exception as exc:
+        raise DataFileError(
+            f"model state cannot be loaded into {artifact.config.spec.pykeen_model}: {exc}", path=str(state_path)
+        ) from exc
     model.eval()
     return model
 
@@ -203,13 +241,21 @@ def load_kge_split(artifact: KgeArtifact) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             parts = {part: np.asarray(data[part]) for part in SPLIT_PARTS}
     except (OSError, ValueError, KeyError) as exc:
-        raise DataFileError(f"not a readable triple split ({exc}); the artifact is corrupt, retrain it.", path=str(path)) from exc
+        raise DataFileError(
+            f"not a readable triple split ({exc}); the artifact is corrupt, retrain it.", path=str(path)
+        ) from exc
     limits = np.asarray([len(artifact.entity_to_id), len(artifact.relation_to_id), len(artifact.entity_to_id)])
     for part, triples in parts.items():
         if triples.ndim != 2 or triples.shape[1] != 3 or not np.issubdtype(triples.dtype, np.integer):
-            raise DataFileError(f"the {part} part must be an (n × 3) integer array, found {triples.dtype} {triples.shape}.", path=str(path))
+            raise DataFileError(
+                f"the {part} part must be an (n × 3) integer array, found {triples.dtype} {triples.shape}.",
+                path=str(path),
+            )
         if len(triples) and ((triples < 0).any() or (triples >= limits).any()):
-            raise DataFileError(f"the {part} part names ids outside the artifact's id maps; the artifact is corrupt, retrain it.", path=str(path))
+            raise DataFileError(
+                f"the {part} part names ids outside the artifact's id maps; the artifact is corrupt, retrain it.",
+                path=str(path),
+            )
         parts[part] = triples.astype(np.int64)
     return parts
 
@@ -243,7 +289,9 @@ def latest_artifact(model: str, *, directory: Path | str | None = None) -> Path:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _manifest(directory: Path, *, result: KgeResult, created: datetime, lineage: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _manifest(
+    directory: Path, *, result: KgeResult, created: datetime, lineage: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     from pykeen.version import get_version
 
     files = [*ARTIFACT_FILES, *(name for name in OPTIONAL_ARTIFACT_FILES if (directory / name).is_file())]
@@ -267,13 +315,11 @@ def _manifest(directory: Path, *, result: KgeResult, created: datetime, lineage:
     }
 
 
-
-
-
-
 def _read_id_map(path: Path) -> dict[str, int]:
     data = _read_json(path)
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in data.items()):
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in data.items()
+    ):
         raise DataFileError("must be a JSON object mapping labels to integer ids.", path=str(path))
     if sorted(data.values()) != list(range(len(data))):
         raise DataFileError(f"ids must be exactly 0..{len(data) - 1}, each used once.", path=str(path))
@@ -286,8 +332,9 @@ def _read_matrix(path: Path, *, rows: int, width: int) -> np.ndarray:
     except (ValueError, OSError) as exc:
         raise DataFileError(f"not a readable .npy array ({exc}).", path=str(path)) from exc
     if array.shape != (rows, width) or array.dtype != np.float32:
-        raise DataFileError(f"expected a float32 array of shape ({rows}, {width}), found {array.dtype} {array.shape}.", path=str(path))
+        raise DataFileError(
+            f"expected a float32 array of shape ({rows}, {width}), found {array.dtype} {array.shape}.", path=str(path)
+        )
     if not np.isfinite(array).all():
         raise DataFileError("contains NaN or infinite values.", path=str(path))
     return array
-

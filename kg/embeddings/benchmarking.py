@@ -4,6 +4,7 @@ Why a module and not copy-paste in each script: both benchmarks must report exac
 (config, seed, protocol, split sizes, wall time, the machine's core count, library versions) in the
 same JSON shape, so results from different data sets and days can be compared side by side.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,7 @@ import os
 import platform
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ from kg.embeddings.training import KgeResult, kge_train_on_split
 from kg.embeddings.triples import KgeSplit
 
 
-def add_benchmark_arguments(parser: argparse.ArgumentParser, *, defaults: Mapping[str, Mapping[str, Any]], output: Path) -> None:
+def add_benchmark_arguments(
+    parser: argparse.ArgumentParser, *, defaults: Mapping[str, Mapping[str, Any]], output: Path
+) -> None:
     """The options every KGE benchmark script takes (models, epochs/dim overrides, seed, output, progress)."""
     parser.add_argument("--models", nargs="+", default=list(defaults), choices=list(defaults))
     parser.add_argument("--epochs", type=int, default=None, help="Override the per-model default epochs.")
@@ -35,7 +38,9 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser, *, defaults: Mappin
     parser.add_argument("--no-progress", action="store_true")
 
 
-def benchmark_configs(args: argparse.Namespace, *, defaults: Mapping[str, Mapping[str, Any]], **fixed: Any) -> list[KgeConfig]:
+def benchmark_configs(
+    args: argparse.Namespace, *, defaults: Mapping[str, Mapping[str, Any]], **fixed: Any
+) -> list[KgeConfig]:
     """One config per chosen model: its defaults, the command line's overrides, then ``fixed`` settings."""
     configs = []
     for model in args.models:
@@ -62,7 +67,10 @@ def run_kge_benchmark(
     started, cpu_started = time.perf_counter(), time.process_time()
     runs = []
     for config in configs:
-        print(f"\n== {name}: {config.spec.pykeen_model} ({config.model}), dim {config.embedding_dim}, {config.epochs} epochs, seed {config.seed}", flush=True)
+        print(
+            f"\n== {name}: {config.spec.pykeen_model} ({config.model}), dim {config.embedding_dim}, {config.epochs} epochs, seed {config.seed}",
+            flush=True,
+        )
         run_started = time.perf_counter()
         result = kge_train_on_split(split=split, config=config, progress=progress, extra_test_sets=extra_test_sets)
         runs.append(_run_report(result, wall_seconds=time.perf_counter() - run_started))
@@ -71,7 +79,7 @@ def run_kge_benchmark(
 
     report = {
         "benchmark": name,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "protocol": "link prediction, filtered against train+valid+test, both sides (head and tail), realistic ranks",
         "split": split.sizes(),
         "dropped": dict(split.dropped),
@@ -93,7 +101,9 @@ def run_kge_benchmark(
     partial = output.with_suffix(output.suffix + ".partial")
     partial.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     partial.replace(output)
-    print(f"\nTotal wall time {report['total_wall_seconds']:.0f} s on {os.cpu_count()} cores; wrote {output}", flush=True)
+    print(
+        f"\nTotal wall time {report['total_wall_seconds']:.0f} s on {os.cpu_count()} cores; wrote {output}", flush=True
+    )
     return report
 
 
@@ -114,5 +124,7 @@ def _run_report(result: KgeResult, *, wall_seconds: float) -> dict[str, Any]:
 def _print_run(run: Mapping[str, Any]) -> None:
     print(f"{'evaluation set':22s}{'triples':>9s}{'MRR':>9s}{'Hits@1':>9s}{'Hits@3':>9s}{'Hits@10':>9s}")
     for key, m in run["metrics"].items():
-        print(f"{key:22s}{m['num_triples']:>9,}{m['mrr']:>9.4f}{m['hits_at_1']:>9.4f}{m['hits_at_3']:>9.4f}{m['hits_at_10']:>9.4f}")
+        print(
+            f"{key:22s}{m['num_triples']:>9,}{m['mrr']:>9.4f}{m['hits_at_1']:>9.4f}{m['hits_at_3']:>9.4f}{m['hits_at_10']:>9.4f}"
+        )
     print(f"wall time {run['wall_seconds']:.0f} s ({run['epochs_trained']} epochs)", flush=True)

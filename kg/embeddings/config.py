@@ -8,6 +8,7 @@ Models are chosen by versioned registry name (``kge.transe.v1``), spaCy-style, w
 ``transe`` and ``complex`` that people type. A new model, or a changed default that alters results,
 gets a new versioned name instead of silently changing an old one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from learning_platform.config_checks import (
+from core.config_checks import (
     is_finite_number,
     require_bool,
     require_choice,
@@ -26,7 +27,7 @@ from learning_platform.config_checks import (
     require_positive_number,
     require_settings_object,
 )
-from learning_platform.errors import ConfigurationError
+from core.errors import ConfigurationError
 
 #: Losses that work with the stochastic local closed-world (sLCWA) training used here.
 SLCWA_LOSSES: tuple[str, ...] = ("marginranking", "softplus", "bcewithlogits", "nssa")
@@ -127,15 +128,24 @@ class KgeConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", resolve_model_name(self.model))
         # KGE words its integer bounds its own way ("at least 1", "between 0 and ..."), which its tests quote.
-        for name in ("embedding_dim", "epochs", "batch_size", "negatives_per_positive", "evaluation_batch_size",
-                     "early_stopping_frequency", "early_stopping_patience"):
+        for name in (
+            "embedding_dim",
+            "epochs",
+            "batch_size",
+            "negatives_per_positive",
+            "evaluation_batch_size",
+            "early_stopping_frequency",
+            "early_stopping_patience",
+        ):
             require_int(name, getattr(self, name), minimum=1, expected="an integer at least 1")
         require_int("seed", self.seed, minimum=0, maximum=2**32 - 1, expected=f"an integer between 0 and {2**32 - 1}")
         object.__setattr__(self, "learning_rate", float(require_positive_number("learning_rate", self.learning_rate)))
 
         loss = self.spec.default_loss if self.loss is None else self.loss
         loss = loss.strip().lower() if isinstance(loss, str) else loss
-        object.__setattr__(self, "loss", require_choice("loss", loss, SLCWA_LOSSES, hint=" Leave it unset for the model default."))
+        object.__setattr__(
+            self, "loss", require_choice("loss", loss, SLCWA_LOSSES, hint=" Leave it unset for the model default.")
+        )
 
         object.__setattr__(self, "split_ratios", _validated_ratios(self.split_ratios))
         for name in ("include_interactions", "early_stopping"):
@@ -156,7 +166,7 @@ class KgeConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "KgeConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> KgeConfig:
         require_known_keys(require_settings_object(data, what="KGE"), cls, what="KGE")
         values = dict(data)
         if "split_ratios" in values and isinstance(values["split_ratios"], list):
@@ -164,7 +174,7 @@ class KgeConfig:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, text: str) -> "KgeConfig":
+    def from_json(cls, text: str) -> KgeConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -179,7 +189,9 @@ class KgeConfig:
 
 def _validated_ratios(ratios: Any) -> tuple[float, float, float]:
     if not isinstance(ratios, (tuple, list)) or len(ratios) != 3:
-        raise ConfigurationError(f"split_ratios must be three numbers (train, validation, test) such as [0.8, 0.1, 0.1], got {ratios!r}.")
+        raise ConfigurationError(
+            f"split_ratios must be three numbers (train, validation, test) such as [0.8, 0.1, 0.1], got {ratios!r}."
+        )
     for share in ratios:
         if not is_finite_number(share) or not 0.0 < share < 1.0:
             raise ConfigurationError(f"split_ratios must each be strictly between 0 and 1, got {list(ratios)!r}.")

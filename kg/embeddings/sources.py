@@ -3,9 +3,10 @@
 Why readers live apart from training: training only ever sees an (n × 3) array of labels (or a
 :class:`~kg.embeddings.triples.KgeSplit`), so the same code trains on the product graph, on the KGCN
 file and on the DBpedia benchmark, and each reader can be tested on a tiny file of its real format.
-File readers validate every line and raise :class:`~learning_platform.errors.DataFileError` naming the
+File readers validate every line and raise :class:`~core.errors.DataFileError` naming the
 file and 1-based line of the first malformed one.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -16,8 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from learning_platform.errors import DataFileError
-
+from core.errors import DataFileError
 from kg.embeddings.triples import KgeSplit, deduplicated_split, split_from_labeled_parts
 
 #: Relation type of the optional user → artist edges added to training (``--include-interactions``).
@@ -44,7 +44,9 @@ def triples_from_store(*, store, progress: bool = False) -> np.ndarray:
     total = None
     if progress:
         total = store.stats().relations
-    return _as_array(tqdm(store.iter_triples(), total=total, desc="reading graph triples", unit="triple", disable=not progress))
+    return _as_array(
+        tqdm(store.iter_triples(), total=total, desc="reading graph triples", unit="triple", disable=not progress)
+    )
 
 
 def interaction_triples_from_catalog(*, artist_entity_ids: set[str] | None = None) -> np.ndarray:
@@ -54,7 +56,7 @@ def interaction_triples_from_catalog(*, artist_entity_ids: set[str] | None = Non
     users to known entities instead of adding isolated artist nodes. Listener primary keys are used
     because signed-up learners have no Last.FM id.
     """
-    from learning_platform.catalog.models import Listen
+    from catalog.models import Listen
 
     rows = Listen.objects.order_by("listener_id", "artist_id").values_list("listener_id", "artist__entity_id")
     return _as_array(
@@ -137,7 +139,6 @@ def _as_array(rows) -> np.ndarray:
     return np.asarray(materialised, dtype=str)
 
 
-
 def _read_tab_triples(path: Path, *, parse) -> Iterator[tuple[str, str, str]]:
     """Yield parsed triples from a (optionally gzipped) three-column TSV; blank lines are skipped."""
     if not path.is_file():
@@ -152,7 +153,9 @@ def _read_tab_triples(path: Path, *, parse) -> Iterator[tuple[str, str, str]]:
                 try:
                     line = raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as exc:
-                    raise DataFileError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path=str(path), line=line_number) from exc
+                    raise DataFileError(
+                        f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path=str(path), line=line_number
+                    ) from exc
                 if not line.strip():
                     continue
                 fields = line.split("\t")
@@ -167,4 +170,6 @@ def _read_tab_triples(path: Path, *, parse) -> Iterator[tuple[str, str, str]]:
                     raise DataFileError(parsed, path=str(path), line=line_number)
                 yield parsed
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError; EOFError = truncated gzip
-        raise DataFileError(f"cannot be read: {exc}", path=str(path), line=line_number + 1 if line_number else None) from exc
+        raise DataFileError(
+            f"cannot be read: {exc}", path=str(path), line=line_number + 1 if line_number else None
+        ) from exc

@@ -13,6 +13,7 @@ Exported vectors: TransE gives real (n × dim) arrays. ComplEx vectors are compl
 as real (n × 2·dim) arrays holding the real parts in columns ``[:dim]`` and the imaginary parts in
 ``[dim:]``, which keeps dot products meaningful for downstream code that only knows real numbers.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,7 @@ from pykeen.pipeline import pipeline
 from pykeen.triples import CoreTriplesFactory
 from pykeen.utils import set_random_seed
 
-from learning_platform.errors import ConfigurationError
-
+from core.errors import ConfigurationError
 from kg.embeddings.config import KgeConfig
 from kg.embeddings.triples import KgeSplit, split_labeled_triples
 
@@ -63,7 +63,7 @@ class LinkPredictionMetrics:
         return asdict(self)
 
     @classmethod
-    def from_pykeen(cls, results, *, num_triples: int) -> "LinkPredictionMetrics":
+    def from_pykeen(cls, results, *, num_triples: int) -> LinkPredictionMetrics:
         def metric(name: str) -> float:
             return float(results.get_metric(f"{RANK_SIDE}.{RANK_TYPE}.{name}"))
 
@@ -134,9 +134,13 @@ def kge_train(
     """
     has_interactions = interaction_triples is not None and len(interaction_triples) > 0
     if config.include_interactions and not has_interactions:
-        raise ConfigurationError("include_interactions is on but no interaction triples were given; load listening data first or turn it off.")
+        raise ConfigurationError(
+            "include_interactions is on but no interaction triples were given; load listening data first or turn it off."
+        )
     if has_interactions and not config.include_interactions:
-        raise ConfigurationError("Interaction triples were given but include_interactions is off; set it in the config to use them.")
+        raise ConfigurationError(
+            "Interaction triples were given but include_interactions is off; set it in the config to use them."
+        )
     split = split_labeled_triples(
         triples=triples,
         ratios=config.split_ratios,
@@ -152,7 +156,7 @@ def kge_train_on_split(
     config: KgeConfig,
     progress: bool = False,
     extra_test_sets: Mapping[str, CoreTriplesFactory] | None = None,
-    warm_start: "KgeWarmStart | None" = None,
+    warm_start: KgeWarmStart | None = None,
 ) -> KgeResult:
     """Train on ``split.training`` (early stopping on validation if configured) and evaluate on its test part.
 
@@ -162,7 +166,9 @@ def kge_train_on_split(
     """
     limit_torch_threads()
     set_random_seed(config.seed)
-    model = build_model(config=config, num_entities=split.training.num_entities, num_relations=split.training.num_relations)
+    model = build_model(
+        config=config, num_entities=split.training.num_entities, num_relations=split.training.num_relations
+    )
     if warm_start is not None:
         warm_start.apply_(model)
     started = time.perf_counter()
@@ -207,10 +213,14 @@ def kge_train_on_split(
             **stopper_kwargs,
         )
     training_seconds = time.perf_counter() - started
-    evaluations = {"test": LinkPredictionMetrics.from_pykeen(result.metric_results, num_triples=split.testing.num_triples)}
+    evaluations = {
+        "test": LinkPredictionMetrics.from_pykeen(result.metric_results, num_triples=split.testing.num_triples)
+    }
     known = [split.training.mapped_triples, split.validation.mapped_triples, split.testing.mapped_triples]
     for name, factory in (extra_test_sets or {}).items():
-        evaluations[name] = kge_evaluate(model=result.model, testing=factory, filter_triples=known, config=config, progress=progress)
+        evaluations[name] = kge_evaluate(
+            model=result.model, testing=factory, filter_triples=known, config=config, progress=progress
+        )
     entity_embeddings, relation_embeddings = export_embeddings(result.model)
     return KgeResult(
         config=config,
@@ -274,12 +284,22 @@ def build_model(*, config: KgeConfig, num_entities: int, num_relations: int) -> 
 
 def _ranks_all_tails(h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> bool:
     """Shapes PyKEEN uses to score a batch of (h, r) against every entity: (b,1,d), (b,1,d), (1,n,d)."""
-    return h.ndim == r.ndim == t.ndim == 3 and t.shape[0] == 1 and h.shape[1] == r.shape[1] == 1 and h.shape[0] == r.shape[0]
+    return (
+        h.ndim == r.ndim == t.ndim == 3
+        and t.shape[0] == 1
+        and h.shape[1] == r.shape[1] == 1
+        and h.shape[0] == r.shape[0]
+    )
 
 
 def _ranks_all_heads(h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> bool:
     """Shapes PyKEEN uses to score a batch of (r, t) against every entity: (1,n,d), (b,1,d), (b,1,d)."""
-    return h.ndim == r.ndim == t.ndim == 3 and h.shape[0] == 1 and r.shape[1] == t.shape[1] == 1 and r.shape[0] == t.shape[0]
+    return (
+        h.ndim == r.ndim == t.ndim == 3
+        and h.shape[0] == 1
+        and r.shape[1] == t.shape[1] == 1
+        and r.shape[0] == t.shape[0]
+    )
 
 
 class RankAllTransEInteraction(TransEInteraction):
@@ -318,7 +338,9 @@ class RankAllComplExInteraction(ComplExInteraction):
 @torch.no_grad()
 def export_embeddings(model: Model) -> tuple[np.ndarray, np.ndarray]:
     """Entity and relation vectors as float32 numpy arrays (complex → ``[real | imaginary]`` columns)."""
-    return _representation_array(model.entity_representations[0]), _representation_array(model.relation_representations[0])
+    return _representation_array(model.entity_representations[0]), _representation_array(
+        model.relation_representations[0]
+    )
 
 
 def _representation_array(representation) -> np.ndarray:

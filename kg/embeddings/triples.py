@@ -7,6 +7,7 @@ entity and relation of the evaluation parts also occurs in training. Benchmarks 
 split instead build the maps from training and drop evaluation triples naming anything unseen,
 counting what was dropped (never silently).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from pykeen.triples import TriplesFactory
 
-from learning_platform.errors import InvalidGraphDataError
+from core.errors import InvalidGraphDataError
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,9 @@ class KgeSplit:
     def __post_init__(self) -> None:
         for part in (self.validation, self.testing):
             if part.entity_to_id != self.training.entity_to_id or part.relation_to_id != self.training.relation_to_id:
-                raise InvalidGraphDataError("All parts of a KGE split must share the training entity and relation id maps.")
+                raise InvalidGraphDataError(
+                    "All parts of a KGE split must share the training entity and relation id maps."
+                )
 
     @property
     def entity_to_id(self) -> Mapping[str, int]:
@@ -66,17 +69,25 @@ def as_labeled_triples(triples: np.ndarray | Iterable, *, what: str = "triples")
     else:
         array = np.asarray(triples if isinstance(triples, np.ndarray) else list(triples), dtype=object)
         if array.size and not all(isinstance(value, str) for value in array.flat):
-            bad = next(i for i, row in enumerate(array.reshape(len(array), -1)) if not all(isinstance(v, str) for v in row))
-            raise InvalidGraphDataError(f"{what} row {bad}: every head, relation and tail must be a string, got {tuple(array[bad])!r}.")
+            bad = next(
+                i for i, row in enumerate(array.reshape(len(array), -1)) if not all(isinstance(v, str) for v in row)
+            )
+            raise InvalidGraphDataError(
+                f"{what} row {bad}: every head, relation and tail must be a string, got {tuple(array[bad])!r}."
+            )
     if array.size == 0:
         return np.empty((0, 3), dtype=str)
     if array.ndim != 2 or array.shape[1] != 3:
-        raise InvalidGraphDataError(f"{what} must be an (n × 3) array of (head, relation, tail), got shape {array.shape}.")
+        raise InvalidGraphDataError(
+            f"{what} must be an (n × 3) array of (head, relation, tail), got shape {array.shape}."
+        )
     array = array.astype(str)
     blank = (np.char.str_len(np.char.strip(array)) == 0).any(axis=1)
     if blank.any():
         bad = int(np.flatnonzero(blank)[0])
-        raise InvalidGraphDataError(f"{what} row {bad}: head, relation and tail must be non-empty, got {tuple(array[bad])!r}.")
+        raise InvalidGraphDataError(
+            f"{what} row {bad}: head, relation and tail must be non-empty, got {tuple(array[bad])!r}."
+        )
     unique_rows = list(dict.fromkeys(map(tuple, array.tolist())))
     return np.asarray(unique_rows, dtype=str)
 
@@ -97,14 +108,18 @@ def split_labeled_triples(
     kg = as_labeled_triples(triples)
     if len(kg) == 0:
         raise InvalidGraphDataError("There are no triples to train on; load a graph first.")
-    extra = as_labeled_triples(extra_training_triples if extra_training_triples is not None else [], what="extra training triples")
+    extra = as_labeled_triples(
+        extra_training_triples if extra_training_triples is not None else [], what="extra training triples"
+    )
     everything = np.concatenate([kg, extra]) if len(extra) else kg
     root = TriplesFactory.from_labeled_triples(everything)
     kg_part = root.clone_and_exchange_triples(mapped_triples=root.mapped_triples[: len(kg)])
     try:
         training, validation, testing = kg_part.split(list(ratios), random_state=seed)
     except ValueError as exc:  # PyKEEN refuses ratios that leave a part empty
-        raise InvalidGraphDataError(f"Cannot split {len(kg)} triples with ratios {list(ratios)}: {exc}. Use a larger graph.") from exc
+        raise InvalidGraphDataError(
+            f"Cannot split {len(kg)} triples with ratios {list(ratios)}: {exc}. Use a larger graph."
+        ) from exc
     for name, part in (("validation", validation), ("test", testing)):
         if part.num_triples == 0:
             raise InvalidGraphDataError(
@@ -113,7 +128,7 @@ def split_labeled_triples(
             )
     if len(extra):
         training = training.clone_and_exchange_triples(
-            mapped_triples=torch.cat([training.mapped_triples, root.mapped_triples[len(kg):]])
+            mapped_triples=torch.cat([training.mapped_triples, root.mapped_triples[len(kg) :]])
         )
     return KgeSplit(training=training, validation=validation, testing=testing)
 
@@ -134,13 +149,20 @@ def split_from_labeled_parts(*, training: np.ndarray, validation: np.ndarray, te
         rows = as_labeled_triples(labeled, what=f"{name} triples")
         dropped[f"{name}_repeated"] = len(labeled) - len(rows)
         seen = np.array(
-            [h in training_factory.entity_to_id and r in training_factory.relation_to_id and t in training_factory.entity_to_id for h, r, t in rows],
+            [
+                h in training_factory.entity_to_id
+                and r in training_factory.relation_to_id
+                and t in training_factory.entity_to_id
+                for h, r, t in rows
+            ],
             dtype=bool,
         )
         dropped[f"{name}_unseen_in_training"] = int((~seen).sum())
         kept = rows[seen] if len(rows) else rows
         if len(kept) == 0:
-            raise InvalidGraphDataError(f"The {name} part of the split has no triple whose entities and relation occur in training.")
+            raise InvalidGraphDataError(
+                f"The {name} part of the split has no triple whose entities and relation occur in training."
+            )
         parts.append(
             TriplesFactory.from_labeled_triples(
                 kept, entity_to_id=training_factory.entity_to_id, relation_to_id=training_factory.relation_to_id

@@ -21,6 +21,7 @@ models. The copy is done through the representation's initializer, because PyKEE
 re-initialises every parameter when it starts; wrapping the initializer makes that re-initialisation
 produce the warm start.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,7 @@ import numpy as np
 import torch
 from pykeen.triples import TriplesFactory
 
-from learning_platform.errors import ConfigurationError, InvalidGraphDataError
-
+from core.errors import ConfigurationError, InvalidGraphDataError
 from kg.embeddings.artifacts import KgeArtifact, load_kge_artifact, load_kge_model, load_kge_split
 from kg.embeddings.config import KgeConfig
 from kg.embeddings.training import KgeResult, kge_train_on_split
@@ -100,7 +100,7 @@ class KgeWarmStart:
     relation_weights: torch.Tensor
 
     @classmethod
-    def from_artifact(cls, artifact: KgeArtifact) -> "KgeWarmStart":
+    def from_artifact(cls, artifact: KgeArtifact) -> KgeWarmStart:
         model = load_kge_model(artifact)
         return cls(
             parent=artifact,
@@ -130,7 +130,9 @@ class KgeWarmStart:
 def _embedding_table(representation, *, what: str) -> torch.Tensor:
     table = getattr(getattr(representation, "_embeddings", None), "weight", None)
     if not isinstance(table, torch.Tensor):
-        raise ConfigurationError(f"Cannot warm start a {type(representation).__name__} {what} representation; only plain embeddings are supported.")
+        raise ConfigurationError(
+            f"Cannot warm start a {type(representation).__name__} {what} representation; only plain embeddings are supported."
+        )
     return table
 
 
@@ -147,7 +149,9 @@ def warm_start_split(
     kg = as_labeled_triples(triples)
     if len(kg) == 0:
         raise InvalidGraphDataError("There are no triples to train on; load a graph first.")
-    extra = as_labeled_triples(interaction_triples if interaction_triples is not None else [], what="extra training triples")
+    extra = as_labeled_triples(
+        interaction_triples if interaction_triples is not None else [], what="extra training triples"
+    )
     everything = np.concatenate([kg, extra]) if len(extra) else kg
     entity_to_id = extended_id_map(parent.entity_to_id, np.concatenate([everything[:, 0], everything[:, 2]]).tolist())
     relation_to_id = extended_id_map(parent.relation_to_id, everything[:, 1].tolist())
@@ -158,9 +162,17 @@ def warm_start_split(
     def labelled(ids: np.ndarray) -> set[tuple[str, str, str]]:
         if len(ids) == 0:
             return set()
-        return set(zip(entity_labels[ids[:, 0]].tolist(), relation_labels[ids[:, 1]].tolist(), entity_labels[ids[:, 2]].tolist()))
+        return set(
+            zip(
+                entity_labels[ids[:, 0]].tolist(),
+                relation_labels[ids[:, 1]].tolist(),
+                entity_labels[ids[:, 2]].tolist(),
+            )
+        )
 
-    parent_training, parent_validation, parent_testing = (labelled(parent_parts[part]) for part in ("training", "validation", "testing"))
+    parent_training, parent_validation, parent_testing = (
+        labelled(parent_parts[part]) for part in ("training", "validation", "testing")
+    )
     parent_all = parent_training | parent_validation | parent_testing
 
     kg_rows = list(map(tuple, kg.tolist()))
@@ -208,7 +220,9 @@ def warm_start_split(
         ids = [(entity_to_id[h], relation_to_id[r], entity_to_id[t]) for h, r, t in rows]
         return torch.as_tensor(ids, dtype=torch.long).reshape(-1, 3)
 
-    training_factory = TriplesFactory(mapped_triples=mapped(training), entity_to_id=entity_to_id, relation_to_id=relation_to_id)
+    training_factory = TriplesFactory(
+        mapped_triples=mapped(training), entity_to_id=entity_to_id, relation_to_id=relation_to_id
+    )
     split = KgeSplit(
         training=training_factory,
         validation=training_factory.clone_and_exchange_triples(mapped_triples=mapped(kept_parts[0])),
@@ -236,7 +250,9 @@ def scratch_epochs(parent: KgeArtifact) -> int:
     recorded = lineage.get("scratch_epochs") if isinstance(lineage, Mapping) else None
     if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0:
         return recorded
-    trained = (parent.metrics.get("training") or {}).get("epochs_trained") if isinstance(parent.metrics, Mapping) else None
+    trained = (
+        (parent.metrics.get("training") or {}).get("epochs_trained") if isinstance(parent.metrics, Mapping) else None
+    )
     if isinstance(trained, int) and not isinstance(trained, bool) and trained > 0:
         return trained
     return parent.config.epochs
@@ -313,8 +329,13 @@ def kge_refresh(
             "Train from scratch with --include-interactions instead."
         )
     split, change = warm_start_split(
-        parent=artifact, triples=triples, ratios=config.split_ratios, seed=config.seed,
+        parent=artifact,
+        triples=triples,
+        ratios=config.split_ratios,
+        seed=config.seed,
         interaction_triples=interaction_triples if has_interactions else None,
     )
-    result = kge_train_on_split(split=split, config=config, progress=progress, warm_start=KgeWarmStart.from_artifact(artifact))
+    result = kge_train_on_split(
+        split=split, config=config, progress=progress, warm_start=KgeWarmStart.from_artifact(artifact)
+    )
     return KgeRefresh(result=result, parent=artifact, change=change)

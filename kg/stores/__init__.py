@@ -1,4 +1,12 @@
-from kg.stores.base import DeletionResult, EntityRecord, GraphStats, KnowledgeGraphStore, Neighbour, RelationRecord, UpsertResult
+from kg.stores.base import (
+    DeletionResult,
+    EntityRecord,
+    GraphStats,
+    KnowledgeGraphStore,
+    Neighbour,
+    RelationRecord,
+    UpsertResult,
+)
 from kg.stores.registry import available_backends, get_store, resolve_backend_name
 
 __all__ = [

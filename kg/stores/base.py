@@ -13,11 +13,12 @@ Semantics every backend honours:
 * A relation is identified by ``(head, type, tail)``; its direction is head → tail. Upsert replaces
   its provenance (source, confidence) and properties with the same "only if changed" rule.
 * Relations may only join existing entities: naming a missing one raises
-  :class:`~learning_platform.errors.UnknownEntityError` and writes nothing from that batch.
+  :class:`~core.errors.UnknownEntityError` and writes nothing from that batch.
 * Writes of one batch are atomic. Batches are independent, which is why every write is idempotent:
   a job interrupted between batches is finished by running it again.
 * Search is case-insensitive and matches a prefix of the name or of any alias.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
-from learning_platform.errors import InvalidGraphDataError
+from core.errors import InvalidGraphDataError
 
 Direction = Literal["out", "in", "both"]
 
@@ -64,18 +65,24 @@ class EntityRecord:
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
-    def validate(self) -> "EntityRecord":
+    def validate(self) -> EntityRecord:
         """Check that every backend can store this entity as it is; returns ``self``.
 
         Why here and not in each store: a loader validates all its records before writing the first
         batch, and the stores and the admin form must refuse exactly the same records.
         """
         if isinstance(self.aliases, (str, bytes)) or not isinstance(self.aliases, (list, tuple)):
-            raise InvalidGraphDataError(f"Entity {self.id!r}: aliases must be a list or tuple of strings, got {self.aliases!r:.80}.")
+            raise InvalidGraphDataError(
+                f"Entity {self.id!r}: aliases must be a list or tuple of strings, got {self.aliases!r:.80}."
+            )
         if not isinstance(self.id, str) or not self.id.strip() or len(self.id) > MAX_ID_LENGTH:
-            raise InvalidGraphDataError(f"Entity id must be a non-empty string of at most {MAX_ID_LENGTH} characters, got {self.id!r}.")
+            raise InvalidGraphDataError(
+                f"Entity id must be a non-empty string of at most {MAX_ID_LENGTH} characters, got {self.id!r}."
+            )
         if not isinstance(self.type, str) or not ENTITY_TYPE_PATTERN.match(self.type):
-            raise InvalidGraphDataError(f"Entity {self.id!r}: type {self.type!r} must be a capitalised word such as 'Artist' or 'Tag'.")
+            raise InvalidGraphDataError(
+                f"Entity {self.id!r}: type {self.type!r} must be a capitalised word such as 'Artist' or 'Tag'."
+            )
         if not isinstance(self.name, str):
             raise InvalidGraphDataError(f"Entity {self.id!r}: name must be a string.")
         if not all(isinstance(a, str) for a in self.aliases):
@@ -113,7 +120,7 @@ class RelationRecord:
     def key(self) -> tuple[str, str, str]:
         return (self.head, self.type, self.tail)
 
-    def validate(self) -> "RelationRecord":
+    def validate(self) -> RelationRecord:
         """Check that every backend can store this relation as it is; returns ``self``."""
         for end in (self.head, self.tail):
             if not isinstance(end, str) or not end.strip():
@@ -122,8 +129,15 @@ class RelationRecord:
             raise InvalidGraphDataError(
                 f"Relation {self.key!r}: type {self.type!r} must be upper snake case such as 'HAS_TAG'."
             )
-        if isinstance(self.confidence, bool) or not isinstance(self.confidence, (int, float)) or math.isnan(self.confidence) or not 0.0 <= self.confidence <= 1.0:
-            raise InvalidGraphDataError(f"Relation {self.key!r}: confidence must be a number between 0 and 1, got {self.confidence!r}.")
+        if (
+            isinstance(self.confidence, bool)
+            or not isinstance(self.confidence, (int, float))
+            or math.isnan(self.confidence)
+            or not 0.0 <= self.confidence <= 1.0
+        ):
+            raise InvalidGraphDataError(
+                f"Relation {self.key!r}: confidence must be a number between 0 and 1, got {self.confidence!r}."
+            )
         if not isinstance(self.source, str):
             raise InvalidGraphDataError(f"Relation {self.key!r}: source must be a string.")
         if not isinstance(self.properties, Mapping):
@@ -153,8 +167,10 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
 
-    def __add__(self, other: "UpsertResult") -> "UpsertResult":
-        return UpsertResult(self.created + other.created, self.updated + other.updated, self.unchanged + other.unchanged)
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(
+            self.created + other.created, self.updated + other.updated, self.unchanged + other.unchanged
+        )
 
     @property
     def written(self) -> int:
@@ -234,20 +250,26 @@ def type_filter(types: Sequence[str] | None, name: str) -> list[str] | None:
     if types is None:
         return None
     if isinstance(types, str):
-        raise InvalidGraphDataError(f"{name} must be a list of types, not the single string {types!r}; write [{types!r}].")
+        raise InvalidGraphDataError(
+            f"{name} must be a list of types, not the single string {types!r}; write [{types!r}]."
+        )
     return list(types) or None
 
 
 def require_record_iterable(items: Any, record_class: type, method: str) -> None:
     """Refuse one record (or a string) where an iterable of records is expected, instead of iterating it."""
     if isinstance(items, (record_class, str)):
-        raise InvalidGraphDataError(f"{method} expects an iterable of {record_class.__name__}, not one {type(items).__name__}.")
+        raise InvalidGraphDataError(
+            f"{method} expects an iterable of {record_class.__name__}, not one {type(items).__name__}."
+        )
 
 
 def require_record(item: Any, record_class: type[Record], method: str) -> Record:
     """``item`` checked to be a ``record_class`` and validated; a dict or tuple is refused with what it was."""
     if not isinstance(item, record_class):
-        raise InvalidGraphDataError(f"{method} expects {record_class.__name__} items, got {type(item).__name__}: {item!r:.80}.")
+        raise InvalidGraphDataError(
+            f"{method} expects {record_class.__name__} items, got {type(item).__name__}: {item!r:.80}."
+        )
     return item.validate()
 
 
@@ -257,7 +279,9 @@ def merge_id_list(*, keep_id: str, merge_ids: Iterable[str]) -> list[str]:
     Why a string is refused: ``"a:2"`` would otherwise be read as the ids ``a``, ``:`` and ``2``.
     """
     if isinstance(merge_ids, str) or not isinstance(merge_ids, Iterable):
-        raise InvalidGraphDataError(f"merge_ids must be a list of entity ids, not {type(merge_ids).__name__} {merge_ids!r:.80}.")
+        raise InvalidGraphDataError(
+            f"merge_ids must be a list of entity ids, not {type(merge_ids).__name__} {merge_ids!r:.80}."
+        )
     ids = list(merge_ids)
     if not all(isinstance(i, str) for i in ids):
         raise InvalidGraphDataError(f"merge_ids must be a list of entity ids (strings), got {ids!r:.80}.")
@@ -299,11 +323,15 @@ class KnowledgeGraphStore(ABC):
     # --- writes ---------------------------------------------------------------------------
 
     @abstractmethod
-    def upsert_entities(self, entities: Iterable[EntityRecord], *, batch_size: int = DEFAULT_BATCH_SIZE) -> UpsertResult:
+    def upsert_entities(
+        self, entities: Iterable[EntityRecord], *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> UpsertResult:
         """Create or replace entities in atomic batches; returns how many were created/updated/unchanged."""
 
     @abstractmethod
-    def upsert_relations(self, relations: Iterable[RelationRecord], *, batch_size: int = DEFAULT_BATCH_SIZE) -> UpsertResult:
+    def upsert_relations(
+        self, relations: Iterable[RelationRecord], *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> UpsertResult:
         """Create or replace relations in atomic batches; a batch naming a missing entity writes nothing."""
 
     @abstractmethod
@@ -371,13 +399,13 @@ class KnowledgeGraphStore(ABC):
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def ping(self) -> None:
+    def ping(self) -> None:  # noqa: B027 - optional hook: a store that is always reachable keeps it empty
         """Raise ``StoreUnavailableError`` if the backend cannot answer."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: a store without connections keeps it empty
         """Release connections; the store is unusable afterwards."""
 
-    def __enter__(self) -> "KnowledgeGraphStore":
+    def __enter__(self) -> KnowledgeGraphStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -14,13 +14,14 @@ Why this shape:
 * The driver connects lazily; the first use checks connectivity, credentials and the database once
   and turns each failure into a one-line :class:`StoreUnavailableError` that says what to do.
 """
+
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -28,14 +29,33 @@ import neo4j
 from neo4j import GraphDatabase
 from neo4j import exceptions as neo4j_errors
 
-from learning_platform.errors import (
+from core.errors import (
     ConfigurationError,
     InvalidGraphDataError,
     StoreUnavailableError,
     UnknownEntityError,
 )
-
-from kg.stores.base import DEFAULT_BATCH_SIZE, MAX_NAME_LENGTH, RELATION_TYPE_PATTERN, DeletionResult, Direction, EntityRecord, GraphStats, KnowledgeGraphStore, Neighbour, RelationRecord, UpsertResult, batched, check_direction, canonical_properties_json, check_positive_int, dedupe_last, merge_id_list, require_record, require_record_iterable, type_filter
+from kg.stores.base import (
+    DEFAULT_BATCH_SIZE,
+    RELATION_TYPE_PATTERN,
+    DeletionResult,
+    Direction,
+    EntityRecord,
+    GraphStats,
+    KnowledgeGraphStore,
+    Neighbour,
+    RelationRecord,
+    UpsertResult,
+    batched,
+    canonical_properties_json,
+    check_direction,
+    check_positive_int,
+    dedupe_last,
+    merge_id_list,
+    require_record,
+    require_record_iterable,
+    type_filter,
+)
 
 T = TypeVar("T")
 
@@ -57,6 +77,7 @@ SCHEMA_STATEMENTS = (
 )
 
 # --- Cypher (parameters only; the only dynamic parts are $(...) labels and types) --------------
+
 
 def _timestamp(expr: str) -> str:
     """Epoch seconds + microseconds: the driver's own ``DateTime`` decoding costs ~0.2 ms a value."""
@@ -139,7 +160,7 @@ RETURN sum(CASE WHEN is_new THEN 1 ELSE 0 END) AS created,
 GET_ENTITIES = f"""
 UNWIND $ids AS id
 MATCH (n:Entity {{id: id}})
-RETURN {_entity_projection('n')} AS entity
+RETURN {_entity_projection("n")} AS entity
 """
 
 GET_RELATIONS = f"""
@@ -182,7 +203,7 @@ SEARCH_ENTITIES = f"""
 MATCH (n:Entity)
 WHERE any(key IN n.search_keys WHERE key STARTS WITH $query)
   AND ($types IS NULL OR n.type IN $types)
-RETURN {_entity_projection('n')} AS entity
+RETURN {_entity_projection("n")} AS entity
 ORDER BY CASE WHEN n.name_lower = $query THEN 0 ELSE 1 END, n.name_lower, n.id
 LIMIT $limit
 """
@@ -200,7 +221,7 @@ CALL (n) {{
   WHERE $incoming AND ($types IS NULL OR type(r) IN $types)
   RETURN r, m, 'in' AS direction, m AS h, n AS t
 }}
-RETURN direction, {RELATION_PROJECTION} AS relation, {_entity_projection('m')} AS entity
+RETURN direction, {RELATION_PROJECTION} AS relation, {_entity_projection("m")} AS entity
 ORDER BY CASE direction WHEN 'out' THEN 0 ELSE 1 END, type(r), m.id
 """
 
@@ -228,7 +249,7 @@ RETURN entities, relations
 # Same reasoning: the range seek on the unique index both filters and orders, consistently.
 ENTITIES_PAGE = f"""
 MATCH (n:Entity) WHERE n.id > $after AND ($types IS NULL OR n.type IN $types)
-RETURN {_entity_projection('n')} AS entity
+RETURN {_entity_projection("n")} AS entity
 ORDER BY n.id
 LIMIT $limit
 """
@@ -247,7 +268,7 @@ def _to_python_datetime(value: Sequence[int | None] | None) -> datetime | None:
     if not value or value[0] is None:
         return None
     seconds, micros = value
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=micros or 0)
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros or 0)
 
 
 def _entity_from_row(row: Mapping[str, Any]) -> EntityRecord:
@@ -348,7 +369,9 @@ class Neo4jGraphStore(KnowledgeGraphStore):
         connection_timeout: float = 5.0,
     ) -> None:
         if not isinstance(uri, str) or not uri.strip():
-            raise ConfigurationError("NEO4J_URI is empty; set it to the server's Bolt address, e.g. bolt://127.0.0.1:7687.")
+            raise ConfigurationError(
+                "NEO4J_URI is empty; set it to the server's Bolt address, e.g. bolt://127.0.0.1:7687."
+            )
         scheme = urlsplit(uri.strip()).scheme
         if scheme not in SUPPORTED_SCHEMES:
             raise ConfigurationError(
@@ -357,8 +380,14 @@ class Neo4jGraphStore(KnowledgeGraphStore):
             )
         if not isinstance(database, str) or not database.strip():
             raise ConfigurationError("NEO4J_DATABASE is empty; set it to the database name (usually 'neo4j').")
-        if isinstance(connection_timeout, bool) or not isinstance(connection_timeout, (int, float)) or connection_timeout <= 0:
-            raise ConfigurationError(f"connection_timeout must be a positive number of seconds, got {connection_timeout!r}.")
+        if (
+            isinstance(connection_timeout, bool)
+            or not isinstance(connection_timeout, (int, float))
+            or connection_timeout <= 0
+        ):
+            raise ConfigurationError(
+                f"connection_timeout must be a positive number of seconds, got {connection_timeout!r}."
+            )
         self.uri = uri.strip()
         self.user = user
         self.database = database.strip()
@@ -369,7 +398,7 @@ class Neo4jGraphStore(KnowledgeGraphStore):
         self._closed = False
 
     @classmethod
-    def from_settings(cls, **overrides: Any) -> "Neo4jGraphStore":
+    def from_settings(cls, **overrides: Any) -> Neo4jGraphStore:
         """Build from Django settings ``NEO4J_*``; keyword overrides use the constructor's names."""
         from django.conf import settings
 
@@ -442,7 +471,7 @@ class Neo4jGraphStore(KnowledgeGraphStore):
                     max_transaction_retry_time=15.0,
                     notifications_min_severity="OFF",
                 )
-            except (ValueError, neo4j_errors.ConfigurationError) as exc:
+            except (ValueError, neo4j_errors.ConfigurationError):
                 raise ConfigurationError(
                     f"NEO4J_URI={self.uri!r} is not a valid Neo4j address; use e.g. bolt://127.0.0.1:7687."
                 ) from None
@@ -471,22 +500,30 @@ class Neo4jGraphStore(KnowledgeGraphStore):
 
     # --- writes ------------------------------------------------------------------------------
 
-    def upsert_entities(self, entities: Iterable[EntityRecord], *, batch_size: int = DEFAULT_BATCH_SIZE) -> UpsertResult:
+    def upsert_entities(
+        self, entities: Iterable[EntityRecord], *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> UpsertResult:
         require_record_iterable(entities, EntityRecord, "upsert_entities")
         total = UpsertResult()
         for batch in batched(entities, batch_size):
-            records = dedupe_last([require_record(e, EntityRecord, "upsert_entities") for e in batch], key=lambda e: e.id)
+            records = dedupe_last(
+                [require_record(e, EntityRecord, "upsert_entities") for e in batch], key=lambda e: e.id
+            )
             rows = [_entity_row(e) for e in records]
-            total += self._write(_write_entities, rows=rows, now=datetime.now(timezone.utc))
+            total += self._write(_write_entities, rows=rows, now=datetime.now(UTC))
         return total
 
-    def upsert_relations(self, relations: Iterable[RelationRecord], *, batch_size: int = DEFAULT_BATCH_SIZE) -> UpsertResult:
+    def upsert_relations(
+        self, relations: Iterable[RelationRecord], *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> UpsertResult:
         require_record_iterable(relations, RelationRecord, "upsert_relations")
         total = UpsertResult()
         for batch in batched(relations, batch_size):
-            records = dedupe_last([require_record(r, RelationRecord, "upsert_relations") for r in batch], key=lambda r: r.key)
+            records = dedupe_last(
+                [require_record(r, RelationRecord, "upsert_relations") for r in batch], key=lambda r: r.key
+            )
             rows = [_relation_row(r) for r in records]
-            total += self._write(_write_relations, rows=rows, now=datetime.now(timezone.utc))
+            total += self._write(_write_relations, rows=rows, now=datetime.now(UTC))
         return total
 
     def delete_relation(self, head: str, type: str, tail: str) -> bool:
@@ -513,7 +550,7 @@ class Neo4jGraphStore(KnowledgeGraphStore):
             _merge_entities,
             keep_id=keep_id,
             merge_ids=merge_id_list(keep_id=keep_id, merge_ids=merge_ids),
-            now=datetime.now(timezone.utc),
+            now=datetime.now(UTC),
         )
 
     def clear(self) -> None:
@@ -675,14 +712,15 @@ def _write_relations(tx: neo4j.ManagedTransaction, *, rows: list[dict[str, Any]]
     result = UpsertResult(created=record["created"], updated=record["updated"], unchanged=record["unchanged"])
     if result.created + result.updated + result.unchanged != len(rows):
         # An endpoint vanished between the check and the write (a concurrent delete): roll back.
-        raise UnknownEntityError("An entity of this relation batch was deleted while it was written; run the load again.")
+        raise UnknownEntityError(
+            "An entity of this relation batch was deleted while it was written; run the load again."
+        )
     return result
 
 
 def _merge_entities(tx: neo4j.ManagedTransaction, *, keep_id: str, merge_ids: list[str], now: datetime) -> EntityRecord:
     found = {
-        row["entity"]["id"]: _entity_from_row(row["entity"])
-        for row in tx.run(GET_ENTITIES, ids=[keep_id, *merge_ids])
+        row["entity"]["id"]: _entity_from_row(row["entity"]) for row in tx.run(GET_ENTITIES, ids=[keep_id, *merge_ids])
     }
     missing = [i for i in [keep_id, *merge_ids] if i not in found]
     if missing:
@@ -700,8 +738,13 @@ def _merge_entities(tx: neo4j.ManagedTransaction, *, keep_id: str, merge_ids: li
         if head == tail == keep_id:
             continue  # a self-loop between duplicates says nothing once they are one entity
         target = RelationRecord(
-            head=head, type=relation.type, tail=tail, source=relation.source, confidence=relation.confidence,
-            properties=relation.properties, created_at=relation.created_at,
+            head=head,
+            type=relation.type,
+            tail=tail,
+            source=relation.source,
+            confidence=relation.confidence,
+            properties=relation.properties,
+            created_at=relation.created_at,
         )
         previous = moved.get(target.key)
         moved[target.key] = target if previous is None else _stronger(previous, target)
@@ -710,9 +753,7 @@ def _merge_entities(tx: neo4j.ManagedTransaction, *, keep_id: str, merge_ids: li
         r.key: r
         for r in (
             _relation_from_row(row["relation"])
-            for row in tx.run(
-                GET_RELATIONS, keys=[{"head": h, "type": t, "tail": tl} for (h, t, tl) in moved]
-            )
+            for row in tx.run(GET_RELATIONS, keys=[{"head": h, "type": t, "tail": tl} for (h, t, tl) in moved])
         )
         if r.head not in merged_set and r.tail not in merged_set
     }
@@ -747,6 +788,11 @@ def _stronger(current: RelationRecord, candidate: RelationRecord) -> RelationRec
     winner, loser = (candidate, current) if candidate.confidence > current.confidence else (current, candidate)
     properties = {**dict(loser.properties), **dict(winner.properties)}
     return RelationRecord(
-        head=current.head, type=current.type, tail=current.tail, source=winner.source, confidence=winner.confidence,
-        properties=properties, created_at=current.created_at or candidate.created_at,
+        head=current.head,
+        type=current.type,
+        tail=current.tail,
+        source=winner.source,
+        confidence=winner.confidence,
+        properties=properties,
+        created_at=current.created_at or candidate.created_at,
     )

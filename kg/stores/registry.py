@@ -3,13 +3,13 @@
 Names are versioned like spaCy's registry entries (``kg.store.neo4j.v1``); the short aliases
 ``sql`` and ``neo4j`` are what people type.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
 
-from learning_platform.errors import UnknownBackendError
-
+from core.errors import UnknownBackendError
 from kg.stores.base import KnowledgeGraphStore
 
 # name -> "module:factory"; imported lazily so the sql store never needs the neo4j driver loaded.

@@ -15,11 +15,12 @@ How it keeps the contract's promises:
 * Ids, types and names are ordered by code point on every database (PostgreSQL is told
   ``COLLATE "C"``), so listings and ``iter_triples`` come out in Python's ``sorted`` order, as in Neo4j.
 * "Cannot reach or read the database" (connection refused, tables not migrated, locked) becomes
-  :class:`~learning_platform.errors.StoreUnavailableError` with what to do about it.
+  :class:`~core.errors.StoreUnavailableError` with what to do about it.
 
 Search semantics worth knowing: a blank query returns ``[]`` (nothing typed, nothing to suggest) and
 ``types=None`` or an empty list means "any type".
 """
+
 from __future__ import annotations
 
 import functools
@@ -37,14 +38,32 @@ from django.db.models.expressions import Combinable
 from django.db.models.functions import Collate
 from django.utils import timezone
 
-from learning_platform.errors import (
+from core.errors import (
     ConfigurationError,
     InvalidGraphDataError,
     StoreUnavailableError,
     UnknownEntityError,
 )
-
-from kg.stores.base import DEFAULT_BATCH_SIZE, MAX_NAME_LENGTH, DeletionResult, Direction, EntityRecord, GraphStats, KnowledgeGraphStore, Neighbour, RelationRecord, UpsertResult, _canonical, batched, check_direction, check_positive_int, dedupe_last, merge_id_list, require_record, require_record_iterable, type_filter
+from kg.stores.base import (
+    DEFAULT_BATCH_SIZE,
+    DeletionResult,
+    Direction,
+    EntityRecord,
+    GraphStats,
+    KnowledgeGraphStore,
+    Neighbour,
+    RelationRecord,
+    UpsertResult,
+    _canonical,
+    batched,
+    check_direction,
+    check_positive_int,
+    dedupe_last,
+    merge_id_list,
+    require_record,
+    require_record_iterable,
+    type_filter,
+)
 
 #: How many missing ids an ``UnknownEntityError`` lists before saying "and N more".
 MISSING_IDS_SHOWN = 10
@@ -60,14 +79,14 @@ def _translate_database_errors(method: Callable) -> Callable:
     if inspect.isgeneratorfunction(method):
 
         @functools.wraps(method)
-        def generator_wrapper(self: "SqlGraphStore", *args: Any, **kwargs: Any) -> Iterator:
+        def generator_wrapper(self: SqlGraphStore, *args: Any, **kwargs: Any) -> Iterator:
             with self._database_errors():
                 yield from method(self, *args, **kwargs)
 
         return generator_wrapper
 
     @functools.wraps(method)
-    def wrapper(self: "SqlGraphStore", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: SqlGraphStore, *args: Any, **kwargs: Any) -> Any:
         with self._database_errors():
             return method(self, *args, **kwargs)
 
@@ -88,7 +107,7 @@ class SqlGraphStore(KnowledgeGraphStore):
         self.using = using
 
     @classmethod
-    def from_settings(cls, **overrides: Any) -> "SqlGraphStore":
+    def from_settings(cls, **overrides: Any) -> SqlGraphStore:
         """Build the store from Django settings; ``using`` (a database alias) is the only override."""
         unknown = sorted(set(overrides) - {"using"})
         if unknown:
@@ -103,7 +122,9 @@ class SqlGraphStore(KnowledgeGraphStore):
     # --- writes ---------------------------------------------------------------------------
 
     @_translate_database_errors
-    def upsert_entities(self, entities: Iterable[EntityRecord], *, batch_size: int = DEFAULT_BATCH_SIZE) -> UpsertResult:
+    def upsert_entities(
+        self, entities: Iterable[EntityRecord], *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> UpsertResult:
         require_record_iterable(entities, EntityRecord, "upsert_entities")
         total = UpsertResult()
         for batch in batched(entities, batch_size):
@@ -111,7 +132,9 @@ class SqlGraphStore(KnowledgeGraphStore):
         return total
 
     @_translate_database_errors
-    def upsert_relations(self, relations: Iterable[RelationRecord], *, batch_size: int = DEFAULT_BATCH_SIZE) -> UpsertResult:
+    def upsert_relations(
+        self, relations: Iterable[RelationRecord], *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> UpsertResult:
         require_record_iterable(relations, RelationRecord, "upsert_relations")
         total = UpsertResult()
         for batch in batched(relations, batch_size):
@@ -141,7 +164,9 @@ class SqlGraphStore(KnowledgeGraphStore):
             rows = {row.id: row for row in self._entity_rows([keep_id, *merge_list], lock=True)}
             missing = [eid for eid in [keep_id, *merge_list] if eid not in rows]
             if missing:
-                raise UnknownEntityError(f"Cannot merge into {keep_id!r}: {_describe_ids(missing)}; nothing was changed.")
+                raise UnknownEntityError(
+                    f"Cannot merge into {keep_id!r}: {_describe_ids(missing)}; nothing was changed."
+                )
             kept, merged = rows[keep_id], [rows[eid] for eid in merge_list]
             self._repoint_relations(keep_id=keep_id, merged_ids=set(merge_list), now=now)
 
@@ -253,7 +278,9 @@ class SqlGraphStore(KnowledgeGraphStore):
             if remaining is not None:
                 edges = edges[:remaining]
             result.extend(
-                Neighbour(relation=_relation_record(edge), direction=side, entity=_entity_record(getattr(edge, other_end)))
+                Neighbour(
+                    relation=_relation_record(edge), direction=side, entity=_entity_record(getattr(edge, other_end))
+                )
                 for edge in edges
             )
         return result
@@ -273,9 +300,11 @@ class SqlGraphStore(KnowledgeGraphStore):
     def iter_triples(self, *, batch_size: int = 10_000) -> Iterator[tuple[str, str, str]]:
         """Keyset pages over ``(head, type, tail)``: each page starts after the last triple seen, never at an OFFSET."""
         check_positive_int("batch_size", batch_size)
-        ordered = self._relations().alias(
-            h=self._code_point("head_id"), t=self._code_point("type"), tl=self._code_point("tail_id")
-        ).order_by("h", "t", "tl")
+        ordered = (
+            self._relations()
+            .alias(h=self._code_point("head_id"), t=self._code_point("type"), tl=self._code_point("tail_id"))
+            .order_by("h", "t", "tl")
+        )
         last: tuple[str, str, str] | None = None
         while True:
             page_query = ordered
@@ -330,7 +359,9 @@ class SqlGraphStore(KnowledgeGraphStore):
             for record in records:
                 row = existing.get(record.id)
                 if row is None:
-                    created.append(self._entities().model(id=record.id, created_at=now, updated_at=now, **_entity_columns(record)))
+                    created.append(
+                        self._entities().model(id=record.id, created_at=now, updated_at=now, **_entity_columns(record))
+                    )
                     alias_updates[record.id] = list(record.aliases)
                     continue
                 if _entity_record(row).content_key() == record.content_key():
@@ -346,7 +377,9 @@ class SqlGraphStore(KnowledgeGraphStore):
             if changed:
                 self._entities().bulk_update(changed, ENTITY_CONTENT_FIELDS)
             self._replace_alias_rows(alias_updates)
-        return UpsertResult(created=len(created), updated=len(changed), unchanged=len(records) - len(created) - len(changed))
+        return UpsertResult(
+            created=len(created), updated=len(changed), unchanged=len(records) - len(created) - len(changed)
+        )
 
     def _upsert_relation_batch(self, batch: list) -> UpsertResult:
         records = dedupe_last([storable_relation(item) for item in batch], key=lambda record: record.key)
@@ -378,13 +411,19 @@ class SqlGraphStore(KnowledgeGraphStore):
                         )
                     )
                 elif _relation_content_key(row) != record.content_key():
-                    row.source, row.confidence, row.properties = record.source, record.confidence, dict(record.properties)
+                    row.source, row.confidence, row.properties = (
+                        record.source,
+                        record.confidence,
+                        dict(record.properties),
+                    )
                     row.updated_at = now
                     changed.append(row)
             self._relations().bulk_create(created)
             if changed:
                 self._relations().bulk_update(changed, RELATION_CONTENT_FIELDS)
-        return UpsertResult(created=len(created), updated=len(changed), unchanged=len(records) - len(created) - len(changed))
+        return UpsertResult(
+            created=len(created), updated=len(changed), unchanged=len(records) - len(created) - len(changed)
+        )
 
     def _repoint_relations(self, *, keep_id: str, merged_ids: set[str], now) -> None:
         """Move every relation of ``merged_ids`` onto ``keep_id`` (part of ``merge_entities``'s transaction).
@@ -567,7 +606,12 @@ def _relation_record(row: Any) -> RelationRecord:
 def _relation_content_key(row: Any) -> tuple:
     """``content_key()`` of a stored row without touching its (deferred) timestamps."""
     stored = RelationRecord(
-        head=row.head_id, type=row.type, tail=row.tail_id, source=row.source, confidence=row.confidence, properties=row.properties
+        head=row.head_id,
+        type=row.type,
+        tail=row.tail_id,
+        source=row.source,
+        confidence=row.confidence,
+        properties=row.properties,
     )
     return stored.content_key()
 

@@ -1,11 +1,11 @@
 """Forms of the learner pages: they validate input and name what to fix; the work happens in services."""
+
 from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from learning_platform.catalog.models import Course, Interaction
-
+from catalog.models import Course, Interaction
 from learning_platform.learn.selectors import MAX_PICKS, MAX_QUERY_LENGTH
 
 
@@ -18,7 +18,10 @@ class SignupForm(UserCreationForm):
 
 class SearchForm(forms.Form):
     q = forms.CharField(
-        required=False, max_length=MAX_QUERY_LENGTH, strip=True, label="Search",
+        required=False,
+        max_length=MAX_QUERY_LENGTH,
+        strip=True,
+        label="Search",
         error_messages={"max_length": f"Search for at most {MAX_QUERY_LENGTH} characters."},
     )
 
@@ -85,6 +88,9 @@ class CourseFilterForm(forms.Form):
     """Optional filters of the "For you" page (an unknown level is a form error, not a crash)."""
 
     level = forms.ChoiceField(
-        required=False, choices=[("", "Any level"), *Course.Level.choices],
-        error_messages={"invalid_choice": "level must be one of beginner, intermediate, expert or all (got %(value)s)."},
+        required=False,
+        choices=[("", "Any level"), *Course.Level.choices],
+        error_messages={
+            "invalid_choice": "level must be one of beginner, intermediate, expert or all (got %(value)s)."
+        },
     )

@@ -11,11 +11,14 @@ caller chose (grouped by relation type, so edges of one type are next to each ot
 line between the two circles carrying the relation type as its label and an arrow pointing from head
 to tail.
 """
+
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from core.text import shorten
 
 WIDTH = 760
 HEIGHT = 440
@@ -106,9 +109,8 @@ class GraphPicture:
 
 
 def short_label(name: str, limit: int = MAX_LABEL) -> str:
-    """``name`` cut to ``limit`` characters with an ellipsis, so labels do not run into each other."""
-    name = " ".join(name.split())
-    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+    """``name`` cut to ``limit`` characters (the graph picture's default width)."""
+    return shorten(name, limit)
 
 
 def type_colour(entity_type: str) -> str:
@@ -134,9 +136,19 @@ def layout_neighbourhood(
     # Leave room for labels: they sit outside the ring, so the ring is smaller than the canvas.
     rx, ry = width / 2 - 150, height / 2 - 55
     centre = PictureNode(
-        entity_id=centre_id, name=centre_name, label=short_label(centre_name, 30), type=centre_type,
-        colour=type_colour(centre_type), x=cx, y=cy, r=CENTRE_RADIUS, label_x=cx, label_y=cy + CENTRE_RADIUS + 16,
-        anchor="middle", url=None, is_centre=True,
+        entity_id=centre_id,
+        name=centre_name,
+        label=short_label(centre_name, 30),
+        type=centre_type,
+        colour=type_colour(centre_type),
+        x=cx,
+        y=cy,
+        r=CENTRE_RADIUS,
+        label_x=cx,
+        label_y=cy + CENTRE_RADIUS + 16,
+        anchor="middle",
+        url=None,
+        is_centre=True,
     )
     nodes: list[PictureNode] = []
     edges: list[PictureEdge] = []
@@ -155,9 +167,19 @@ def layout_neighbourhood(
             ly = y - NODE_RADIUS - 6 if sin < 0 else y + NODE_RADIUS + 15
         nodes.append(
             PictureNode(
-                entity_id=item.entity_id, name=item.name, label=short_label(item.name), type=item.type,
-                colour=type_colour(item.type), x=round(x, 1), y=round(y, 1), r=NODE_RADIUS, label_x=round(lx, 1),
-                label_y=round(ly, 1), anchor=anchor, url=item.url, is_centre=False,
+                entity_id=item.entity_id,
+                name=item.name,
+                label=short_label(item.name),
+                type=item.type,
+                colour=type_colour(item.type),
+                x=round(x, 1),
+                y=round(y, 1),
+                r=NODE_RADIUS,
+                label_x=round(lx, 1),
+                label_y=round(ly, 1),
+                anchor=anchor,
+                url=item.url,
+                is_centre=False,
             )
         )
         # The line runs between the circles' rims so arrow heads stay visible.
@@ -172,17 +194,27 @@ def layout_neighbourhood(
         directions = {direction for _, direction in item.relations}
         edges.append(
             PictureEdge(
-                x1=round(x1, 1), y1=round(y1, 1), x2=round(x2, 1), y2=round(y2, 1),
+                x1=round(x1, 1),
+                y1=round(y1, 1),
+                x2=round(x2, 1),
+                y2=round(y2, 1),
                 label=short_label(", ".join(dict.fromkeys(rel for rel, _ in item.relations)), MAX_EDGE_LABEL),
                 full_label=", ".join(dict.fromkeys(rel for rel, _ in item.relations)),
-                label_x=round(x1 + (x2 - x1) * t, 1), label_y=round(y1 + (y2 - y1) * t - 3, 1),
-                arrow_out="out" in directions, arrow_in="in" in directions,
+                label_x=round(x1 + (x2 - x1) * t, 1),
+                label_y=round(y1 + (y2 - y1) * t - 3, 1),
+                arrow_out="out" in directions,
+                arrow_in="in" in directions,
             )
         )
     legend_types = dict.fromkeys([centre_type, *(item.type for item in neighbours)])
     legend = [(entity_type, type_colour(entity_type)) for entity_type in legend_types]
     return GraphPicture(
-        width=width, height=height, centre=centre, nodes=nodes, edges=edges, shown=sum(len(item.relations) for item in neighbours),
+        width=width,
+        height=height,
+        centre=centre,
+        nodes=nodes,
+        edges=edges,
+        shown=sum(len(item.relations) for item in neighbours),
         total_edges=max(total_edges, sum(len(item.relations) for item in neighbours)),
         legend=legend,
     )

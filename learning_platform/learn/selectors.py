@@ -5,6 +5,7 @@ function here takes the graph store as an argument, so tests drive them with a s
 Recommendations and history themselves come from :mod:`recommender.serving.selectors`; this module
 only turns them into what a template can draw.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -17,9 +18,8 @@ from django.core.cache import cache
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.urls import reverse
 
+from catalog.models import Artist, Course, Interaction, Listener, Tag
 from kg.stores import EntityRecord, KnowledgeGraphStore, Neighbour
-from learning_platform.catalog.models import Artist, Course, Interaction, Listener, Tag
-
 from learning_platform.learn.graph_picture import GraphPicture, PictureInput, layout_neighbourhood
 
 #: Entity types a learner may pick during onboarding (seeds for cold-start recommendations).
@@ -77,11 +77,15 @@ def onboarding_suggestions(*, store: KnowledgeGraphStore, limit: int = 12) -> On
         return cached
     artists = [
         Candidate(entity_id=a.entity_id, name=a.name, type="Artist", detail=f"{a.listeners} listeners")
-        for a in Artist.objects.annotate(listeners=Count("listens")).filter(listeners__gt=0).order_by("-listeners", "name")[:limit]
+        for a in Artist.objects.annotate(listeners=Count("listens"))
+        .filter(listeners__gt=0)
+        .order_by("-listeners", "name")[:limit]
     ]
     tags = [
         Candidate(entity_id=t.entity_id, name=t.name, type="Tag", detail=f"{t.uses} artists tagged")
-        for t in Tag.objects.annotate(uses=Count("assignments__artist", distinct=True)).filter(uses__gt=0).order_by("-uses", "name")[:limit]
+        for t in Tag.objects.annotate(uses=Count("assignments__artist", distinct=True))
+        .filter(uses__gt=0)
+        .order_by("-uses", "name")[:limit]
     ]
     instruments = [
         Candidate(entity_id=e.id, name=e.name, type="Instrument")
@@ -105,7 +109,9 @@ def interest_candidates_search(query: str, *, store: KnowledgeGraphStore, limit:
     return [Candidate(entity_id=e.id, name=e.name, type=e.type) for e in entities if is_named(e)]
 
 
-def interest_picks_resolve(entity_ids: Sequence[str], *, store: KnowledgeGraphStore) -> tuple[list[EntityRecord], list[str]]:
+def interest_picks_resolve(
+    entity_ids: Sequence[str], *, store: KnowledgeGraphStore
+) -> tuple[list[EntityRecord], list[str]]:
     """The graph entities behind ``entity_ids`` and one message per id that cannot be an interest."""
     found = store.get_entities(entity_ids)
     problems: list[str] = []
@@ -140,14 +146,18 @@ class SearchResults:
 
 def _ranked(queryset: QuerySet, field_name: str, query: str) -> QuerySet:
     """Exact matches first, then prefix matches, then the rest (each alphabetically)."""
-    return queryset.filter(**{f"{field_name}__icontains": query}).annotate(
-        match_rank=Case(
-            When(**{f"{field_name}__iexact": query}, then=Value(0)),
-            When(**{f"{field_name}__istartswith": query}, then=Value(1)),
-            default=Value(2),
-            output_field=IntegerField(),
+    return (
+        queryset.filter(**{f"{field_name}__icontains": query})
+        .annotate(
+            match_rank=Case(
+                When(**{f"{field_name}__iexact": query}, then=Value(0)),
+                When(**{f"{field_name}__istartswith": query}, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            )
         )
-    ).order_by("match_rank", field_name, "pk")
+        .order_by("match_rank", field_name, "pk")
+    )
 
 
 def catalog_search(query: str, *, store: KnowledgeGraphStore, limit: int = 20) -> SearchResults:
@@ -237,7 +247,10 @@ def neighbourhood_picture(
         for e, rels in chosen
     ]
     return layout_neighbourhood(
-        centre_id=entity.id, centre_name=display_name(entity), centre_type=entity.type, neighbours=inputs,
+        centre_id=entity.id,
+        centre_name=display_name(entity),
+        centre_type=entity.type,
+        neighbours=inputs,
         total_edges=len(neighbours),
     )
 
@@ -259,7 +272,9 @@ def artist_total_plays(artist: Artist) -> int:
     return int(artist.listens.aggregate(total=Sum("play_count"))["total"] or 0)
 
 
-def last_interaction(listener: Listener | None, *, artist: Artist | None = None, course: Course | None = None) -> Interaction | None:
+def last_interaction(
+    listener: Listener | None, *, artist: Artist | None = None, course: Course | None = None
+) -> Interaction | None:
     """The learner's latest like/skip of ``artist`` or enrolment in ``course`` (to show the button state)."""
     if listener is None:
         return None
@@ -309,10 +324,20 @@ def path_chips(path: Any) -> list[Chip]:
     edges = list(_value(path, "edges", []) or [])
     chips: list[Chip] = []
     for index, node in enumerate(nodes):
-        chips.append(Chip(kind="node", label=str(_value(node, "name", "") or _value(node, "id", "")), type=str(_value(node, "type", ""))))
+        chips.append(
+            Chip(
+                kind="node",
+                label=str(_value(node, "name", "") or _value(node, "id", "")),
+                type=str(_value(node, "type", "")),
+            )
+        )
         if index < len(edges):
             edge = edges[index]
-            forward = _value(edge, "head") == _value(node, "id") if _value(edge, "head") else _value(edge, "direction") != "backward"
+            forward = (
+                _value(edge, "head") == _value(node, "id")
+                if _value(edge, "head")
+                else _value(edge, "direction") != "backward"
+            )
             chips.append(Chip(kind="edge", label=str(_value(edge, "type", "")), arrow="→" if forward else "←"))
     return chips
 
@@ -333,9 +358,18 @@ def recommendation_cards(recommendations: Iterable[Any]) -> list[RecommendationC
             title, url, subtitle = rec.entity_id, "", ""
         cards.append(
             RecommendationCard(
-                rank=rec.rank, score=float(rec.score), kind=rec.kind, entity_id=rec.entity_id, title=title, url=url, artist=rec.artist,
-                course=rec.course, sentence=str(_value(explanation, "sentence", "") or ""),
-                basis=str(_value(explanation, "basis", "") or ""), paths=[p for p in paths if p], subtitle=subtitle,
+                rank=rec.rank,
+                score=float(rec.score),
+                kind=rec.kind,
+                entity_id=rec.entity_id,
+                title=title,
+                url=url,
+                artist=rec.artist,
+                course=rec.course,
+                sentence=str(_value(explanation, "sentence", "") or ""),
+                basis=str(_value(explanation, "basis", "") or ""),
+                paths=[p for p in paths if p],
+                subtitle=subtitle,
             )
         )
     return cards
@@ -352,7 +386,9 @@ class UnderstandingChip:
     remove_url: str
 
 
-def understanding_chips(parsed: Any, *, text: str, drop: Sequence[str], level: str | None, kind: str | None) -> list[UnderstandingChip]:
+def understanding_chips(
+    parsed: Any, *, text: str, drop: Sequence[str], level: str | None, kind: str | None
+) -> list[UnderstandingChip]:
     """Chips for "how we understood your request"; each links to the same request with that piece dropped."""
     base = {"q": text, **({"level": level} if level is not None else {}), **({"kind": kind} if kind else {})}
     chips = []
@@ -361,7 +397,9 @@ def understanding_chips(parsed: Any, *, text: str, drop: Sequence[str], level: s
             continue
         params = list(base.items()) + [("drop", d) for d in (*drop, item.value)]
         if item.role == "level":
-            params = [(k, v) for k, v in params if k not in {"level", "drop"} or (k == "drop" and v != item.value)] + [("level", "")]
+            params = [(k, v) for k, v in params if k not in {"level", "drop"} or (k == "drop" and v != item.value)] + [
+                ("level", "")
+            ]
         chips.append(
             UnderstandingChip(
                 role=item.role,

@@ -1,4 +1,5 @@
 """Learner pages, included at the site root after the home page (names under the ``learn:`` namespace)."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 

@@ -4,6 +4,7 @@ Thin on purpose: each view parses its input with a form, calls one service or se
 (:mod:`recommender.serving` for recommendations, interactions and interests; :mod:`.selectors` for
 page reads) and renders. Catalogue errors become a page that says what to do, never a 500.
 """
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -16,15 +17,21 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from catalog.models import Artist, Course, Interaction
+from core.errors import LeitmotifError, StoreUnavailableError, UnknownEntityError
 from kg.stores import get_store
-from learning_platform.catalog.models import Artist, Course, Interaction
-from learning_platform.errors import LeitmotifError, StoreUnavailableError, UnknownEntityError
+from learning_platform.learn import selectors
+from learning_platform.learn.forms import (
+    CourseFilterForm,
+    InteractionForm,
+    InterestAddForm,
+    InterestPicksForm,
+    SearchForm,
+    SignupForm,
+)
 from recommender.serving import selectors as serving_selectors
 from recommender.serving import services as serving_services
 from recommender.serving.model_holder import NoServingModelError
-
-from learning_platform.learn import selectors
-from learning_platform.learn.forms import CourseFilterForm, InteractionForm, InterestAddForm, InterestPicksForm, SearchForm, SignupForm
 
 LOGIN = "learn:login"
 MUSIC_K = 10
@@ -41,7 +48,9 @@ def _store_unavailable(request: HttpRequest, exc: StoreUnavailableError) -> Http
 
 def _safe_next(request: HttpRequest, candidate: str | None, default: str) -> str:
     """Only local addresses are followed after a POST (no open redirect)."""
-    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return candidate
     return default
 
@@ -92,7 +101,9 @@ def onboarding(request: HttpRequest) -> HttpResponse:
                             problems = [exc.message]
                         else:
                             if len(interests) >= selectors.SUGGESTED_PICKS:
-                                messages.success(request, f"Saved {len(interests)} interests. Here is what we recommend.")
+                                messages.success(
+                                    request, f"Saved {len(interests)} interests. Here is what we recommend."
+                                )
                                 return redirect("learn:for_you")
                             messages.info(
                                 request,
@@ -130,7 +141,9 @@ def interest_add(request: HttpRequest) -> HttpResponse:
     listener = serving_services.learner_listener(request.user)
     form = InterestAddForm(request.POST)
     if not form.is_valid():
-        return _error_page(request, title="Nothing to add", message="Choose an artist, tag or instrument to add.", status=400)
+        return _error_page(
+            request, title="Nothing to add", message="Choose an artist, tag or instrument to add.", status=400
+        )
     entity_id = form.cleaned_data["entity_id"]
     try:
         with get_store() as store:
@@ -193,7 +206,11 @@ def interaction(request: HttpRequest) -> HttpResponse:
     except LeitmotifError as exc:
         return _error_page(request, title="That click could not be recorded", message=exc.message, status=400)
     target = artist.name if artist else course.title  # type: ignore[union-attr]
-    verb = {Interaction.Kind.LIKE: "You liked", Interaction.Kind.SKIP: "You skipped", Interaction.Kind.ENROLL: "You enrolled in"}[data["kind"]]
+    verb = {
+        Interaction.Kind.LIKE: "You liked",
+        Interaction.Kind.SKIP: "You skipped",
+        Interaction.Kind.ENROLL: "You enrolled in",
+    }[data["kind"]]
     messages.success(request, f"{verb} {target}. Your recommendations are updated.")
     return redirect(_safe_next(request, data["next"], reverse("learn:for_you")))
 

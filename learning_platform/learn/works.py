@@ -1,11 +1,12 @@
 """Learner page of a work with sound: its facts, its spectrogram and the works it "sounds like".
 
-Thin on purpose: the picture is :func:`ingestion.audio.spectrogram.spectrogram_png` (cached by content,
+Thin on purpose: the picture is :func:`audio.spectrogram.spectrogram_png` (cached by content,
 served through ``GET /api/v1/audio/spectrograms/<sha256>.png``), the neighbours are
-:func:`recommender.audio.service.sounds_like_work`. The page degrades instead of failing: without
+:func:`audio.encoder.service.sounds_like_work`. The page degrades instead of failing: without
 rendered audio it says to run ``load_works``, without a trained encoder it says to run
 ``train_audio_encoder``; the facts are always shown.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,13 +17,13 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from learning_platform.catalog.models import Work
-from learning_platform.errors import AudioInputError, ModelArtifactError
+from catalog.models import Work
+from core.errors import AudioInputError, ModelArtifactError
 
 
 def _spectrogram_url(work: Work) -> tuple[str | None, str | None]:
     """(URL of the picture, or None and the reason)."""
-    from ingestion.audio.spectrogram import spectrogram_png
+    from audio.spectrogram import spectrogram_png
 
     audio = Path(settings.LEITMOTIF_CACHE_DIR) / work.audio_path if work.audio_path else None
     if audio is None or not audio.is_file():
@@ -36,8 +37,8 @@ def _spectrogram_url(work: Work) -> tuple[str | None, str | None]:
 
 @require_GET
 def work_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from recommender.audio.artifacts import load_audio_encoder
-    from recommender.audio.service import sounds_like_work
+    from audio.encoder.artifacts import load_audio_encoder
+    from audio.encoder.service import sounds_like_work
 
     work = get_object_or_404(Work, pk=pk)
     spectrogram_url, spectrogram_note = _spectrogram_url(work)

@@ -4,6 +4,7 @@ The response shows how the request was understood (so a client can offer correct
 to ``drop``, a ``level`` or a ``kind`` back) beside the music and course lists. Unknown words never fail
 the request; only a missing or over-long ``q`` is a 400.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,18 +14,31 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from recommender.understanding.parse import MAX_REQUEST_CHARS
-
 from recommender.api.serializers import RecommendationSerializer
 from recommender.api.views import RECOMMENDATION_ERRORS, _my_listener
+from recommender.understanding.parse import MAX_REQUEST_CHARS
 
 
 class AskQuerySerializer(serializers.Serializer):
-    q = serializers.CharField(max_length=MAX_REQUEST_CHARS, help_text='The request, e.g. "something like Chopin for a beginner pianist".')
+    q = serializers.CharField(
+        max_length=MAX_REQUEST_CHARS, help_text='The request, e.g. "something like Chopin for a beginner pianist".'
+    )
     k = serializers.IntegerField(min_value=1, max_value=50, default=10)
-    drop = serializers.ListField(child=serializers.CharField(max_length=255), required=False, default=list, help_text="Understood values to ignore (repeat the parameter).")
-    level = serializers.ChoiceField(choices=["", "Beginner", "Intermediate", "Expert"], required=False, allow_blank=True, help_text="Replace the understood level (empty: no level).")
-    kind = serializers.ChoiceField(choices=["music", "course"], required=False, help_text="Which list the request is mainly about.")
+    drop = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        default=list,
+        help_text="Understood values to ignore (repeat the parameter).",
+    )
+    level = serializers.ChoiceField(
+        choices=["", "Beginner", "Intermediate", "Expert"],
+        required=False,
+        allow_blank=True,
+        help_text="Replace the understood level (empty: no level).",
+    )
+    kind = serializers.ChoiceField(
+        choices=["music", "course"], required=False, help_text="Which list the request is mainly about."
+    )
 
 
 class UnderstoodSerializer(serializers.Serializer):
@@ -62,7 +76,10 @@ class AskView(generics.GenericAPIView):
 
     @extend_schema(
         summary="Ask in plain English; get the understanding and explained music and courses",
-        parameters=[AskQuerySerializer, OpenApiParameter("drop", str, many=True, description="Understood values to ignore")],
+        parameters=[
+            AskQuerySerializer,
+            OpenApiParameter("drop", str, many=True, description="Understood values to ignore"),
+        ],
         responses={200: AskResponseSerializer, **RECOMMENDATION_ERRORS},
     )
     def get(self, request: Request) -> Response:

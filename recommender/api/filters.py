@@ -4,15 +4,15 @@ A value that cannot match anything because it names something that does not exis
 instrument or level) is a 400 with the valid choices, not a silently empty list: a typo in ``?level=``
 should not look like "no courses".
 """
+
 from __future__ import annotations
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from rest_framework.exceptions import ValidationError
 
+from catalog.models import Artist, Course, Tag
 from kg.stores import get_store
-from learning_platform.catalog.models import Artist, Course, Tag
-
 from recommender.api.serializers import LEVELS, slugify_instrument
 
 INSTRUMENT_PREFIX = "leitmotif:instrument:"
@@ -20,7 +20,9 @@ INSTRUMENT_PREFIX = "leitmotif:instrument:"
 
 class ArtistFilter(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", help_text="Case-insensitive part of the artist's name.")
-    tag = filters.CharFilter(method="filter_tag", help_text="Only artists Last.FM listeners tagged with this tag name, e.g. blues.")
+    tag = filters.CharFilter(
+        method="filter_tag", help_text="Only artists Last.FM listeners tagged with this tag name, e.g. blues."
+    )
 
     class Meta:
         model = Artist
@@ -74,10 +76,13 @@ class CourseFilter(filters.FilterSet):
                     for e in store.iter_entities(types=["Instrument"])
                     if e.id.startswith(INSTRUMENT_PREFIX)
                 )
-                hint = f"known instruments: {', '.join(known)}" if known else "no courses are linked to instruments yet (run python manage.py load_courses)"
+                hint = (
+                    f"known instruments: {', '.join(known)}"
+                    if known
+                    else "no courses are linked to instruments yet (run python manage.py load_courses)"
+                )
                 raise ValidationError({"instrument": [f"Unknown instrument {value!r}; {hint}."]})
             course_ids = [
-                n.entity.id
-                for n in store.neighbours(entity_id, direction="in", relation_types=["TEACHES_INSTRUMENT"])
+                n.entity.id for n in store.neighbours(entity_id, direction="in", relation_types=["TEACHES_INSTRUMENT"])
             ]
         return queryset.filter(entity_id__in=course_ids)

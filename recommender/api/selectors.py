@@ -1,14 +1,14 @@
 """Read queries the API needs beyond plain model lists (HackSoft-style selectors)."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from django.db.models import Count
 
+from api.permissions import is_readonly_client
+from catalog.models import Artist, Listener, TagAssignment
 from kg.stores import KnowledgeGraphStore
-from learning_platform.catalog.models import Artist, Listener, TagAssignment
-
-from recommender.api.permissions import is_readonly_client
 
 
 def artist_top_tags(*, artist: Artist, limit: int = 10) -> list[dict[str, Any]]:

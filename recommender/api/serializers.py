@@ -4,6 +4,7 @@ Input serializers validate query strings and bodies and carry error messages tha
 (they end up in the ``message`` of the error envelope); output serializers only shape data that
 selectors and services produced.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from catalog.models import Artist, Course, Interaction, Interest
 from kg.stores.base import ENTITY_TYPE_PATTERN, MAX_NAME_LENGTH, RELATION_TYPE_PATTERN
-from learning_platform.catalog.models import Artist, Course, Interaction, Interest
 
 #: Largest ``k`` a recommendation call may ask for: ranking is cheap, explanations are not.
 MAX_K = 100
@@ -148,7 +149,9 @@ class NeighbourQuerySerializer(serializers.Serializer):
 
 class MeSerializer(serializers.Serializer):
     username = serializers.CharField()
-    listener_id = serializers.IntegerField(allow_null=True, help_text="Your listener id (null for API clients without one).")
+    listener_id = serializers.IntegerField(
+        allow_null=True, help_text="Your listener id (null for API clients without one)."
+    )
     is_staff = serializers.BooleanField()
     read_only_client = serializers.BooleanField(help_text="Whether this account may only read (group api-readonly).")
     interactions = serializers.IntegerField(help_text="Events you recorded (listen, like, skip, enroll, complete).")
@@ -235,7 +238,9 @@ class RecommendationQuerySerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("level") and attrs.get("kind") != "course":
-            raise serializers.ValidationError({"level": ["level applies to courses only: add kind=course or drop level."]})
+            raise serializers.ValidationError(
+                {"level": ["level applies to courses only: add kind=course or drop level."]}
+            )
         return attrs
 
 
@@ -263,10 +268,14 @@ class ExplanationSerializer(serializers.Serializer):
     """Why an item was recommended: graph paths from the listener's history, or a fallback basis."""
 
     target = serializers.CharField()
-    basis = serializers.CharField(help_text='"graph" when paths exist, else what the item rests on: "similar_listeners", "popularity", "your_interests", "similar_content" (an artist nobody has played yet, recommended for resembling ones you play) or "no_path".')
+    basis = serializers.CharField(
+        help_text='"graph" when paths exist, else what the item rests on: "similar_listeners", "popularity", "your_interests", "similar_content" (an artist nobody has played yet, recommended for resembling ones you play) or "no_path".'
+    )
     sentence = serializers.CharField()
     paths = ExplanationPathSerializer(many=True)
-    evidence = serializers.DictField(required=False, help_text="What the explanation rests on (snapshot version, scorer, counts...).")
+    evidence = serializers.DictField(
+        required=False, help_text="What the explanation rests on (snapshot version, scorer, counts...)."
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return instance.to_dict() if hasattr(instance, "to_dict") else dict(instance)
@@ -314,9 +323,14 @@ class RecommendationListSerializer(serializers.Serializer):
     k = serializers.IntegerField()
     exclude_seen = serializers.BooleanField()
     rerank = serializers.CharField(help_text="The re-ranking applied, e.g. none or unit:0.5.")
-    unit = serializers.ListField(child=serializers.CharField(), help_text="Concept ids EMS was measured on (asked for, or your own unit; empty when none).")
+    unit = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Concept ids EMS was measured on (asked for, or your own unit; empty when none).",
+    )
     unit_source = serializers.ChoiceField(choices=["request", "learner", "none"], help_text="Where the unit came from.")
-    mood = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text="Stated moods (null: your artists' moods were used).")
+    mood = serializers.ListField(
+        child=serializers.CharField(), allow_null=True, help_text="Stated moods (null: your artists' moods were used)."
+    )
     scores = ListScoresSerializer()
     results = RecommendationSerializer(many=True)
 
@@ -345,10 +359,18 @@ class InteractionInputSerializer(serializers.Serializer):
         },
     )
     artist = _ExistingPk(
-        noun="artist", list_url="/api/v1/artists/?q=NAME", queryset=Artist.objects.all(), required=False, allow_null=True
+        noun="artist",
+        list_url="/api/v1/artists/?q=NAME",
+        queryset=Artist.objects.all(),
+        required=False,
+        allow_null=True,
     )
     course = _ExistingPk(
-        noun="course", list_url="/api/v1/courses/?q=TITLE", queryset=Course.objects.all(), required=False, allow_null=True
+        noun="course",
+        list_url="/api/v1/courses/?q=TITLE",
+        queryset=Course.objects.all(),
+        required=False,
+        allow_null=True,
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -356,9 +378,13 @@ class InteractionInputSerializer(serializers.Serializer):
         if artist is not None and course is not None:
             raise serializers.ValidationError("Give either artist or course, not both: one event is about one item.")
         if kind in Interaction.ARTIST_KINDS and artist is None:
-            raise serializers.ValidationError({"artist": [f'kind "{kind}" is about an artist: give "artist": <artist id>.']})
+            raise serializers.ValidationError(
+                {"artist": [f'kind "{kind}" is about an artist: give "artist": <artist id>.']}
+            )
         if kind in Interaction.COURSE_KINDS and course is None:
-            raise serializers.ValidationError({"course": [f'kind "{kind}" is about a course: give "course": <course id>.']})
+            raise serializers.ValidationError(
+                {"course": [f'kind "{kind}" is about a course: give "course": <course id>.']}
+            )
         return attrs
 
 
@@ -392,10 +418,6 @@ class InterestsInputSerializer(serializers.Serializer):
 
     def validate_entity_ids(self, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
-
-
-class HealthSerializer(serializers.Serializer):
-    status = serializers.CharField()
 
 
 def entity_data(record: Any) -> dict[str, Any]:

@@ -1,17 +1,18 @@
-"""Routes of the versioned API, mounted at ``/api/v1/`` by ``learning_platform/urls.py``."""
-from django.urls import include, path, re_path
+"""Routes of the recommender's API (catalog browsing, graph entities, the learner's ``/me/`` endpoints).
+
+Included under ``/api/v1/`` by :mod:`learning_platform.api_urls`, which composes every app's routes.
+"""
+
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from recommender.api import ask, views
-
-app_name = "api"
 
 router = SimpleRouter()
 router.register("artists", views.ArtistViewSet, basename="artist")
 router.register("courses", views.CourseViewSet, basename="course")
 
 urlpatterns = [
-    path("health/", views.HealthView.as_view(), name="health"),
     path("", include(router.urls)),
     path("entities/", views.EntityListView.as_view(), name="entity-list"),
     path("entities/<str:entity_id>/", views.EntityDetailView.as_view(), name="entity-detail"),
@@ -23,10 +24,9 @@ urlpatterns = [
     path("me/ask/", ask.AskView.as_view(), name="me-ask"),
     path("me/interests/", views.MyInterestsView.as_view(), name="me-interests"),
     path("users/<int:listener_id>/history/", views.ListenerHistoryView.as_view(), name="listener-history"),
-    path("users/<int:listener_id>/recommendations/", views.ListenerRecommendationsView.as_view(), name="listener-recommendations"),
-    path("ingestion/", include("ingestion.api.urls")),
-    path("audio", include("ingestion.audio.api_urls")),
-    path("learning/", include("learning_platform.curriculum.api_urls")),
-    # Last: anything else under /api/v1/ is a 404 in the error envelope.
-    re_path(r"^(?P<unmatched>.*)$", views.api_not_found, name="not-found"),
+    path(
+        "users/<int:listener_id>/recommendations/",
+        views.ListenerRecommendationsView.as_view(),
+        name="listener-recommendations",
+    ),
 ]

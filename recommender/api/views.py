@@ -3,54 +3,58 @@
 Each view validates its input with a small serializer, calls one selector (reads) or service
 (writes), and shapes the answer with an output serializer. Recommendations, history and interaction
 writes come from :mod:`recommender.serving`; graph reads go through the store interface
-(:func:`kg.stores.get_store`). Every error leaves as the envelope of :mod:`recommender.api.exceptions`.
+(:func:`kg.stores.get_store`). Every error leaves as the envelope of :mod:`api.exceptions`.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, JsonResponse
-from django.urls import Resolver404, resolve
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers, status, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from api.permissions import LEARNER_FORBIDDEN, CanReadListener, can_read_any_listener, is_readonly_client
+from api.schema import ENVELOPE, ERRORS
+from catalog.models import Artist, Course, Interaction, Listener
 from kg.stores import get_store
-from learning_platform.catalog.models import Artist, Course, Interaction, Listener
-
 from recommender.api import selectors
-from recommender.api.exceptions import error_response
 from recommender.api.filters import ArtistFilter, CourseFilter
-from recommender.api.permissions import LEARNER_FORBIDDEN, CanReadListener, can_read_any_listener, is_readonly_client
-from recommender.api.serializers import MAX_NEIGHBOURS, MAX_SEARCH_RESULTS, ArtistDetailSerializer, ArtistSerializer, CourseSerializer, EntitySearchQuerySerializer, EntitySerializer, HealthSerializer, HistoryEntrySerializer, InteractionInputSerializer, InteractionSerializer, InterestSerializer, InterestsInputSerializer, MeSerializer, NeighbourQuerySerializer, NeighbourSerializer, RecommendationListSerializer, RecommendationQuerySerializer, RecommendationSerializer, entity_data, neighbour_data
-
-ENVELOPE = inline_serializer(
-    name="ErrorEnvelope",
-    fields={
-        "error": inline_serializer(
-            name="Error",
-            fields={
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "details": serializers.DictField(),
-            },
-        )
-    },
+from recommender.api.serializers import (
+    MAX_NEIGHBOURS,
+    MAX_SEARCH_RESULTS,
+    ArtistDetailSerializer,
+    ArtistSerializer,
+    CourseSerializer,
+    EntitySearchQuerySerializer,
+    EntitySerializer,
+    HistoryEntrySerializer,
+    InteractionInputSerializer,
+    InteractionSerializer,
+    InterestSerializer,
+    InterestsInputSerializer,
+    MeSerializer,
+    NeighbourQuerySerializer,
+    NeighbourSerializer,
+    RecommendationListSerializer,
+    RecommendationQuerySerializer,
+    RecommendationSerializer,
+    entity_data,
+    neighbour_data,
 )
-ERRORS = {
-    400: OpenApiResponse(ENVELOPE, description="Bad parameters; the message says what to fix."),
-    401: OpenApiResponse(ENVELOPE, description="Not authenticated."),
-    403: OpenApiResponse(ENVELOPE, description="Not allowed (another learner's data, or a read-only client writing)."),
-    404: OpenApiResponse(ENVELOPE, description="Unknown id."),
-    429: OpenApiResponse(ENVELOPE, description="Throttled; details.retry_after says when to retry."),
-}
+
 RECOMMENDATION_ERRORS = {**ERRORS, 503: OpenApiResponse(ENVELOPE, description="No recommender model is published yet.")}
-ENTITY_ID = OpenApiParameter("entity_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Graph entity id, e.g. lastfm:artist:289.")
+ENTITY_ID = OpenApiParameter(
+    "entity_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Graph entity id, e.g. lastfm:artist:289."
+)
 LISTENER_ID = OpenApiParameter("listener_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Listener id.")
 
 
@@ -130,20 +134,10 @@ def _recommendations_response(request: Request, listener: Listener) -> Response:
 # --- public ------------------------------------------------------------------------------------
 
 
-class HealthView(APIView):
-    """Liveness probe: no authentication, no database, no throttling."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes: list = []
-
-    @extend_schema(responses=HealthSerializer, auth=[], summary="Liveness probe")
-    def get(self, request: Request) -> Response:
-        return Response({"status": "ok"})
-
-
 @extend_schema_view(
-    list=extend_schema(summary="Artists (search with q, filter by tag)", responses={200: ArtistSerializer(many=True), **ERRORS}),
+    list=extend_schema(
+        summary="Artists (search with q, filter by tag)", responses={200: ArtistSerializer(many=True), **ERRORS}
+    ),
     retrieve=extend_schema(summary="One artist with its top tags", responses={200: ArtistDetailSerializer, **ERRORS}),
 )
 class ArtistViewSet(viewsets.ReadOnlyModelViewSet):
@@ -166,7 +160,10 @@ class ArtistViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Courses (search with q, filter by level and instrument)", responses={200: CourseSerializer(many=True), **ERRORS}),
+    list=extend_schema(
+        summary="Courses (search with q, filter by level and instrument)",
+        responses={200: CourseSerializer(many=True), **ERRORS},
+    ),
     retrieve=extend_schema(summary="One course", responses={200: CourseSerializer, **ERRORS}),
 )
 class CourseViewSet(viewsets.ReadOnlyModelViewSet):
@@ -202,7 +199,11 @@ class EntityListView(generics.GenericAPIView):
                 unknown = [t for t in types if t not in known]
                 if unknown:
                     raise ValidationError(
-                        {"type": [f"Unknown entity type {', '.join(map(repr, unknown))}; types in the graph: {', '.join(known)}."]}
+                        {
+                            "type": [
+                                f"Unknown entity type {', '.join(map(repr, unknown))}; types in the graph: {', '.join(known)}."
+                            ]
+                        }
                     )
             hits = store.search_entities(params["q"], types=types, limit=MAX_SEARCH_RESULTS)
         page = self.paginate_queryset(hits)
@@ -249,9 +250,15 @@ class EntityNeighboursView(generics.GenericAPIView):
                 unknown = [t for t in relation_types if t not in known]
                 if unknown:
                     raise ValidationError(
-                        {"relation_type": [f"Unknown relation type {', '.join(map(repr, unknown))}; relation types in the graph: {', '.join(known)}."]}
+                        {
+                            "relation_type": [
+                                f"Unknown relation type {', '.join(map(repr, unknown))}; relation types in the graph: {', '.join(known)}."
+                            ]
+                        }
                     )
-            edges = store.neighbours(entity_id, direction=params["direction"], relation_types=relation_types, limit=MAX_NEIGHBOURS)
+            edges = store.neighbours(
+                entity_id, direction=params["direction"], relation_types=relation_types, limit=MAX_NEIGHBOURS
+            )
         page = self.paginate_queryset(edges)
         return self.get_paginated_response([neighbour_data(n) for n in page])
 
@@ -274,7 +281,10 @@ class MyHistoryView(generics.GenericAPIView):
     serializer_class = HistoryEntrySerializer
     filter_backends: list = []
 
-    @extend_schema(summary="My history (listens, likes, skips, enrolments), newest first", responses={200: HistoryEntrySerializer(many=True), **ERRORS})
+    @extend_schema(
+        summary="My history (listens, likes, skips, enrolments), newest first",
+        responses={200: HistoryEntrySerializer(many=True), **ERRORS},
+    )
     def get(self, request: Request) -> Response:
         listener = _existing_listener(request.user)
         entries = _serving_selectors().listener_history(listener) if listener is not None else []
@@ -306,9 +316,15 @@ class MyInteractionsView(generics.GenericAPIView):
         listener = _existing_listener(self.request.user)
         if listener is None:
             return Interaction.objects.none()
-        return Interaction.objects.filter(listener=listener).select_related("artist", "course").order_by("-created_at", "-id")
+        return (
+            Interaction.objects.filter(listener=listener)
+            .select_related("artist", "course")
+            .order_by("-created_at", "-id")
+        )
 
-    @extend_schema(summary="My recorded events, newest first", responses={200: InteractionSerializer(many=True), **ERRORS})
+    @extend_schema(
+        summary="My recorded events, newest first", responses={200: InteractionSerializer(many=True), **ERRORS}
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(InteractionSerializer(page, many=True).data)
@@ -377,7 +393,11 @@ class _ListenerView(generics.GenericAPIView):
 class ListenerHistoryView(_ListenerView):
     serializer_class = HistoryEntrySerializer
 
-    @extend_schema(summary="A listener's history (staff and read-only clients)", parameters=[LISTENER_ID], responses={200: HistoryEntrySerializer(many=True), **ERRORS})
+    @extend_schema(
+        summary="A listener's history (staff and read-only clients)",
+        parameters=[LISTENER_ID],
+        responses={200: HistoryEntrySerializer(many=True), **ERRORS},
+    )
     def get(self, request: Request, listener_id: int) -> Response:
         listener = self.get_listener()
         entries = _serving_selectors().listener_history(listener)
@@ -399,23 +419,3 @@ class ListenerRecommendationsView(_ListenerView):
 
 
 # --- outside DRF --------------------------------------------------------------------------------
-
-
-def api_not_found(request: HttpRequest, unmatched: str = "") -> JsonResponse:
-    """Any other path under /api/v1/: a 404 in the envelope (never Django's HTML page)."""
-    path = request.path
-    hint = " See /api/docs/ for the endpoints."
-    if not path.endswith("/"):
-        try:
-            match = resolve(path + "/")
-        except (Resolver404, Http404):
-            match = None
-        if match is not None and match.func is not api_not_found:
-            hint = f" Did you mean {path}/ (with a trailing slash)?"
-    return error_response(
-        status_code=status.HTTP_404_NOT_FOUND,
-        code="not_found",
-        message=f"No API endpoint at {path}.{hint}",
-        details={"path": path},
-    )
-

@@ -10,6 +10,7 @@ defaults are the model's defaults) and ``hpo_default`` is a small search space o
 PyKEEN's format (``dict(type=int, low=.., high=.., q=..)``, ``dict(type=float, low=.., high=.., scale="log")``,
 ``dict(type="categorical", choices=[..])``, ``dict(type=bool)``).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -20,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from learning_platform.errors import ConfigurationError
+from core.errors import ConfigurationError
 from recommender.base import ItemSideInfo, TrainingContext
 
 
@@ -65,7 +66,7 @@ class BaselineRecommender(ABC):
 
     # --- life cycle ---------------------------------------------------------------------------------
 
-    def fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext | None = None) -> "BaselineRecommender":
+    def fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext | None = None) -> BaselineRecommender:
         """Check the inputs, then learn from ``train`` (binary users × items). Returns ``self``."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
             raise ConfigurationError(f"{self.name}: seed must be an integer between 0 and 2**32 - 1, got {seed!r}.")
@@ -74,7 +75,9 @@ class BaselineRecommender(ABC):
             raise ConfigurationError(f"{self.name}: context must be a TrainingContext, got {type(context).__name__}.")
         train = check_interaction_matrix(train, what="train", model=self.name)
         if train.nnz == 0:
-            raise ConfigurationError(f"{self.name}: the train matrix has no interactions; there is nothing to learn from.")
+            raise ConfigurationError(
+                f"{self.name}: the train matrix has no interactions; there is nothing to learn from."
+            )
         n_users, n_items = train.shape
         if context.validation is not None:
             validation = check_interaction_matrix(context.validation, what="context.validation", model=self.name)
@@ -158,7 +161,9 @@ def check_side_info(side_info: ItemSideInfo, *, n_items: int, model: str) -> Non
     tags = side_info.item_tags
     if not sp.issparse(tags) or tags.ndim != 2 or tags.shape[0] != n_items:
         shape = getattr(tags, "shape", None)
-        raise ConfigurationError(f"{model}: side_info.item_tags must be a sparse (n_items={n_items} × n_tags) matrix, got shape {shape}.")
+        raise ConfigurationError(
+            f"{model}: side_info.item_tags must be a sparse (n_items={n_items} × n_tags) matrix, got shape {shape}."
+        )
     if tags.shape[1] != len(side_info.tag_names):
         raise ConfigurationError(
             f"{model}: side_info.item_tags has {tags.shape[1]} columns but tag_names lists {len(side_info.tag_names)} tags."
@@ -175,7 +180,9 @@ def check_side_info(side_info: ItemSideInfo, *, n_items: int, model: str) -> Non
     if n_items and (item_entity.min() < 0 or item_entity.max() >= n_entities):
         raise ConfigurationError(f"{model}: side_info.item_entity points outside entity_ids (0..{n_entities - 1}).")
     if len(np.unique(item_entity)) != n_items:
-        raise ConfigurationError(f"{model}: side_info.item_entity maps two items to the same entity; each item needs its own entity.")
+        raise ConfigurationError(
+            f"{model}: side_info.item_entity maps two items to the same entity; each item needs its own entity."
+        )
     triples = np.asarray(side_info.kg_triples)
     if triples.size == 0:
         return
@@ -185,6 +192,10 @@ def check_side_info(side_info: ItemSideInfo, *, n_items: int, model: str) -> Non
         )
     entities = triples[:, [0, 2]]
     if entities.min() < 0 or entities.max() >= n_entities:
-        raise ConfigurationError(f"{model}: side_info.kg_triples names an entity index outside entity_ids (0..{n_entities - 1}).")
+        raise ConfigurationError(
+            f"{model}: side_info.kg_triples names an entity index outside entity_ids (0..{n_entities - 1})."
+        )
     if triples[:, 1].min() < 0 or triples[:, 1].max() >= n_relations:
-        raise ConfigurationError(f"{model}: side_info.kg_triples names a relation index outside relation_types (0..{n_relations - 1}).")
+        raise ConfigurationError(
+            f"{model}: side_info.kg_triples names a relation index outside relation_types (0..{n_relations - 1})."
+        )

@@ -8,6 +8,7 @@ with more than one thread) and retrains from scratch on every ``fit``, so it can
 validation Recall@10; here sampling, seeding and early stopping are shared with the other torch
 baselines (:mod:`.torch_utils`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -17,7 +18,6 @@ import torch
 from torch import nn
 
 from recommender.base import TrainingContext
-
 from recommender.baselines import params as check
 from recommender.baselines.torch_utils import InteractionSampler, TorchRecommender, bpr_loss
 

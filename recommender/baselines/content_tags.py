@@ -7,6 +7,7 @@ stacking so ``kg_weight`` alone sets their balance. User profile = sum of the ve
 training items. Item vectors never look at interactions, so items nobody has played yet (cold
 start) are scored like any other.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,6 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 
 from recommender.base import ItemSideInfo, TrainingContext
-
 from recommender.baselines import params as check
 from recommender.baselines.base import BaselineRecommender
 
@@ -37,7 +37,9 @@ def item_graph_neighbours(side_info: ItemSideInfo, n_items: int) -> sp.csr_matri
     return links
 
 
-def tag_graph_vectors(side_info: ItemSideInfo, n_items: int, *, kg_weight: float = 0.5, sublinear_tf: bool = True) -> sp.csr_matrix:
+def tag_graph_vectors(
+    side_info: ItemSideInfo, n_items: int, *, kg_weight: float = 0.5, sublinear_tf: bool = True
+) -> sp.csr_matrix:
     """L2-normalised (n_items × (n_tags + n_entities)) vectors: TF-IDF of tags ‖ ``kg_weight`` × TF-IDF of KG links.
 
     Shared with the joint model, which uses the same vectors to find a cold item's closest known items
@@ -66,7 +68,9 @@ class ContentTags(BaselineRecommender):
 
     def _fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext) -> None:
         # seed unused: TF-IDF and cosine are deterministic.
-        self.item_vectors = tag_graph_vectors(context.side_info, self.n_items, kg_weight=self.kg_weight, sublinear_tf=self.sublinear_tf)
+        self.item_vectors = tag_graph_vectors(
+            context.side_info, self.n_items, kg_weight=self.kg_weight, sublinear_tf=self.sublinear_tf
+        )
         self.user_profiles = normalize(train @ self.item_vectors, norm="l2").astype(np.float32)
 
     def _score(self, users: np.ndarray) -> np.ndarray:

@@ -4,13 +4,13 @@ Each training item keeps only its k most cosine-similar items (columns compared 
 users); a user's score for item i adds the similarity of every item in their history that has i among
 its neighbours. Optional shrinkage damps similarities supported by few common users.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
 from recommender.base import TrainingContext
-
 from recommender.baselines import params as check
 from recommender.baselines.base import BaselineRecommender
 from recommender.baselines.similarity import top_k_cosine_neighbours

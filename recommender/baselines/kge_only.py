@@ -16,6 +16,7 @@ interact with, which is the ranking question the model is used for. Losses follo
 margin ranking for TransE (entity vectors kept at unit L2 norm after every step), softplus (binary
 cross-entropy) with L2 regularisation for ComplEx.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -27,7 +28,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from recommender.base import TrainingContext
-
 from recommender.baselines import params as check
 from recommender.baselines.torch_utils import InteractionSampler, TorchRecommender, kg_contrast_loss, kg_tables_init_
 
@@ -63,7 +63,9 @@ class _KgeNetwork(nn.Module):
             self._view(self.entities(heads)), self._view(self.relations(relations)), self._view(self.entities(tails))
         )
 
-    def score_tails(self, heads: torch.Tensor, relation: int, tails: torch.Tensor, *, max_elements: int = 1 << 23) -> torch.Tensor:
+    def score_tails(
+        self, heads: torch.Tensor, relation: int, tails: torch.Tensor, *, max_elements: int = 1 << 23
+    ) -> torch.Tensor:
         """(len(heads) × len(tails)) scores by broadcasting, ``max_elements`` floats at a time."""
         r = self._view(self.relations.weight[relation])[None, None, :]
         t = self._view(self.entities(tails))[None, :, :]

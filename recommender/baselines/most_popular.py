@@ -3,13 +3,13 @@
 Why keep it: it is the floor any personalised model must beat, and on long-tailed data such as Last.fm
 it is surprisingly hard to beat on accuracy (and easy to beat on coverage/novelty).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
 from recommender.base import TrainingContext
-
 from recommender.baselines.base import BaselineRecommender
 
 

@@ -10,15 +10,14 @@ concatenated and mapped to one logit; training is binary cross-entropy on each t
 Scoring all items is batched: the output layer splits into a GMF part (a matrix product) and an MLP
 part whose first layer splits into user and item halves (see :func:`.torch_utils.pairwise_mlp_scores`).
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import scipy.sparse as sp
 import torch
 from torch import nn
 
 from recommender.base import TrainingContext
-
 from recommender.baselines import params as check
 from recommender.baselines.torch_utils import PointwiseTorchRecommender, mlp, pairwise_mlp_scores
 
@@ -90,9 +89,12 @@ class NeuMF(PointwiseTorchRecommender):
         self.mlp_layers = check.positive_int(self.name, "mlp_layers", mlp_layers)
         self.n_negatives = check.positive_int(self.name, "n_negatives", n_negatives)
         self._init_training(
-            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, weight_decay=weight_decay
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            patience=patience,
+            weight_decay=weight_decay,
         )
 
     def _build(self, train: sp.csr_matrix, context: TrainingContext) -> nn.Module:
         return _NeuMFNetwork(self.n_users, self.n_items, self.predictive_factors, self.mlp_layers)
-

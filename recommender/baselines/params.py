@@ -4,13 +4,14 @@ Why checks at construction: a bad value (negative learning rate, zero neighbours
 once with a message naming the model and the parameter, not minutes later as a NaN loss or an
 IndexError deep inside numpy.
 """
+
 from __future__ import annotations
 
 import math
 from collections.abc import Collection
 from typing import Any
 
-from learning_platform.errors import ConfigurationError
+from core.errors import ConfigurationError
 
 
 def _fail(model: str, name: str, expected: str, value: Any) -> ConfigurationError:
@@ -24,7 +25,9 @@ def positive_int(model: str, name: str, value: Any, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def positive_float(model: str, name: str, value: Any, *, allow_zero: bool = False, maximum: float | None = None) -> float:
+def positive_float(
+    model: str, name: str, value: Any, *, allow_zero: bool = False, maximum: float | None = None
+) -> float:
     """A finite number ``> 0`` (or ``>= 0`` with ``allow_zero``), optionally ``<= maximum``."""
     ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
     ok = ok and (value >= 0 if allow_zero else value > 0) and (maximum is None or value <= maximum)

@@ -8,13 +8,13 @@ EASE never loads torch or PyKEEN.
 Why not ``class_resolver`` (what PyKEEN uses): it normalises names by stripping suffixes and does not
 know versioned names or this project's numbered errors; the table below is all the resolving we need.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
 
-from learning_platform.errors import ConfigurationError
-
+from core.errors import ConfigurationError
 from recommender.baselines.base import BaselineRecommender
 
 # versioned name -> (alias, "module:Class"), imported on first use.

@@ -5,6 +5,7 @@ Why blocks: the full similarity matrix is dense (n × n). For Last.fm that is on
 ``block_size × n`` whatever the data size, and only the k best neighbours per row are kept (a sparse
 n × k matrix), which is all scoring needs.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,5 +58,6 @@ def top_k_cosine_neighbours(
         found_cols.append(candidates[best][keep])
         found_values.append(best_values[keep])
     return sp.csr_matrix(
-        (np.concatenate(found_values).astype(np.float32), (np.concatenate(found_rows), np.concatenate(found_cols))), shape=(n, n)
+        (np.concatenate(found_values).astype(np.float32), (np.concatenate(found_rows), np.concatenate(found_cols))),
+        shape=(n, n),
     )

@@ -10,6 +10,7 @@ random state is untouched), seeds it, and turns on ``torch.use_deterministic_alg
 sampling uses a ``np.random.Generator`` from the same seed. Thread count is whatever
 ``torch.set_num_threads`` says (2 on this machine); results are reproducible for a fixed thread count.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,9 +26,8 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from learning_platform.errors import ConfigurationError
+from core.errors import ConfigurationError
 from recommender.base import TrainingContext
-
 from recommender.baselines import params as check
 from recommender.baselines.base import BaselineRecommender
 
@@ -104,7 +104,9 @@ class InteractionSampler:
             negatives = self.negatives(users, 1)[:, 0]
             yield torch.from_numpy(users), torch.from_numpy(self.items[index]), torch.from_numpy(negatives)
 
-    def pointwise_batches(self, batch_size: int, n_negatives: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def pointwise_batches(
+        self, batch_size: int, n_negatives: int
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """One epoch of (users, items, labels): each positive followed by ``n_negatives`` sampled zeros."""
         for index in self.shuffled_batches(batch_size):
             users = self.users[index]
@@ -149,7 +151,9 @@ def validation_recall(
     return total / len(users)
 
 
-def validation_users(validation: sp.csr_matrix, *, max_users: int | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
+def validation_users(
+    validation: sp.csr_matrix, *, max_users: int | None = None, rng: np.random.Generator | None = None
+) -> np.ndarray:
     """Users with at least one validation item; a sorted random sample of ``max_users`` of them if given."""
     users = np.flatnonzero(np.diff(validation.indptr) > 0)
     if max_users is not None and len(users) > max_users:
@@ -320,7 +324,9 @@ def kg_tables_init_(entities: nn.Embedding, relations: nn.Embedding, *, is_compl
         entities.weight.copy_(F.normalize(entities.weight, dim=-1))
 
 
-def kg_contrast_loss(positive_scores: torch.Tensor, negative_scores: torch.Tensor, *, is_complex: bool, margin: float) -> torch.Tensor:
+def kg_contrast_loss(
+    positive_scores: torch.Tensor, negative_scores: torch.Tensor, *, is_complex: bool, margin: float
+) -> torch.Tensor:
     """PyKEEN's default losses, without regularisation (the caller adds its own).
 
     TransE: margin ranking of each positive triple against its corrupted ones (``negative_scores`` has

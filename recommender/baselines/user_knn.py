@@ -5,13 +5,13 @@ is never held at once; only the k best neighbours per user are stored (n_users Ã
 (1,872 users) the dense matrix would be 28 MB and fine too, but the blocked form costs nothing extra
 and keeps the model usable on larger user bases.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
 from recommender.base import TrainingContext
-
 from recommender.baselines import params as check
 from recommender.baselines.base import BaselineRecommender
 from recommender.baselines.similarity import top_k_cosine_neighbours

@@ -13,8 +13,8 @@ and the (dense) item-tag buffers at n_items × max_tags.
 Departure from the paper: one Adam optimiser for both parts instead of FTRL+L1 (wide) and AdaGrad
 (deep); with a few thousand items the sparsity FTRL buys is not needed.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,7 +23,6 @@ from sklearn.preprocessing import normalize
 from torch import nn
 
 from recommender.base import TrainingContext
-
 from recommender.baselines import params as check
 from recommender.baselines.torch_utils import PointwiseTorchRecommender, mlp, pairwise_mlp_scores
 
@@ -107,7 +106,11 @@ class WideAndDeep(PointwiseTorchRecommender):
         self.max_tags = check.positive_int(self.name, "max_tags", max_tags)
         self.n_negatives = check.positive_int(self.name, "n_negatives", n_negatives)
         self._init_training(
-            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, weight_decay=weight_decay
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            patience=patience,
+            weight_decay=weight_decay,
         )
 
     def _build(self, train: sp.csr_matrix, context: TrainingContext) -> nn.Module:
@@ -117,5 +120,6 @@ class WideAndDeep(PointwiseTorchRecommender):
         kept = np.sort(np.argsort(-items_per_tag, kind="stable")[: self.max_tags])
         self.kept_tags = kept[items_per_tag[kept] > 0]
         hidden = [max(1, self.hidden_dim // 2**layer) for layer in range(self.hidden_layers)]
-        return _WideDeepNetwork(self.n_users, item_tags[:, self.kept_tags], embedding_dim=self.embedding_dim, hidden_dims=hidden)
-
+        return _WideDeepNetwork(
+            self.n_users, item_tags[:, self.kept_tags], embedding_dim=self.embedding_dim, hidden_dims=hidden
+        )

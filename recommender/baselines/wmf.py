@@ -9,6 +9,7 @@ Determinism: factors are initialised from ``random_state=seed``; every user's (a
 squares problem is solved independently, so results do not depend on the thread count. OpenBLAS is
 limited to one thread during fitting because ``implicit`` parallelises itself (and warns otherwise).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,6 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from recommender.base import TrainingContext
-
 from recommender.baselines import params as check
 from recommender.baselines.base import BaselineRecommender
 
@@ -32,7 +32,9 @@ class WMF(BaselineRecommender):
         "iterations": dict(type=int, low=5, high=30, q=5),
     }
 
-    def __init__(self, *, factors: int = 64, regularization: float = 0.1, alpha: float = 20.0, iterations: int = 15) -> None:
+    def __init__(
+        self, *, factors: int = 64, regularization: float = 0.1, alpha: float = 20.0, iterations: int = 15
+    ) -> None:
         self.factors = check.positive_int(self.name, "factors", factors)
         self.regularization = check.positive_float(self.name, "regularization", regularization, allow_zero=True)
         self.alpha = check.positive_float(self.name, "alpha", alpha, allow_zero=True)

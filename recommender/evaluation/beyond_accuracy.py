@@ -21,6 +21,7 @@ Rules (recorded in each result's ``details``):
   ``ems_on_topic``), ``ers`` (+ ``mood_share``); formulas in :mod:`.learning_metrics`. Each is the mean
   over the users for whom it is defined (NaN → ``null`` in JSON when it is defined for nobody).
 """
+
 from __future__ import annotations
 
 import time
@@ -33,17 +34,28 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from learning_platform.errors import ConfigurationError
-
+from core.errors import ConfigurationError
 from recommender.base import Recommender
 from recommender.data import InteractionDataset
-from recommender.reranking import RerankContext, RerankSpec, parse_rerank, pool_size, rerank
 from recommender.evaluation import learning_metrics as LM
 from recommender.evaluation.concepts import DEFAULT_UNIT_TOP_TAGS, ConceptLinks, concept_links_from_side_info
-from recommender.evaluation.evaluator import DEFAULT_BATCH_SIZE, DEFAULT_KS, EvaluationResult, _check_batch_size, _check_ks, _mask, _model_name, _score_batch, list_metrics, ranking_metrics, top_k_items
+from recommender.evaluation.evaluator import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_KS,
+    EvaluationResult,
+    _check_batch_size,
+    _check_ks,
+    _mask,
+    _model_name,
+    _score_batch,
+    list_metrics,
+    ranking_metrics,
+    top_k_items,
+)
 from recommender.evaluation.metrics import NO_ITEM
 from recommender.evaluation.moods import MoodLexicon, item_mood_distributions, load_mood_lexicon, user_mood_profiles
 from recommender.evaluation.splits import TopKSplit, cold_start_split, export_split, protocol_t_split, sparsity_splits
+from recommender.reranking import RerankContext, RerankSpec, parse_rerank, pool_size, rerank
 
 #: Metrics this module adds, each at every K.
 BEYOND_ACCURACY_METRICS = ("arp", "long_tail", "ild", "ems", "ems_coverage", "ems_on_topic", "ers", "mood_share")
@@ -73,7 +85,9 @@ class ItemSignals:
         return f"per learner: concepts associated (ASSOCIATED_TAG) with their {self.unit_top_tags} most frequent curriculum-linked tags (training items)"
 
 
-def item_signals(dataset: InteractionDataset, *, units: Sequence[str] | None = None, lexicon: MoodLexicon | None = None) -> ItemSignals:
+def item_signals(
+    dataset: InteractionDataset, *, units: Sequence[str] | None = None, lexicon: MoodLexicon | None = None
+) -> ItemSignals:
     """:class:`ItemSignals` from the dataset's side information (tags and graph triples).
 
     ``units``: concept ids of one fixed unit; unknown ids raise :class:`ConfigurationError`.
@@ -117,7 +131,9 @@ def evaluate_reranked(
 ) -> list[EvaluationResult]:
     """One :class:`EvaluationResult` per re-ranking setting, named ``"<model> + <setting>"`` (see the module docstring)."""
     if not isinstance(split, TopKSplit):
-        raise TypeError(f"re-ranked evaluation needs a ranking split (Protocol T, sparsity or cold start), got {type(split).__name__}.")
+        raise TypeError(
+            f"re-ranked evaluation needs a ranking split (Protocol T, sparsity or cold start), got {type(split).__name__}."
+        )
     if part not in ("test", "validation"):
         raise ValueError(f"part must be 'test' or 'validation', got {part!r}.")
     specs = [parse_rerank(s) for s in settings]
@@ -156,13 +172,20 @@ def evaluate_reranked(
 
     acc = {label: _Accumulator() for label in labels}
     started = time.perf_counter()
-    seconds = {label: 0.0 for label in labels}
-    for start in tqdm(range(0, users.size, batch_size), desc=f"rerank {_model_name(model)} on {split.label}", disable=not progress, unit="batch"):
+    seconds = dict.fromkeys(labels, 0.0)
+    for start in tqdm(
+        range(0, users.size, batch_size),
+        desc=f"rerank {_model_name(model)} on {split.label}",
+        disable=not progress,
+        unit="batch",
+    ):
         batch = users[start : start + batch_size]
         scores = _score_batch(model, batch, split.n_items)
         _mask(scores, excluded[batch])
         candidates = top_k_items(scores, pool)
-        candidate_scores = np.where(candidates == NO_ITEM, -np.inf, np.take_along_axis(scores, np.maximum(candidates, 0), axis=1))
+        candidate_scores = np.where(
+            candidates == NO_ITEM, -np.inf, np.take_along_axis(scores, np.maximum(candidates, 0), axis=1)
+        )
         for spec, label in zip(specs, labels):
             tick = time.perf_counter()
             if spec.is_identity:
@@ -172,8 +195,12 @@ def evaluate_reranked(
                 for row in range(len(batch)):
                     u = start + row
                     context = RerankContext(
-                        item_popularity=item_popularity, item_features=signals.features, item_moods=signals.moods,
-                        mood_profile=profiles[u], item_concepts=concepts_dense, unit=units[u],
+                        item_popularity=item_popularity,
+                        item_features=signals.features,
+                        item_moods=signals.moods,
+                        mood_profile=profiles[u],
+                        item_concepts=concepts_dense,
+                        unit=units[u],
                     )
                     chosen = rerank(spec, candidates[row], candidate_scores[row], k_max, context)
                     top[row, : len(chosen)] = chosen
@@ -184,8 +211,15 @@ def evaluate_reranked(
             a.lists.append(top)
             rows = slice(start, start + len(batch))
             beyond = LM.batch_metrics(
-                top, ks, item_popularity=item_popularity, head=head, unit_features=signals.features, item_moods=signals.moods,
-                profiles=profiles[rows], item_concepts=concepts_dense, units=unit_mask[rows],
+                top,
+                ks,
+                item_popularity=item_popularity,
+                head=head,
+                unit_features=signals.features,
+                item_moods=signals.moods,
+                profiles=profiles[rows],
+                item_concepts=concepts_dense,
+                units=unit_mask[rows],
             )
             for name, values in beyond.items():
                 a.beyond.setdefault(name, []).append(values)
@@ -193,12 +227,16 @@ def evaluate_reranked(
     results = []
     n_with_unit = int(sum(1 for unit in units if len(unit)))
     n_with_profile = int(np.sum(profiles.sum(axis=1) > 0))
-    for spec, label in zip(specs, labels):
+    for _spec, label in zip(specs, labels):
         a = acc[label]
         all_lists = np.vstack(a.lists)
         per_user = {name: np.concatenate(values) for name, values in a.per_user.items()}
         metrics = {name: float(values.mean()) for name, values in per_user.items()}
-        metrics.update(list_metrics(all_lists, ks, n_items=split.n_items, item_popularity=item_popularity, n_train_users=n_train_users))
+        metrics.update(
+            list_metrics(
+                all_lists, ks, n_items=split.n_items, item_popularity=item_popularity, n_train_users=n_train_users
+            )
+        )
         defined: dict[str, int] = {}
         for name, chunks in a.beyond.items():
             values = np.concatenate(chunks)
@@ -230,8 +268,13 @@ def evaluate_reranked(
             details["n_cold_items"] = int(split.cold_items.size)
         results.append(
             EvaluationResult(
-                model=f"{_model_name(model)} + {label}", split=split.label, protocol=split.protocol, seed=split.seed,
-                metrics=metrics, details=details, per_user=per_user,
+                model=f"{_model_name(model)} + {label}",
+                split=split.label,
+                protocol=split.protocol,
+                seed=split.seed,
+                metrics=metrics,
+                details=details,
+                per_user=per_user,
             )
         )
     for result in results:
@@ -280,8 +323,8 @@ def reranked_experiment_run(
 
     Everything is checked before any training: protocol, model names, settings, unit concept ids.
     """
-    from recommender.registry import build_recommender, resolve_recommender_name
     from recommender.evaluation.report import write_report
+    from recommender.registry import build_recommender, resolve_recommender_name
 
     if protocol not in RERANK_PROTOCOLS:
         _splits_for(protocol, dataset, 0)  # raises the explanatory error
@@ -294,7 +337,9 @@ def reranked_experiment_run(
     specs = [parse_rerank(s) for s in settings]
     labels = [str(s) for s in specs]
     if not specs or len(set(labels)) != len(labels):
-        raise ConfigurationError(f"give each re-ranking setting once (got {labels}), e.g. none popularity:0.5 diversity:0.3.")
+        raise ConfigurationError(
+            f"give each re-ranking setting once (got {labels}), e.g. none popularity:0.5 diversity:0.3."
+        )
     names = [resolve_recommender_name(m) for m in models]
     params = {resolve_recommender_name(k): v for k, v in (model_params or {}).items()}
     signals = item_signals(dataset, units=units)
@@ -308,7 +353,9 @@ def reranked_experiment_run(
             started = time.perf_counter()
             model.fit(split.train_binary(), seed=seed, context=split.training_context(side_info=dataset.side_info))
             fit_seconds = round(time.perf_counter() - started, 2)
-            for result in evaluate_reranked(model, split, settings=specs, signals=signals, ks=ks, minimum_pool=minimum_pool, progress=False):
+            for result in evaluate_reranked(
+                model, split, settings=specs, signals=signals, ks=ks, minimum_pool=minimum_pool, progress=False
+            ):
                 result.details["fit_seconds"] = fit_seconds
                 results.append(result)
             used_splits.setdefault(f"{split.label}_seed{seed}", split)
@@ -323,8 +370,11 @@ def reranked_experiment_run(
         "pool_size": pool_size(ks[-1]) if minimum_pool is None else pool_size(ks[-1], minimum=minimum_pool),
         "mood_lexicon": signals.lexicon.path,
         "dataset": {"users": dataset.n_users, "items": dataset.n_items, "interactions": dataset.n_interactions},
-        "graph": {"concepts": signals.concepts.n_concepts, "concept_tag_links": int(signals.concepts.tag_concepts.nnz),
-                  "items_covering_a_concept": int(np.sum(np.diff(signals.concepts.item_concepts.indptr) > 0))},
+        "graph": {
+            "concepts": signals.concepts.n_concepts,
+            "concept_tag_links": int(signals.concepts.tag_concepts.nnz),
+            "items_covering_a_concept": int(np.sum(np.diff(signals.concepts.item_concepts.indptr) > 0)),
+        },
     }
     report_dir = Path(write_report(results, config=config, reports_dir=reports_dir, plots=plots))
     if export_splits:

@@ -26,6 +26,7 @@ Tags without a concept (``seen live``, most genres) are skipped rather than coun
 unit is empty only when none of their items reaches the curriculum at all. Ties go to the tag listed
 first (entity id order), so units are deterministic.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from learning_platform.errors import ConfigurationError
+from core.errors import ConfigurationError
 
 CONCEPT_PREFIX = "leitmotif:concept:"
 TEACHES_CONCEPT = "TEACHES_CONCEPT"
@@ -163,7 +164,9 @@ def concept_links(
     concept_nodes = {i for i, e in enumerate(entity_ids) if e.startswith(CONCEPT_PREFIX)}
     concept_nodes |= set(tails[teaches].tolist()) | set(heads[associated].tolist())
     concept_nodes_sorted = sorted(concept_nodes, key=lambda n: entity_ids[n])
-    tag_nodes_sorted = sorted(set(tails[item_tag_edges].tolist()) | set(tails[associated].tolist()), key=lambda n: entity_ids[n])
+    tag_nodes_sorted = sorted(
+        set(tails[item_tag_edges].tolist()) | set(tails[associated].tolist()), key=lambda n: entity_ids[n]
+    )
     concept_col = {n: j for j, n in enumerate(concept_nodes_sorted)}
     tag_col = {n: j for j, n in enumerate(tag_nodes_sorted)}
     item_of_node: dict[int, list[int]] = {}
@@ -182,14 +185,18 @@ def concept_links(
         return rows, cols
 
     def binary(rows: list[int], cols: list[int], shape: tuple[int, int]) -> sp.csr_matrix:
-        m = sp.csr_matrix((np.ones(len(rows)), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))), shape=shape)
+        m = sp.csr_matrix(
+            (np.ones(len(rows)), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))), shape=shape
+        )
         m.data[:] = 1.0  # duplicates (parallel edges) summed above; coverage is 0/1
         m.sort_indices()
         return m
 
     item_tags = binary(*pairs(item_tag_edges, tag_col), (n_items, n_tags))
     tag_concepts = binary(
-        [tag_col[t] for t in tails[associated].tolist()], [concept_col[h] for h in heads[associated].tolist()], (n_tags, n_concepts)
+        [tag_col[t] for t in tails[associated].tolist()],
+        [concept_col[h] for h in heads[associated].tolist()],
+        (n_tags, n_concepts),
     )
     direct = binary(*pairs(teaches, concept_col), (n_items, n_concepts))
     item_concepts = (direct + item_tags @ tag_concepts).tocsr()
@@ -209,8 +216,12 @@ def concept_links_from_side_info(side_info) -> ConceptLinks:
     """:class:`ConceptLinks` for a dataset's items from its side-information triples (evaluation)."""
     triples = np.asarray(side_info.kg_triples, dtype=np.int64).reshape(-1, 3)
     return concept_links(
-        entity_ids=list(side_info.entity_ids), heads=triples[:, 0], relations=triples[:, 1], tails=triples[:, 2],
-        relation_types=list(side_info.relation_types), item_nodes=np.asarray(side_info.item_entity, dtype=np.int64),
+        entity_ids=list(side_info.entity_ids),
+        heads=triples[:, 0],
+        relations=triples[:, 1],
+        tails=triples[:, 2],
+        relation_types=list(side_info.relation_types),
+        item_nodes=np.asarray(side_info.item_entity, dtype=np.int64),
     )
 
 
@@ -218,6 +229,10 @@ def concept_links_from_snapshot(snapshot, item_entity_ids: Sequence[str]) -> Con
     """:class:`ConceptLinks` for items given by graph entity id, from a graph snapshot (serving)."""
     item_nodes = np.asarray([snapshot.node_index.get(e, -1) for e in item_entity_ids], dtype=np.int64)
     return concept_links(
-        entity_ids=snapshot.ids, heads=snapshot.heads, relations=snapshot.rels, tails=snapshot.tails,
-        relation_types=list(snapshot.relation_types), item_nodes=item_nodes,
+        entity_ids=snapshot.ids,
+        heads=snapshot.heads,
+        relations=snapshot.rels,
+        tails=snapshot.tails,
+        relation_types=list(snapshot.relation_types),
+        item_nodes=item_nodes,
     )

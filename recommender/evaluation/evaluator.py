@@ -20,6 +20,7 @@ Rules (the same for every model, so numbers are comparable):
   which items are new and inflate the numbers; this rule asks whether the model surfaces new items
   against the whole catalogue, which is what a product needs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -147,7 +148,9 @@ def evaluate_topk(
     items in any list) and ``novelty@K`` (mean self-information with popularity from training users).
     """
     if not isinstance(split, TopKSplit):
-        raise TypeError(f"evaluate_topk needs a TopKSplit (Protocol T, sparsity or cold start), got {type(split).__name__}; use evaluate_ctr for Protocol C.")
+        raise TypeError(
+            f"evaluate_topk needs a TopKSplit (Protocol T, sparsity or cold start), got {type(split).__name__}; use evaluate_ctr for Protocol C."
+        )
     if part not in ("test", "validation"):
         raise ValueError(f"part must be 'test' or 'validation', got {part!r}.")
     ks = _check_ks(ks)
@@ -168,7 +171,9 @@ def evaluate_topk(
     per_user: dict[str, list[np.ndarray]] = {f"{m}@{k}": [] for k in ks for m in RANKING_METRICS}
     lists: list[np.ndarray] = []
     starts = range(0, users.size, batch_size)
-    for start in tqdm(starts, desc=f"evaluate {_model_name(model)} on {split.label}", disable=not progress, unit="batch"):
+    for start in tqdm(
+        starts, desc=f"evaluate {_model_name(model)} on {split.label}", disable=not progress, unit="batch"
+    ):
         batch = users[start : start + batch_size]
         scores = _score_batch(model, batch, split.n_items)
         _mask(scores, excluded[batch])
@@ -180,7 +185,9 @@ def evaluate_topk(
     all_lists = np.vstack(lists)
     per_user_arrays = {name: np.concatenate(values) for name, values in per_user.items()}
     metrics = {name: float(values.mean()) for name, values in per_user_arrays.items()}
-    metrics.update(list_metrics(all_lists, ks, n_items=split.n_items, item_popularity=item_popularity, n_train_users=n_train_users))
+    metrics.update(
+        list_metrics(all_lists, ks, n_items=split.n_items, item_popularity=item_popularity, n_train_users=n_train_users)
+    )
     per_user_arrays["user"] = users
     per_user_arrays["top_items"] = all_lists
     return EvaluationResult(
@@ -194,7 +201,9 @@ def evaluate_topk(
     )
 
 
-def ranking_metrics(top: np.ndarray, relevant: sp.csr_matrix, n_relevant: np.ndarray, ks: Sequence[int]) -> dict[str, np.ndarray]:
+def ranking_metrics(
+    top: np.ndarray, relevant: sp.csr_matrix, n_relevant: np.ndarray, ks: Sequence[int]
+) -> dict[str, np.ndarray]:
     """Per-user ``precision@K … hit_rate@K`` of top-K lists (rows of ``top``) against their relevant items."""
     hits = M.hits_at_k(top, relevant)
     out: dict[str, np.ndarray] = {}
@@ -220,7 +229,9 @@ def list_metrics(
     return out
 
 
-def topk_details(split: TopKSplit, *, part: str, ks: Sequence[int], users: np.ndarray, n_relevant_pairs: int) -> dict[str, Any]:
+def topk_details(
+    split: TopKSplit, *, part: str, ks: Sequence[int], users: np.ndarray, n_relevant_pairs: int
+) -> dict[str, Any]:
     """The rules and counts every top-K result records."""
     details: dict[str, Any] = {
         "part": part,
@@ -228,7 +239,8 @@ def topk_details(split: TopKSplit, *, part: str, ks: Sequence[int], users: np.nd
         "n_users_evaluated": int(users.size),
         "n_items": split.n_items,
         "n_relevant_pairs": n_relevant_pairs,
-        "candidates": "all items not in the user's training" + (" set" if part == "validation" else " or validation set")
+        "candidates": "all items not in the user's training"
+        + (" set" if part == "validation" else " or validation set")
         + (" (including pairs withheld from this sparsity subset)" if split.withheld is not None else ""),
         "tie_break": "lower item index first",
     }
@@ -300,7 +312,12 @@ def evaluate_ctr(
         "threshold": threshold,
     }
     return EvaluationResult(
-        model=_model_name(model), split=split.label, protocol=split.protocol, seed=split.seed, metrics=metrics, details=details
+        model=_model_name(model),
+        split=split.label,
+        protocol=split.protocol,
+        seed=split.seed,
+        metrics=metrics,
+        details=details,
     )
 
 

@@ -36,6 +36,7 @@ re-ranking", FLAIRS 2019), with ``pop(i)`` = training users who interacted with 
 **Intra-list diversity** ``ILD(L) = mean_{i<j ∈ L'} (1 − cos(f_i, f_j))`` over the items ``L'`` of the
 list that have a feature vector (tag counts); undefined when fewer than two do.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -95,7 +96,9 @@ def mood_cosines(profile: np.ndarray | None, item_moods: np.ndarray, items: Sequ
     return np.clip(_cosines(np.asarray(profile, dtype=np.float64), rows), 0.0, 1.0)
 
 
-def emotional_resonance(items: Sequence[int] | np.ndarray, item_moods: np.ndarray, profile: np.ndarray | None) -> float | None:
+def emotional_resonance(
+    items: Sequence[int] | np.ndarray, item_moods: np.ndarray, profile: np.ndarray | None
+) -> float | None:
     """ERS of one list (module docstring)."""
     if profile is None or not np.any(np.asarray(profile) > 0):
         return None
@@ -207,7 +210,9 @@ def batch_metrics(
     profiles = np.asarray(profiles, dtype=np.float64)
     has_mood = (moods.sum(axis=2) > 0) & valid
     norms = np.linalg.norm(moods, axis=2) * np.linalg.norm(profiles, axis=1)[:, None]
-    cosine = np.clip(np.divide(np.einsum("ukm,um->uk", moods, profiles), norms, out=np.zeros_like(norms), where=norms > 0), 0.0, 1.0)
+    cosine = np.clip(
+        np.divide(np.einsum("ukm,um->uk", moods, profiles), norms, out=np.zeros_like(norms), where=norms > 0), 0.0, 1.0
+    )
     has_profile = (profiles > 0).any(axis=1)
     units = np.asarray(units, dtype=bool)
     unit_size = units.sum(axis=1)
@@ -223,10 +228,14 @@ def batch_metrics(
         out[f"long_tail@{k}"] = np.divide(tail[:, :k].sum(axis=1), n, out=nan.copy(), where=some)
         out[f"mood_share@{k}"] = np.divide(has_mood[:, :k].sum(axis=1), n, out=nan.copy(), where=some)
         n_mood = has_mood[:, :k].sum(axis=1)
-        out[f"ers@{k}"] = np.divide((cosine[:, :k] * has_mood[:, :k]).sum(axis=1), n_mood, out=nan.copy(), where=(n_mood > 0) & has_profile)
+        out[f"ers@{k}"] = np.divide(
+            (cosine[:, :k] * has_mood[:, :k]).sum(axis=1), n_mood, out=nan.copy(), where=(n_mood > 0) & has_profile
+        )
         with_unit = unit_size > 0
         coverage = np.divide(covered[:, :k].any(axis=1).sum(axis=1), unit_size, out=nan.copy(), where=with_unit)
-        on_topic = np.where(with_unit, np.divide(covered[:, :k].any(axis=2).sum(axis=1), n, out=np.zeros(n_users), where=some), np.nan)
+        on_topic = np.where(
+            with_unit, np.divide(covered[:, :k].any(axis=2).sum(axis=1), n, out=np.zeros(n_users), where=some), np.nan
+        )
         out[f"ems_coverage@{k}"] = coverage
         out[f"ems_on_topic@{k}"] = on_topic
         out[f"ems@{k}"] = 0.5 * coverage + 0.5 * on_topic

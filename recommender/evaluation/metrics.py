@@ -9,6 +9,7 @@ list is relevant (a held-out positive of that user); ``R`` = number of relevant 
 (all of them, not only those retrieved). Per-user functions return one value per row; the evaluator
 averages them over users with ``R > 0``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -154,7 +155,9 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     labels = np.asarray(labels)
     scores = np.asarray(scores, dtype=np.float64)
     if labels.shape != scores.shape or labels.ndim != 1:
-        raise ValueError(f"labels and scores must be 1-D arrays of the same length, got {labels.shape} and {scores.shape}.")
+        raise ValueError(
+            f"labels and scores must be 1-D arrays of the same length, got {labels.shape} and {scores.shape}."
+        )
     if not np.all(np.isin(labels, (0, 1))):
         raise ValueError("labels must be 0 or 1.")
     if not np.all(np.isfinite(scores)):

@@ -17,6 +17,7 @@ Definitions (every function below follows them exactly):
   has no profile (zero vector).
 * A **mood preference** (the API's ``mood=calm,happy``) is the uniform distribution over the named moods.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from learning_platform.errors import ConfigurationError, DataFileError
+from core.errors import ConfigurationError, DataFileError
 
 #: The lexicon shipped with the code.
 DEFAULT_LEXICON_PATH = Path(__file__).resolve().parent.parent / "data" / "moods.json"
@@ -70,7 +71,10 @@ class MoodLexicon:
                 rows.append(t)
                 cols.append(index[mood])
         return sp.csr_matrix(
-            (np.ones(len(rows), dtype=np.float64), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
+            (
+                np.ones(len(rows), dtype=np.float64),
+                (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)),
+            ),
             shape=(len(tag_names), self.n_moods),
         )
 
@@ -110,7 +114,10 @@ def _load(path: str) -> MoodLexicon:
         raise DataFileError(f'the mood lexicon must be a JSON object with "format": "{LEXICON_FORMAT}".', path=path)
     moods = document.get("moods")
     if not isinstance(moods, dict) or not moods:
-        raise DataFileError('the mood lexicon needs a non-empty "moods" object: {"happy": {"label": ..., "tags": [...]}, ...}.', path=path)
+        raise DataFileError(
+            'the mood lexicon needs a non-empty "moods" object: {"happy": {"label": ..., "tags": [...]}, ...}.',
+            path=path,
+        )
     tag_mood: dict[str, str] = {}
     labels: dict[str, str] = {}
     for mood, entry in moods.items():
@@ -123,7 +130,10 @@ def _load(path: str) -> MoodLexicon:
         for tag in tags:
             folded = fold_tag_name(tag)
             if tag_mood.get(folded, mood) != mood:
-                raise DataFileError(f"tag {tag!r} is listed under both {tag_mood[folded]!r} and {mood!r}; a tag may express one mood only.", path=path)
+                raise DataFileError(
+                    f"tag {tag!r} is listed under both {tag_mood[folded]!r} and {mood!r}; a tag may express one mood only.",
+                    path=path,
+                )
             tag_mood[folded] = mood
     references = document.get("references") or []
     return MoodLexicon(
@@ -139,7 +149,9 @@ def item_mood_distributions(item_tags: sp.spmatrix, tag_names: Sequence[str], le
     """
     item_tags = sp.csr_matrix(item_tags, dtype=np.float64)
     if item_tags.shape[1] != len(tag_names):
-        raise ConfigurationError(f"item_tags has {item_tags.shape[1]} tag columns but {len(tag_names)} tag names were given.")
+        raise ConfigurationError(
+            f"item_tags has {item_tags.shape[1]} tag columns but {len(tag_names)} tag names were given."
+        )
     counts = np.asarray((item_tags @ lexicon.tag_mood_matrix(tag_names)).todense(), dtype=np.float64)
     return normalise_rows(counts)
 
@@ -151,7 +163,9 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
 
 
-def mood_profile(item_moods: np.ndarray, items: Sequence[int] | np.ndarray, weights: Sequence[float] | None = None) -> np.ndarray:
+def mood_profile(
+    item_moods: np.ndarray, items: Sequence[int] | np.ndarray, weights: Sequence[float] | None = None
+) -> np.ndarray:
     """``p_u``: the (weighted) mean mood distribution of ``items`` that have mood information (zeros if none)."""
     item_moods = np.asarray(item_moods, dtype=np.float64)
     items = np.asarray(items, dtype=np.int64)

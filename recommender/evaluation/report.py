@@ -7,6 +7,7 @@ temporary name and renamed into place, so a crash never leaves a half-written re
 Spread over seeds is the sample standard deviation (ddof = 1); with a single seed it is undefined
 and written as ``null`` (JSON) / omitted (Markdown) rather than a misleading 0.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,7 @@ import shutil
 import tempfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,20 @@ DEFAULT_REPORTS_DIR = Path("reports")
 #: Columns of the Markdown tables, in order; a metric a run did not compute is left out. ``arp`` …
 #: ``ers`` come from re-ranked runs (:mod:`.beyond_accuracy`).
 TABLE_METRICS = (
-    "precision", "recall", "f1", "ndcg", "mrr", "map", "hit_rate", "coverage", "novelty", "arp", "long_tail", "ild", "ems", "ers",
+    "precision",
+    "recall",
+    "f1",
+    "ndcg",
+    "mrr",
+    "map",
+    "hit_rate",
+    "coverage",
+    "novelty",
+    "arp",
+    "long_tail",
+    "ild",
+    "ems",
+    "ers",
 )
 _SPARSITY_LABEL = re.compile(rf"^{PROTOCOL_SPARSITY}@(?P<fraction>[0-9.]+)$")
 
@@ -41,12 +55,14 @@ def _canonical_json(config: Mapping[str, Any]) -> str:
     try:
         return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"config must be JSON-serialisable (plain dicts, lists, strings, finite numbers): {exc}") from exc
+        raise ValueError(
+            f"config must be JSON-serialisable (plain dicts, lists, strings, finite numbers): {exc}"
+        ) from exc
 
 
 def make_run_id(config: Mapping[str, Any], *, now: datetime | None = None) -> str:
     """``20250101T120000Z-1a2b3c4d``: UTC time of the run + first 8 hex digits of the config's SHA-256."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     digest = hashlib.sha256(_canonical_json(config).encode("utf-8")).hexdigest()[:8]
     return f"{now:%Y%m%dT%H%M%SZ}-{digest}"
 
@@ -58,7 +74,9 @@ def summarise(results: Sequence[EvaluationResult]) -> dict[str, dict[str, dict[s
     for result in results:
         key = (result.split, result.model, result.seed)
         if key in seen:
-            raise ValueError(f"two results for model {result.model!r} on split {result.split!r} with seed {result.seed}; each run must be unique.")
+            raise ValueError(
+                f"two results for model {result.model!r} on split {result.split!r} with seed {result.seed}; each run must be unique."
+            )
         seen.add(key)
         grouped[(result.split, result.model)].append(result)
     summary: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
@@ -120,13 +138,15 @@ def write_report(
     try:
         document = {
             "run_id": run_id,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "config": json.loads(canonical),
             "std": "sample standard deviation over seeds (ddof=1); null with one seed",
             "results": [r.to_dict() for r in results],
             "summary": summary,
         }
-        (staging / "metrics.json").write_text(json.dumps(_json_safe(document), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        (staging / "metrics.json").write_text(
+            json.dumps(_json_safe(document), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
         (staging / "results.md").write_text(_markdown(run_id, summary, ks), encoding="utf-8")
         if plots:
             _plot_at_k(summary, ks, "recall", staging / "recall_at_k.png")
@@ -164,7 +184,12 @@ def _fmt(mean: float, std: float | None) -> str:
 
 
 def _markdown(run_id: str, summary: Mapping[str, Mapping[str, Any]], ks: Sequence[int]) -> str:
-    lines = [f"# Evaluation run {run_id}", "", "Mean ± sample standard deviation over seeds (no ± with a single seed).", ""]
+    lines = [
+        f"# Evaluation run {run_id}",
+        "",
+        "Mean ± sample standard deviation over seeds (no ± with a single seed).",
+        "",
+    ]
     for split in sorted(summary, key=_split_order):
         models = summary[split]
         protocol = next(iter(models.values()))["protocol"]
@@ -270,7 +295,11 @@ def _plot_bars(summary: Mapping[str, Any], k: int | None, directory: Path) -> No
         if protocol == PROTOCOL_C:
             names = sorted({n for m in models.values() for n in m["mean"]})
         elif k is not None:
-            names = [f"{m}@{k}" for m in ("precision", "recall", "ndcg", "map", "hit_rate") if any(f"{m}@{k}" in v["mean"] for v in models.values())]
+            names = [
+                f"{m}@{k}"
+                for m in ("precision", "recall", "ndcg", "map", "hit_rate")
+                if any(f"{m}@{k}" in v["mean"] for v in models.values())
+            ]
         else:
             continue
         model_names = sorted(models)

@@ -30,6 +30,7 @@ Splits can be written as TSV (``user_id  item_id  weight  split`` with real cata
 sampled negative, split ``withheld`` = sparsity-subset leftovers to exclude from ranking) plus a JSON
 sidecar, so external libraries can run the identical split.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from learning_platform.errors import DataFileError
-
+from core.errors import DataFileError
 from recommender.base import ItemSideInfo, TrainingContext
 from recommender.data import InteractionDataset
 
@@ -190,7 +190,9 @@ class TopKSplit:
 
     def training_context(self, *, side_info: ItemSideInfo | None = None) -> TrainingContext:
         """What a model may see besides ``train``: side info, validation (binary) and the cold items."""
-        return TrainingContext(side_info=side_info, validation=_binary(self.validation), cold_items=self.cold_items.copy())
+        return TrainingContext(
+            side_info=side_info, validation=_binary(self.validation), cold_items=self.cold_items.copy()
+        )
 
     def parts(self) -> dict[str, sp.csr_matrix]:
         parts = {"train": self.train, "validation": self.validation, "test": self.test}
@@ -288,14 +290,22 @@ def protocol_t_split(
         raise ValueError("min_items_for_holdout must be at least 3 (one item each for train, validation and test).")
     matrix = dataset.matrix.tocsr()
     matrix.sort_indices()
-    labels = _per_user_holdout(matrix, _rng(PROTOCOL_T, seed), fractions=(test_fraction, validation_fraction), min_items=min_items_for_holdout)
+    labels = _per_user_holdout(
+        matrix, _rng(PROTOCOL_T, seed), fractions=(test_fraction, validation_fraction), min_items=min_items_for_holdout
+    )
     config = {
         "protocol": PROTOCOL_T,
         "seed": seed,
-        "fractions": {"train": round(1 - validation_fraction - test_fraction, 10), "validation": validation_fraction, "test": test_fraction},
+        "fractions": {
+            "train": round(1 - validation_fraction - test_fraction, 10),
+            "validation": validation_fraction,
+            "test": test_fraction,
+        },
         "per_user_holdout": "max(1, round_half_up(fraction * n_user_items))",
         "min_items_for_holdout": min_items_for_holdout,
-        "users_train_only": int(np.sum((np.diff(matrix.indptr) > 0) & (np.diff(matrix.indptr) < min_items_for_holdout))),
+        "users_train_only": int(
+            np.sum((np.diff(matrix.indptr) > 0) & (np.diff(matrix.indptr) < min_items_for_holdout))
+        ),
     }
     return TopKSplit(
         protocol=PROTOCOL_T,
@@ -423,13 +433,15 @@ def protocol_c_split(
     labels[order[:n_validation]] = 1
     labels[order[n_validation : n_validation + n_test]] = 2
     validation, test = _select(matrix, labels == 1), _select(matrix, labels == 2)
-    negatives = _sample_negatives(
-        positives=matrix, needed=[np.diff(validation.indptr), np.diff(test.indptr)], rng=rng
-    )
+    negatives = _sample_negatives(positives=matrix, needed=[np.diff(validation.indptr), np.diff(test.indptr)], rng=rng)
     config = {
         "protocol": PROTOCOL_C,
         "seed": seed,
-        "fractions": {"train": round(1 - validation_fraction - test_fraction, 10), "validation": validation_fraction, "test": test_fraction},
+        "fractions": {
+            "train": round(1 - validation_fraction - test_fraction, 10),
+            "validation": validation_fraction,
+            "test": test_fraction,
+        },
         "split_rule": "global random split of positive pairs",
         "negatives_per_positive": 1,
         "negative_rule": "uniform over items the user never listened to; each negative pair used once across validation and test",
@@ -485,7 +497,9 @@ def _sample_negatives(
     for p in range(len(needed)):
         mask = part_of == p
         m = sp.csr_matrix(
-            (np.ones(int(mask.sum()), dtype=np.float32), (users[mask], chosen[mask])), shape=positives.shape, dtype=np.float32
+            (np.ones(int(mask.sum()), dtype=np.float32), (users[mask], chosen[mask])),
+            shape=positives.shape,
+            dtype=np.float32,
         )
         m.sort_indices()
         out.append(m)
@@ -523,13 +537,17 @@ def export_split(split: Split, path: str | Path) -> tuple[Path, Path]:
         raise ValueError(f"{path}: use a name ending in .tsv so the sidecar ({sidecar.name}) does not overwrite it.")
     user_ids = _integer_ids(split.user_ids, "user_ids")
     item_ids = _integer_ids(split.item_ids, "item_ids")
-    sections: list[tuple[str, sp.csr_matrix, bool]] = [(name, m, True) for name, m in split.parts().items()] if isinstance(split, TopKSplit) else [
-        ("train", split.train, True),
-        ("validation", split.validation, True),
-        ("validation", split.validation_negatives, False),
-        ("test", split.test, True),
-        ("test", split.test_negatives, False),
-    ]
+    sections: list[tuple[str, sp.csr_matrix, bool]] = (
+        [(name, m, True) for name, m in split.parts().items()]
+        if isinstance(split, TopKSplit)
+        else [
+            ("train", split.train, True),
+            ("validation", split.validation, True),
+            ("validation", split.validation_negatives, False),
+            ("test", split.test, True),
+            ("test", split.test_negatives, False),
+        ]
+    )
     rows: list[str] = [TSV_HEADER]
     counts: dict[str, int] = {"train": 0, "validation": 0, "test": 0, "negatives": 0}
     if isinstance(split, TopKSplit) and split.withheld is not None:
@@ -576,7 +594,9 @@ def _atomic_write(path: Path, text: str) -> None:
 def _read_sidecar(path: Path) -> dict[str, Any]:
     sidecar = sidecar_path(path)
     if not sidecar.exists():
-        raise DataFileError(f"split sidecar is missing; export writes it next to the TSV as {sidecar.name}.", path=str(sidecar))
+        raise DataFileError(
+            f"split sidecar is missing; export writes it next to the TSV as {sidecar.name}.", path=str(sidecar)
+        )
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -592,7 +612,9 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
     if meta["format"] != SIDECAR_FORMAT:
         raise DataFileError(f"format {meta['format']!r} is not {SIDECAR_FORMAT!r}.", path=str(sidecar))
     if meta["protocol"] not in (*TOPK_PROTOCOLS, PROTOCOL_C):
-        raise DataFileError(f"unknown protocol {meta['protocol']!r}; expected one of T, C, sparsity, cold_start.", path=str(sidecar))
+        raise DataFileError(
+            f"unknown protocol {meta['protocol']!r}; expected one of T, C, sparsity, cold_start.", path=str(sidecar)
+        )
     for key in ("user_ids", "item_ids", "cold_item_ids"):
         values = meta[key]
         if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -601,7 +623,9 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
             raise DataFileError(f"{key} contains duplicate ids.", path=str(sidecar))
     if not set(meta["cold_item_ids"]) <= set(meta["item_ids"]):
         raise DataFileError("cold_item_ids must be a subset of item_ids.", path=str(sidecar))
-    if not isinstance(meta["rows"], dict) or not all(isinstance(meta["rows"].get(k), int) for k in (*SPLIT_PARTS, "negatives")):
+    if not isinstance(meta["rows"], dict) or not all(
+        isinstance(meta["rows"].get(k), int) for k in (*SPLIT_PARTS, "negatives")
+    ):
         raise DataFileError("rows must map train, validation, test and negatives to integer counts.", path=str(sidecar))
     if not isinstance(meta["config"], dict) or not isinstance(meta["seed"], int):
         raise DataFileError("config must be an object and seed an integer.", path=str(sidecar))
@@ -611,7 +635,7 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
 def import_split(path: str | Path) -> Split:
     """Read a split written by :func:`export_split` (or by hand in the same format), validating every line.
 
-    Raises :class:`~learning_platform.errors.DataFileError` naming the file and line for: a wrong
+    Raises :class:`~core.errors.DataFileError` naming the file and line for: a wrong
     header, a wrong number of columns, non-integer or unknown ids, a non-numeric, negative or
     non-finite weight, an unknown split name, a repeated pair, a pair in two parts, a negative (weight
     0) outside Protocol C validation/test or on a pair the user listened to, a cold item in training,
@@ -638,48 +662,74 @@ def import_split(path: str | Path) -> Split:
                 line = raw.rstrip("\n").rstrip("\r")
                 if line_no == 1:
                     if line != TSV_HEADER:
-                        raise DataFileError(f"header must be {TSV_HEADER!r} (tab-separated), got {line!r}.", path=str(path), line=1)
+                        raise DataFileError(
+                            f"header must be {TSV_HEADER!r} (tab-separated), got {line!r}.", path=str(path), line=1
+                        )
                     continue
                 if not line.strip():
                     raise DataFileError("empty line; remove it.", path=str(path), line=line_no)
                 fields = line.split("\t")
                 if len(fields) != 4:
-                    raise DataFileError(f"expected 4 tab-separated columns (user_id, item_id, weight, split), got {len(fields)}.", path=str(path), line=line_no)
+                    raise DataFileError(
+                        f"expected 4 tab-separated columns (user_id, item_id, weight, split), got {len(fields)}.",
+                        path=str(path),
+                        line=line_no,
+                    )
                 user_raw, item_raw, weight_raw, part = fields
                 try:
                     user, item = int(user_raw), int(item_raw)
                 except ValueError:
-                    raise DataFileError(f"user_id and item_id must be integers, got {user_raw!r} and {item_raw!r}.", path=str(path), line=line_no) from None
+                    raise DataFileError(
+                        f"user_id and item_id must be integers, got {user_raw!r} and {item_raw!r}.",
+                        path=str(path),
+                        line=line_no,
+                    ) from None
                 if user not in user_index:
-                    raise DataFileError(f"user_id {user} is not listed in the sidecar's user_ids.", path=str(path), line=line_no)
+                    raise DataFileError(
+                        f"user_id {user} is not listed in the sidecar's user_ids.", path=str(path), line=line_no
+                    )
                 if item not in item_index:
-                    raise DataFileError(f"item_id {item} is not listed in the sidecar's item_ids.", path=str(path), line=line_no)
+                    raise DataFileError(
+                        f"item_id {item} is not listed in the sidecar's item_ids.", path=str(path), line=line_no
+                    )
                 try:
                     weight = float(weight_raw)
                 except ValueError:
-                    raise DataFileError(f"weight must be a number, got {weight_raw!r}.", path=str(path), line=line_no) from None
+                    raise DataFileError(
+                        f"weight must be a number, got {weight_raw!r}.", path=str(path), line=line_no
+                    ) from None
                 if not math.isfinite(weight) or weight < 0:
-                    raise DataFileError(f"weight must be a finite play count ≥ 0, got {weight_raw!r}.", path=str(path), line=line_no)
+                    raise DataFileError(
+                        f"weight must be a finite play count ≥ 0, got {weight_raw!r}.", path=str(path), line=line_no
+                    )
                 allowed = (*SPLIT_PARTS, WITHHELD) if protocol == PROTOCOL_SPARSITY else SPLIT_PARTS
                 if part not in allowed:
-                    raise DataFileError(f"split must be one of {', '.join(allowed)}, got {part!r}.", path=str(path), line=line_no)
+                    raise DataFileError(
+                        f"split must be one of {', '.join(allowed)}, got {part!r}.", path=str(path), line=line_no
+                    )
                 u, i = user_index[user], item_index[item]
                 positive = weight > 0
                 if not positive and not (is_ctr and part != "train"):
                     raise DataFileError(
                         "weight 0 (a sampled negative) is only allowed in Protocol C validation/test rows; positives need a play count > 0.",
-                        path=str(path), line=line_no,
+                        path=str(path),
+                        line=line_no,
                     )
                 if (u, i) in seen:
                     first_line, first_part, first_positive = seen[(u, i)]
                     what = "repeats" if first_part == part else f"is already in {first_part} at"
                     raise DataFileError(
                         f"pair (user {user}, item {item}) {what} line {first_line}; every pair belongs to exactly one part.",
-                        path=str(path), line=line_no,
+                        path=str(path),
+                        line=line_no,
                     )
                 seen[(u, i)] = (line_no, part, positive)
                 if part == "train" and i in cold:
-                    raise DataFileError(f"item {item} is a held-out cold item and must not appear in train.", path=str(path), line=line_no)
+                    raise DataFileError(
+                        f"item {item} is a held-out cold item and must not appear in train.",
+                        path=str(path),
+                        line=line_no,
+                    )
                 bucket = entries[part if positive else f"{part}_neg"]
                 bucket["u"].append(u)
                 bucket["i"].append(i)
@@ -689,21 +739,32 @@ def import_split(path: str | Path) -> Split:
     if line_no == 0:
         raise DataFileError(f"file is empty; the first line must be the header {TSV_HEADER!r}.", path=str(path), line=1)
 
-    counts = {name: len(entries[name]["u"]) + len(entries.get(f"{name}_neg", {"u": []})["u"]) for name in (*SPLIT_PARTS, WITHHELD)}
+    counts = {
+        name: len(entries[name]["u"]) + len(entries.get(f"{name}_neg", {"u": []})["u"])
+        for name in (*SPLIT_PARTS, WITHHELD)
+    }
     counts["negatives"] = len(entries["validation_neg"]["u"]) + len(entries["test_neg"]["u"])
     for key in counts:
         expected = meta["rows"].get(key, 0)
         if counts[key] != expected:
             raise DataFileError(
                 f"{counts[key]} {key} rows but the sidecar says {expected}; the file looks truncated or edited.",
-                path=str(path), line=line_no,
+                path=str(path),
+                line=line_no,
             )
 
     shape = (len(user_index), len(item_index))
 
     def matrix(name: str) -> sp.csr_matrix:
         b = entries[name]
-        m = sp.csr_matrix((np.asarray(b["w"], dtype=np.float32), (np.asarray(b["u"], dtype=np.int64), np.asarray(b["i"], dtype=np.int64))), shape=shape, dtype=np.float32)
+        m = sp.csr_matrix(
+            (
+                np.asarray(b["w"], dtype=np.float32),
+                (np.asarray(b["u"], dtype=np.int64), np.asarray(b["i"], dtype=np.int64)),
+            ),
+            shape=shape,
+            dtype=np.float32,
+        )
         m.sort_indices()
         return m
 

@@ -6,9 +6,27 @@ paths of at most three edges from what a listener engaged with to a recommended 
 :mod:`.snapshot` (adjacency arrays, caching), :mod:`.paths` (search and hub caps), :mod:`.scoring`
 (scorer registry), :mod:`.rendering` (sentences and JSON), :mod:`.explain` (entry points).
 """
-from recommender.explanations.explain import FALLBACK_BASES, GRAPH_BASIS, NO_PATH_BASIS, Explanation, ExplanationPath, explain, explain_many, fallback_sentence
+
+from recommender.explanations.explain import (
+    FALLBACK_BASES,
+    GRAPH_BASIS,
+    NO_PATH_BASIS,
+    Explanation,
+    ExplanationPath,
+    explain,
+    explain_many,
+    fallback_sentence,
+)
 from recommender.explanations.paths import GraphPath
-from recommender.explanations.scoring import DEFAULT_SCORER, KgeScorer, PathScorer, StructuralScorer, available_scorers, build_scorer, register_scorer
+from recommender.explanations.scoring import (
+    DEFAULT_SCORER,
+    KgeScorer,
+    PathScorer,
+    StructuralScorer,
+    available_scorers,
+    build_scorer,
+    register_scorer,
+)
 from recommender.explanations.snapshot import GraphSnapshot, current_snapshot, graph_fingerprint, invalidate_snapshots
 
 __all__ = [

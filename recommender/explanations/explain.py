@@ -13,6 +13,7 @@ without one, and an explanation whose every cited path needs such a tag is marke
 (for music, the co-listening link the model itself used is a better reason than a shared "fuck yeah"
 tag); with no fallback it is returned as is — a weak true reason beats none.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,9 +22,20 @@ from typing import Any
 
 import numpy as np
 
-from learning_platform.errors import ConfigurationError
-
-from recommender.explanations.paths import DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_EXPAND_DEGREE, DEFAULT_PER_NODE_LIMIT, GraphPath, PathArrays, SourceSide, TargetSide, check_max_hops, enumerate_short, enumerate_three, expandable_neighbours
+from core.errors import ConfigurationError
+from recommender.explanations.paths import (
+    DEFAULT_MAX_CANDIDATES,
+    DEFAULT_MAX_EXPAND_DEGREE,
+    DEFAULT_PER_NODE_LIMIT,
+    GraphPath,
+    PathArrays,
+    SourceSide,
+    TargetSide,
+    check_max_hops,
+    enumerate_short,
+    enumerate_three,
+    expandable_neighbours,
+)
 from recommender.explanations.quality import node_quality
 from recommender.explanations.rendering import DEFAULT_ROLE, check_source_roles, edge_dicts, node_dict, path_sentence
 from recommender.explanations.scoring import PathScorer, check_scorer
@@ -73,7 +85,9 @@ class Explanation:
         }
 
     @classmethod
-    def fallback(cls, target: str, basis: str, sentence: str | None = None, evidence: dict | None = None) -> "Explanation":
+    def fallback(
+        cls, target: str, basis: str, sentence: str | None = None, evidence: dict | None = None
+    ) -> Explanation:
         """A non-graph explanation saying what the recommendation is really based on.
 
         ``sentence`` defaults to a plain statement of ``basis`` (:func:`fallback_sentence`); ``evidence``
@@ -82,14 +96,18 @@ class Explanation:
         if not isinstance(target, str) or not target.strip():
             raise ConfigurationError(f"An explanation needs the target entity id, got {target!r}.")
         if basis not in FALLBACK_BASES:
-            raise ConfigurationError(f"Unknown explanation basis {basis!r}; a fallback is one of: {', '.join(FALLBACK_BASES)}.")
+            raise ConfigurationError(
+                f"Unknown explanation basis {basis!r}; a fallback is one of: {', '.join(FALLBACK_BASES)}."
+            )
         if evidence is not None and not isinstance(evidence, Mapping):
             raise ConfigurationError(f"evidence must be a dict, got {type(evidence).__name__}.")
         evidence = dict(evidence or {})
         if sentence is None:
             sentence = fallback_sentence(basis, evidence)
         if not isinstance(sentence, str) or not sentence.strip():
-            raise ConfigurationError("A fallback explanation needs a non-empty sentence (or leave it out for the default).")
+            raise ConfigurationError(
+                "A fallback explanation needs a non-empty sentence (or leave it out for the default)."
+            )
         return cls(target=target, basis=basis, paths=[], sentence=sentence.strip(), evidence=evidence)
 
 
@@ -139,9 +157,17 @@ def explain(
     the hub caps of :func:`~recommender.explanations.paths.find_paths`.
     """
     return explain_many(
-        snapshot, sources=sources, targets=[target], max_hops=max_hops, max_paths=max_paths, scorer=scorer,
-        source_roles=source_roles, fallbacks={target: fallback} if fallback is not None else None,
-        max_expand_degree=max_expand_degree, per_node_limit=per_node_limit, max_candidates=max_candidates,
+        snapshot,
+        sources=sources,
+        targets=[target],
+        max_hops=max_hops,
+        max_paths=max_paths,
+        scorer=scorer,
+        source_roles=source_roles,
+        fallbacks={target: fallback} if fallback is not None else None,
+        max_expand_degree=max_expand_degree,
+        per_node_limit=per_node_limit,
+        max_candidates=max_candidates,
     )[target]
 
 
@@ -165,13 +191,19 @@ def explain_many(
     Returns ``target id -> Explanation`` in the order of ``targets`` (duplicates collapsed).
     """
     if not isinstance(snapshot, GraphSnapshot):
-        raise ConfigurationError(f"snapshot must be a GraphSnapshot (see current_snapshot()), got {type(snapshot).__name__}.")
+        raise ConfigurationError(
+            f"snapshot must be a GraphSnapshot (see current_snapshot()), got {type(snapshot).__name__}."
+        )
     source_ids = _id_list(sources, "sources")
     target_ids = list(dict.fromkeys(_id_list(targets, "targets")))
     check_max_hops(max_hops)
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise ConfigurationError(f"max_paths must be an integer from 1 to {MAX_PATHS_LIMIT}, got {max_paths!r}.")
-    for name, value in (("max_expand_degree", max_expand_degree), ("per_node_limit", per_node_limit), ("max_candidates", max_candidates)):
+    for name, value in (
+        ("max_expand_degree", max_expand_degree),
+        ("per_node_limit", per_node_limit),
+        ("max_candidates", max_candidates),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigurationError(f"{name} must be a positive integer, got {value!r}.")
     path_scorer = check_scorer(scorer)
@@ -179,7 +211,9 @@ def explain_many(
     fallbacks = dict(fallbacks or {})
     for target_id, chosen in fallbacks.items():
         if chosen is not None and not isinstance(chosen, Explanation):
-            raise ConfigurationError(f"The fallback for {target_id!r} must be an Explanation (see Explanation.fallback), got {type(chosen).__name__}.")
+            raise ConfigurationError(
+                f"The fallback for {target_id!r} must be an Explanation (see Explanation.fallback), got {type(chosen).__name__}."
+            )
     target_nodes = {target_id: snapshot.index_of(target_id) for target_id in target_ids}
 
     known_sources = [snapshot.node_index[s] for s in source_ids if s in snapshot.node_index]
@@ -187,8 +221,15 @@ def explain_many(
     descriptive = node_quality(snapshot).descriptive
     bound = path_scorer.bound_factors(snapshot)
     batch = _batched_short(
-        snapshot, side, np.fromiter(target_nodes.values(), dtype=np.int64, count=len(target_nodes)), path_scorer, bound,
-        max_hops=max_hops, max_paths=max_paths, max_expand_degree=max_expand_degree, max_candidates=max_candidates,
+        snapshot,
+        side,
+        np.fromiter(target_nodes.values(), dtype=np.int64, count=len(target_nodes)),
+        path_scorer,
+        bound,
+        max_hops=max_hops,
+        max_paths=max_paths,
+        max_expand_degree=max_expand_degree,
+        max_candidates=max_candidates,
     )
     results: dict[str, Explanation] = {}
     for row_index, (target_id, target_node) in enumerate(target_nodes.items()):
@@ -197,8 +238,16 @@ def explain_many(
             groups, scores, count, picked = decided
         else:
             groups, scores, count = _candidates(
-                snapshot, side, target_node, path_scorer, bound, max_hops=max_hops, max_paths=max_paths,
-                max_expand_degree=max_expand_degree, per_node_limit=per_node_limit, max_candidates=max_candidates,
+                snapshot,
+                side,
+                target_node,
+                path_scorer,
+                bound,
+                max_hops=max_hops,
+                max_paths=max_paths,
+                max_expand_degree=max_expand_degree,
+                per_node_limit=per_node_limit,
+                max_candidates=max_candidates,
             )
             picked = _select_diverse_arrays(groups, scores, max_paths, snapshot.n_nodes) if count else []
         if not count:
@@ -212,12 +261,14 @@ def explain_many(
             path = GraphPath(tuple(group.nodes[row].tolist()), tuple(group.edges[row].tolist()))
             weak = weak and not bool(descriptive[list(path.intermediates)].all())
             role = roles.get(snapshot.ids[path.nodes[0]], DEFAULT_ROLE)
-            rendered.append(ExplanationPath(
-                score=float(scores[group_index][row]),
-                nodes=[node_dict(snapshot, node) for node in path.nodes],
-                edges=edge_dicts(snapshot, path),
-                sentence=path_sentence(snapshot, path, role=role),
-            ))
+            rendered.append(
+                ExplanationPath(
+                    score=float(scores[group_index][row]),
+                    nodes=[node_dict(snapshot, node) for node in path.nodes],
+                    edges=edge_dicts(snapshot, path),
+                    sentence=path_sentence(snapshot, path, role=role),
+                )
+            )
         if weak and fallbacks.get(target_id) is not None:
             results[target_id] = fallbacks[target_id]
             continue
@@ -225,14 +276,26 @@ def explain_many(
         if weak:
             evidence["weak"] = True
         results[target_id] = Explanation(
-            target=target_id, basis=GRAPH_BASIS, paths=rendered, sentence=rendered[0].sentence, evidence=evidence,
+            target=target_id,
+            basis=GRAPH_BASIS,
+            paths=rendered,
+            sentence=rendered[0].sentence,
+            evidence=evidence,
         )
     return results
 
 
 def _batched_short(
-    snapshot: GraphSnapshot, side: SourceSide, targets: np.ndarray, scorer: PathScorer, bound: tuple[float, np.ndarray] | None, *,
-    max_hops: int, max_paths: int, max_expand_degree: int, max_candidates: int,
+    snapshot: GraphSnapshot,
+    side: SourceSide,
+    targets: np.ndarray,
+    scorer: PathScorer,
+    bound: tuple[float, np.ndarray] | None,
+    *,
+    max_hops: int,
+    max_paths: int,
+    max_expand_degree: int,
+    max_candidates: int,
 ) -> dict[int, tuple[list[PathArrays], list[np.ndarray], int, list[tuple[int, int]]]]:
     """The answer for every target that needs no 3-edge search, computed for all targets at once.
 
@@ -351,8 +414,17 @@ def _batched_short(
 
 
 def _candidates(
-    snapshot: GraphSnapshot, side: SourceSide, target: int, scorer: PathScorer, bound: tuple[float, np.ndarray] | None, *,
-    max_hops: int, max_paths: int, max_expand_degree: int, per_node_limit: int, max_candidates: int,
+    snapshot: GraphSnapshot,
+    side: SourceSide,
+    target: int,
+    scorer: PathScorer,
+    bound: tuple[float, np.ndarray] | None,
+    *,
+    max_hops: int,
+    max_paths: int,
+    max_expand_degree: int,
+    per_node_limit: int,
+    max_candidates: int,
 ) -> tuple[list[PathArrays], list[np.ndarray], int]:
     """Candidate paths of one target by length, their scores, and how many there are (≤ ``max_candidates``).
 
@@ -379,7 +451,9 @@ def _candidates(
             picked = _select_diverse_arrays(groups, scores, max_paths, snapshot.n_nodes)
             needed = len(picked) < max_paths or min(scores[g][r] for g, r in picked) < best_three
         if needed:
-            three = enumerate_three(snapshot, side, target_side, max_expand_degree=max_expand_degree, per_node_limit=per_node_limit)
+            three = enumerate_three(
+                snapshot, side, target_side, max_expand_degree=max_expand_degree, per_node_limit=per_node_limit
+            )
             three = three.head(max_candidates - total)
             if len(three):
                 groups.append(three)
@@ -412,10 +486,14 @@ def _select_diverse_arrays(
         which[offset : offset + size] = index
         offset += size
     score = np.concatenate(scores)
-    keys = [edges[:, c] for c in range(width - 1, -1, -1)] + [nodes[:, c] for c in range(width, -1, -1)] + [hops, -score]
+    keys = (
+        [edges[:, c] for c in range(width - 1, -1, -1)] + [nodes[:, c] for c in range(width, -1, -1)] + [hops, -score]
+    )
     order = np.lexsort(keys)
     # intermediates as one key: -1 (none), a, or n + a * n + b
-    mid_key = np.where(hops == 1, -1, np.where(hops == 2, nodes[:, 1], n_nodes + nodes[:, 1] * n_nodes + nodes[:, min(2, width)]))
+    mid_key = np.where(
+        hops == 1, -1, np.where(hops == 2, nodes[:, 1], n_nodes + nodes[:, 1] * n_nodes + nodes[:, min(2, width)])
+    )
     ordered_keys = mid_key[order]
     _, first = np.unique(ordered_keys, return_index=True)
     direct = np.flatnonzero(ordered_keys == -1)

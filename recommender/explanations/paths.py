@@ -27,6 +27,7 @@ Rules that keep explanations honest and cheap:
 * anonymous KGCN nodes (``Film kgcn:3847``) may be intermediates — the edge is real — but the scorers
   penalise them and the renderer calls them "a film" instead of printing the placeholder.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -34,8 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from learning_platform.errors import ConfigurationError
-
+from core.errors import ConfigurationError
 from recommender.explanations.snapshot import GraphSnapshot
 
 MAX_HOPS_LIMIT = 3
@@ -73,7 +73,9 @@ class SourceSide:
     (no per-mid Python objects) so each target's 2- and 3-edge paths are a few vectorised gathers.
     """
 
-    def __init__(self, snapshot: GraphSnapshot, sources: Iterable[int], *, per_node_limit: int = DEFAULT_PER_NODE_LIMIT):
+    def __init__(
+        self, snapshot: GraphSnapshot, sources: Iterable[int], *, per_node_limit: int = DEFAULT_PER_NODE_LIMIT
+    ):
         n = snapshot.n_nodes
         self.snapshot = snapshot
         self.sources = np.unique(np.fromiter(sources, dtype=np.int64))
@@ -114,8 +116,12 @@ class SourceSide:
     def by_mid(self) -> dict[int, list[tuple[int, int]]]:
         """``mid -> [(source, edge), ...]`` (a readable view of the flat arrays, for debugging and tests)."""
         return {
-            int(m): list(zip(self.owners[self.start[m] : self.start[m] + self.count[m]].tolist(),
-                             self.edges[self.start[m] : self.start[m] + self.count[m]].tolist()))
+            int(m): list(
+                zip(
+                    self.owners[self.start[m] : self.start[m] + self.count[m]].tolist(),
+                    self.edges[self.start[m] : self.start[m] + self.count[m]].tolist(),
+                )
+            )
             for m in self.mids.tolist()
         }
 
@@ -154,7 +160,7 @@ class PathArrays:
     def __len__(self) -> int:
         return int(self.nodes.shape[0])
 
-    def head(self, count: int) -> "PathArrays":
+    def head(self, count: int) -> PathArrays:
         return PathArrays(self.nodes[:count], self.edges[:count])
 
     def paths(self) -> list[GraphPath]:
@@ -182,8 +188,11 @@ def enumerate_short(side: SourceSide, target_side: TargetSide) -> list[PathArray
     target = target_side.target
     out = []
     d = target_side.direct_nodes
-    out.append(PathArrays(np.stack([d, np.full(len(d), target, dtype=np.int64)], axis=1),
-                          target_side.direct_edges.reshape(-1, 1)))
+    out.append(
+        PathArrays(
+            np.stack([d, np.full(len(d), target, dtype=np.int64)], axis=1), target_side.direct_edges.reshape(-1, 1)
+        )
+    )
     hit = side.mid_mask[target_side.inner_nodes]
     mids, e_at = target_side.inner_nodes[hit], target_side.inner_edges[hit]
     rows, sources, e_sa = side.pairs_of(mids)
@@ -192,8 +201,11 @@ def enumerate_short(side: SourceSide, target_side: TargetSide) -> list[PathArray
     a, e_at = mids[rows], e_at[rows]
     order = np.lexsort((e_at, e_sa, sources, a))  # by mid, then (source, edge), then the mid's edge to the target
     a, sources, e_sa, e_at = a[order], sources[order], e_sa[order], e_at[order]
-    out.append(PathArrays(np.stack([sources, a, np.full(len(a), target, dtype=np.int64)], axis=1),
-                          np.stack([e_sa, e_at], axis=1)))
+    out.append(
+        PathArrays(
+            np.stack([sources, a, np.full(len(a), target, dtype=np.int64)], axis=1), np.stack([e_sa, e_at], axis=1)
+        )
+    )
     return out
 
 
@@ -204,7 +216,12 @@ def expandable_neighbours(snapshot: GraphSnapshot, target_side: TargetSide, max_
 
 
 def enumerate_three(
-    snapshot: GraphSnapshot, side: SourceSide, target_side: TargetSide, *, max_expand_degree: int, per_node_limit: int,
+    snapshot: GraphSnapshot,
+    side: SourceSide,
+    target_side: TargetSide,
+    *,
+    max_expand_degree: int,
+    per_node_limit: int,
 ) -> PathArrays:
     """3-edge paths ``source - a - b - target``: every expandable ``b`` is expanded at once towards the mids.
 
@@ -272,7 +289,11 @@ def find_paths(
     target_side = TargetSide(snapshot, side, target)
     groups = enumerate_short(side, target_side)[:max_hops]
     if max_hops == 3 and sum(len(g) for g in groups) < max_candidates:
-        groups.append(enumerate_three(snapshot, side, target_side, max_expand_degree=max_expand_degree, per_node_limit=per_node_limit))
+        groups.append(
+            enumerate_three(
+                snapshot, side, target_side, max_expand_degree=max_expand_degree, per_node_limit=per_node_limit
+            )
+        )
     found: list[GraphPath] = []
     for group in groups:
         found.extend(group.head(max_candidates - len(found)).paths())

@@ -32,6 +32,7 @@ the structural scorer also prefers them a little (:data:`CURATED_TAG_BONUS`).
 Only ``Tag`` nodes are judged: artists, courses, instruments, concepts and (anonymous) Freebase genres
 and places are real entities, not user labels.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,17 +46,60 @@ from recommender.explanations.snapshot import GraphSnapshot
 TAG_TYPE = "Tag"
 
 #: Exact tag names (lower-case, single spaces) that are never a reason on their own.
-NON_DESCRIPTIVE_TAGS: frozenset[str] = frozenset({
-    # placeholders
-    "none", "other", "others", "misc", "unknown", "various", "all", "music",
-    # what the listener did or owns
-    "seen live", "albums i own", "check out", "to listen", "to check out", "spotify", "owned", "want to see live",
-    "under 2000 listeners", "favorites", "favourites", "favorite", "favourite", "fav", "favs",
-    # how the listener feels about it
-    "love", "loved", "awesome", "amazing", "beautiful", "cool", "good", "great", "best", "fuck yeah",
-    "sexy", "fun", "addiction", "perfect", "brilliant", "genius", "epic", "great lyrics", "lovely", "nice",
-    "love at first listen", "wow", "legend", "legends",
-})
+NON_DESCRIPTIVE_TAGS: frozenset[str] = frozenset(
+    {
+        # placeholders
+        "none",
+        "other",
+        "others",
+        "misc",
+        "unknown",
+        "various",
+        "all",
+        "music",
+        # what the listener did or owns
+        "seen live",
+        "albums i own",
+        "check out",
+        "to listen",
+        "to check out",
+        "spotify",
+        "owned",
+        "want to see live",
+        "under 2000 listeners",
+        "favorites",
+        "favourites",
+        "favorite",
+        "favourite",
+        "fav",
+        "favs",
+        # how the listener feels about it
+        "love",
+        "loved",
+        "awesome",
+        "amazing",
+        "beautiful",
+        "cool",
+        "good",
+        "great",
+        "best",
+        "fuck yeah",
+        "sexy",
+        "fun",
+        "addiction",
+        "perfect",
+        "brilliant",
+        "genius",
+        "epic",
+        "great lyrics",
+        "lovely",
+        "nice",
+        "love at first listen",
+        "wow",
+        "legend",
+        "legends",
+    }
+)
 
 #: First-person, favourites and numbered-list wording: one user's private list, not a category.
 PERSONAL_PATTERN = re.compile(r"\b(?:my|i|me|favou?rites?|favs?|top ?\d+)\b")

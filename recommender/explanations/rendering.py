@@ -15,13 +15,13 @@ Wording rules:
 * an anonymous KGCN node is never printed by its placeholder name: the first mention is "a film",
   later ones "that film".
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 
-from learning_platform.errors import ConfigurationError
-
+from core.errors import ConfigurationError
 from recommender.explanations.paths import GraphPath
 from recommender.explanations.snapshot import GraphSnapshot
 
@@ -77,8 +77,15 @@ ROLE_OPENINGS: Mapping[str, str] = {
     "engaged": "You engaged with",
 }
 _ROLE_ALIASES: Mapping[str, str] = {
-    "listened": "listen", "liked": "like", "enrolled": "enroll", "completed": "complete",
-    "picked": "interest", "interests": "interest", "engaged_with": "engaged", "engaged with": "engaged", "asked": "request",
+    "listened": "listen",
+    "liked": "like",
+    "enrolled": "enroll",
+    "completed": "complete",
+    "picked": "interest",
+    "interests": "interest",
+    "engaged_with": "engaged",
+    "engaged with": "engaged",
+    "asked": "request",
 }
 DEFAULT_ROLE = "engaged"
 
@@ -161,10 +168,12 @@ def edge_dicts(snapshot: GraphSnapshot, path: GraphPath) -> list[dict[str, str]]
     """Each edge as stored (``head``/``tail`` ids) plus the way the path walks it."""
     out = []
     for step, edge in enumerate(path.edges):
-        out.append({
-            "type": snapshot.relation_types[snapshot.rels[edge]],
-            "direction": "forward" if path.forward(snapshot, step) else "backward",
-            "head": snapshot.ids[snapshot.heads[edge]],
-            "tail": snapshot.ids[snapshot.tails[edge]],
-        })
+        out.append(
+            {
+                "type": snapshot.relation_types[snapshot.rels[edge]],
+                "direction": "forward" if path.forward(snapshot, step) else "backward",
+                "head": snapshot.ids[snapshot.heads[edge]],
+                "tail": snapshot.ids[snapshot.tails[edge]],
+            }
+        )
     return out

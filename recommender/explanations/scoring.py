@@ -43,6 +43,7 @@ Scorers score arrays of equal-length paths (:meth:`PathScorer.score_arrays`, wha
 may publish an upper bound (:meth:`PathScorer.bound_factors`) that lets the search skip enumerating
 3-edge paths that provably cannot make the cited top ``max_paths``.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,8 +55,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from learning_platform.errors import ConfigurationError
-
+from core.errors import ConfigurationError
 from recommender.explanations.paths import GraphPath
 from recommender.explanations.snapshot import GraphSnapshot
 
@@ -199,7 +199,12 @@ class DescriptiveScorer(StructuralScorer):
         from recommender.explanations.quality import CURATED_TAG_BONUS
 
         bonus = CURATED_TAG_BONUS if curated_bonus is None else curated_bonus
-        if isinstance(bonus, bool) or not isinstance(bonus, (int, float)) or not math.isfinite(bonus) or not 1 <= bonus <= 4:
+        if (
+            isinstance(bonus, bool)
+            or not isinstance(bonus, (int, float))
+            or not math.isfinite(bonus)
+            or not 1 <= bonus <= 4
+        ):
             raise ConfigurationError(f"curated_bonus must be a number from 1 to 4, got {bonus!r}.")
         self.curated_bonus = float(bonus)
 
@@ -258,7 +263,9 @@ class KgeScorer(PathScorer):
             artifact = load_kge_artifact(artifact_path)  # type: ignore[arg-type]
         model = artifact.config.spec.pykeen_model
         if model not in self.SUPPORTED_MODELS:
-            raise ConfigurationError(f"The kge path scorer supports {', '.join(self.SUPPORTED_MODELS)} artifacts, not {model}.")
+            raise ConfigurationError(
+                f"The kge path scorer supports {', '.join(self.SUPPORTED_MODELS)} artifacts, not {model}."
+            )
         self.artifact = artifact
         self.model = model
         self.norm = int(artifact.config.spec.model_kwargs.get("scoring_fct_norm", 1))
@@ -284,7 +291,9 @@ class KgeScorer(PathScorer):
             if self._cache is not None and self._cache[0] == snapshot.version:
                 return self._cache[1]
             entity_rows = np.array([self.artifact.entity_to_id.get(i, -1) for i in snapshot.ids], dtype=np.int64)
-            relation_rows = np.array([self.artifact.relation_to_id.get(r, -1) for r in snapshot.relation_types], dtype=np.int64)
+            relation_rows = np.array(
+                [self.artifact.relation_to_id.get(r, -1) for r in snapshot.relation_types], dtype=np.int64
+            )
             h = entity_rows[snapshot.heads] if snapshot.n_edges else np.empty(0, dtype=np.int64)
             t = entity_rows[snapshot.tails] if snapshot.n_edges else np.empty(0, dtype=np.int64)
             r = relation_rows[snapshot.rels] if snapshot.n_edges else np.empty(0, dtype=np.int64)

@@ -19,6 +19,7 @@ always be checked against, and cited as, a real triple.
 :func:`current_snapshot` keeps one snapshot per store per process and rebuilds it when the graph
 changed; see its docstring for how "changed" is detected with the public interface alone.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from learning_platform.errors import ConfigurationError, UnknownEntityError
+from core.errors import ConfigurationError, UnknownEntityError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kg.stores.base import EntityRecord, KnowledgeGraphStore
@@ -61,7 +62,7 @@ DEFAULT_CHECK_INTERVAL_SECONDS = 0.0
 PROBE_SIZE = 32
 
 
-def is_anonymous(entity: "EntityRecord") -> bool:
+def is_anonymous(entity: EntityRecord) -> bool:
     """True for entities known only by a number (KGCN nodes with a placeholder name).
 
     Why the name and not the loader's ``properties["named"] = False`` flag: a curator who later gives
@@ -103,7 +104,7 @@ class GraphSnapshot:
     # --- construction -------------------------------------------------------------------------
 
     @classmethod
-    def from_store(cls, store: "KnowledgeGraphStore") -> "GraphSnapshot":
+    def from_store(cls, store: KnowledgeGraphStore) -> GraphSnapshot:
         """Read every entity, then every triple, through the public store interface.
 
         Entities are read first: a relation written between the two reads may name an entity this
@@ -115,14 +116,16 @@ class GraphSnapshot:
         object.__setattr__(snapshot, "build_seconds", time.perf_counter() - started)
         logger.info(
             "graph snapshot %s built from %r: %d nodes, %d edges in %.2fs",
-            snapshot.version, store, snapshot.n_nodes, snapshot.n_edges, snapshot.build_seconds,
+            snapshot.version,
+            store,
+            snapshot.n_nodes,
+            snapshot.n_edges,
+            snapshot.build_seconds,
         )
         return snapshot
 
     @classmethod
-    def from_records(
-        cls, entities: Iterable["EntityRecord"], triples: Iterable[tuple[str, str, str]]
-    ) -> "GraphSnapshot":
+    def from_records(cls, entities: Iterable[EntityRecord], triples: Iterable[tuple[str, str, str]]) -> GraphSnapshot:
         """Build from entity records and ``(head, type, tail)`` triples (the store's iterators)."""
         started = time.perf_counter()
         ids: list[str] = []
@@ -137,7 +140,7 @@ class GraphSnapshot:
             types.append(entity.type)
             anonymous.append(is_anonymous(entity))
             updated_at.append(entity.updated_at)
-            digest.update(f"E\x1f{entity.id}\x1f{entity.type}\x1f{entity.name}\x1e".encode("utf-8"))
+            digest.update(f"E\x1f{entity.id}\x1f{entity.type}\x1f{entity.name}\x1e".encode())
         node_index = {entity_id: i for i, entity_id in enumerate(ids)}
         if len(node_index) != len(ids):
             raise ConfigurationError("The store returned the same entity id twice; the graph snapshot cannot be built.")
@@ -159,7 +162,7 @@ class GraphSnapshot:
             heads.append(h)
             rels.append(r)
             tails.append(t)
-            digest.update(f"R\x1f{head}\x1f{rel}\x1f{tail}\x1e".encode("utf-8"))
+            digest.update(f"R\x1f{head}\x1f{rel}\x1f{tail}\x1e".encode())
         if skipped:
             logger.warning("graph snapshot skipped %d triple(s) naming entities written after the entity scan", skipped)
 
@@ -258,12 +261,12 @@ _CACHE: dict[str, _CacheEntry] = {}
 _LOCK = threading.Lock()
 
 
-def store_cache_key(store: "KnowledgeGraphStore") -> str:
+def store_cache_key(store: KnowledgeGraphStore) -> str:
     """Which graph a store object reads: its registry name plus its connection (``repr`` names it)."""
     return f"{getattr(store, 'registry_name', type(store).__name__)}|{store!r}"
 
 
-def graph_fingerprint(store: "KnowledgeGraphStore") -> tuple:
+def graph_fingerprint(store: KnowledgeGraphStore) -> tuple:
     """A cheap summary that moves when the graph changes in most ways: counts per type, plus a stamp.
 
     ``stats()`` is one aggregate query (20–50 ms on the 44k-edge SQLite graph). Counts miss edits that
@@ -292,10 +295,13 @@ def _probe_ids(snapshot: GraphSnapshot) -> list[str]:
     return [snapshot.ids[int(i)] for i in positions]
 
 
-def _probe(store: "KnowledgeGraphStore", ids: list[str]) -> tuple[tuple[str, tuple], ...]:
+def _probe(store: KnowledgeGraphStore, ids: list[str]) -> tuple[tuple[str, tuple], ...]:
     found = store.get_entities(ids) if ids else {}
     return tuple(
-        (entity_id, (found[entity_id].type, found[entity_id].name, found[entity_id].updated_at) if entity_id in found else ())
+        (
+            entity_id,
+            (found[entity_id].type, found[entity_id].name, found[entity_id].updated_at) if entity_id in found else (),
+        )
         for entity_id in ids
     )
 
@@ -324,7 +330,7 @@ def _check_seconds(name: str, value: Any, *, allow_zero: bool) -> float:
 
 
 def current_snapshot(
-    store: "KnowledgeGraphStore | None" = None,
+    store: KnowledgeGraphStore | None = None,
     *,
     max_age: float | None = None,
     check_interval: float | None = None,
@@ -350,11 +356,13 @@ def current_snapshot(
             return current_snapshot(default_store, max_age=max_age, check_interval=check_interval)
     limit = (
         _seconds_setting("EXPLANATIONS_SNAPSHOT_MAX_AGE", DEFAULT_MAX_AGE_SECONDS, allow_zero=False)
-        if max_age is None else _check_seconds("max_age", max_age, allow_zero=False)
+        if max_age is None
+        else _check_seconds("max_age", max_age, allow_zero=False)
     )
     interval = (
         _seconds_setting("EXPLANATIONS_SNAPSHOT_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL_SECONDS, allow_zero=True)
-        if check_interval is None else _check_seconds("check_interval", check_interval, allow_zero=True)
+        if check_interval is None
+        else _check_seconds("check_interval", check_interval, allow_zero=True)
     )
     key = store_cache_key(store)
     with _LOCK:
@@ -364,7 +372,10 @@ def current_snapshot(
             if interval > 0 and now - entry.checked_at < interval:
                 return entry.snapshot
             fingerprint = graph_fingerprint(store)
-            if entry.fingerprint == fingerprint and _probe(store, [entity_id for entity_id, _ in entry.probe]) == entry.probe:
+            if (
+                entry.fingerprint == fingerprint
+                and _probe(store, [entity_id for entity_id, _ in entry.probe]) == entry.probe
+            ):
                 entry.checked_at = time.time()
                 return entry.snapshot
         else:
@@ -382,7 +393,7 @@ def current_snapshot(
         return snapshot
 
 
-def invalidate_snapshots(store: "KnowledgeGraphStore | None" = None) -> None:
+def invalidate_snapshots(store: KnowledgeGraphStore | None = None) -> None:
     """Forget the cached snapshot of ``store`` (or of every store): the next call rebuilds it."""
     with _LOCK:
         if store is None:
@@ -395,4 +406,7 @@ def cache_info() -> dict[str, Any]:
     """What is cached (for the admin and tests): store key -> snapshot version and age in seconds."""
     with _LOCK:
         now = time.time()
-        return {key: {"version": entry.snapshot.version, "age_seconds": now - entry.snapshot.built_at} for key, entry in _CACHE.items()}
+        return {
+            key: {"version": entry.snapshot.version, "age_seconds": now - entry.snapshot.built_at}
+            for key, entry in _CACHE.items()
+        }

@@ -11,8 +11,14 @@ Why this package only re-exports the registry: Django imports ``<app>.models`` a
 anything heavy here (torch, PyKEEN) would slow down every management command; the model classes are
 imported on first use.
 """
+
 from __future__ import annotations
 
-from recommender.models.registry import available_recommenders, get_recommender, get_recommender_class, resolve_recommender_name
+from recommender.models.registry import (
+    available_recommenders,
+    get_recommender,
+    get_recommender_class,
+    resolve_recommender_name,
+)
 
 __all__ = ["available_recommenders", "get_recommender", "get_recommender_class", "resolve_recommender_name"]

@@ -6,6 +6,7 @@ this model?" has one exact answer, and a saved run can be repeated from its ``co
 Every value is checked at construction, so a bad value fails at once with the field's name instead
 of minutes later as a NaN loss.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from learning_platform.config_checks import (
+from core.config_checks import (
     require_bool,
     require_choice,
     require_int,
@@ -178,20 +179,53 @@ class JointConfig:
     ensemble_members: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("embedding_dim", "id_dim", "graph_dim", "content_dim", "hidden_dim", "behaviour_dim",
-                     "attention_dim", "max_history", "kg_negatives", "epochs", "batch_size", "patience", "average_epochs",
-                     "ensemble_members"):
+        for name in (
+            "embedding_dim",
+            "id_dim",
+            "graph_dim",
+            "content_dim",
+            "hidden_dim",
+            "behaviour_dim",
+            "attention_dim",
+            "max_history",
+            "kg_negatives",
+            "epochs",
+            "batch_size",
+            "patience",
+            "average_epochs",
+            "ensemble_members",
+        ):
             require_int(name, getattr(self, name), minimum=1)
         require_int("kg_batch_size", self.kg_batch_size, minimum=0)
         require_int("cold_neighbours", self.cold_neighbours, minimum=0)
-        for name in ("use_graph", "use_attention", "use_content", "graph_neighbours", "use_neighbourhood",
-                     "neighbourhood_gates", "unseen_items_as_negatives"):
+        for name in (
+            "use_graph",
+            "use_attention",
+            "use_content",
+            "graph_neighbours",
+            "use_neighbourhood",
+            "neighbourhood_gates",
+            "unseen_items_as_negatives",
+        ):
             require_bool(name, getattr(self, name))
-        for name, choices in (("rec_loss", REC_LOSSES), ("similarity", SIMILARITIES), ("kg_interaction", KG_INTERACTIONS),
-                              ("neighbourhood_terms", NEIGHBOURHOOD_TERMS)):
+        for name, choices in (
+            ("rec_loss", REC_LOSSES),
+            ("similarity", SIMILARITIES),
+            ("kg_interaction", KG_INTERACTIONS),
+            ("neighbourhood_terms", NEIGHBOURHOOD_TERMS),
+        ):
             value = getattr(self, name)
-            object.__setattr__(self, name, require_choice(name, value.strip().lower() if isinstance(value, str) else value, choices))
-        positive = ("temperature", "kg_margin", "learning_rate", "neighbourhood_shrink", "ease_l2", "neighbourhood_weight_lr")
+            object.__setattr__(
+                self, name, require_choice(name, value.strip().lower() if isinstance(value, str) else value, choices)
+            )
+        positive = (
+            "temperature",
+            "kg_margin",
+            "learning_rate",
+            "neighbourhood_shrink",
+            "ease_l2",
+            "neighbourhood_weight_lr",
+        )
         non_negative = ("lambda_kg", "weight_decay", "tower_loss_weight", "ease_weight_init", "cold_transfer_scale")
         probabilities = ("dropout", "history_dropout", "item_id_dropout")
         for name in positive:
@@ -221,7 +255,7 @@ class JointConfig:
         """The KG term exists only when the graph part exists and has a positive weight."""
         return self.use_graph and self.lambda_kg > 0
 
-    def with_overrides(self, **changes: Any) -> "JointConfig":
+    def with_overrides(self, **changes: Any) -> JointConfig:
         """A copy with ``changes`` applied (and checked); unknown names are refused with the valid ones."""
         require_known_keys(changes, type(self), what="recommender")
         return replace(self, **changes)
@@ -232,7 +266,7 @@ class JointConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "JointConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> JointConfig:
         return cls().with_overrides(**dict(require_settings_object(data, what="recommender")))
 
     def config_hash(self) -> str:

@@ -5,6 +5,7 @@ features and each item's graph links and content vectors, not only the trained w
 of them in one array bundle (``model_inputs.npz`` in an artifact) means a loaded model scores exactly
 as the trained one did, without the catalog, the graph store or the text encoder being available.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -13,10 +14,14 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from learning_platform.errors import ConfigurationError, DataFileError
+from core.errors import ConfigurationError, DataFileError
 from recommender.base import ItemSideInfo
-
-from recommender.models.neighbourhood import cold_transfer_matrix, cosine_item_similarity, ease_item_weights, history_matrix
+from recommender.models.neighbourhood import (
+    cold_transfer_matrix,
+    cosine_item_similarity,
+    ease_item_weights,
+    history_matrix,
+)
 
 #: Names of the behaviour features, in column order (see :func:`behaviour_features`).
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
@@ -80,34 +85,49 @@ class JointInputs:
             value = getattr(self, f.name)
             if f.name in _SPARSE_FIELDS:
                 matrix = sp.csr_matrix(value)
-                arrays.update({
-                    f"{f.name}__data": matrix.data, f"{f.name}__indices": matrix.indices,
-                    f"{f.name}__indptr": matrix.indptr, f"{f.name}__shape": np.asarray(matrix.shape),
-                })
+                arrays.update(
+                    {
+                        f"{f.name}__data": matrix.data,
+                        f"{f.name}__indices": matrix.indices,
+                        f"{f.name}__indptr": matrix.indptr,
+                        f"{f.name}__shape": np.asarray(matrix.shape),
+                    }
+                )
             else:
                 arrays[f.name] = np.asarray(value)
         with open(path, "wb") as handle:
             np.savez(handle, **arrays)
 
     @classmethod
-    def load(cls, path: Path) -> "JointInputs":
+    def load(cls, path: Path) -> JointInputs:
         try:
             with np.load(path, allow_pickle=False) as data:
                 values = {name: data[name] for name in data.files}
         except (OSError, ValueError) as exc:
-            raise DataFileError(f"not a readable model-input archive ({exc}); the artifact is corrupt, retrain it.", path=str(path)) from exc
+            raise DataFileError(
+                f"not a readable model-input archive ({exc}); the artifact is corrupt, retrain it.", path=str(path)
+            ) from exc
         for name, empty in _OPTIONAL_FIELDS.items():  # archives written before the field existed
             values.setdefault(name, empty())
         for name in _OPTIONAL_SPARSE_FIELDS:
             if f"{name}__data" not in values:
                 empty = sp.csr_matrix((0, 0), dtype=np.float32)
-                values.update({f"{name}__data": empty.data, f"{name}__indices": empty.indices,
-                               f"{name}__indptr": empty.indptr, f"{name}__shape": np.asarray(empty.shape)})
+                values.update(
+                    {
+                        f"{name}__data": empty.data,
+                        f"{name}__indices": empty.indices,
+                        f"{name}__indptr": empty.indptr,
+                        f"{name}__shape": np.asarray(empty.shape),
+                    }
+                )
         needed = {f.name for f in fields(cls)} - set(_SPARSE_FIELDS)
         needed |= {f"{name}__{part}" for name in _SPARSE_FIELDS for part in ("data", "indices", "indptr", "shape")}
         missing = sorted(needed - set(values))
         if missing:
-            raise DataFileError(f"model-input archive lacks {', '.join(missing)}; the artifact is incomplete, retrain it.", path=str(path))
+            raise DataFileError(
+                f"model-input archive lacks {', '.join(missing)}; the artifact is incomplete, retrain it.",
+                path=str(path),
+            )
         for name in _SPARSE_FIELDS:
             values[name] = sp.csr_matrix(
                 (values.pop(f"{name}__data"), values.pop(f"{name}__indices"), values.pop(f"{name}__indptr")),
@@ -162,7 +182,10 @@ def build_inputs(
     if neighbourhood_shrink is not None:
         similarity, popularity = cosine_item_similarity(train, shrink=neighbourhood_shrink)
     else:
-        similarity, popularity = sp.csr_matrix((n_items, n_items), dtype=np.float32), np.zeros(n_items, dtype=np.float32)
+        similarity, popularity = (
+            sp.csr_matrix((n_items, n_items), dtype=np.float32),
+            np.zeros(n_items, dtype=np.float32),
+        )
     history = padded_histories(train, max_history=max_history, rng=rng)
     if ease_l2 is not None:
         # fit on the stored histories (= train unless a history was capped), so the training-time

@@ -40,6 +40,7 @@ is the alternative to the softmax. ``L_kg`` is PyKEEN's TransE (margin ranking, 
 or ComplEx (softplus + L2) on a batch of KG triples with corrupted heads/tails, in the same step.
 Early stopping watches validation Recall@10 and keeps the best epoch's weights.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from learning_platform.artifacts import read_json, write_json
-from learning_platform.errors import ConfigurationError, DataFileError
+from core.artifacts import read_json, write_json
+from core.errors import ConfigurationError, DataFileError
 from recommender.base import TrainingContext
 from recommender.baselines.base import BaselineRecommender
 from recommender.baselines.torch_utils import (
@@ -68,14 +69,12 @@ from recommender.baselines.torch_utils import (
     train_module,
     validation_recall,
 )
-
 from recommender.models.config import JointConfig
 from recommender.models.inputs import BEHAVIOUR_FEATURES, LONG_TAIL_POPULARITY, JointInputs, build_inputs
 from recommender.models.neighbourhood import ease_scores, neighbourhood_scores, with_cold_transfer
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kg.embeddings.artifacts import KgeArtifact
-
     from recommender.models.warm_start import JointWarmStart
 
 MODEL_STATE_FILE = "model_state.pt"
@@ -181,7 +180,9 @@ class JointNetwork(nn.Module):
                 nn.Linear(c.embedding_dim, c.attention_dim), nn.Tanh(), nn.Linear(c.attention_dim, 1, bias=False)
             )
         self.behaviour_mlp = nn.Sequential(nn.Linear(len(BEHAVIOUR_FEATURES), c.behaviour_dim), nn.ReLU())
-        self.user_mlp = mlp([c.id_dim + c.embedding_dim + c.behaviour_dim, c.hidden_dim, c.embedding_dim + gates], dropout=c.dropout)
+        self.user_mlp = mlp(
+            [c.id_dim + c.embedding_dim + c.behaviour_dim, c.hidden_dim, c.embedding_dim + gates], dropout=c.dropout
+        )
         # one learned weight per neighbourhood term (the cosine keeps its original parameter name)
         self.neighbourhood_weight: nn.Parameter | None = None
         if c.uses_cosine_neighbourhood:
@@ -207,7 +208,7 @@ class JointNetwork(nn.Module):
 
     # --- towers -------------------------------------------------------------------------------------
 
-    def item_table(self, *, hide_ids: torch.Tensor | None = None) -> "ItemSide":
+    def item_table(self, *, hide_ids: torch.Tensor | None = None) -> ItemSide:
         """Vectors, biases (and neighbourhood gates) of every item; ``hide_ids`` marks items scored without their id."""
         hidden = self.unseen_items if hide_ids is None else (self.unseen_items | hide_ids)
         parts = [self.item_id.weight * (~hidden).unsqueeze(1).to(self.item_id.weight.dtype)]
@@ -222,10 +223,18 @@ class JointNetwork(nn.Module):
         out = self.item_mlp(torch.cat(parts, dim=1))
         d = self.config.embedding_dim
         vectors = F.normalize(out[:, :d], dim=-1) if self.config.similarity == "cosine" else out[:, :d]
-        return ItemSide(vectors=vectors, bias=out[:, d], gate=out[:, d + 1] if self.config.neighbourhood_gates else None)
+        return ItemSide(
+            vectors=vectors, bias=out[:, d], gate=out[:, d + 1] if self.config.neighbourhood_gates else None
+        )
 
-    def user_side(self, users: torch.Tensor, item_vectors: torch.Tensor, *, exclude: torch.Tensor | None = None,
-                  history_dropout: float = 0.0) -> "UserSide":
+    def user_side(
+        self,
+        users: torch.Tensor,
+        item_vectors: torch.Tensor,
+        *,
+        exclude: torch.Tensor | None = None,
+        history_dropout: float = 0.0,
+    ) -> UserSide:
         """User tower for ``users``; ``exclude`` (one item per user) is removed from that user's history."""
         history = self.history[users]  # (B, L), padded with n_items
         mask = history < self.n_items
@@ -247,8 +256,13 @@ class JointNetwork(nn.Module):
         vectors = F.normalize(out[:, :d], dim=-1) if self.config.similarity == "cosine" else out[:, :d]
         return UserSide(vectors=vectors, gate=out[:, d] if self.config.neighbourhood_gates else None)
 
-    def user_side_from(self, history: torch.Tensor, behaviour: torch.Tensor, id_vectors: torch.Tensor,
-                       padded_item_vectors: torch.Tensor) -> "UserSide":
+    def user_side_from(
+        self,
+        history: torch.Tensor,
+        behaviour: torch.Tensor,
+        id_vectors: torch.Tensor,
+        padded_item_vectors: torch.Tensor,
+    ) -> UserSide:
         """User tower over explicit inputs (fold-in at serving time); same maths as :meth:`user_side` at inference.
 
         ``history`` (B × L) item indices padded with ``n_items``; ``behaviour`` (B × len(BEHAVIOUR_FEATURES))
@@ -270,12 +284,12 @@ class JointNetwork(nn.Module):
         vectors = F.normalize(out[:, :d], dim=-1) if self.config.similarity == "cosine" else out[:, :d]
         return UserSide(vectors=vectors, gate=out[:, d] if self.config.neighbourhood_gates else None)
 
-    def scores(self, users: torch.Tensor, *, neighbourhood: "Neighbourhood | None" = None) -> torch.Tensor:
+    def scores(self, users: torch.Tensor, *, neighbourhood: Neighbourhood | None = None) -> torch.Tensor:
         """(len(users) × n_items) inference scores (full histories, no dropout)."""
         items = self.item_table()
         return self.logits(self.user_side(users, items.vectors), items, neighbourhood=neighbourhood)
 
-    def logits(self, user: "UserSide", items: "ItemSide", *, neighbourhood: "Neighbourhood | None") -> torch.Tensor:
+    def logits(self, user: UserSide, items: ItemSide, *, neighbourhood: Neighbourhood | None) -> torch.Tensor:
         """``(f_user·f_item + b_item + g·(w·n_u(i) + w_e·e_u(i))) / temperature`` for every user row and item column.
 
         ``n`` is the cosine term, ``e`` the EASE term (each only when configured), ``g`` the optional
@@ -285,7 +299,10 @@ class JointNetwork(nn.Module):
         out = user.vectors @ items.vectors.T + items.bias
         if neighbourhood is not None:
             term = None
-            for weight, values in ((self.neighbourhood_weight, neighbourhood.cosine), (self.ease_weight, neighbourhood.ease)):
+            for weight, values in (
+                (self.neighbourhood_weight, neighbourhood.cosine),
+                (self.ease_weight, neighbourhood.ease),
+            ):
                 if weight is not None and values is not None:
                     term = weight * values if term is None else term + weight * values
             if term is not None:
@@ -305,13 +322,17 @@ class JointNetwork(nn.Module):
     def kg_scores(self, triples: torch.Tensor) -> torch.Tensor:
         assert self.entities is not None and self.relations is not None
         return self.kg_interaction(
-            self._view(self.entities(triples[..., 0])), self._view(self.relations(triples[..., 1])), self._view(self.entities(triples[..., 2]))
+            self._view(self.entities(triples[..., 0])),
+            self._view(self.relations(triples[..., 1])),
+            self._view(self.entities(triples[..., 2])),
         )
 
     def kg_loss(self, positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
         """TransE: margin ranking (PyKEEN's default); ComplEx: softplus with L2 on the used vectors (weight 0.01)."""
         positive_scores, negative_scores = self.kg_scores(positive), self.kg_scores(negative)
-        loss = kg_contrast_loss(positive_scores, negative_scores, is_complex=self.is_complex, margin=self.config.kg_margin)
+        loss = kg_contrast_loss(
+            positive_scores, negative_scores, is_complex=self.is_complex, margin=self.config.kg_margin
+        )
         if not self.is_complex:
             return loss
         used = torch.cat([positive[:, [0, 2]].ravel(), negative[..., [0, 2]].ravel()])
@@ -344,8 +365,8 @@ class JointKGRecommender(BaselineRecommender):
         *,
         content_embeddings: np.ndarray | None = None,
         audio_embeddings: np.ndarray | None = None,
-        kge_artifact: "KgeArtifact | None" = None,
-        warm_start: "JointWarmStart | None" = None,
+        kge_artifact: KgeArtifact | None = None,
+        warm_start: JointWarmStart | None = None,
     ) -> None:
         config = JointConfig() if config is None else config
         if not isinstance(config, JointConfig):
@@ -379,7 +400,9 @@ class JointKGRecommender(BaselineRecommender):
 
     # --- training -----------------------------------------------------------------------------------
 
-    def initialise(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext | None = None) -> "JointKGRecommender":
+    def initialise(
+        self, train: sp.csr_matrix, *, seed: int, context: TrainingContext | None = None
+    ) -> JointKGRecommender:
         """``fit`` without a single optimisation step: inputs built, weights initialised (KGE artifact, warm start).
 
         Why: a warm-started model that has not trained yet must score exactly like its parent on unchanged
@@ -419,7 +442,10 @@ class JointKGRecommender(BaselineRecommender):
         )
         self.graph_ids = None
         if context.side_info is not None:
-            self.graph_ids = {"entities": list(context.side_info.entity_ids), "relations": list(context.side_info.relation_types)}
+            self.graph_ids = {
+                "entities": list(context.side_info.entity_ids),
+                "relations": list(context.side_info.relation_types),
+            }
         self._ensemble: list[JointNetwork] = []
         trained = []
         for member in range(c.ensemble_members):
@@ -436,7 +462,9 @@ class JointKGRecommender(BaselineRecommender):
         ]
         self._ensemble = [network for network, *_ in trained]
 
-    def _fit_member(self, train: sp.csr_matrix, *, seed: int, rng: np.random.Generator, context: TrainingContext, member: int = 0) -> None:
+    def _fit_member(
+        self, train: sp.csr_matrix, *, seed: int, rng: np.random.Generator, context: TrainingContext, member: int = 0
+    ) -> None:
         """Initialise and train one network into ``self.network`` (``self.history`` …); scoring meanwhile uses it alone."""
         c = self.config
         with seeded_torch(seed):
@@ -496,7 +524,10 @@ class JointKGRecommender(BaselineRecommender):
             return [self.history.best_epoch] if getattr(self, "history", None) and self.history.best_epoch else []
         chosen = sorted(snapshots, key=lambda item: (-item[0], item[1]))[: self.config.average_epochs]
         states = [state for _, _, state in chosen]
-        averaged = {key: torch.stack([state[key].float() for state in states]).mean(dim=0).to(states[0][key].dtype) for key in states[0]}
+        averaged = {
+            key: torch.stack([state[key].float() for state in states]).mean(dim=0).to(states[0][key].dtype)
+            for key in states[0]
+        }
         self.network.load_state_dict(averaged)
         self.network.normalise_entities()
         return sorted(epoch for _, epoch, _ in chosen)
@@ -521,7 +552,9 @@ class JointKGRecommender(BaselineRecommender):
             num_negs_per_pos=self.config.kg_negatives,
         )
 
-    def _epoch_losses(self, sampler: InteractionSampler, kg_sampler, rng: np.random.Generator) -> Iterator[torch.Tensor]:
+    def _epoch_losses(
+        self, sampler: InteractionSampler, kg_sampler, rng: np.random.Generator
+    ) -> Iterator[torch.Tensor]:
         c, net = self.config, self.network
         n_steps = math.ceil(len(sampler) / c.batch_size)
         kg_order = rng.permutation(len(self.inputs.kg_triples)) if kg_sampler is not None else None
@@ -555,7 +588,9 @@ class JointKGRecommender(BaselineRecommender):
             yield loss
         self.loss_parts.append({name: value / max(n_steps, 1) for name, value in totals.items()})
 
-    def _rec_loss(self, logits: torch.Tensor, users: torch.Tensor, items: torch.Tensor, sampler: InteractionSampler) -> torch.Tensor:
+    def _rec_loss(
+        self, logits: torch.Tensor, users: torch.Tensor, items: torch.Tensor, sampler: InteractionSampler
+    ) -> torch.Tensor:
         net = self.network
         if self.config.rec_loss == "softmax":
             # the user's other training items are known history, not negatives (as in evaluation)
@@ -589,7 +624,13 @@ class JointKGRecommender(BaselineRecommender):
         counts: dict[str, Any] = {"artifact": str(artifact.path)}
         for label, table, ids, source, mapping in (
             ("entities", net.entities, context.side_info.entity_ids, artifact.entity_embeddings, artifact.entity_to_id),
-            ("relations", net.relations, context.side_info.relation_types, artifact.relation_embeddings, artifact.relation_to_id),
+            (
+                "relations",
+                net.relations,
+                context.side_info.relation_types,
+                artifact.relation_embeddings,
+                artifact.relation_to_id,
+            ),
         ):
             rows = [(k, mapping[name]) for k, name in enumerate(ids) if name in mapping]
             if rows:
@@ -614,14 +655,26 @@ class JointKGRecommender(BaselineRecommender):
         history = self.inputs.history[users]
         cosine = ease = None
         if c.uses_cosine_neighbourhood:
-            cosine = torch.from_numpy(self._with_cold_transfer(neighbourhood_scores(
-                history, similarity=self.inputs.item_similarity, popularity=self.inputs.item_popularity,
-                shrink=c.neighbourhood_shrink, targets=targets,
-            )))
+            cosine = torch.from_numpy(
+                self._with_cold_transfer(
+                    neighbourhood_scores(
+                        history,
+                        similarity=self.inputs.item_similarity,
+                        popularity=self.inputs.item_popularity,
+                        shrink=c.neighbourhood_shrink,
+                        targets=targets,
+                    )
+                )
+            )
         if c.uses_ease_neighbourhood:
-            ease = torch.from_numpy(ease_scores(
-                history, weights=self.inputs.item_ease, precision_diagonal=self.inputs.ease_precision_diagonal, targets=targets,
-            ))
+            ease = torch.from_numpy(
+                ease_scores(
+                    history,
+                    weights=self.inputs.item_ease,
+                    precision_diagonal=self.inputs.ease_precision_diagonal,
+                    targets=targets,
+                )
+            )
         return Neighbourhood(cosine=cosine, ease=ease)
 
     def networks(self) -> list[JointNetwork]:
@@ -661,7 +714,7 @@ class JointKGRecommender(BaselineRecommender):
         return written
 
     @classmethod
-    def load_weights(cls, directory: Path, *, config: JointConfig) -> "JointKGRecommender":
+    def load_weights(cls, directory: Path, *, config: JointConfig) -> JointKGRecommender:
         """Rebuild a fitted model from :meth:`save_weights` output and its config; scores equal the saved model's."""
         directory = Path(directory)
         model = cls(config)
@@ -673,7 +726,10 @@ class JointKGRecommender(BaselineRecommender):
                 network = JointNetwork(config=config, inputs=model.inputs)
                 network.load_state_dict(torch.load(state_path, map_location="cpu", weights_only=True))
             except (RuntimeError, OSError, ValueError) as exc:
-                raise DataFileError(f"model state does not fit config.json ({exc}); the artifact is corrupt, retrain it.", path=str(state_path)) from exc
+                raise DataFileError(
+                    f"model state does not fit config.json ({exc}); the artifact is corrupt, retrain it.",
+                    path=str(state_path),
+                ) from exc
             network.eval()
             networks.append(network)
         model.network, model._ensemble = networks[0], networks
@@ -686,9 +742,9 @@ class JointKGRecommender(BaselineRecommender):
 
     def score_history(
         self,
-        histories: "Sequence[np.ndarray | Sequence[int]]",
+        histories: Sequence[np.ndarray | Sequence[int]],
         *,
-        user_indices: "Sequence[int | None]",
+        user_indices: Sequence[int | None],
         item_has_tags: np.ndarray | None = None,
     ) -> np.ndarray:
         """(len(histories) × n_items) scores of users described by their item histories, without retraining.
@@ -726,12 +782,16 @@ class JointKGRecommender(BaselineRecommender):
             if user is None:
                 continue
             if isinstance(user, bool) or not isinstance(user, (int, np.integer)) or not 0 <= int(user) < self.n_users:
-                raise ConfigurationError(f"{self.name}: user index {user!r} is not a training user (0..{self.n_users - 1}) or None.")
+                raise ConfigurationError(
+                    f"{self.name}: user index {user!r} is not a training user (0..{self.n_users - 1}) or None."
+                )
             known[b], ids[b] = True, int(user)
         behaviour = self._behaviour_rows(padded, item_has_tags=item_has_tags)
         neighbourhood = None
         if self.config.use_neighbourhood:
-            cosine = torch.from_numpy(self._history_neighbourhood(rows)) if self.config.uses_cosine_neighbourhood else None
+            cosine = (
+                torch.from_numpy(self._history_neighbourhood(rows)) if self.config.uses_cosine_neighbourhood else None
+            )
             ease = torch.from_numpy(self._history_ease(rows)) if self.config.uses_ease_neighbourhood else None
             neighbourhood = Neighbourhood(cosine=cosine, ease=ease)
         members = []
@@ -741,7 +801,9 @@ class JointKGRecommender(BaselineRecommender):
                     net.eval()
                 items, padded_vectors = self._cached_item_table(net)
                 id_vectors = net.user_id(torch.from_numpy(ids)) * torch.from_numpy(known).unsqueeze(1).to(torch.float32)
-                user = net.user_side_from(torch.from_numpy(padded), torch.from_numpy(behaviour), id_vectors, padded_vectors)
+                user = net.user_side_from(
+                    torch.from_numpy(padded), torch.from_numpy(behaviour), id_vectors, padded_vectors
+                )
                 members.append(net.logits(user, items, neighbourhood=neighbourhood).numpy())
         return np.ascontiguousarray(combine_member_scores(members), dtype=np.float32)
 
@@ -781,12 +843,14 @@ class JointKGRecommender(BaselineRecommender):
         lenders, weights = column.row.tolist(), column.data.tolist()
         out = [
             (strength * weight, lender, float(weight), source)
-            for lender, weight, (source, strength) in zip(lenders, weights, self.strongest_co_listeners(history, lenders), strict=True)
+            for lender, weight, (source, strength) in zip(
+                lenders, weights, self.strongest_co_listeners(history, lenders), strict=True
+            )
         ]
         out.sort(key=lambda row: (-row[0], -row[2], row[1]))
         return [(lender, weight, source) for _, lender, weight, source in out]
 
-    def strongest_co_listeners(self, history: np.ndarray, items: "Sequence[int]") -> list[tuple[int | None, float]]:
+    def strongest_co_listeners(self, history: np.ndarray, items: Sequence[int]) -> list[tuple[int | None, float]]:
         """For each of ``items``: the ``history`` item most co-listened with it and that similarity (``(None, 0.0)`` if none).
 
         The co-listening cosine is the neighbourhood term's own evidence, so this is what serving cites in
@@ -799,7 +863,10 @@ class JointKGRecommender(BaselineRecommender):
         block = similarity[history][:, list(items)].toarray()  # (history × items)
         best = block.argmax(axis=0)
         strength = block[best, np.arange(block.shape[1])]
-        return [(int(history[b]), float(v)) if v > 0 else (None, 0.0) for b, v in zip(best.tolist(), strength.tolist(), strict=True)]
+        return [
+            (int(history[b]), float(v)) if v > 0 else (None, 0.0)
+            for b, v in zip(best.tolist(), strength.tolist(), strict=True)
+        ]
 
     def _with_cold_transfer(self, cosine: np.ndarray) -> np.ndarray:
         """The cosine term with unseen items' borrowed columns (:func:`.neighbourhood.with_cold_transfer`)."""
@@ -815,7 +882,7 @@ class JointKGRecommender(BaselineRecommender):
         return out
 
     def behaviour_from_histories(
-        self, histories: "Sequence[np.ndarray | Sequence[int]]", *, item_has_tags: np.ndarray | None = None
+        self, histories: Sequence[np.ndarray | Sequence[int]], *, item_has_tags: np.ndarray | None = None
     ) -> np.ndarray:
         """Standardised behaviour features (:data:`BEHAVIOUR_FEATURES`) of arbitrary histories, as training computed them.
 
@@ -832,7 +899,7 @@ class JointKGRecommender(BaselineRecommender):
             padded[b, : len(items)] = items
         return self._behaviour_rows(padded, item_has_tags=item_has_tags)
 
-    def _fold_in_rows(self, histories: "Sequence[np.ndarray | Sequence[int]]") -> list[np.ndarray]:
+    def _fold_in_rows(self, histories: Sequence[np.ndarray | Sequence[int]]) -> list[np.ndarray]:
         rows: list[np.ndarray] = []
         for b, history in enumerate(histories):
             items = np.asarray(history)
@@ -840,7 +907,9 @@ class JointKGRecommender(BaselineRecommender):
                 rows.append(np.zeros(0, dtype=np.int64))
                 continue
             if items.ndim != 1 or not np.issubdtype(items.dtype, np.integer):
-                raise ConfigurationError(f"{self.name}: history {b} must be a one-dimensional list of item indices, got {items!r:.80}.")
+                raise ConfigurationError(
+                    f"{self.name}: history {b} must be a one-dimensional list of item indices, got {items!r:.80}."
+                )
             if items.min() < 0 or items.max() >= self.n_items:
                 raise ConfigurationError(f"{self.name}: history {b} names an item index outside 0..{self.n_items - 1}.")
             # distinct items, keeping each one's last position, then the last max_history of them
@@ -852,7 +921,10 @@ class JointKGRecommender(BaselineRecommender):
 
     def _fold_in_statistics(self, item_has_tags: np.ndarray | None) -> dict[str, np.ndarray]:
         """Per-item raw-feature inputs and the per-column affine map ``behaviour = slope·raw + intercept``."""
-        has_tags_key = (id(self.inputs), None if item_has_tags is None else np.asarray(item_has_tags, dtype=bool).tobytes())
+        has_tags_key = (
+            id(self.inputs),
+            None if item_has_tags is None else np.asarray(item_has_tags, dtype=bool).tobytes(),
+        )
         cached = getattr(self, "_fold_in_cache", None)
         if cached is not None and cached["key"] == has_tags_key:
             return cached
@@ -872,7 +944,9 @@ class JointKGRecommender(BaselineRecommender):
         else:
             has_tags = np.asarray(item_has_tags, dtype=bool)
             if has_tags.shape != (n_items,):
-                raise ConfigurationError(f"{self.name}: item_has_tags must have one flag per item ({n_items}), got shape {has_tags.shape}.")
+                raise ConfigurationError(
+                    f"{self.name}: item_has_tags must have one flag per item ({n_items}), got shape {has_tags.shape}."
+                )
         stats = {
             "key": has_tags_key,
             "log_popularity": np.log1p(popularity),
@@ -917,10 +991,17 @@ class JointKGRecommender(BaselineRecommender):
         log_pop = stats["log_popularity"]
         mean_log_pop = mean_of(log_pop)
         std_log_pop = np.sqrt(np.maximum(mean_of(log_pop**2) - mean_log_pop**2, 0.0))
-        return np.stack([
-            np.log1p(counts), mean_log_pop, std_log_pop,
-            mean_of(stats["long_tail"]), mean_of(stats["has_tags"]), mean_of(stats["has_links"]),
-        ], axis=1)
+        return np.stack(
+            [
+                np.log1p(counts),
+                mean_log_pop,
+                std_log_pop,
+                mean_of(stats["long_tail"]),
+                mean_of(stats["has_tags"]),
+                mean_of(stats["has_links"]),
+            ],
+            axis=1,
+        )
 
     def _behaviour_rows(self, padded: np.ndarray, *, item_has_tags: np.ndarray | None) -> np.ndarray:
         stats = self._fold_in_statistics(item_has_tags)
@@ -987,7 +1068,8 @@ def _read_graph_ids(path: Path, *, inputs: JointInputs) -> dict[str, list[str]] 
         return None
     data = read_json(path)
     ok = isinstance(data, dict) and all(
-        isinstance(data.get(key), list) and all(isinstance(x, str) for x in data[key]) for key in ("entities", "relations")
+        isinstance(data.get(key), list) and all(isinstance(x, str) for x in data[key])
+        for key in ("entities", "relations")
     )
     if not ok or len(data["entities"]) != inputs.n_entities or len(data["relations"]) != inputs.n_relations:
         raise DataFileError(

@@ -22,6 +22,7 @@ likely to like X, which resembles Y" (a content-to-collaborative mapping, cf. Ga
 The borrowed term is kept apart from the similarity itself, so "listeners who play X also play Y"
 explanations only ever cite real co-listening.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +34,11 @@ def cosine_item_similarity(train: sp.csr_matrix, *, shrink: float) -> tuple[sp.c
     train = sp.csr_matrix(train, dtype=np.float64)
     co_occurrence = (train.T @ train).tocoo()
     off_diagonal = co_occurrence.row != co_occurrence.col
-    rows, cols, counts = co_occurrence.row[off_diagonal], co_occurrence.col[off_diagonal], co_occurrence.data[off_diagonal]
+    rows, cols, counts = (
+        co_occurrence.row[off_diagonal],
+        co_occurrence.col[off_diagonal],
+        co_occurrence.data[off_diagonal],
+    )
     popularity = np.asarray(train.sum(axis=0)).ravel()
     root = np.sqrt(popularity)
     values = counts / (root[rows] * root[cols] + shrink)
@@ -57,9 +62,13 @@ def cold_transfer_matrix(item_vectors: sp.csr_matrix, *, unseen: np.ndarray, k: 
     unseen = np.asarray(unseen, dtype=bool)
     if unseen.shape != (n_items,):
         raise ValueError(f"unseen must flag each of the {n_items} items, got shape {unseen.shape}.")
-    neighbours = top_k_cosine_neighbours(item_vectors, k=k, rows=np.flatnonzero(unseen), candidates=np.flatnonzero(~unseen))
+    neighbours = top_k_cosine_neighbours(
+        item_vectors, k=k, rows=np.flatnonzero(unseen), candidates=np.flatnonzero(~unseen)
+    )
     totals = np.asarray(neighbours.sum(axis=1), dtype=np.float64).ravel()
-    weights = sp.diags(np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)) @ neighbours.astype(np.float64)
+    weights = sp.diags(np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)) @ neighbours.astype(
+        np.float64
+    )
     transfer = sp.csr_matrix(weights.T, dtype=np.float32)
     transfer.sort_indices()
     return transfer

@@ -4,12 +4,13 @@ Same convention as the baselines (:mod:`recommender.baselines.registry`) and the
 that alters results gets a new versioned name, so a stored experiment always says which model
 produced it. Classes are imported on first use, so resolving a name never loads torch.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
 
-from learning_platform.errors import ConfigurationError
+from core.errors import ConfigurationError
 
 # versioned name -> (alias, "module:Class", "module:builder"); a builder takes (dataset=..., **params)
 # and prepares what the class needs besides its config (content vectors, a KGE artifact).

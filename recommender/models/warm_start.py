@@ -8,6 +8,7 @@ artifact's vector, which is applied first). Every other parameter — the towers
 projections, neighbourhood weights — is copied when its shape is unchanged and left fresh otherwise, and
 the summary says which, so a refresh after a config change is visible rather than silently half-warm.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

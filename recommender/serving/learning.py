@@ -25,6 +25,7 @@ Request rules:
 * ``mood`` lists moods of the lexicon (``calm,happy``); the preference replaces the learner's mood
   profile (mean mood of their artists) for the ``mood`` re-ranker and for ERS.
 """
+
 from __future__ import annotations
 
 import threading
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from learning_platform.errors import ConfigurationError, RecommendationRequestError
+from core.errors import ConfigurationError, RecommendationRequestError
 from recommender.evaluation import learning_metrics as LM
 from recommender.evaluation.concepts import CONCEPT_PREFIX, ConceptLinks, concept_links_from_snapshot
 from recommender.evaluation.moods import MoodLexicon, item_mood_distributions, load_mood_lexicon, mood_profile
@@ -43,7 +44,6 @@ from recommender.reranking import RerankSpec, parse_rerank
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from recommender.explanations import GraphSnapshot
-
     from recommender.serving.model_holder import ServingModel
 
 #: Default re-ranking when the request names a unit / a mood but no ``rerank``.
@@ -129,7 +129,11 @@ class ItemFacts:
 
     def scores(self, items: Sequence[int], *, unit: np.ndarray | None, profile: np.ndarray | None) -> dict[str, Any]:
         """EMS and ERS of a returned list (``None`` where undefined; see the metric definitions)."""
-        match = LM.educational_match(items, self.concepts.dense_item_concepts, unit) if unit is not None and len(unit) else None
+        match = (
+            LM.educational_match(items, self.concepts.dense_item_concepts, unit)
+            if unit is not None and len(unit)
+            else None
+        )
         ers = LM.emotional_resonance(items, self.moods, profile)
         return {
             "ems": None if match is None else round(match.ems, 4),
@@ -149,7 +153,7 @@ def forget() -> None:
         _COURSES.clear()
 
 
-def music_facts(serving: "ServingModel", snapshot: "GraphSnapshot") -> ItemFacts:
+def music_facts(serving: ServingModel, snapshot: GraphSnapshot) -> ItemFacts:
     """Artist facts for the published model's items, built once per (model, snapshot)."""
     cached = _MUSIC.get("entry")
     if cached is not None and cached[0] is serving and cached[1] == snapshot.version:
@@ -163,15 +167,18 @@ def music_facts(serving: "ServingModel", snapshot: "GraphSnapshot") -> ItemFacts
         return facts
 
 
-def _build_music_facts(serving: "ServingModel", snapshot: "GraphSnapshot") -> ItemFacts:
+def _build_music_facts(serving: ServingModel, snapshot: GraphSnapshot) -> ItemFacts:
     from django.db.models import Count
 
-    from learning_platform.catalog.models import Artist, TagAssignment
+    from catalog.models import Artist, TagAssignment
 
     item_ids = [int(pk) for pk in serving.item_ids]
     index = {pk: i for i, pk in enumerate(item_ids)}
     rows = list(
-        TagAssignment.objects.filter(artist_id__in=item_ids).values("artist_id", "tag_id", "tag__name").annotate(n=Count("id")).order_by("tag_id", "artist_id")
+        TagAssignment.objects.filter(artist_id__in=item_ids)
+        .values("artist_id", "tag_id", "tag__name")
+        .annotate(n=Count("id"))
+        .order_by("tag_id", "artist_id")
     )
     tag_column: dict[int, int] = {}
     tag_names: list[str] = []
@@ -182,7 +189,10 @@ def _build_music_facts(serving: "ServingModel", snapshot: "GraphSnapshot") -> It
     counts = sp.csr_matrix(
         (
             np.asarray([r["n"] for r in rows], dtype=np.float64),
-            (np.asarray([index[r["artist_id"]] for r in rows], dtype=np.int64), np.asarray([tag_column[r["tag_id"]] for r in rows], dtype=np.int64)),
+            (
+                np.asarray([index[r["artist_id"]] for r in rows], dtype=np.int64),
+                np.asarray([tag_column[r["tag_id"]] for r in rows], dtype=np.int64),
+            ),
         ),
         shape=(len(item_ids), len(tag_names)),
     )
@@ -199,7 +209,7 @@ def _build_music_facts(serving: "ServingModel", snapshot: "GraphSnapshot") -> It
     )
 
 
-def course_facts(table: Any, snapshot: "GraphSnapshot", adjacency: sp.csr_matrix) -> ItemFacts:
+def course_facts(table: Any, snapshot: GraphSnapshot, adjacency: sp.csr_matrix) -> ItemFacts:
     """Course facts for a course table (``selectors._CourseTable``), built once per table and snapshot."""
     cached = _COURSES.get("entry")
     if cached is not None and cached[0] is table and cached[1] == snapshot.version:
@@ -211,7 +221,11 @@ def course_facts(table: Any, snapshot: "GraphSnapshot", adjacency: sp.csr_matrix
         entity_ids = [table.rows[int(pk)].entity_id for pk in table.pks]
         concepts = concept_links_from_snapshot(snapshot, entity_ids)
         tag_names = [snapshot.names[snapshot.node_index[t]] for t in concepts.tag_ids]
-        features = sp.csr_matrix(adjacency[np.asarray(table.nodes, dtype=np.int64)], dtype=np.float64) if len(table.nodes) else sp.csr_matrix((0, adjacency.shape[1]))
+        features = (
+            sp.csr_matrix(adjacency[np.asarray(table.nodes, dtype=np.int64)], dtype=np.float64)
+            if len(table.nodes)
+            else sp.csr_matrix((0, adjacency.shape[1]))
+        )
         facts = ItemFacts(
             popularity=np.asarray([table.rows[int(pk)].subscribers or 0 for pk in table.pks], dtype=np.float64),
             features=LM.normalised_features(features),
@@ -233,11 +247,17 @@ def learner_targets(
     if request.unit is not None:
         unit = facts.unit_indices(request.unit)
     else:
-        own = music.concepts.default_unit_for_items(history_items) if len(history_items) else np.zeros(0, dtype=np.int64)
-        if facts is music or facts.concepts.concept_ids == music.concepts.concept_ids:  # one snapshot: one concept order
+        own = (
+            music.concepts.default_unit_for_items(history_items) if len(history_items) else np.zeros(0, dtype=np.int64)
+        )
+        if (
+            facts is music or facts.concepts.concept_ids == music.concepts.concept_ids
+        ):  # one snapshot: one concept order
             unit = own
         else:
-            unit = facts.concepts.unit_indices([music.concepts.concept_ids[c] for c in own.tolist()]) if len(own) else own
+            unit = (
+                facts.concepts.unit_indices([music.concepts.concept_ids[c] for c in own.tolist()]) if len(own) else own
+            )
     ids = facts.concepts.concept_ids
     unit_ids = tuple(ids[c] for c in unit.tolist())
     if request.mood is not None:

@@ -18,6 +18,7 @@ Why a pointer and not "the newest directory": training writes artifacts that may
 serving (a failed experiment, a smaller run); someone, or the retrain job after its checks, decides
 which one serves.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from learning_platform.errors import DataFileError, LeitmotifError, NoServingModelError
+from core.errors import DataFileError, LeitmotifError, NoServingModelError
 from recommender.training import (
     MANIFEST_FILE,
     TrainedRecommender,
@@ -81,16 +82,24 @@ def serving_model_build(path: Path) -> ServingModel:
     # warm the item table and the fold-in statistics once, here, instead of inside the first request
     model.score_history([np.zeros(0, dtype=np.int64)], user_indices=[None], item_has_tags=has_tags)
     return ServingModel(
-        name=Path(path).name, path=Path(path), trained=trained, item_index=item_index, user_index=user_index,
+        name=Path(path).name,
+        path=Path(path),
+        trained=trained,
+        item_index=item_index,
+        user_index=user_index,
         item_has_tags=has_tags,
     )
 
 
 def _item_has_tags(item_ids: np.ndarray) -> np.ndarray:
     """Whether each item (Artist pk) has a tag assignment: the same flag ``build_side_info`` gave training."""
-    from learning_platform.catalog.models import TagAssignment
+    from catalog.models import TagAssignment
 
-    tagged = set(TagAssignment.objects.filter(artist_id__in=[int(x) for x in item_ids]).values_list("artist_id", flat=True).distinct())
+    tagged = set(
+        TagAssignment.objects.filter(artist_id__in=[int(x) for x in item_ids])
+        .values_list("artist_id", flat=True)
+        .distinct()
+    )
     return np.fromiter((int(pk) in tagged for pk in item_ids), dtype=bool, count=len(item_ids))
 
 
@@ -122,7 +131,8 @@ def model_publish(artifact: Path | str | None = None, *, directory: Path | str |
         candidates = artifact_list(root)
         if not candidates:
             raise DataFileError(
-                "no trained recommender artifact to publish; train one with `python manage.py train_recommender`.", path=str(root)
+                "no trained recommender artifact to publish; train one with `python manage.py train_recommender`.",
+                path=str(root),
             )
         path = candidates[-1]
     else:
@@ -158,9 +168,15 @@ def published_artifact(directory: Path | str | None = None) -> Path | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"cannot read the published-model pointer ({exc}); publish again with `python manage.py publish_model`.", path=str(pointer)) from exc
+        raise DataFileError(
+            f"cannot read the published-model pointer ({exc}); publish again with `python manage.py publish_model`.",
+            path=str(pointer),
+        ) from exc
     if not text or "\n" in text:
-        raise DataFileError("the published-model pointer must hold one artifact directory name; publish again with `python manage.py publish_model`.", path=str(pointer))
+        raise DataFileError(
+            "the published-model pointer must hold one artifact directory name; publish again with `python manage.py publish_model`.",
+            path=str(pointer),
+        )
     return pointer.parent / text
 
 

@@ -38,6 +38,7 @@ Course table, the model's Artist rows once per model (re-validated every
 one fold-in (one user), a few sparse products and the vectorised path search for k targets
 (``benchmarks/serving_latency.py`` measures it: single-digit milliseconds of CPU per call).
 """
+
 from __future__ import annotations
 
 import copy
@@ -47,17 +48,15 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-from django.db import connection
 
 import numpy as np
 import scipy.sparse as sp
+from django.db import connection
 
-from learning_platform.catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Tag
-from learning_platform.errors import RecommendationRequestError, UnknownEntityError
-
+from catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Tag
+from core.errors import RecommendationRequestError, UnknownEntityError
 from recommender.serving.model_holder import ServingModel, model_holder
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -105,7 +104,7 @@ class Recommendation:
     entity_id: str
     artist: Artist | None
     course: Course | None
-    explanation: "Explanation"
+    explanation: Explanation
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,7 +150,9 @@ def listener_history(listener: Listener) -> list[HistoryEntry]:
     ]
     entries += [
         HistoryEntry(kind=event.kind, when=event.created_at, play_count=None, artist=event.artist, course=event.course)
-        for event in Interaction.objects.filter(listener=listener).exclude(kind=Interaction.Kind.LISTEN).select_related("artist", "course")
+        for event in Interaction.objects.filter(listener=listener)
+        .exclude(kind=Interaction.Kind.LISTEN)
+        .select_related("artist", "course")
     ]
     entries.sort(key=lambda e: (e.when is not None, e.when or datetime.min), reverse=True)
     return entries
@@ -161,7 +162,9 @@ def listener_history(listener: Listener) -> list[HistoryEntry]:
 class _Taste:
     """What the listener engaged with, read fresh on every request (so new events count at once)."""
 
-    artists: list[tuple[int, str, float]]  # (artist pk, entity id, importance) — positive history, least important first
+    artists: list[
+        tuple[int, str, float]
+    ]  # (artist pk, entity id, importance) — positive history, least important first
     skipped: set[int]
     seen_artists: set[int]
     courses: list[tuple[int, str, float]]  # (course pk, entity id, weight)
@@ -220,7 +223,7 @@ def _timestamp(value: Any) -> float:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp()
 
 
@@ -271,7 +274,10 @@ def _taste(listener: Listener) -> _Taste:
         positive.pop(pk, None)
     # importance: log plays, doubled by a like; ties (e.g. Last.FM's single load time) keep plays' order
     ranked = sorted(
-        ((pk, entity_id, math.log1p(plays) * (2.0 if pk in liked else 1.0), when) for pk, (entity_id, plays, when) in positive.items()),
+        (
+            (pk, entity_id, math.log1p(plays) * (2.0 if pk in liked else 1.0), when)
+            for pk, (entity_id, plays, when) in positive.items()
+        ),
         key=lambda row: (row[3], row[2], row[0]),
     )
     interests = [(entity_id, entity_type) for _, entity_id, entity_type in sorted(interests)]
@@ -315,8 +321,17 @@ def recommendations_for_listener(
     unknown tag ``UnknownEntityError``, and a process with no published model ``NoServingModelError``.
     """
     return recommendation_list_for_listener(
-        listener, kind=kind, k=k, exclude_seen=exclude_seen, tag=tag, level=level, rerank=rerank, unit=unit, mood=mood,
-        seeds=seeds, near=near,
+        listener,
+        kind=kind,
+        k=k,
+        exclude_seen=exclude_seen,
+        tag=tag,
+        level=level,
+        rerank=rerank,
+        unit=unit,
+        mood=mood,
+        seeds=seeds,
+        near=near,
     ).results
 
 
@@ -380,11 +395,29 @@ def recommendation_list_for_listener(
     unit_indices, unit_ids, profile = learning.learner_targets(request, music, facts, history)
     plan = _ListPlan(spec=request.rerank, facts=facts, unit=unit_indices, profile=profile)
     if kind == "music":
-        results, items = _music(listener, serving, snapshot, taste, k=int(k), exclude_seen=exclude_seen, tag_node=tag_node, plan=plan,
-                                near_nodes=near_nodes)
+        results, items = _music(
+            listener,
+            serving,
+            snapshot,
+            taste,
+            k=int(k),
+            exclude_seen=exclude_seen,
+            tag_node=tag_node,
+            plan=plan,
+            near_nodes=near_nodes,
+        )
     else:
-        results, items = _courses(serving, snapshot, taste, k=int(k), exclude_seen=exclude_seen, tag_node=tag_node, level=level, plan=plan,
-                                  near_nodes=near_nodes)
+        results, items = _courses(
+            serving,
+            snapshot,
+            taste,
+            k=int(k),
+            exclude_seen=exclude_seen,
+            tag_node=tag_node,
+            level=level,
+            plan=plan,
+            near_nodes=near_nodes,
+        )
     return RecommendationList(
         results=results,
         rerank=str(request.rerank),
@@ -415,15 +448,27 @@ class _ListPlan:
         if not len(pool):
             return pool
         context = RerankContext(
-            item_popularity=self.facts.popularity, item_features=self.facts.features, item_moods=self.facts.moods,
-            mood_profile=self.profile, item_concepts=self.facts.concepts.dense_item_concepts, unit=self.unit,
+            item_popularity=self.facts.popularity,
+            item_features=self.facts.features,
+            item_moods=self.facts.moods,
+            mood_profile=self.profile,
+            item_concepts=self.facts.concepts.dense_item_concepts,
+            unit=self.unit,
         )
         return rerank_list(self.spec, pool, ranking[pool], k, context)
 
 
 def _music(
-    listener: Listener, serving: ServingModel, snapshot: "GraphSnapshot", taste: _Taste, *, k: int, exclude_seen: bool,
-    tag_node: int | None, plan: _ListPlan, near_nodes: Sequence[int] = (),
+    listener: Listener,
+    serving: ServingModel,
+    snapshot: GraphSnapshot,
+    taste: _Taste,
+    *,
+    k: int,
+    exclude_seen: bool,
+    tag_node: int | None,
+    plan: _ListPlan,
+    near_nodes: Sequence[int] = (),
 ) -> tuple[list[Recommendation], np.ndarray]:
     model = serving.model
     graph = _graph_index(snapshot, serving)
@@ -436,12 +481,18 @@ def _music(
         affinity = graph.spread(other_interest_nodes, steps=2)[graph.item_nodes_safe] * graph.item_has_node
     pseudo: list[int] = []
     if not history and affinity is not None and affinity.any():
-        popularity = model.inputs.item_popularity if model.inputs.item_popularity.shape == affinity.shape else np.zeros_like(affinity)
+        popularity = (
+            model.inputs.item_popularity
+            if model.inputs.item_popularity.shape == affinity.shape
+            else np.zeros_like(affinity)
+        )
         order = np.lexsort((-popularity, -affinity))
         pseudo = [int(i) for i in order[:INTEREST_SEED_ARTISTS] if affinity[i] > 0]
     folded = artist_interest_items + pseudo + history  # most important last: score_history keeps the tail
     user_index = serving.user_index.get(listener.pk)
-    scores = model.score_history([np.asarray(folded, dtype=np.int64)], user_indices=[user_index], item_has_tags=serving.item_has_tags)[0].astype(np.float64)
+    scores = model.score_history(
+        [np.asarray(folded, dtype=np.int64)], user_indices=[user_index], item_has_tags=serving.item_has_tags
+    )[0].astype(np.float64)
     ranking = scores.copy()
     if affinity is not None and affinity.max() > 0:
         ranking += INTEREST_WEIGHT * float(scores.std() or 1.0) * affinity / affinity.max()
@@ -455,7 +506,13 @@ def _music(
         allowed[[serving.item_index[pk] for pk in taste.seen_artists if pk in serving.item_index]] = False
         allowed[artist_interest_items] = False
         # "Something like X" asks for others than X.
-        allowed[[graph.item_of_node[snapshot.node_index[e]] for e in taste.request if graph.item_of_node.get(snapshot.node_index[e]) is not None]] = False
+        allowed[
+            [
+                graph.item_of_node[snapshot.node_index[e]]
+                for e in taste.request
+                if graph.item_of_node.get(snapshot.node_index[e]) is not None
+            ]
+        ] = False
     if tag_node is not None:
         allowed &= graph.items_next_to(tag_node)
     if near_nodes:
@@ -465,7 +522,11 @@ def _music(
         return [], chosen
     pks = [int(serving.item_ids[i]) for i in chosen]
     artists = _artists(serving, pks)
-    sources = list(taste.request) + [e for _, e, _ in taste.artists[-MAX_EXPLANATION_SOURCES:]] + [e for e, _ in taste.interests]
+    sources = (
+        list(taste.request)
+        + [e for _, e, _ in taste.artists[-MAX_EXPLANATION_SOURCES:]]
+        + [e for e, _ in taste.interests]
+    )
     targets = [artists[pk].entity_id for pk in pks]
     explanations = _explain(snapshot, sources=sources, targets=targets, roles=taste.roles)
     history_items = np.asarray(sorted(set(folded)), dtype=np.int64)
@@ -480,14 +541,31 @@ def _music(
             # is a better reason; with none, the weak but true path stays (it beats "popular").
             similar = _music_fallback(serving, artist, int(item), history_items, similar_only=True)
             explanation = similar or explanation
-        results.append(Recommendation(rank=rank, score=float(scores[item]), kind="music", entity_id=artist.entity_id,
-                                      artist=artist, course=None, explanation=explanation))
+        results.append(
+            Recommendation(
+                rank=rank,
+                score=float(scores[item]),
+                kind="music",
+                entity_id=artist.entity_id,
+                artist=artist,
+                course=None,
+                explanation=explanation,
+            )
+        )
     return results, chosen
 
 
 def _courses(
-    serving: ServingModel, snapshot: "GraphSnapshot", taste: _Taste, *, k: int, exclude_seen: bool, tag_node: int | None,
-    level: str | None, plan: _ListPlan, near_nodes: Sequence[int] = (),
+    serving: ServingModel,
+    snapshot: GraphSnapshot,
+    taste: _Taste,
+    *,
+    k: int,
+    exclude_seen: bool,
+    tag_node: int | None,
+    level: str | None,
+    plan: _ListPlan,
+    near_nodes: Sequence[int] = (),
 ) -> tuple[list[Recommendation], np.ndarray]:
     graph = _graph_index(snapshot, serving)
     table = _course_table(snapshot)
@@ -530,32 +608,53 @@ def _courses(
         return [], chosen
     pks = [int(table.pks[i]) for i in chosen]
     courses = {pk: copy.copy(table.rows[pk]) for pk in pks}
-    sources = list(taste.request) + [e for _, e, _ in taste.artists[-MAX_EXPLANATION_SOURCES:]] + [e for e, _ in taste.interests] + [e for _, e, _ in taste.courses]
+    sources = (
+        list(taste.request)
+        + [e for _, e, _ in taste.artists[-MAX_EXPLANATION_SOURCES:]]
+        + [e for e, _ in taste.interests]
+        + [e for _, e, _ in taste.courses]
+    )
     explanations = _explain(snapshot, sources=sources, targets=[courses[pk].entity_id for pk in pks], roles=taste.roles)
     results = []
     for rank, (row, pk) in enumerate(zip(chosen, pks), start=1):
         course = courses[pk]
         explanation = explanations.get(course.entity_id)
         if explanation is None or not explanation.paths:
-            explanation = _popularity_explanation(course.entity_id, course.title, course.subscribers, what="subscribers")
-        results.append(Recommendation(rank=rank, score=float(ranking[row]), kind="course", entity_id=course.entity_id,
-                                      artist=None, course=course, explanation=explanation))
+            explanation = _popularity_explanation(
+                course.entity_id, course.title, course.subscribers, what="subscribers"
+            )
+        results.append(
+            Recommendation(
+                rank=rank,
+                score=float(ranking[row]),
+                kind="course",
+                entity_id=course.entity_id,
+                artist=None,
+                course=course,
+                explanation=explanation,
+            )
+        )
     return results, chosen
 
 
-def _with_request_seeds(taste: _Taste, snapshot: "GraphSnapshot", seeds: Sequence[str]) -> _Taste:
+def _with_request_seeds(taste: _Taste, snapshot: GraphSnapshot, seeds: Sequence[str]) -> _Taste:
     """The taste plus this request's seed entities (those in the graph), explained as "you asked for"."""
     if isinstance(seeds, str) or not all(isinstance(s, str) for s in seeds):
         raise RecommendationRequestError("seeds must be a list of graph entity ids.")
     present = tuple(e for e in dict.fromkeys(seeds) if e in snapshot.node_index)
     if not present:
         return taste
-    roles = {**taste.roles, **{e: "request" for e in present}}
+    roles = {**taste.roles, **dict.fromkeys(present, "request")}
     return dataclasses.replace(taste, request=present, roles=roles)
 
 
 def _steer_by_request(
-    ranking: np.ndarray, model: Any, serving: ServingModel, graph: "_GraphIndex", snapshot: "GraphSnapshot", taste: _Taste,
+    ranking: np.ndarray,
+    model: Any,
+    serving: ServingModel,
+    graph: _GraphIndex,
+    snapshot: GraphSnapshot,
+    taste: _Taste,
     user_index: int | None,
 ) -> np.ndarray:
     """Blend the personal ranking with one built from the request's seeds alone (standardised, request first).
@@ -574,7 +673,9 @@ def _steer_by_request(
         seed_items = [int(i) for i in order[:INTEREST_SEED_ARTISTS] if affinity[i] > 0]
     if not seed_items:
         return ranking
-    request_scores = model.score_history([np.asarray(seed_items, dtype=np.int64)], user_indices=[None], item_has_tags=serving.item_has_tags)[0].astype(np.float64)
+    request_scores = model.score_history(
+        [np.asarray(seed_items, dtype=np.int64)], user_indices=[None], item_has_tags=serving.item_has_tags
+    )[0].astype(np.float64)
     request_scores = _standardised(request_scores)
     if affinity.max() > 0:
         request_scores += REQUEST_GRAPH_WEIGHT * affinity / affinity.max()
@@ -603,8 +704,8 @@ def _top(ranking: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
 
 
 def _explain(
-    snapshot: "GraphSnapshot", *, sources: Sequence[str], targets: Sequence[str], roles: dict[str, str]
-) -> dict[str, "Explanation"]:
+    snapshot: GraphSnapshot, *, sources: Sequence[str], targets: Sequence[str], roles: dict[str, str]
+) -> dict[str, Explanation]:
     from recommender.explanations import explain_many
 
     known_sources = list(dict.fromkeys(s for s in sources if s in snapshot.node_index))
@@ -612,9 +713,12 @@ def _explain(
     if not known_sources or not known_targets:
         return {}
     return explain_many(
-        snapshot, sources=known_sources, targets=known_targets,
+        snapshot,
+        sources=known_sources,
+        targets=known_targets,
         source_roles={s: roles[s] for s in known_sources if s in roles},
-        max_candidates=EXPLAIN_MAX_CANDIDATES, per_node_limit=EXPLAIN_PER_NODE_LIMIT,
+        max_candidates=EXPLAIN_MAX_CANDIDATES,
+        per_node_limit=EXPLAIN_PER_NODE_LIMIT,
     )
 
 
@@ -667,7 +771,7 @@ def _artists(serving: ServingModel, pks: Sequence[int]) -> dict[int, Artist]:
 
 def _music_fallback(
     serving: ServingModel, artist: Artist, item: int, history: np.ndarray, *, similar_only: bool = False
-) -> "Explanation | None":
+) -> Explanation | None:
     """No graph path: cite the listener's artist most co-listened with this one, else the artist's popularity.
 
     ``similar_only`` returns None instead of the popularity fallback (a weak graph path is kept then).
@@ -696,7 +800,7 @@ def _music_fallback(
     return _popularity_explanation(artist.entity_id, artist.name, listeners, what="listeners")
 
 
-def _new_artist_explanation(serving: ServingModel, artist: Artist, item: int, history: np.ndarray) -> "Explanation":
+def _new_artist_explanation(serving: ServingModel, artist: Artist, item: int, history: np.ndarray) -> Explanation:
     """An artist no training listener played: name the known artist it resembles (whose co-listening it borrows)."""
     from recommender.explanations import Explanation
 
@@ -709,17 +813,21 @@ def _new_artist_explanation(serving: ServingModel, artist: Artist, item: int, hi
         rows = _artists(serving, pks)
         lender, source = rows.get(pks[0]), rows.get(pks[1]) if len(pks) > 1 else None
     if lender is None:
-        return Explanation.fallback(artist.entity_id, "similar_content", f"{new_here}; it is suggested from its tags and graph links.")
+        return Explanation.fallback(
+            artist.entity_id, "similar_content", f"{new_here}; it is suggested from its tags and graph links."
+        )
     evidence: dict[str, Any] = {"resembles": {"id": lender.entity_id, "name": lender.name}, "weight": round(weight, 4)}
     if source is None:
         sentence = f"{new_here}; it resembles {lender.name} in tags and graph links."
     else:
-        sentence = f"{new_here}; it resembles {lender.name}, and listeners who play {source.name} also play {lender.name}."
+        sentence = (
+            f"{new_here}; it resembles {lender.name}, and listeners who play {source.name} also play {lender.name}."
+        )
         evidence["artist"] = {"id": source.entity_id, "name": source.name}
     return Explanation.fallback(artist.entity_id, "similar_content", sentence, evidence=evidence)
 
 
-def _popularity_explanation(entity_id: str, name: str, count: int, *, what: str) -> "Explanation":
+def _popularity_explanation(entity_id: str, name: str, count: int, *, what: str) -> Explanation:
     from recommender.explanations import Explanation
 
     if what == "subscribers":
@@ -736,7 +844,7 @@ _SNAPSHOT_LOCK = threading.Lock()
 _SNAPSHOT: tuple[Any, float] | None = None
 
 
-def graph_snapshot() -> "GraphSnapshot":
+def graph_snapshot() -> GraphSnapshot:
     """The explanation snapshot, re-validated with :func:`current_snapshot` at most every :data:`SNAPSHOT_RECHECK_SECONDS`."""
     global _SNAPSHOT
     cached = _SNAPSHOT
@@ -765,7 +873,7 @@ def snapshot_forget() -> None:
 class _GraphIndex:
     """Sparse matrices over one snapshot, plus the model's item ↔ node maps (built once per snapshot and model)."""
 
-    def __init__(self, snapshot: "GraphSnapshot", serving: ServingModel) -> None:
+    def __init__(self, snapshot: GraphSnapshot, serving: ServingModel) -> None:
         n = snapshot.n_nodes
         self.n = n
         data = np.ones(len(snapshot.adj_nodes), dtype=np.float64)
@@ -773,10 +881,14 @@ class _GraphIndex:
         self.adjacency = sp.csr_matrix((data, snapshot.adj_nodes.astype(np.int64), snapshot.indptr), shape=(n, n))
         degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
         self.inverse_degree = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
-        from learning_platform.catalog.models import Artist as ArtistModel
+        from catalog.models import Artist as ArtistModel
 
-        entity_of = dict(ArtistModel.objects.filter(pk__in=[int(x) for x in serving.item_ids]).values_list("pk", "entity_id"))
-        item_nodes = np.asarray([snapshot.node_index.get(entity_of.get(int(pk), ""), -1) for pk in serving.item_ids], dtype=np.int64)
+        entity_of = dict(
+            ArtistModel.objects.filter(pk__in=[int(x) for x in serving.item_ids]).values_list("pk", "entity_id")
+        )
+        item_nodes = np.asarray(
+            [snapshot.node_index.get(entity_of.get(int(pk), ""), -1) for pk in serving.item_ids], dtype=np.int64
+        )
         self.item_has_node = item_nodes >= 0
         self.item_nodes_safe = np.where(self.item_has_node, item_nodes, 0)
         self.item_of_node = {int(node): i for i, node in enumerate(item_nodes) if node >= 0}
@@ -815,7 +927,7 @@ _GRAPH_CACHE: dict[tuple[str, str, int], _GraphIndex] = {}
 _GRAPH_LOCK = threading.Lock()
 
 
-def _graph_index(snapshot: "GraphSnapshot", serving: ServingModel) -> _GraphIndex:
+def _graph_index(snapshot: GraphSnapshot, serving: ServingModel) -> _GraphIndex:
     key = (snapshot.version, serving.name, id(serving))
     index = _GRAPH_CACHE.get(key)
     if index is None:
@@ -841,7 +953,7 @@ _COURSE_CACHE: dict[tuple, _CourseTable] = {}
 _COURSE_CHECKED: dict[str, tuple[tuple, float]] = {}
 
 
-def _course_table(snapshot: "GraphSnapshot") -> _CourseTable:
+def _course_table(snapshot: GraphSnapshot) -> _CourseTable:
     """Every course that is in the graph, cached until the Course table or the snapshot changes.
 
     The Course table's (count, last update) is re-read at most every :data:`SNAPSHOT_RECHECK_SECONDS`
@@ -877,7 +989,7 @@ def _course_table(snapshot: "GraphSnapshot") -> _CourseTable:
     return table
 
 
-def _tag_node(snapshot: "GraphSnapshot", tag: str) -> int:
+def _tag_node(snapshot: GraphSnapshot, tag: str) -> int:
     """Snapshot node of a tag given by entity id (``lastfm:tag:829``) or by name (``blues``, any case)."""
     value = tag.strip()
     node = snapshot.node_index.get(value)
@@ -888,7 +1000,9 @@ def _tag_node(snapshot: "GraphSnapshot", tag: str) -> int:
         node = snapshot.node_index.get(entity_id)
         if node is not None:
             return node
-    raise UnknownEntityError(f"No tag named {value!r} in the knowledge graph; use a Last.FM tag name such as 'blues' or 'jazz'.")
+    raise UnknownEntityError(
+        f"No tag named {value!r} in the knowledge graph; use a Last.FM tag name such as 'blues' or 'jazz'."
+    )
 
 
 def _check_listener(listener: Listener) -> None:

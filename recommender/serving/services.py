@@ -3,10 +3,11 @@
 Why the recommendation side needs no write of its own: :mod:`.selectors` reads the learner's Listen
 rows, Interaction events and Interests on every call and folds them into the user representation
 (:meth:`recommender.models.joint.JointKGRecommender.score_history`), so the next call reflects an event
-recorded here without retraining. ``listen``/``like`` also keep :class:`~learning_platform.catalog.models.Listen`
+recorded here without retraining. ``listen``/``like`` also keep :class:`~catalog.models.Listen`
 in step — the table the retrain job (``python manage.py retrain_recommender``) reads — so learners'
 taste reaches the next trained model too.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -15,8 +16,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
-from learning_platform.catalog.models import Artist, Course, Interaction, Interest, Listen, Listener
-from learning_platform.errors import ConfigurationError, InteractionInputError, UnknownEntityError
+from catalog.models import Artist, Course, Interaction, Interest, Listen, Listener
+from core.errors import ConfigurationError, InteractionInputError, UnknownEntityError
 
 #: Most onboarding picks one listener may keep (enough to seed taste; bounds the per-request graph spread).
 MAX_INTERESTS = 50
@@ -99,8 +100,15 @@ def interests_set(listener: Listener, entity_ids: Sequence[str]) -> list[Interes
         )
     with transaction.atomic():
         Interest.objects.filter(listener=listener).delete()
-        Interest.objects.bulk_create([
-            Interest(listener=listener, entity_id=entity_id, name=found[entity_id].name[:255], entity_type=found[entity_id].type[:64])
-            for entity_id in wanted
-        ])
+        Interest.objects.bulk_create(
+            [
+                Interest(
+                    listener=listener,
+                    entity_id=entity_id,
+                    name=found[entity_id].name[:255],
+                    entity_type=found[entity_id].type[:64],
+                )
+                for entity_id in wanted
+            ]
+        )
     return list(Interest.objects.filter(listener=listener).order_by("name", "entity_id"))

@@ -7,14 +7,14 @@ when enough of it exists, a mood re-ranks, and concepts condition the list on a 
 would empty a list is dropped with a note instead, so an over-specific request still gets an answer —
 and the page says which part was relaxed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from learning_platform.catalog.models import Listener
-from learning_platform.errors import LeitmotifError
-
+from catalog.models import Listener
+from core.errors import LeitmotifError
 from recommender.understanding.parse import ParsedRequest, parsed_entities
 
 #: Parser level -> course level value.

@@ -5,6 +5,7 @@ concepts), its level, moods and whether it asks for music or courses. Names rath
 labels readable and valid for any load of the same data. Scored per field as micro precision/recall/F1
 over (field, value) pairs, plus the share of requests understood exactly (every field right).
 """
+
 from __future__ import annotations
 
 import json
@@ -65,7 +66,12 @@ def score_requests(parser: RequestParser, requests: Sequence[LabelledRequest]) -
         exact += right
         if not right:
             mistakes.append(
-                {"line": request.line, "text": request.text, "expected": _plain(request.expected), "found": _plain(found)}
+                {
+                    "line": request.line,
+                    "text": request.text,
+                    "expected": _plain(request.expected),
+                    "found": _plain(found),
+                }
             )
     per_field = {field: _prf(*counts[field]) for field in FIELDS}
     total = [sum(counts[f][i] for f in FIELDS) for i in range(3)]

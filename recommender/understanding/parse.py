@@ -13,6 +13,7 @@ Whatever is left is reported as not understood: an unknown word never raises, th
 an answer from what was understood (or popularity), and the page shows how it was read so the learner
 can correct it.
 """
+
 from __future__ import annotations
 
 import json
@@ -184,7 +185,9 @@ class RequestParser:
         parsed.unknown = [
             m.group(0)
             for m in _WORD.finditer(query)
-            if not any(taken[m.start() : m.end()]) and m.group(0).casefold() not in self.lexicon.filler and not m.group(0).isdigit()
+            if not any(taken[m.start() : m.end()])
+            and m.group(0).casefold() not in self.lexicon.filler
+            and not m.group(0).isdigit()
         ]
         return parsed
 
@@ -204,7 +207,9 @@ class RequestParser:
                     link = self.linker.find(value, "INSTRUMENT")
                     if link is None:
                         continue
-                    item = Understood("instrument", surface, start, end, link.entity_id, link.entity_name, 0.9, "lexicon")
+                    item = Understood(
+                        "instrument", surface, start, end, link.entity_id, link.entity_name, 0.9, "lexicon"
+                    )
                 else:
                     item = Understood(role, surface, start, end, value, value, 1.0, "lexicon")
                 parsed.understood.append(item)
@@ -217,7 +222,9 @@ class RequestParser:
         for tag_name in (surface, *self.lexicon.mood_tags.get(mood, ())):
             link = self.linker.find(tag_name, "GENRE")
             if link is not None and link.entity_type == "Tag":
-                parsed.understood.append(Understood("genre", surface, start, end, link.entity_id, link.entity_name, 0.6, "lexicon"))
+                parsed.understood.append(
+                    Understood("genre", surface, start, end, link.entity_id, link.entity_name, 0.6, "lexicon")
+                )
                 return
 
     def _ner_pass(self, query: str, parsed: ParsedRequest, taken: list[bool]) -> None:
@@ -235,12 +242,14 @@ class RequestParser:
             if link is None:
                 continue  # left for the gazetteer pass, then reported as not understood
             parsed.understood.append(
-                Understood(role, mention.text, mention.start, mention.end, link.entity_id, link.entity_name, link.score, "ner")
+                Understood(
+                    role, mention.text, mention.start, mention.end, link.entity_id, link.entity_name, link.score, "ner"
+                )
             )
             _take(taken, mention.start, mention.end)
 
     def _gazetteer_pass(self, query: str, parsed: ParsedRequest, taken: list[bool], *, sizes: Sequence[int]) -> None:
-        words = [m for m in _WORD.finditer(query)]
+        words = list(_WORD.finditer(query))
         for size in sizes:
             for i in range(len(words) - size + 1):
                 start, end = words[i].start(), words[i + size - 1].end()
@@ -252,7 +261,18 @@ class RequestParser:
                 found = self._gazetteer_lookup(phrase, last_word=words[i + size - 1].group(0) if size > 1 else None)
                 if found is not None:
                     role, link = found
-                    parsed.understood.append(Understood(role, phrase, start, end, link.entity_id, link.entity_name, round(link.score * 0.9, 4), "gazetteer"))
+                    parsed.understood.append(
+                        Understood(
+                            role,
+                            phrase,
+                            start,
+                            end,
+                            link.entity_id,
+                            link.entity_name,
+                            round(link.score * 0.9, 4),
+                            "gazetteer",
+                        )
+                    )
                     _take(taken, start, end)
 
     def _gazetteer_lookup(self, phrase: str, *, last_word: str | None):
@@ -262,13 +282,23 @@ class RequestParser:
         that artist ("pink floyd", used by a handful of listeners), not a genre. A multi-word genre tag
         ending in an instrument ("blues guitar") is left for its parts, which say more (genre + instrument).
         """
-        for label, role in (("CONCEPT", "concept"), ("INSTRUMENT", "instrument"), ("ARTIST", "artist"), ("BAND", "artist"), ("GENRE", "genre")):
+        for label, role in (
+            ("CONCEPT", "concept"),
+            ("INSTRUMENT", "instrument"),
+            ("ARTIST", "artist"),
+            ("BAND", "artist"),
+            ("GENRE", "genre"),
+        ):
             if role == "artist" and last_word is None and len(phrase) < 4:
                 continue
             link = self.linker.find(phrase, label, exact_only=True)
             if link is None:
                 continue
-            if role == "genre" and last_word is not None and self.linker.find(last_word, "INSTRUMENT", exact_only=True) is not None:
+            if (
+                role == "genre"
+                and last_word is not None
+                and self.linker.find(last_word, "INSTRUMENT", exact_only=True) is not None
+            ):
                 return None
             return role, link
         return None

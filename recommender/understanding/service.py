@@ -4,6 +4,7 @@ Why cached: the NER model (~0.5 s to load) and the link index (~1 s to build ove
 once and reused; the index is rebuilt when it is older than :data:`PARSER_MAX_AGE_SECONDS`, so entities
 curators add become understandable without a restart.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,11 +14,10 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
+from catalog.models import Listener
+from core.errors import ModelArtifactError
 from ingestion.linking import EntityLinker
 from kg.stores import get_store
-from learning_platform.catalog.models import Listener
-from learning_platform.errors import ModelArtifactError
-
 from recommender.understanding.answer import COURSE_LEVELS, RequestAnswer, answer_request
 from recommender.understanding.parse import ParsedRequest, RequestParser
 
@@ -55,7 +55,9 @@ def parser_forget() -> None:
         _CACHE.clear()
 
 
-def parse_request(text: str, *, drop: Iterable[str] = (), level: str | None = None, kind: str | None = None) -> ParsedRequest:
+def parse_request(
+    text: str, *, drop: Iterable[str] = (), level: str | None = None, kind: str | None = None
+) -> ParsedRequest:
     """Parse ``text`` and apply the learner's corrections.
 
     ``drop`` removes understood items by value (an entity id, or a level/mood name); ``level`` replaces the
@@ -77,5 +79,13 @@ def parse_request(text: str, *, drop: Iterable[str] = (), level: str | None = No
     return parsed
 
 
-def ask(listener: Listener, text: str, *, k: int = 10, drop: Iterable[str] = (), level: str | None = None, kind: str | None = None) -> RequestAnswer:
+def ask(
+    listener: Listener,
+    text: str,
+    *,
+    k: int = 10,
+    drop: Iterable[str] = (),
+    level: str | None = None,
+    kind: str | None = None,
+) -> RequestAnswer:
     return answer_request(listener, parse_request(text, drop=drop, level=level, kind=kind), k=k)

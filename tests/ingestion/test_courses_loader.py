@@ -11,6 +11,7 @@ The fixture ``fixtures/courses/courses.csv`` is a hand-made miniature of the rea
   covers "blues"; 102 "Fall in Love with the Trombone" and 107 "Seen Live: Hip Hop Love Songs" cover
   no tag ("love" and "seen live" are not genres, "hip-hop" has too few artists here).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -20,6 +21,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from catalog.models import Course
+from core.errors import DataFileError, StoreUnavailableError
 from ingestion.loaders.courses import (
     GENRES,
     HINT_CONFIDENCE,
@@ -37,8 +40,6 @@ from ingestion.loaders.courses import (
 )
 from kg.services import graph_upsert
 from kg.stores.base import EntityRecord, RelationRecord
-from learning_platform.catalog.models import Course
-from learning_platform.errors import DataFileError, StoreUnavailableError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "courses" / "courses.csv"
 
@@ -84,7 +85,10 @@ def replace_line(path: Path, line_no: int, text: str) -> None:
 
 
 def out_links(store, course_id: int, relation_type: str) -> set[str]:
-    return {n.entity.id for n in store.neighbours(f"udemy:course:{course_id}", direction="out", relation_types=[relation_type])}
+    return {
+        n.entity.id
+        for n in store.neighbours(f"udemy:course:{course_id}", direction="out", relation_types=[relation_type])
+    }
 
 
 # --- matching (pure functions) --------------------------------------------------------------------
@@ -177,11 +181,17 @@ def test_fixture_is_parsed_with_line_breaks_and_merged_records():
     assert courses[103].price == Decimal("0.00") and courses[103].is_paid is False
     first, second = courses[105], courses[106]
     assert (first.title, first.url, first.level, first.duration_hours) == (
-        "Learn 'Piano Blues'", "https://www.udemy.com/piano-blues/", "beginner", 0.72
+        "Learn 'Piano Blues'",
+        "https://www.udemy.com/piano-blues/",
+        "beginner",
+        0.72,
     )
     assert (first.subscribers, first.published_at.isoformat()) == (80, "2014-01-27T20:58:16+00:00")
     assert (second.title, second.url, second.level, second.subscribers) == (
-        "Drum Set Grooves", "https://www.udemy.com/drum-set/", "all", 400
+        "Drum Set Grooves",
+        "https://www.udemy.com/drum-set/",
+        "all",
+        400,
     )
     assert first.line == second.line == 7 and first.recovered and second.recovered
     assert courses[107].line == 9
@@ -192,36 +202,96 @@ def test_an_ordinary_title_is_not_split():
 
 
 MALFORMED = [
-    pytest.param(2, "101,Guitar,https://www.udemy.com/g/,True,50,12x,30,20,Beginner Level,2.5,2015-03-01T10:00:00Z,Musical Instruments",
-                 "column 'num_subscribers' must be a whole number, found '12x'", id="bad-number"),
-    pytest.param(3, "102,Trombone,https://www.udemy.com/t/,True,20,-5,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
-                 "column 'num_subscribers' must not be negative", id="negative-number"),
-    pytest.param(3, "102,Trombone,https://www.udemy.com/t/,True,20,300,5,12,Master Level,1.0,2016-01-01T00:00:00Z,Musical Instruments",
-                 "column 'level' must be one of 'Beginner Level'", id="bad-level"),
-    pytest.param(3, "102,Trombone,https://www.udemy.com/t/,True,cheap,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
-                 "column 'price' must be a number", id="bad-price"),
-    pytest.param(3, "102,Trombone,https://www.udemy.com/t/,Maybe,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
-                 "column 'is_paid' must be True or False", id="bad-boolean"),
-    pytest.param(3, "102,Trombone,https://www.udemy.com/t/,True,20,300,5,12,All Levels,1.0,yesterday,Musical Instruments",
-                 "column 'published_timestamp' must be an ISO 8601 time", id="bad-timestamp"),
-    pytest.param(3, "102,Trombone,https://www.udemy.com/t/,True,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00,Musical Instruments",
-                 "must carry a time zone", id="naive-timestamp"),
-    pytest.param(3, "102,Trombone,https://www.udemy.com/t/,True,20,300,5,12,All Levels,long,2016-01-01T00:00:00Z,Musical Instruments",
-                 "column 'content_duration' must be a number of hours", id="bad-duration"),
-    pytest.param(3, "102,Excel for Bankers,https://www.udemy.com/x/,True,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Business Finance",
-                 "column 'subject' is 'Business Finance', not 'Musical Instruments'", id="not-music"),
-    pytest.param(3, "101,Trombone,https://www.udemy.com/t/,True,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
-                 "duplicate course_id 101 (first seen on line 2)", id="duplicate-id"),
-    pytest.param(3, "102,Trombone,https://www.udemy.com/t/,True,20,300",
-                 "expected 12 comma-separated columns, found 6", id="short-row"),
-    pytest.param(3, "102,  ,https://www.udemy.com/t/,True,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
-                 "column 'course_title' is empty", id="empty-title"),
-    pytest.param(3, "102,Trombone,ftp://udemy/t,True,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
-                 "column 'url' must be an http(s) address", id="bad-url"),
-    pytest.param(1, "course_id,course_title,url,is_paid,price,num_subscribers,num_reviews,num_lectures,content_duration,published_timestamp,subject",
-                 "the header lacks the column(s) level", id="missing-column"),
-    pytest.param(9, '107,"Seen Live,https://www.udemy.com/seen-live/,True,40,10,0,5,All Levels,1.0,2016-07-04T08:30:00Z,Musical Instruments',
-                 "not a well-formed CSV record", id="unterminated-quote"),
+    pytest.param(
+        2,
+        "101,Guitar,https://www.udemy.com/g/,True,50,12x,30,20,Beginner Level,2.5,2015-03-01T10:00:00Z,Musical Instruments",
+        "column 'num_subscribers' must be a whole number, found '12x'",
+        id="bad-number",
+    ),
+    pytest.param(
+        3,
+        "102,Trombone,https://www.udemy.com/t/,True,20,-5,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
+        "column 'num_subscribers' must not be negative",
+        id="negative-number",
+    ),
+    pytest.param(
+        3,
+        "102,Trombone,https://www.udemy.com/t/,True,20,300,5,12,Master Level,1.0,2016-01-01T00:00:00Z,Musical Instruments",
+        "column 'level' must be one of 'Beginner Level'",
+        id="bad-level",
+    ),
+    pytest.param(
+        3,
+        "102,Trombone,https://www.udemy.com/t/,True,cheap,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
+        "column 'price' must be a number",
+        id="bad-price",
+    ),
+    pytest.param(
+        3,
+        "102,Trombone,https://www.udemy.com/t/,Maybe,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
+        "column 'is_paid' must be True or False",
+        id="bad-boolean",
+    ),
+    pytest.param(
+        3,
+        "102,Trombone,https://www.udemy.com/t/,True,20,300,5,12,All Levels,1.0,yesterday,Musical Instruments",
+        "column 'published_timestamp' must be an ISO 8601 time",
+        id="bad-timestamp",
+    ),
+    pytest.param(
+        3,
+        "102,Trombone,https://www.udemy.com/t/,True,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00,Musical Instruments",
+        "must carry a time zone",
+        id="naive-timestamp",
+    ),
+    pytest.param(
+        3,
+        "102,Trombone,https://www.udemy.com/t/,True,20,300,5,12,All Levels,long,2016-01-01T00:00:00Z,Musical Instruments",
+        "column 'content_duration' must be a number of hours",
+        id="bad-duration",
+    ),
+    pytest.param(
+        3,
+        "102,Excel for Bankers,https://www.udemy.com/x/,True,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Business Finance",
+        "column 'subject' is 'Business Finance', not 'Musical Instruments'",
+        id="not-music",
+    ),
+    pytest.param(
+        3,
+        "101,Trombone,https://www.udemy.com/t/,True,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
+        "duplicate course_id 101 (first seen on line 2)",
+        id="duplicate-id",
+    ),
+    pytest.param(
+        3,
+        "102,Trombone,https://www.udemy.com/t/,True,20,300",
+        "expected 12 comma-separated columns, found 6",
+        id="short-row",
+    ),
+    pytest.param(
+        3,
+        "102,  ,https://www.udemy.com/t/,True,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
+        "column 'course_title' is empty",
+        id="empty-title",
+    ),
+    pytest.param(
+        3,
+        "102,Trombone,ftp://udemy/t,True,20,300,5,12,All Levels,1.0,2016-01-01T00:00:00Z,Musical Instruments",
+        "column 'url' must be an http(s) address",
+        id="bad-url",
+    ),
+    pytest.param(
+        1,
+        "course_id,course_title,url,is_paid,price,num_subscribers,num_reviews,num_lectures,content_duration,published_timestamp,subject",
+        "the header lacks the column(s) level",
+        id="missing-column",
+    ),
+    pytest.param(
+        9,
+        '107,"Seen Live,https://www.udemy.com/seen-live/,True,40,10,0,5,All Levels,1.0,2016-07-04T08:30:00Z,Musical Instruments',
+        "not a well-formed CSV record",
+        id="unterminated-quote",
+    ),
 ]
 
 
@@ -270,36 +340,68 @@ def test_fixture_load_writes_catalog_and_links_every_course(graph_store):
     assert Course.objects.count() == 7
     jazz = Course.objects.get(udemy_id=103)
     assert (jazz.title, jazz.level, jazz.is_paid, jazz.price, jazz.subscribers) == (
-        "Keyboard Basics: Jazz Chords and Scales", "intermediate", False, Decimal("0.00"), 5000
+        "Keyboard Basics: Jazz Chords and Scales",
+        "intermediate",
+        False,
+        Decimal("0.00"),
+        5000,
     )
     assert jazz.entity_id == "udemy:course:103" and jazz.published_at.isoformat() == "2014-06-01T12:00:00+00:00"
     assert Course.objects.get(udemy_id=105).duration_hours == 0.72
 
     entity = graph_store.get_entity("udemy:course:101")
     assert (entity.type, entity.name) == ("Course", "Blues Rock Guitar Licks, Volume 1")
-    assert entity.properties["level"] == "beginner" and entity.properties["url"] == "https://www.udemy.com/blues-rock-guitar/"
+    assert (
+        entity.properties["level"] == "beginner"
+        and entity.properties["url"] == "https://www.udemy.com/blues-rock-guitar/"
+    )
     assert entity.properties["subscribers"] == 1200 and entity.properties["price"] == 50.0
 
-    for course_id, level in {101: "beginner", 102: "all", 103: "intermediate", 104: "expert", 105: "beginner", 106: "all", 107: "all"}.items():
+    for course_id, level in {
+        101: "beginner",
+        102: "all",
+        103: "intermediate",
+        104: "expert",
+        105: "beginner",
+        106: "all",
+        107: "all",
+    }.items():
         assert out_links(graph_store, course_id, "HAS_LEVEL") == {f"leitmotif:level:{level}"}
     assert out_links(graph_store, 101, "COVERS_TAG") == {"lastfm:tag:2"}  # blues rock, not blues, not rock
     assert out_links(graph_store, 103, "COVERS_TAG") == {"lastfm:tag:5"}
     assert out_links(graph_store, 105, "COVERS_TAG") == {"lastfm:tag:1"}
     assert out_links(graph_store, 102, "COVERS_TAG") == set()  # "love" is not linked
     assert out_links(graph_store, 107, "COVERS_TAG") == set()  # "seen live" is not a genre; hip-hop too rare here
-    assert out_links(graph_store, 104, "TEACHES_INSTRUMENT") == {"leitmotif:instrument:ukulele", "leitmotif:instrument:guitar"}
+    assert out_links(graph_store, 104, "TEACHES_INSTRUMENT") == {
+        "leitmotif:instrument:ukulele",
+        "leitmotif:instrument:guitar",
+    }
     assert out_links(graph_store, 106, "TEACHES_INSTRUMENT") == {"leitmotif:instrument:drums"}
     assert out_links(graph_store, 103, "TEACHES_CONCEPT") == {"leitmotif:concept:chords", "leitmotif:concept:scales"}
 
     keyboard = graph_store.get_relation("udemy:course:103", "TEACHES_INSTRUMENT", "leitmotif:instrument:piano")
-    assert (keyboard.source, keyboard.confidence, dict(keyboard.properties)) == (MATCHING_SOURCE, LOOSE_CONFIDENCE, {"matched": "keyboard"})
+    assert (keyboard.source, keyboard.confidence, dict(keyboard.properties)) == (
+        MATCHING_SOURCE,
+        LOOSE_CONFIDENCE,
+        {"matched": "keyboard"},
+    )
     covers = graph_store.get_relation("udemy:course:101", "COVERS_TAG", "lastfm:tag:2")
-    assert (covers.source, covers.confidence, dict(covers.properties)) == (MATCHING_SOURCE, 1.0, {"matched": "blues rock"})
-    assert graph_store.get_relation("udemy:course:101", "HAS_LEVEL", "leitmotif:level:beginner").source == "udemy-courses"
+    assert (covers.source, covers.confidence, dict(covers.properties)) == (
+        MATCHING_SOURCE,
+        1.0,
+        {"matched": "blues rock"},
+    )
+    assert (
+        graph_store.get_relation("udemy:course:101", "HAS_LEVEL", "leitmotif:level:beginner").source == "udemy-courses"
+    )
 
     # Listeners reach courses through their artists' tags: tag -ABOUT_INSTRUMENT-> instrument <- course.
-    about = {(n.relation.head, n.relation.tail) for n in graph_store.neighbours(
-        "leitmotif:instrument:piano", direction="in", relation_types=["ABOUT_INSTRUMENT"])}
+    about = {
+        (n.relation.head, n.relation.tail)
+        for n in graph_store.neighbours(
+            "leitmotif:instrument:piano", direction="in", relation_types=["ABOUT_INSTRUMENT"]
+        )
+    }
     assert about == {("lastfm:tag:6", "leitmotif:instrument:piano")}
     assert graph_store.get_relation("lastfm:tag:8", "ABOUT_INSTRUMENT", "leitmotif:instrument:guitar") is not None
     assert graph_store.neighbours("lastfm:tag:9", direction="out") == []
@@ -313,7 +415,11 @@ def test_fixture_load_writes_catalog_and_links_every_course(graph_store):
     assert (counts.with_instrument, counts.with_tag, counts.with_concept, counts.with_any_link) == (6, 3, 5, 7)
     assert counts.entities_by_type == {"Concept": 6, "Course": 7, "Instrument": 5, "Level": 4}
     assert counts.relations_by_type == {
-        "ABOUT_INSTRUMENT": 2, "COVERS_TAG": 3, "HAS_LEVEL": 7, "TEACHES_CONCEPT": 6, "TEACHES_INSTRUMENT": 7,
+        "ABOUT_INSTRUMENT": 2,
+        "COVERS_TAG": 3,
+        "HAS_LEVEL": 7,
+        "TEACHES_CONCEPT": 6,
+        "TEACHES_INSTRUMENT": 7,
     }
     assert report.catalog.created == 7 and report.graph.entities.created == 22 and report.graph.relations.created == 25
     assert report.removed_relations == 0
@@ -329,7 +435,9 @@ def test_second_run_changes_nothing(graph_store):
     again = courses_load(FIXTURE, store=graph_store, progress=False)
 
     assert (again.created, again.updated, again.removed_relations, again.written) == (0, 0, 0, 0)
-    assert again.catalog.unchanged == 7 and again.graph.entities.unchanged == 22 and again.graph.relations.unchanged == 25
+    assert (
+        again.catalog.unchanged == 7 and again.graph.entities.unchanged == 22 and again.graph.relations.unchanged == 25
+    )
     assert graph_store.stats() == stats
     assert Course.objects.get(udemy_id=101).updated_at == stamp
 
@@ -340,7 +448,11 @@ def test_a_corrected_title_drops_its_old_links_but_keeps_a_curators(csv_copy, gr
     courses_load(csv_copy, store=graph_store, progress=False)
     curated = RelationRecord(head="udemy:course:101", type="COVERS_TAG", tail="lastfm:tag:3", source="curator")
     graph_upsert(store=graph_store, relations=[curated])
-    replace_line(csv_copy, 2, "101,Jazz Guitar Licks,https://www.udemy.com/blues-rock-guitar/,True,50,1200,30,20,Beginner Level,2.5,2015-03-01T10:00:00Z,Musical Instruments")
+    replace_line(
+        csv_copy,
+        2,
+        "101,Jazz Guitar Licks,https://www.udemy.com/blues-rock-guitar/,True,50,1200,30,20,Beginner Level,2.5,2015-03-01T10:00:00Z,Musical Instruments",
+    )
 
     report = courses_load(csv_copy, store=graph_store, progress=False)
 
@@ -355,7 +467,11 @@ def test_bad_file_after_a_good_load_loses_nothing(csv_copy, graph_store):
     seed_lastfm_tags(graph_store)
     courses_load(csv_copy, store=graph_store, progress=False)
     stats = graph_store.stats()
-    replace_line(csv_copy, 3, "102,Trombone,https://www.udemy.com/t/,True,20,300,5,12,Grand Master,1.0,2016-01-01T00:00:00Z,Musical Instruments")
+    replace_line(
+        csv_copy,
+        3,
+        "102,Trombone,https://www.udemy.com/t/,True,20,300,5,12,Grand Master,1.0,2016-01-01T00:00:00Z,Musical Instruments",
+    )
 
     with pytest.raises(DataFileError, match=r"courses\.csv:3: column 'level'"):
         courses_load(csv_copy, store=graph_store, progress=False)
@@ -398,7 +514,11 @@ def test_command_loads_and_prints_counts(capsys):
 
 @pytest.mark.django_db
 def test_command_reports_a_bad_row_in_one_line(csv_copy):
-    replace_line(csv_copy, 2, "101,Guitar,https://www.udemy.com/g/,True,50,lots,30,20,Beginner Level,2.5,2015-03-01T10:00:00Z,Musical Instruments")
+    replace_line(
+        csv_copy,
+        2,
+        "101,Guitar,https://www.udemy.com/g/,True,50,lots,30,20,Beginner Level,2.5,2015-03-01T10:00:00Z,Musical Instruments",
+    )
     with pytest.raises(CommandError) as caught:
         call_command("load_courses", file=str(csv_copy), backend="sql", no_progress=True)
     message = str(caught.value)

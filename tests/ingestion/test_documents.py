@@ -1,4 +1,5 @@
 """Reading documents for ingestion: formats, normalisation and every malformed input."""
+
 from __future__ import annotations
 
 import codecs
@@ -6,6 +7,7 @@ import json
 
 import pytest
 
+from core.errors import DocumentInputError
 from ingestion.documents import (
     documents_from_bytes,
     html_to_text,
@@ -14,14 +16,15 @@ from ingestion.documents import (
     read_documents,
     text_document,
 )
-from learning_platform.errors import DocumentInputError
 
 LIMIT = 10_000
 
 
 def test_plain_text_is_normalised_and_hashed_stably():
-    a = documents_from_bytes("Miles Davis played trumpet.\r\nHe recorded Kind of Blue.  \n".encode(), name="a.txt", max_bytes=LIMIT)
-    b = documents_from_bytes("Miles Davis played trumpet.\nHe recorded Kind of Blue.".encode(), name="b.txt", max_bytes=LIMIT)
+    a = documents_from_bytes(
+        b"Miles Davis played trumpet.\r\nHe recorded Kind of Blue.  \n", name="a.txt", max_bytes=LIMIT
+    )
+    b = documents_from_bytes(b"Miles Davis played trumpet.\nHe recorded Kind of Blue.", name="b.txt", max_bytes=LIMIT)
     assert a[0].text == "Miles Davis played trumpet.\nHe recorded Kind of Blue."
     assert a[0].sha256 == b[0].sha256
     assert a[0].media_type == "text/plain"
@@ -43,14 +46,18 @@ def test_html_keeps_visible_text_title_and_line_breaks():
 
 
 def test_markdown_markup_is_removed():
-    title, text = markdown_to_text("# Blues\n\n**B.B. King** played [guitar](http://x).\n\n- *Lucille*\n```\ncode\n```\n")
+    title, text = markdown_to_text(
+        "# Blues\n\n**B.B. King** played [guitar](http://x).\n\n- *Lucille*\n```\ncode\n```\n"
+    )
     assert title == "Blues"
     assert "B.B. King played guitar." in text
     assert "Lucille" in text and "code" not in text and "http" not in text
 
 
 def test_jsonl_gives_one_document_per_line_named_by_id():
-    data = "\n".join([json.dumps({"id": "d1", "title": "One", "text": "Adele sings."}), "", json.dumps({"text": "Queen is a band."})])
+    data = "\n".join(
+        [json.dumps({"id": "d1", "title": "One", "text": "Adele sings."}), "", json.dumps({"text": "Queen is a band."})]
+    )
     docs = documents_from_bytes(data.encode(), name="batch.jsonl", max_bytes=LIMIT)
     assert [d.name for d in docs] == ["batch.jsonl#d1", "batch.jsonl:3"]
     assert docs[0].title == "One"
@@ -77,7 +84,7 @@ def test_bad_documents_are_refused_with_the_file_named(data, name, fragment):
 
 
 def test_wrong_encoding_names_the_line():
-    data = "line one\nline two\nCaf".encode() + b"\xe9 society\n"
+    data = b"line one\nline two\nCaf" + b"\xe9 society\n"
     with pytest.raises(DocumentInputError) as caught:
         documents_from_bytes(data, name="cafe.txt", max_bytes=LIMIT)
     assert caught.value.line == 3

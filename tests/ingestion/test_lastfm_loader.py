@@ -12,6 +12,7 @@ endings in the KGCN files as upstream). What it holds, worked out by hand:
   a row on unknown artist 999 is allowed (the real data has 1,538 such rows);
 * tag assignments between subset users and items: 3; friendships between subset users: 2.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -21,6 +22,8 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from catalog.models import Artist, Friendship, Listen, Listener, Tag, TagAssignment
+from core.errors import DataFileError, StoreUnavailableError
 from ingestion.loaders.lastfm import (
     KGCN_PUBLISHED_COUNTS,
     LastfmPaths,
@@ -30,8 +33,6 @@ from ingestion.loaders.lastfm import (
     lastfm_load,
 )
 from kg.relation_types import FREEBASE_TAIL_TYPES, freebase_relation_types, infer_tail_entity_type
-from learning_platform.catalog.models import Artist, Friendship, Listen, Listener, Tag, TagAssignment
-from learning_platform.errors import DataFileError, StoreUnavailableError
 
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "lastfm"
 CATALOG_MODELS = (Artist, Listener, Listen, Tag, TagAssignment, Friendship)
@@ -89,7 +90,12 @@ def test_graph_records_name_and_type_anonymous_entities_honestly():
     records = kgcn_graph_records(subset=kgcn_subset_select(dataset=lastfm_dataset_read(data_dir=FIXTURE_DIR)))
     by_id = {e.id: e for e in records.entities}
     assert {eid: e.type for eid, e in by_id.items() if eid.startswith("kgcn:")} == {
-        "kgcn:3": "Place", "kgcn:4": "Genre", "kgcn:5": "Film", "kgcn:6": "Instrument", "kgcn:7": "Game", "kgcn:8": "Album",
+        "kgcn:3": "Place",
+        "kgcn:4": "Genre",
+        "kgcn:5": "Film",
+        "kgcn:6": "Instrument",
+        "kgcn:7": "Game",
+        "kgcn:8": "Album",
     }
     assert by_id["kgcn:4"].name == "Genre kgcn:4"
     assert dict(by_id["kgcn:4"].properties) == {"kgcn_entity": 4, "named": False}
@@ -130,25 +136,87 @@ def test_tail_type_is_the_majority_of_incoming_predicates():
 # --- malformed input ---------------------------------------------------------------------------
 
 MALFORMED = [
-    pytest.param("lastfm-kgcn/user_artists.dat", 3, "10\t2", "expected 3 tab-separated columns", id="wrong-column-count"),
+    pytest.param(
+        "lastfm-kgcn/user_artists.dat", 3, "10\t2", "expected 3 tab-separated columns", id="wrong-column-count"
+    ),
     pytest.param("lastfm-kgcn/user_artists.dat", 4, "11\tx2\t7", "'artistID' must be an integer", id="non-integer-id"),
-    pytest.param("lastfm-kgcn/user_artists.dat", 2, "10\t1\t-100", "play count (weight) must not be negative", id="negative-play-count"),
-    pytest.param("lastfm-kgcn/user_artists.dat", 5, "11\t42\t3", "artist id 42 is not in lastfm-hetrec/artists.dat", id="unknown-artist-listened"),
-    pytest.param("lastfm-kgcn/user_artists.dat", 6, "10\t1\t9", "duplicate (user 10, artist 1) pair (first seen on line 2)", id="duplicate-listen"),
+    pytest.param(
+        "lastfm-kgcn/user_artists.dat",
+        2,
+        "10\t1\t-100",
+        "play count (weight) must not be negative",
+        id="negative-play-count",
+    ),
+    pytest.param(
+        "lastfm-kgcn/user_artists.dat",
+        5,
+        "11\t42\t3",
+        "artist id 42 is not in lastfm-hetrec/artists.dat",
+        id="unknown-artist-listened",
+    ),
+    pytest.param(
+        "lastfm-kgcn/user_artists.dat",
+        6,
+        "10\t1\t9",
+        "duplicate (user 10, artist 1) pair (first seen on line 2)",
+        id="duplicate-listen",
+    ),
     pytest.param("lastfm-kgcn/user_artists.dat", 1, "user\tartist\tweight", "expected the header", id="wrong-header"),
-    pytest.param("lastfm-kgcn/item_index2entity_id.txt", 2, "77\t1", "artist id 77 is not in lastfm-hetrec/artists.dat", id="unknown-item-artist"),
-    pytest.param("lastfm-kgcn/item_index2entity_id.txt", 3, "3\t1", "duplicate entity id 1 (first seen on line 2)", id="duplicate-item-entity"),
+    pytest.param(
+        "lastfm-kgcn/item_index2entity_id.txt",
+        2,
+        "77\t1",
+        "artist id 77 is not in lastfm-hetrec/artists.dat",
+        id="unknown-item-artist",
+    ),
+    pytest.param(
+        "lastfm-kgcn/item_index2entity_id.txt",
+        3,
+        "3\t1",
+        "duplicate entity id 1 (first seen on line 2)",
+        id="duplicate-item-entity",
+    ),
     pytest.param("lastfm-kgcn/kg.txt", 4, "2\tfilm.actor.film", "expected 3 tab-separated columns", id="kg-short-row"),
-    pytest.param("lastfm-kgcn/kg.txt", 7, "0\ttype object key\t1", "is not a Freebase predicate", id="kg-bad-predicate"),
-    pytest.param("lastfm-kgcn/kg.txt", 1, "zero\tmusic.artist.origin\t3", "'head' must be an integer", id="kg-non-integer-head"),
-    pytest.param("lastfm-hetrec/artists.dat", 3, "2\t\thttp://www.last.fm/music/x\t", "column 'name' is empty", id="empty-artist-name"),
-    pytest.param("lastfm-hetrec/artists.dat", 5, "1\tBjörk again\t\t", "duplicate artist id 1 (first seen on line 2)", id="duplicate-artist"),
+    pytest.param(
+        "lastfm-kgcn/kg.txt", 7, "0\ttype object key\t1", "is not a Freebase predicate", id="kg-bad-predicate"
+    ),
+    pytest.param(
+        "lastfm-kgcn/kg.txt", 1, "zero\tmusic.artist.origin\t3", "'head' must be an integer", id="kg-non-integer-head"
+    ),
+    pytest.param(
+        "lastfm-hetrec/artists.dat",
+        3,
+        "2\t\thttp://www.last.fm/music/x\t",
+        "column 'name' is empty",
+        id="empty-artist-name",
+    ),
+    pytest.param(
+        "lastfm-hetrec/artists.dat",
+        5,
+        "1\tBjörk again\t\t",
+        "duplicate artist id 1 (first seen on line 2)",
+        id="duplicate-artist",
+    ),
     pytest.param("lastfm-hetrec/tags.dat", 3, "2", "expected 2 tab-separated columns", id="tag-short-row"),
-    pytest.param("lastfm-hetrec/tags.dat", 4, "3\tdie \x00rzte", "column 'tagValue' contains a NUL character", id="nul-in-tag"),
-    pytest.param("lastfm-hetrec/user_taggedartists.dat", 3, "11\t1\t99\t15\t5\t2010", "tag id 99 is not in lastfm-hetrec/tags.dat", id="unknown-tag"),
-    pytest.param("lastfm-hetrec/user_taggedartists.dat", 5, "10\t2\t3\t30\t2\t2008", "is not a date", id="impossible-date"),
-    pytest.param("lastfm-hetrec/user_friends.dat", 4, "10\t10", "user 10 is listed as their own friend", id="self-friendship"),
-    pytest.param("lastfm-hetrec/user_friends.dat", 2, "10\t1.5", "'friendID' must be an integer", id="non-integer-friend"),
+    pytest.param(
+        "lastfm-hetrec/tags.dat", 4, "3\tdie \x00rzte", "column 'tagValue' contains a NUL character", id="nul-in-tag"
+    ),
+    pytest.param(
+        "lastfm-hetrec/user_taggedartists.dat",
+        3,
+        "11\t1\t99\t15\t5\t2010",
+        "tag id 99 is not in lastfm-hetrec/tags.dat",
+        id="unknown-tag",
+    ),
+    pytest.param(
+        "lastfm-hetrec/user_taggedartists.dat", 5, "10\t2\t3\t30\t2\t2008", "is not a date", id="impossible-date"
+    ),
+    pytest.param(
+        "lastfm-hetrec/user_friends.dat", 4, "10\t10", "user 10 is listed as their own friend", id="self-friendship"
+    ),
+    pytest.param(
+        "lastfm-hetrec/user_friends.dat", 2, "10\t1.5", "'friendID' must be an integer", id="non-integer-friend"
+    ),
 ]
 
 
@@ -169,7 +237,7 @@ def test_malformed_row_names_file_and_line_and_writes_nothing(data_dir, sql_stor
 @pytest.mark.django_db
 def test_invalid_utf8_names_its_line(data_dir, sql_store):
     path = data_dir / "lastfm-hetrec" / "tags.dat"
-    path.write_bytes(path.read_bytes().replace("tropicália".encode("utf-8"), "tropicália".encode("latin-1")))
+    path.write_bytes(path.read_bytes().replace("tropicália".encode(), "tropicália".encode("latin-1")))
     with pytest.raises(DataFileError, match=r"tags\.dat:3: .*not valid UTF-8"):
         lastfm_load(data_dir=data_dir, store=sql_store, progress=False)
 
@@ -224,7 +292,14 @@ def test_fixture_load_writes_catalog_and_graph(graph_store):
 
     stats = graph_store.stats()
     assert stats.entities_by_type == {
-        "Artist": 3, "Place": 1, "Genre": 1, "Film": 1, "Instrument": 1, "Game": 1, "Album": 1, "Tag": 3,
+        "Artist": 3,
+        "Place": 1,
+        "Genre": 1,
+        "Film": 1,
+        "Instrument": 1,
+        "Game": 1,
+        "Album": 1,
+        "Tag": 3,
     }
     assert stats.relations == 13 and stats.relations_by_type["HAS_TAG"] == 3
     assert len(stats.relations_by_type) == 11  # 10 KGCN relation types + HAS_TAG
@@ -233,7 +308,11 @@ def test_fixture_load_writes_catalog_and_graph(graph_store):
     assert (artist.type, artist.name, artist.aliases) == ("Artist", "Björk", ())
     assert dict(artist.properties) == {"lastfm_id": 1, "kgcn_entity": 0, "url": "http://www.last.fm/music/Bj%C3%B6rk"}
     place = graph_store.get_entity("kgcn:3")
-    assert (place.type, place.name, dict(place.properties)) == ("Place", "Place kgcn:3", {"kgcn_entity": 3, "named": False})
+    assert (place.type, place.name, dict(place.properties)) == (
+        "Place",
+        "Place kgcn:3",
+        {"kgcn_entity": 3, "named": False},
+    )
     assert graph_store.get_entity("lastfm:tag:2").name == "tropicália"
 
     origin = graph_store.get_relation("lastfm:artist:1", "ORIGIN", "kgcn:3")
@@ -244,8 +323,20 @@ def test_fixture_load_writes_catalog_and_graph(graph_store):
     assert dict(graph_store.get_relation("lastfm:artist:1", "HAS_TAG", "lastfm:tag:2").properties) == {"count": 1}
 
     counts = report.counts
-    assert (counts.users, counts.artists, counts.listens, counts.tags, counts.tag_assignments, counts.friendships) == (2, 3, 3, 3, 3, 2)
-    assert (counts.kgcn_entities, counts.kgcn_triples, counts.kgcn_relation_types, counts.tag_relations) == (9, 10, 10, 3)
+    assert (counts.users, counts.artists, counts.listens, counts.tags, counts.tag_assignments, counts.friendships) == (
+        2,
+        3,
+        3,
+        3,
+        3,
+        2,
+    )
+    assert (counts.kgcn_entities, counts.kgcn_triples, counts.kgcn_relation_types, counts.tag_relations) == (
+        9,
+        10,
+        10,
+        3,
+    )
     assert report.graph.entities.created == 12 and report.graph.relations.created == 13
     assert not report.matches_kgcn
 
@@ -272,7 +363,9 @@ def test_second_run_changes_nothing(graph_store):
 def test_rerun_with_corrected_data_updates_only_what_changed(data_dir, sql_store):
     lastfm_load(data_dir=data_dir, store=sql_store, progress=False)
     replace_line(data_dir / "lastfm-kgcn" / "user_artists.dat", 2, "10\t1\t101")
-    replace_line(data_dir / "lastfm-hetrec" / "artists.dat", 2, "1\tBjörk Guðmundsdóttir\thttp://www.last.fm/music/Bj%C3%B6rk\t")
+    replace_line(
+        data_dir / "lastfm-hetrec" / "artists.dat", 2, "1\tBjörk Guðmundsdóttir\thttp://www.last.fm/music/Bj%C3%B6rk\t"
+    )
 
     report = lastfm_load(data_dir=data_dir, store=sql_store, progress=False)
 

@@ -1,4 +1,5 @@
 """Entity linking against a small graph, on both backends."""
+
 from __future__ import annotations
 
 import pytest

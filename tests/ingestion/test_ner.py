@@ -4,6 +4,7 @@ The corpora here are written inline (a handful of sentences in each format) and 
 (width 32, one CNN layer), so the whole file runs in seconds; real quality figures are in
 ``benchmarks/ner_quality.py``.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ import pytest
 import spacy
 from django.core.management import CommandError, call_command
 
+from core.errors import ConfigurationError, DataFileError, DocumentInputError, ModelArtifactError
 from ingestion.labels import CORPUS_LABEL_MAP, NER_LABELS
 from ingestion.ner import Mention, NerModel, NerTrainingConfig, Sentence, config_from_json, load_ner_model
 from ingestion.ner.artifacts import list_ner_artifacts, save_ner_artifact
@@ -38,7 +40,6 @@ from ingestion.ner.weak import (
 )
 from kg.services import graph_upsert
 from kg.stores.base import EntityRecord, RelationRecord
-from learning_platform.errors import ConfigurationError, DataFileError, DocumentInputError, ModelArtifactError
 
 CROSSNER_BIO = """\
 In\tO
@@ -159,7 +160,10 @@ def test_crossner_sentences_are_read_with_mapped_labels_and_char_offsets(tmp_pat
     assert [s.origin for s in sentences] == [f"{tmp_path / 'ner.txt'}:1", f"{tmp_path / 'ner.txt'}:10"]
     first, second = sentences
     assert first.text == "In 1994, Radiohead played in London."
-    assert [(first.text[a:b], label) for a, b, label in first.char_entities()] == [("Radiohead", "BAND"), ("London", "PLACE")]
+    assert [(first.text[a:b], label) for a, b, label in first.char_entities()] == [
+        ("Radiohead", "BAND"),
+        ("London", "PLACE"),
+    ]
     assert second.text == "Thom Yorke plays guitar and sings alternative rock (OK Computer)."
     assert [(second.text[a:b], label) for a, b, label in second.char_entities()] == [
         ("Thom Yorke", "ARTIST"),
@@ -169,7 +173,10 @@ def test_crossner_sentences_are_read_with_mapped_labels_and_char_offsets(tmp_pat
     ]
     doc = second.to_doc(spacy.blank("en").vocab)
     assert [(e.text, e.label_) for e in doc.ents] == [
-        ("Thom Yorke", "ARTIST"), ("guitar", "INSTRUMENT"), ("alternative rock", "GENRE"), ("OK Computer", "WORK")
+        ("Thom Yorke", "ARTIST"),
+        ("guitar", "INSTRUMENT"),
+        ("alternative rock", "GENRE"),
+        ("OK Computer", "WORK"),
     ]
 
 
@@ -184,8 +191,21 @@ def test_musicreconer_queries_map_artist_and_work_of_art(tmp_path):
 
 def test_every_corpus_label_maps_onto_the_ner_label_set():
     assert set(CORPUS_LABEL_MAP.values()) <= set(NER_LABELS)
-    crossner_types = {"musicgenre", "song", "band", "album", "musicalartist", "musicalinstrument", "award", "event",
-                      "country", "location", "organisation", "person", "misc"}
+    crossner_types = {
+        "musicgenre",
+        "song",
+        "band",
+        "album",
+        "musicalartist",
+        "musicalinstrument",
+        "award",
+        "event",
+        "country",
+        "location",
+        "organisation",
+        "person",
+        "misc",
+    }
     assert {label for corpus, label in CORPUS_LABEL_MAP if corpus == "crossner"} == crossner_types
     assert {label for corpus, label in CORPUS_LABEL_MAP if corpus == "musicreconer"} == {"Artist", "WoA"}
 
@@ -274,7 +294,11 @@ def test_bad_config_values_are_refused_with_what_to_fix(changes, fragment):
 def test_config_round_trips_and_parses_json(tmp_path):
     config = NerTrainingConfig(epochs=5, weak_sources=("course_titles",))
     assert NerTrainingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    assert config.config_hash() == NerTrainingConfig.from_dict(config.to_dict()).config_hash() != NerTrainingConfig().config_hash()
+    assert (
+        config.config_hash()
+        == NerTrainingConfig.from_dict(config.to_dict()).config_hash()
+        != NerTrainingConfig().config_hash()
+    )
     assert config_from_json('{"epochs": 3}').epochs == 3
     assert config_from_json(str(write(tmp_path / "c.json", '{"dropout": 0.3}'))).dropout == 0.3
     with pytest.raises(ConfigurationError, match=r"unknown keys \['epoch'\]"):
@@ -319,7 +343,11 @@ def test_genre_tags_and_usable_names():
     for tag in ("seen live", "90s", "female vocalists", "awesome", "favorite rock", "british", "piano"):
         assert not is_genre_tag(tag), tag
     assert usable_name("Guitar") and usable_name("Music theory")
-    assert not usable_name("singer") and not usable_name("Licks, riffs and fills") and not usable_name("Repertoire (songs)")
+    assert (
+        not usable_name("singer")
+        and not usable_name("Licks, riffs and fills")
+        and not usable_name("Repertoire (songs)")
+    )
     assert query_form("AC/DC") == "ac dc" and query_form("Guns N' Roses") == "guns n roses"
 
 
@@ -368,18 +396,34 @@ def test_an_empty_graph_gives_no_weak_examples(sql_store):
     gazetteer = gazetteer_from_store(sql_store)
     assert gazetteer.is_empty
     config = NerTrainingConfig(weak_fraction=1.0)
-    data = assemble_training_data(config, store=sql_store, course_titles=["Blues Guitar for Beginners"], train_sources=tiny_sources(1))
+    data = assemble_training_data(
+        config, store=sql_store, course_titles=["Blues Guitar for Beginners"], train_sources=tiny_sources(1)
+    )
     assert data.weak is not None and data.weak.examples == ()
-    assert data.stats["weak"]["total_used"] == 0 and data.stats["weak"]["used"] == {"mention_swap": 0, "course_titles": 0}
+    assert data.stats["weak"]["total_used"] == 0 and data.stats["weak"]["used"] == {
+        "mention_swap": 0,
+        "course_titles": 0,
+    }
 
 
 def weak_context(sentences, titles=()) -> WeakContext:
     gazetteer = Gazetteer(
-        names={"ARTIST": ("Thom Yorke",), "BAND": ("The Smashing Pumpkins",), "GENRE": ("indie rock", "blues"),
-               "INSTRUMENT": ("Drums", "Guitar"), "CONCEPT": ("Chords",)},
+        names={
+            "ARTIST": ("Thom Yorke",),
+            "BAND": ("The Smashing Pumpkins",),
+            "GENRE": ("indie rock", "blues"),
+            "INSTRUMENT": ("Drums", "Guitar"),
+            "CONCEPT": ("Chords",),
+        },
         query_artists=("the smashing pumpkins",),
     )
-    return WeakContext(gazetteer=gazetteer, train_sentences=sentences, course_titles=list(titles), nlp=spacy.blank("en"), rng=random.Random(3))
+    return WeakContext(
+        gazetteer=gazetteer,
+        train_sentences=sentences,
+        course_titles=list(titles),
+        nlp=spacy.blank("en"),
+        rng=random.Random(3),
+    )
 
 
 def test_mention_swap_puts_graph_names_into_real_contexts(tmp_path):
@@ -388,7 +432,10 @@ def test_mention_swap_puts_graph_names_into_real_contexts(tmp_path):
     examples = mention_swap_examples(weak_context([*cased, *queries]), limit=4)
     assert len(examples) == 4
     by_text = {e.text: [(e.text[a:b], label) for a, b, label in e.char_entities()] for e in examples}
-    assert by_text["In 1994, The Smashing Pumpkins played in London."] == [("The Smashing Pumpkins", "BAND"), ("London", "PLACE")]
+    assert by_text["In 1994, The Smashing Pumpkins played in London."] == [
+        ("The Smashing Pumpkins", "BAND"),
+        ("London", "PLACE"),
+    ]
     (musician,) = [entities for text, entities in by_text.items() if text.startswith("Thom Yorke plays ")]
     assert [label for _, label in musician] == ["ARTIST", "INSTRUMENT", "GENRE", "WORK"]
     # Common nouns take the case of the mention they replace; the album (no WORK names in the graph) stays.
@@ -397,18 +444,33 @@ def test_mention_swap_puts_graph_names_into_real_contexts(tmp_path):
     # Queries get every artist in query form, as MusicRecoNER labels bands "Artist" too.
     assert by_text["songs like the smashing pumpkins"] == [("the smashing pumpkins", "ARTIST")]
     assert by_text["something similar to karma police by the smashing pumpkins"] == [
-        ("karma police", "WORK"), ("the smashing pumpkins", "ARTIST")
+        ("karma police", "WORK"),
+        ("the smashing pumpkins", "ARTIST"),
     ]
     assert mention_swap_examples(weak_context([*cased, *queries]), limit=0) == []
 
 
 def test_course_titles_label_matches_and_leave_unknown_names_missing():
-    titles = ["Blues Guitar with Stevie Ray", "Learn Guitar Chords", "Guitar for Beginners", "Learn Guitar Today", "Learn Piano Today"]
+    titles = [
+        "Blues Guitar with Stevie Ray",
+        "Learn Guitar Chords",
+        "Guitar for Beginners",
+        "Learn Guitar Today",
+        "Learn Piano Today",
+    ]
     examples = course_title_examples(weak_context([], titles), limit=10)
     by_text = {e.text: e for e in examples}
-    assert set(by_text) == {"Blues Guitar with Stevie Ray", "Learn Guitar Chords", "Guitar for Beginners", "Learn Guitar Today"}
+    assert set(by_text) == {
+        "Blues Guitar with Stevie Ray",
+        "Learn Guitar Chords",
+        "Guitar for Beginners",
+        "Learn Guitar Today",
+    }
     blues = by_text["Blues Guitar with Stevie Ray"]
-    assert [(blues.text[a:b], label) for a, b, label in blues.char_entities()] == [("Blues", "GENRE"), ("Guitar", "INSTRUMENT")]
+    assert [(blues.text[a:b], label) for a, b, label in blues.char_entities()] == [
+        ("Blues", "GENRE"),
+        ("Guitar", "INSTRUMENT"),
+    ]
     # "Stevie" and "Ray" are capitalised and rare across titles: unknown, not "outside".
     assert [blues.tokens[s.start] for s in blues.missing] == ["Stevie", "Ray"]
     doc = blues.to_doc(spacy.blank("en").vocab)
@@ -441,7 +503,9 @@ def test_validation_is_carved_from_each_training_source_and_is_seeded():
 
 def test_tiny_training_saves_reloads_and_extracts_with_char_offsets(tiny_trained, settings):
     assert tiny_trained.epochs_run == 2 and tiny_trained.best_epoch in (1, 2)
-    path = save_ner_artifact(tiny_trained.nlp, config=TINY_CONFIG, metrics={"validation": tiny_trained.validation.to_dict()})
+    path = save_ner_artifact(
+        tiny_trained.nlp, config=TINY_CONFIG, metrics={"validation": tiny_trained.validation.to_dict()}
+    )
     assert path.parent == Path(settings.LEITMOTIF_ARTIFACTS_DIR) / "ner"
     assert {"config.json", "metrics.json", "manifest.json", "model"} <= {p.name for p in path.iterdir()}
     model = load_ner_model()
@@ -449,12 +513,16 @@ def test_tiny_training_saves_reloads_and_extracts_with_char_offsets(tiny_trained
     assert model.config == TINY_CONFIG
     text = "Radiohead played in London .\n\nThom Yorke plays guitar in Oxford . Muse played rock in Berlin ."
     sentences = model.extract_sentences(text)
-    assert [s.text for s in sentences] == ["Radiohead played in London .", "Thom Yorke plays guitar in Oxford .", "Muse played rock in Berlin ."]
-    assert [(s.index, text[s.start:s.end]) for s in sentences] == [(i, s.text) for i, s in enumerate(sentences)]
+    assert [s.text for s in sentences] == [
+        "Radiohead played in London .",
+        "Thom Yorke plays guitar in Oxford .",
+        "Muse played rock in Berlin .",
+    ]
+    assert [(s.index, text[s.start : s.end]) for s in sentences] == [(i, s.text) for i, s in enumerate(sentences)]
     mentions = model.extract(text)
     assert mentions, "two epochs on repeated sentences should find some of their entities"
     for mention in mentions:
-        assert isinstance(mention, Mention) and text[mention.start:mention.end] == mention.text
+        assert isinstance(mention, Mention) and text[mention.start : mention.end] == mention.text
         sentence = sentences[mention.sentence_index]
         assert sentence.start <= mention.start < mention.end <= sentence.end and mention in sentence.mentions
     assert mentions == [m for s in sentences for m in s.mentions]
@@ -506,12 +574,16 @@ def test_missing_or_damaged_artifacts_say_to_run_train_ner(tiny_trained, setting
 
 
 def test_same_seed_gives_the_same_model_and_predictions(tiny_trained):
-    again = train_pipeline(TINY_CONFIG, assemble_training_data(TINY_CONFIG, train_sources=tiny_sources()), progress=False)
+    again = train_pipeline(
+        TINY_CONFIG, assemble_training_data(TINY_CONFIG, train_sources=tiny_sources()), progress=False
+    )
     texts = ["Bjork sang jazz in Paris .", "music similar to radiohead", "Thom Yorke plays rock in Berlin ."]
     first = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in tiny_trained.nlp.pipe(texts)]
     second = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in again.nlp.pipe(texts)]
     assert first == second
-    assert tiny_trained.nlp.get_pipe("ner").to_bytes(exclude=["vocab"]) == again.nlp.get_pipe("ner").to_bytes(exclude=["vocab"])
+    assert tiny_trained.nlp.get_pipe("ner").to_bytes(exclude=["vocab"]) == again.nlp.get_pipe("ner").to_bytes(
+        exclude=["vocab"]
+    )
     assert tiny_trained.history == again.history
     validation = assemble_training_data(TINY_CONFIG, train_sources=tiny_sources()).validation
     assert evaluate_pipeline(again.nlp, validation).micro.f1 == tiny_trained.validation.micro.f1
@@ -536,7 +608,10 @@ def test_service_trains_reports_dev_scores_and_saves(tiny_data_dir):
     config = TINY_CONFIG.updated(epochs=1)
     report = ner_train_and_save(config, progress=False)
     assert set(report.dev) == {"crossner_dev", "musicreconer_dev", "combined"}
-    assert report.dev["combined"].micro.gold == report.dev["crossner_dev"].micro.gold + report.dev["musicreconer_dev"].micro.gold
+    assert (
+        report.dev["combined"].micro.gold
+        == report.dev["crossner_dev"].micro.gold + report.dev["musicreconer_dev"].micro.gold
+    )
     metrics = json.loads((report.path / "metrics.json").read_text())
     assert metrics["data"]["weak"] == {"total_used": 0, "reason": "weak labels switched off in the config"}
     assert metrics["dev"]["crossner_dev"]["per_label"]["BAND"]["gold"] == 6
@@ -579,7 +654,7 @@ def test_saved_artifact_can_be_copied_and_loaded_elsewhere(tiny_trained, tmp_pat
     path = save_ner_artifact(tiny_trained.nlp, config=TINY_CONFIG, metrics={}, directory=tmp_path / "a")
     copy = tmp_path / "b" / path.name
     shutil.copytree(path, copy)
-    assert load_ner_model(copy).extract("Radiohead played in London .") == NerModel(tiny_trained.nlp, version="x").extract(
-        "Radiohead played in London ."
-    )
+    assert load_ner_model(copy).extract("Radiohead played in London .") == NerModel(
+        tiny_trained.nlp, version="x"
+    ).extract("Radiohead played in London .")
     assert [p.name for p in (tmp_path / "a").iterdir()] == [path.name]  # no .partial directory left behind

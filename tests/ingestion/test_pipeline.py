@@ -1,5 +1,6 @@
 """The ingestion pipeline end to end with real (tiny) trained NER and relation models, on both graph
 backends: provenance, auto-accept vs review queue, idempotency, rollback, the command and the API."""
+
 from __future__ import annotations
 
 import shutil
@@ -10,6 +11,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from api.services import api_client_create
+from core.errors import ConfigurationError
 from ingestion.documents import text_document
 from ingestion.models import ExtractedFact, ExtractedMention, IngestionJob, SourceDocument
 from ingestion.ner import NerTrainingConfig, load_ner_model
@@ -18,10 +21,17 @@ from ingestion.ner.training import assemble_training_data, train_pipeline
 from ingestion.pipeline import IngestionPipeline, IngestionSummary
 from kg.models import CurationEvent
 from kg.stores.base import EntityRecord
-from learning_platform.errors import ConfigurationError
-from recommender.api.services import api_client_create
 from tests.ingestion.test_ner import bio_text, read_bio_text
-from tests.ingestion.test_relations import CROSSRE, FEWREL, DUET, METALLICA, PUPPETS, DEV_LINE, fewrel_lines, tiny_config
+from tests.ingestion.test_relations import (
+    CROSSRE,
+    DEV_LINE,
+    DUET,
+    FEWREL,
+    METALLICA,
+    PUPPETS,
+    fewrel_lines,
+    tiny_config,
+)
 
 #: The neo4j half needs the database too: documents, mentions and facts live there on every backend.
 pytestmark = pytest.mark.django_db
@@ -45,21 +55,42 @@ def trained_models(tmp_path_factory):
         for instrument in INSTRUMENTS
     ]
     config = NerTrainingConfig(
-        seed=7, epochs=6, patience=6, width=32, depth=1, embed_rows=500, hidden_width=32, learn_rate=0.01,
-        batch_size_start=4, batch_size_end=8, validation_fraction=0.1, weak_sources=(),
+        seed=7,
+        epochs=6,
+        patience=6,
+        width=32,
+        depth=1,
+        embed_rows=500,
+        hidden_width=32,
+        learn_rate=0.01,
+        batch_size_start=4,
+        batch_size_end=8,
+        validation_fraction=0.1,
+        weak_sources=(),
     )
-    data = assemble_training_data(config, train_sources={"crossner_train": read_bio_text(bio_text(sentences), corpus="crossner")})
-    ner_path = save_ner_artifact(train_pipeline(config, data, progress=False).nlp, config=config, metrics={}, directory=root / "ner")
+    data = assemble_training_data(
+        config, train_sources={"crossner_train": read_bio_text(bio_text(sentences), corpus="crossner")}
+    )
+    ner_path = save_ner_artifact(
+        train_pipeline(config, data, progress=False).nlp, config=config, metrics={}, directory=root / "ner"
+    )
 
     data_dir = root / "data"
     (data_dir / CROSSRE).mkdir(parents=True)
     (data_dir / FEWREL).mkdir()
     (data_dir / CROSSRE / "re_train.jsonl").write_text("\n".join([METALLICA, PUPPETS, DUET]) + "\n")
-    (data_dir / CROSSRE / "re_test_part_shared.jsonl").write_text(DEV_LINE.replace("music-dev-1", "music-test-9") + "\n")
+    (data_dir / CROSSRE / "re_test_part_shared.jsonl").write_text(
+        DEV_LINE.replace("music-dev-1", "music-test-9") + "\n"
+    )
     (data_dir / CROSSRE / "re_dev.jsonl").write_text(DEV_LINE + "\n")
     (data_dir / FEWREL / "train.jsonl").write_text("\n".join(fewrel_lines()) + "\n")
     run = run_relation_training(tiny_config(epochs=4), data_dir=data_dir, output_dir=root / "relations", progress=False)
-    return {"ner": load_ner_model(ner_path), "relations": load_relation_extractor(run.artifact), "ner_path": ner_path, "re_path": run.artifact}
+    return {
+        "ner": load_ner_model(ner_path),
+        "relations": load_relation_extractor(run.artifact),
+        "ner_path": ner_path,
+        "re_path": run.artifact,
+    }
 
 
 @pytest.fixture
@@ -93,31 +124,54 @@ def test_facts_enter_the_graph_with_provenance_and_new_entities_are_proposed(tra
     fact = ExtractedFact.objects.get(head__text="Alice Smith")
     assert fact.relation_type == "INSTRUMENTS_PLAYED" and fact.tail_entity_id == "leitmotif:instrument:cello"
     assert fact.status == "accepted" and fact.sentence_text == "Alice Smith plays the cello ."
-    assert fact.model_versions == {"ner": trained_models["ner"].version, "relations": trained_models["relations"].version, "linker": "leitmotif.linker.v1"}
+    assert fact.model_versions == {
+        "ner": trained_models["ner"].version,
+        "relations": trained_models["relations"].version,
+        "linker": "leitmotif.linker.v1",
+    }
     relation = graph.get_relation("lastfm:artist:1", "INSTRUMENTS_PLAYED", "leitmotif:instrument:cello")
     assert relation is not None and relation.source.startswith("ingestion:")
     assert relation.properties["document"] == "players.txt" and relation.properties["head_span"] == [0, 11]
-    assert relation.properties["fact_id"] == fact.pk and relation.properties["models"]["ner"] == trained_models["ner"].version
+    assert (
+        relation.properties["fact_id"] == fact.pk
+        and relation.properties["models"]["ner"] == trained_models["ner"].version
+    )
     proposed = graph.get_entity(bob.entity_id)
-    assert proposed is not None and proposed.type == "MusicalArtist" and proposed.properties["proposed_by"] == "ingestion"
+    assert (
+        proposed is not None and proposed.type == "MusicalArtist" and proposed.properties["proposed_by"] == "ingestion"
+    )
     assert CurationEvent.objects.filter(action="fact.accept").count() == ExtractedFact.objects.count()
 
 
 def test_reingesting_the_same_text_changes_nothing(trained_models, graph):
-    first = pipeline(trained_models, graph, accept_confidence=0.0, min_confidence=0.0).ingest([text_document(DOCUMENT, name="a.txt")])
+    first = pipeline(trained_models, graph, accept_confidence=0.0, min_confidence=0.0).ingest(
+        [text_document(DOCUMENT, name="a.txt")]
+    )
     stats = graph.stats()
-    rows = (SourceDocument.objects.count(), ExtractedMention.objects.count(), ExtractedFact.objects.count(), CurationEvent.objects.count())
+    rows = (
+        SourceDocument.objects.count(),
+        ExtractedMention.objects.count(),
+        ExtractedFact.objects.count(),
+        CurationEvent.objects.count(),
+    )
     again = pipeline(trained_models, graph, accept_confidence=0.0, min_confidence=0.0).ingest(
         [text_document(DOCUMENT + "\n", name="copy-of-a.txt")]  # same normalised text, other name
     )
     assert first.documents == 1 and (again.documents, again.unchanged) == (0, 1)
     assert graph.stats() == stats
-    assert rows == (SourceDocument.objects.count(), ExtractedMention.objects.count(), ExtractedFact.objects.count(), CurationEvent.objects.count())
+    assert rows == (
+        SourceDocument.objects.count(),
+        ExtractedMention.objects.count(),
+        ExtractedFact.objects.count(),
+        CurationEvent.objects.count(),
+    )
 
 
 def test_low_confidence_facts_wait_for_review_and_touch_nothing_in_the_graph(trained_models, graph):
     before = graph.stats()
-    summary = pipeline(trained_models, graph, accept_confidence=1.0, min_confidence=0.0).ingest([text_document(DOCUMENT, name="q.txt")])
+    summary = pipeline(trained_models, graph, accept_confidence=1.0, min_confidence=0.0).ingest(
+        [text_document(DOCUMENT, name="q.txt")]
+    )
     assert summary.triples_accepted == 0 and summary.triples_queued == ExtractedFact.objects.count() >= 1
     assert set(ExtractedFact.objects.values_list("status", flat=True)) == {"pending"}
     assert graph.stats() == before  # not even the proposed entity is written before a curator approves
@@ -130,12 +184,20 @@ def test_a_failing_graph_write_leaves_no_partial_document(trained_models, graph,
         raise RuntimeError("connection lost")
 
     monkeypatch.setattr(graph, "upsert_relations", broken)
-    summary = pipeline(trained_models, graph, accept_confidence=0.0, min_confidence=0.0).ingest([text_document(DOCUMENT, name="x.txt")])
+    summary = pipeline(trained_models, graph, accept_confidence=0.0, min_confidence=0.0).ingest(
+        [text_document(DOCUMENT, name="x.txt")]
+    )
     assert summary.failed == 1 and "connection lost" in summary.problems[0]
-    assert not SourceDocument.objects.exists() and not ExtractedFact.objects.exists() and not ExtractedMention.objects.exists()
+    assert (
+        not SourceDocument.objects.exists()
+        and not ExtractedFact.objects.exists()
+        and not ExtractedMention.objects.exists()
+    )
     assert graph.stats() == before  # the proposed entity written before the failure was removed again
     monkeypatch.undo()
-    retry = pipeline(trained_models, graph, accept_confidence=0.0, min_confidence=0.0).ingest([text_document(DOCUMENT, name="x.txt")])
+    retry = pipeline(trained_models, graph, accept_confidence=0.0, min_confidence=0.0).ingest(
+        [text_document(DOCUMENT, name="x.txt")]
+    )
     assert retry.documents == 1 and retry.failed == 0
 
 
@@ -170,7 +232,12 @@ def test_ingest_text_reports_bad_files_and_ingests_the_good_ones(installed_model
     with pytest.raises(CommandError) as caught:
         call_command("ingest_text", str(folder), "--no-progress", "--accept-confidence", "0", "--min-confidence", "0")
     message = str(caught.value)
-    for name, fragment in [("empty.txt", "is empty"), ("binary.txt", "binary"), ("latin.md", "not UTF-8"), ("bad.jsonl:2", "not valid JSON")]:
+    for name, fragment in [
+        ("empty.txt", "is empty"),
+        ("binary.txt", "binary"),
+        ("latin.md", "not UTF-8"),
+        ("bad.jsonl:2", "not valid JSON"),
+    ]:
         assert name in message and fragment in message
     out = capsys.readouterr().out
     assert "Documents: 1 ingested" in out and "4 failed" in out
@@ -209,7 +276,9 @@ def api(installed_models, sql_store, settings):
 
 @pytest.mark.django_db
 def test_api_queues_a_job_and_reports_its_result(api):
-    response = api["ingester"].post("/api/v1/ingestion/documents", {"documents": [{"name": "web/players", "text": DOCUMENT}]}, format="json")
+    response = api["ingester"].post(
+        "/api/v1/ingestion/documents", {"documents": [{"name": "web/players", "text": DOCUMENT}]}, format="json"
+    )
     assert response.status_code == 202, response.content
     job = response.json()
     assert job["status"] == "succeeded" and job["status_url"].endswith(f"/api/v1/ingestion/jobs/{job['id']}/")
@@ -217,7 +286,11 @@ def test_api_queues_a_job_and_reports_its_result(api):
     assert status["summary"]["documents"] == 1 and status["summary"]["sentences"] == 2
     assert status["documents"][0]["name"] == "web/players"
     assert [j["id"] for j in api["ingester"].get("/api/v1/ingestion/jobs/").json()["results"]] == [job["id"]]
-    upload = api["ingester"].post("/api/v1/ingestion/documents/", {"files": [_upload("notes.md", b"# Notes\nBob Jones plays the guitar .")]}, format="multipart")
+    upload = api["ingester"].post(
+        "/api/v1/ingestion/documents/",
+        {"files": [_upload("notes.md", b"# Notes\nBob Jones plays the guitar .")]},
+        format="multipart",
+    )
     assert upload.status_code == 202 and upload.json()["documents"][0]["title"] == "Notes"
 
 
@@ -247,9 +320,13 @@ def test_api_rejects_malformed_submissions(api, payload, fragment):
 @pytest.mark.django_db
 def test_api_rejects_bad_uploads_and_huge_documents(api, settings):
     settings.INGESTION_MAX_DOCUMENT_BYTES = 100
-    binary = api["ingester"].post("/api/v1/ingestion/documents", {"files": [_upload("x.txt", b"\x00\x01")]}, format="multipart")
+    binary = api["ingester"].post(
+        "/api/v1/ingestion/documents", {"files": [_upload("x.txt", b"\x00\x01")]}, format="multipart"
+    )
     assert binary.status_code == 400 and "binary" in binary.json()["error"]["message"]
-    huge = api["ingester"].post("/api/v1/ingestion/documents", {"documents": [{"name": "a", "text": "x" * 200}]}, format="json")
+    huge = api["ingester"].post(
+        "/api/v1/ingestion/documents", {"documents": [{"name": "a", "text": "x" * 200}]}, format="json"
+    )
     assert huge.status_code == 400 and "limit" in huge.json()["error"]["message"]
 
 

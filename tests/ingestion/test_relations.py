@@ -6,6 +6,7 @@ small enough that a 2-epoch training run takes about a second. The FewRel-style 
 pattern ("<artist> plays the <instrument>", "<artist> is a soprano", "<song> was composed by <artist>")
 so that the tiny model does predict relations and their indices can be checked.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ import pytest
 import torch
 from django.core.management import CommandError, call_command
 
+from core.errors import ConfigurationError, DataFileError, DocumentInputError, ModelArtifactError
 from ingestion.labels import CORPUS_LABEL_MAP
 from ingestion.relations import MentionSpan, RelationPrediction, load_relation_extractor
 from ingestion.relations.artifacts import VOCAB_FILE, list_relation_artifacts
@@ -49,7 +51,6 @@ from ingestion.relations.schema import (
 from ingestion.relations.training import train_bilstm
 from kg.relation_types import KNOWN_RELATION_TYPES
 from kg.stores.base import EntityRecord, RelationRecord
-from learning_platform.errors import ConfigurationError, DataFileError, DocumentInputError, ModelArtifactError
 
 CROSSRE = "crossner-crossre-music"
 FEWREL = "fewrel-music"
@@ -68,7 +69,11 @@ METALLICA = crossre_line(
     "music-train-1",
     "Metallica is a thrash metal band from the United States .",
     [[0, 0, "band"], [3, 4, "musicgenre"], [8, 9, "country"]],
-    [[0, 0, 3, 4, "general-affiliation", "", False, False], [0, 0, 8, 9, "physical", "", False, False], [3, 4, 8, 9, "named", "", False, False]],
+    [
+        [0, 0, 3, 4, "general-affiliation", "", False, False],
+        [0, 0, 8, 9, "physical", "", False, False],
+        [3, 4, 8, 9, "named", "", False, False],
+    ],
 )
 #: "Master of Puppets is an album by Metallica ." — CrossRE writes artifact album → band; ours is band → album.
 PUPPETS = crossre_line(
@@ -91,19 +96,40 @@ DEV_LINE = crossre_line(
     [[0, 0, 3, 4, "general-affiliation", "", False, False]],
 )
 
-ARTISTS = ["Alice Smith", "Bob Jones", "Carla Diaz", "Dan Brown", "Eva Green", "Frank Lee", "Gina Ray", "Hugo Kim",
-           "Ines Roth", "Jack Hall", "Kate Moss", "Liam Wolf", "Mona Park", "Nils Berg", "Olga Sand", "Paul Stone"]
+ARTISTS = [
+    "Alice Smith",
+    "Bob Jones",
+    "Carla Diaz",
+    "Dan Brown",
+    "Eva Green",
+    "Frank Lee",
+    "Gina Ray",
+    "Hugo Kim",
+    "Ines Roth",
+    "Jack Hall",
+    "Kate Moss",
+    "Liam Wolf",
+    "Mona Park",
+    "Nils Berg",
+    "Olga Sand",
+    "Paul Stone",
+]
 INSTRUMENTS = ["cello", "guitar", "piano", "violin", "drums", "flute", "harp", "banjo"]
 SONGS = ["Blue Sky", "Red River", "Night Train", "Cold Fire", "Long Road", "Dark Star", "Old Town", "Sweet Rain"]
 
 
 def fewrel_line(tokens: list[str], h: tuple[int, int], t: tuple[int, int], pid: str, relation: str) -> str:
-    return json.dumps({
-        "token": tokens,
-        "h": {"name": " ".join(tokens[h[0]:h[1]]).lower(), "id": "Q1", "pos": list(h)},
-        "t": {"name": " ".join(tokens[t[0]:t[1]]).lower(), "id": "Q2", "pos": list(t)},
-        "relation": relation, "pid": pid, "source": "test", "cased": True,
-    })
+    return json.dumps(
+        {
+            "token": tokens,
+            "h": {"name": " ".join(tokens[h[0] : h[1]]).lower(), "id": "Q1", "pos": list(h)},
+            "t": {"name": " ".join(tokens[t[0] : t[1]]).lower(), "id": "Q2", "pos": list(t)},
+            "relation": relation,
+            "pid": pid,
+            "source": "test",
+            "cased": True,
+        }
+    )
 
 
 def fewrel_lines() -> list[str]:
@@ -125,7 +151,9 @@ def data_dir(tmp_path: Path) -> Path:
     (root / CROSSRE).mkdir(parents=True)
     (root / FEWREL).mkdir()
     (root / CROSSRE / "re_train.jsonl").write_text("\n".join([METALLICA, PUPPETS, DUET]) + "\n", encoding="utf-8")
-    (root / CROSSRE / "re_test_part_shared.jsonl").write_text(DEV_LINE.replace("music-dev-1", "music-test-9") + "\n", encoding="utf-8")
+    (root / CROSSRE / "re_test_part_shared.jsonl").write_text(
+        DEV_LINE.replace("music-dev-1", "music-test-9") + "\n", encoding="utf-8"
+    )
     (root / CROSSRE / "re_dev.jsonl").write_text(DEV_LINE + "\n", encoding="utf-8")
     (root / FEWREL / "train.jsonl").write_text("\n".join(fewrel_lines()) + "\n", encoding="utf-8")
     return root
@@ -133,8 +161,18 @@ def data_dir(tmp_path: Path) -> Path:
 
 def tiny_config(**overrides) -> RelationTrainingConfig:
     values = dict(
-        epochs=2, seed=3, distant_supervision=False, min_word_count=1, embedding_dim=16, hidden_dim=16, mlp_dim=16,
-        learning_rate=0.02, batch_size=8, validation_fraction=0.2, fewrel_dev_fraction=0.2, word_dropout=0.0,
+        epochs=2,
+        seed=3,
+        distant_supervision=False,
+        min_word_count=1,
+        embedding_dim=16,
+        hidden_dim=16,
+        mlp_dim=16,
+        learning_rate=0.02,
+        batch_size=8,
+        validation_fraction=0.2,
+        fewrel_dev_fraction=0.2,
+        word_dropout=0.0,
     )
     values.update(overrides)
     return RelationTrainingConfig(**values)
@@ -154,7 +192,9 @@ def test_schema_is_consistent_with_the_ner_labels():
     assert {r.name for r in RELATION_TYPES} == set(RELATION_LABELS[1:])
     # Names shared with the Freebase-derived graph relations are spelled exactly the same.
     assert {"INSTRUMENTS_PLAYED", "ORIGIN"} <= set(KNOWN_RELATION_TYPES.values())
-    assert RELATIONS_BY_NAME["COMPOSED"].allows("ARTIST", "WORK") and not RELATIONS_BY_NAME["COMPOSED"].allows("WORK", "ARTIST")
+    assert RELATIONS_BY_NAME["COMPOSED"].allows("ARTIST", "WORK") and not RELATIONS_BY_NAME["COMPOSED"].allows(
+        "WORK", "ARTIST"
+    )
     assert relations_for_labels("ARTIST", "WORK") == ("COMPOSED", "PERFORMED")
     assert relations_for_labels("GENRE", "ARTIST") == ()
     mask = allowed_label_mask("ARTIST", "INSTRUMENT")
@@ -177,12 +217,20 @@ def test_every_mapping_row_lands_on_labels_its_relation_allows():
 
 
 def test_crossre_reader_reads_spans_and_drops_blank_tokens(tmp_path):
-    line = json.dumps({"doc_key": "d1", "sentence": ["Bjork", "\u00a0", "plays", "the", "flute", "."],
-                       "ner": [[0, 0, "musicalartist"], [4, 4, "musicalinstrument"]],
-                       "relations": [[0, 0, 4, 4, "usage", "plays_instrument", False, False]]})
+    line = json.dumps(
+        {
+            "doc_key": "d1",
+            "sentence": ["Bjork", "\u00a0", "plays", "the", "flute", "."],
+            "ner": [[0, 0, "musicalartist"], [4, 4, "musicalinstrument"]],
+            "relations": [[0, 0, 4, 4, "usage", "plays_instrument", False, False]],
+        }
+    )
     [sentence] = read_crossre(write_lines(tmp_path / "re.jsonl", [line, ""]))
     assert sentence.tokens == ("Bjork", "plays", "the", "flute", ".")
-    assert [(e.start, e.end, e.type) for e in sentence.entities] == [(0, 0, "musicalartist"), (3, 3, "musicalinstrument")]
+    assert [(e.start, e.end, e.type) for e in sentence.entities] == [
+        (0, 0, "musicalartist"),
+        (3, 3, "musicalinstrument"),
+    ]
     assert sentence.relations[0].tail == (3, 3) and sentence.relations[0].explanation == "plays_instrument"
 
 
@@ -194,9 +242,18 @@ def test_crossre_reader_reads_spans_and_drops_blank_tokens(tmp_path):
         (json.dumps({"sentence": ["a"], "ner": []}), "missing key(s) relations"),
         (json.dumps({"sentence": [], "ner": [], "relations": []}), "non-empty list"),
         (json.dumps({"sentence": ["a", "b"], "ner": [[0, 5, "band"]], "relations": []}), "outside the 2 tokens"),
-        (json.dumps({"sentence": ["a", "b"], "ner": [[0, "x", "band"]], "relations": []}), "must be [start, end, type]"),
-        (json.dumps({"sentence": ["a", "b"], "ner": [[0, 0, "band"]], "relations": [[0, 0, 1, 1, "social"]]}), "not in 'ner'"),
-        (json.dumps({"sentence": ["a", "b"], "ner": [[0, 0, "band"], [1, 1, "band"]], "relations": [[0, 0, 1]]}), "relation entry"),
+        (
+            json.dumps({"sentence": ["a", "b"], "ner": [[0, "x", "band"]], "relations": []}),
+            "must be [start, end, type]",
+        ),
+        (
+            json.dumps({"sentence": ["a", "b"], "ner": [[0, 0, "band"]], "relations": [[0, 0, 1, 1, "social"]]}),
+            "not in 'ner'",
+        ),
+        (
+            json.dumps({"sentence": ["a", "b"], "ner": [[0, 0, "band"], [1, 1, "band"]], "relations": [[0, 0, 1]]}),
+            "relation entry",
+        ),
     ],
 )
 def test_crossre_reader_names_file_and_line_of_a_malformed_line(tmp_path, bad_line, message):
@@ -210,12 +267,18 @@ def test_crossre_reader_names_file_and_line_of_a_malformed_line(tmp_path, bad_li
 def test_fewrel_reader_validates_spans_and_names_the_line(tmp_path):
     good = fewrel_line(["Ann", "Lee", "plays", "the", "\n", "harp", "."], (0, 2), (5, 6), "P1303", "instrument")
     [instance] = read_fewrel(write_lines(tmp_path / "ok.jsonl", [good]))
-    assert instance.tokens == ("Ann", "Lee", "plays", "the", "harp", ".") and (instance.tail.start, instance.tail.end) == (4, 5)
+    assert instance.tokens == ("Ann", "Lee", "plays", "the", "harp", ".") and (
+        instance.tail.start,
+        instance.tail.end,
+    ) == (4, 5)
     cases = [
         (fewrel_line(["a", "b"], (0, 1), (1, 3), "P1303", "x"), "outside the 2 tokens"),
         (fewrel_line(["a", "b", "c"], (0, 2), (1, 3), "P1303", "x"), "overlap"),
         (json.dumps({"token": ["a", "b"], "h": {"pos": [0, 1]}, "t": {"pos": [1, 2]}}), "missing key(s) pid"),
-        (json.dumps({"token": ["a", "b"], "h": {"pos": "0"}, "t": {"pos": [1, 2]}, "pid": "P1"}), "'pos': [start, end)"),
+        (
+            json.dumps({"token": ["a", "b"], "h": {"pos": "0"}, "t": {"pos": [1, 2]}, "pid": "P1"}),
+            "'pos': [start, end)",
+        ),
         (fewrel_line(["a", " ", "b"], (1, 2), (2, 3), "P1303", "x"), "only blank tokens"),
     ]
     for bad, message in cases:
@@ -256,7 +319,11 @@ def test_crossre_sentences_get_positives_excluded_pairs_and_none(tmp_path):
     raw = read_crossre(write_lines(tmp_path / "re.jsonl", [METALLICA, PUPPETS, DUET]))
     metallica, puppets, duet = crossre_to_annotated(raw)
     # Mentions: 0 Metallica (BAND), 1 thrash metal (GENRE), 2 United States (PLACE), offsets into the text.
-    assert [metallica.text[m.start:m.end] for m in metallica.mentions] == ["Metallica", "thrash metal", "United States"]
+    assert [metallica.text[m.start : m.end] for m in metallica.mentions] == [
+        "Metallica",
+        "thrash metal",
+        "United States",
+    ]
     assert [m.label for m in metallica.mentions] == ["BAND", "GENRE", "PLACE"]
     assert dict(metallica.relations) == {(0, 1): "HAS_GENRE", (0, 2): "ORIGIN"}
     assert (1, 2) in metallica.excluded and (2, 1) in metallica.excluded  # "named": dropped, not NONE
@@ -270,8 +337,15 @@ def test_crossre_sentences_get_positives_excluded_pairs_and_none(tmp_path):
 
 def test_none_examples_are_the_other_candidate_pairs():
     text = "John Lennon and Paul McCartney of the Beatles played guitar"
-    mentions = (MentionSpan(0, 11, "ARTIST"), MentionSpan(16, 30, "ARTIST"), MentionSpan(38, 45, "BAND"), MentionSpan(53, 59, "INSTRUMENT"))
-    sentence = AnnotatedSentence("s", "crossre", text, mentions, relations={(0, 2): "MEMBER_OF"}, excluded=frozenset({(1, 2)}))
+    mentions = (
+        MentionSpan(0, 11, "ARTIST"),
+        MentionSpan(16, 30, "ARTIST"),
+        MentionSpan(38, 45, "BAND"),
+        MentionSpan(53, 59, "INSTRUMENT"),
+    )
+    sentence = AnnotatedSentence(
+        "s", "crossre", text, mentions, relations={(0, 2): "MEMBER_OF"}, excluded=frozenset({(1, 2)})
+    )
     labelled = {(h, t): label for h, t, label in sentence.labelled_pairs()}
     assert labelled[(0, 2)] == "MEMBER_OF"
     assert (1, 2) not in labelled  # excluded: neither positive nor NONE
@@ -292,7 +366,7 @@ def test_fewrel_direction_labels_and_reversed_none(tmp_path):
     composed, member, society = fewrel_to_annotated(instances, gazetteer=gazetteer)
     # P86 has the work as head: ours is composer → work.
     assert composed.relations == {(0, 1): "COMPOSED"}
-    assert composed.text[composed.mentions[0].start:composed.mentions[0].end] == "Ann Lee"
+    assert composed.text[composed.mentions[0].start : composed.mentions[0].end] == "Ann Lee"
     assert [m.label for m in composed.mentions] == ["ARTIST", "WORK"]
     assert composed.labelled_pairs() == [(0, 1, "COMPOSED")]  # WORK→ARTIST is no candidate
     # The reversed membership pair (BAND → ARTIST) is a candidate (ASSOCIATED_WITH), so it is a NONE example.
@@ -311,7 +385,13 @@ def test_detokenise_offsets():
 
 def test_group_split_keeps_identical_texts_together_and_is_seeded():
     sentences = [
-        AnnotatedSentence(f"s{i}", "fewrel", f"Sentence number {i % 10}", (), relations={(0, 1): "VOICE_TYPE" if i % 2 else "COMPOSED"})
+        AnnotatedSentence(
+            f"s{i}",
+            "fewrel",
+            f"Sentence number {i % 10}",
+            (),
+            relations={(0, 1): "VOICE_TYPE" if i % 2 else "COMPOSED"},
+        )
         for i in range(40)
     ]
     kept, held = stratified_group_split(sentences, fraction=0.2, seed=5, stratum=lambda s: s.relations[(0, 1)])
@@ -345,15 +425,19 @@ def _genre_sentence(gold: dict | None = None) -> AnnotatedSentence:
 def test_distant_supervision_labels_none_pairs_from_graph_triples(sql_store):
     empty_result, empty_report = apply_distant_supervision([_genre_sentence()], sql_store)
     assert empty_report.added_total == 0 and empty_result[0].relations == {}
-    sql_store.upsert_entities([
-        EntityRecord("lastfm:artist:1", "Artist", "Metallica"),
-        EntityRecord("lastfm:tag:1", "Tag", "Thrash Metal"),
-        EntityRecord("kgcn:9", "Place", "Oslo"),
-    ])
-    sql_store.upsert_relations([
-        RelationRecord("lastfm:artist:1", "HAS_TAG", "lastfm:tag:1"),
-        RelationRecord("lastfm:artist:1", "ORIGIN", "kgcn:9"),
-    ])
+    sql_store.upsert_entities(
+        [
+            EntityRecord("lastfm:artist:1", "Artist", "Metallica"),
+            EntityRecord("lastfm:tag:1", "Tag", "Thrash Metal"),
+            EntityRecord("kgcn:9", "Place", "Oslo"),
+        ]
+    )
+    sql_store.upsert_relations(
+        [
+            RelationRecord("lastfm:artist:1", "HAS_TAG", "lastfm:tag:1"),
+            RelationRecord("lastfm:artist:1", "ORIGIN", "kgcn:9"),
+        ]
+    )
     [labelled], report = apply_distant_supervision([_genre_sentence()], sql_store)
     assert labelled.relations == {(0, 1): "HAS_GENRE", (0, 2): "ORIGIN"}
     assert labelled.distant == frozenset({(0, 1), (0, 2)}) and report.added_total == 2
@@ -364,9 +448,13 @@ def test_distant_supervision_labels_none_pairs_from_graph_triples(sql_store):
 
 
 def test_training_run_reports_distant_supervision_from_the_store(data_dir, sql_store):
-    sql_store.upsert_entities([EntityRecord("lastfm:artist:5", "Artist", "Metallica"), EntityRecord("lastfm:tag:5", "Tag", "thrash metal")])
+    sql_store.upsert_entities(
+        [EntityRecord("lastfm:artist:5", "Artist", "Metallica"), EntityRecord("lastfm:tag:5", "Tag", "thrash metal")]
+    )
     sql_store.upsert_relations([RelationRecord("lastfm:artist:5", "HAS_TAG", "lastfm:tag:5")])
-    run = run_relation_training(tiny_config(epochs=1, distant_supervision=True), data_dir=data_dir, store=sql_store, save=False, progress=False)
+    run = run_relation_training(
+        tiny_config(epochs=1, distant_supervision=True), data_dir=data_dir, store=sql_store, save=False, progress=False
+    )
     report = run.datasets.report["distant_supervision"]
     assert report["enabled"] is True and report["gold_pairs_confirmed_by_graph"] == 1 and report["added"] == 0
     assert run.artifact is None
@@ -380,8 +468,22 @@ def test_markers_wrap_the_mentions_and_windows_stay_short():
     mentions = [MentionSpan(10, 21, "ARTIST"), MentionSpan(29, 36, "BAND"), MentionSpan(68, 81, "PLACE")]
     tokenised = tokenise(text, mentions)
     marked = mark_pair(tokenised, 1, 0, "BAND", "ARTIST")
-    assert marked.tokens[:10] == ("yesterday", "<T:ARTIST>", "john", "lennon", "</T>", "of", "the", "<H:BAND>", "beatles", "</H>")
-    assert marked.tokens[marked.head_marker_index] == "<H:BAND>" and marked.tokens[marked.tail_marker_index] == "<T:ARTIST>"
+    assert marked.tokens[:10] == (
+        "yesterday",
+        "<T:ARTIST>",
+        "john",
+        "lennon",
+        "</T>",
+        "of",
+        "the",
+        "<H:BAND>",
+        "beatles",
+        "</H>",
+    )
+    assert (
+        marked.tokens[marked.head_marker_index] == "<H:BAND>"
+        and marked.tokens[marked.tail_marker_index] == "<T:ARTIST>"
+    )
     short = mark_pair(tokenised, 0, 2, "ARTIST", "PLACE", max_tokens=12)
     assert len(short.tokens) <= 12 and short.tokens[0] == "<H:ARTIST>" and short.tokens[-1] == "</T>"
     assert mark_pair(tokenised, 0, 1, "ARTIST", "BAND", context_tokens=0).tokens[0] == "<H:ARTIST>"
@@ -433,7 +535,9 @@ def test_tiny_training_saves_reloads_and_predicts_with_correct_indices(data_dir,
         assert 0.0 < p.confidence <= 1.0
     assert [p.confidence for p in predictions] == sorted((p.confidence for p in predictions), reverse=True)
     # predict_many: same answers, in input order, whatever the batch size.
-    many = extractor.predict_many([(sentence, mentions), ("No mentions here .", []), (sentence, mentions)], batch_size=1)
+    many = extractor.predict_many(
+        [(sentence, mentions), ("No mentions here .", []), (sentence, mentions)], batch_size=1
+    )
     assert many[0] == predictions and many[1] == [] and many[2] == predictions
 
 
@@ -492,7 +596,11 @@ def test_baseline_trains_and_scores_the_same_pairs(data_dir):
 
 @pytest.mark.parametrize(
     "options, message",
-    [({"epochs": "0"}, "--epochs must be an integer of at least 1"), ({"epochs": "many"}, "--epochs"), ({"seed": "-1"}, "--seed")],
+    [
+        ({"epochs": "0"}, "--epochs must be an integer of at least 1"),
+        ({"epochs": "many"}, "--epochs"),
+        ({"seed": "-1"}, "--seed"),
+    ],
 )
 def test_command_rejects_bad_options_in_one_line(options, message):
     with pytest.raises(CommandError, match=message) as caught:
@@ -508,8 +616,18 @@ def test_command_rejects_a_missing_data_folder(tmp_path):
 def test_command_trains_prints_the_dev_table_and_saves(data_dir, tmp_path):
     out = StringIO()
     call_command(
-        "train_relations", "--epochs", "1", "--seed", "2", "--no-distant", "--no-progress",
-        "--data-dir", str(data_dir), "--output", str(tmp_path / "versions"), stdout=out,
+        "train_relations",
+        "--epochs",
+        "1",
+        "--seed",
+        "2",
+        "--no-distant",
+        "--no-progress",
+        "--data-dir",
+        str(data_dir),
+        "--output",
+        str(tmp_path / "versions"),
+        stdout=out,
     )
     text = out.getvalue()
     assert "BiLSTM" in text and "LogReg baseline" in text and "macro F1 (no NONE)" in text

@@ -3,12 +3,13 @@
 Training runs on a tiny synthetic music graph (a few dozen triples) for 2 epochs with 8-dimensional
 vectors, so each run takes about a second; results are shared per module where a test only reads them.
 """
+
 from __future__ import annotations
 
 import gzip
 import json
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 import torch
 from django.core.management import CommandError, call_command
 
+from core.errors import ConfigurationError, DataFileError, InvalidGraphDataError
 from kg.embeddings.artifacts import (
     ENTITY_EMBEDDINGS_FILE,
     MANIFEST_FILE,
@@ -39,7 +41,6 @@ from kg.embeddings.sources import (
 from kg.embeddings.training import build_model, export_embeddings, kge_train
 from kg.embeddings.triples import as_labeled_triples, deduplicated_split, split_labeled_triples
 from kg.stores.base import EntityRecord, RelationRecord
-from learning_platform.errors import ConfigurationError, DataFileError, InvalidGraphDataError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DBPEDIA_TINY = FIXTURES / "dbpedia_tiny"
@@ -152,14 +153,20 @@ def test_split_shares_id_maps_and_every_evaluated_entity_is_trained():
 
 
 def test_interactions_join_training_only():
-    interactions = np.asarray([("user:1", INTERACTION_RELATION, "artist:0"), ("user:2", INTERACTION_RELATION, "artist:5")], dtype=str)
-    split = split_labeled_triples(triples=music_graph(), ratios=(0.8, 0.1, 0.1), seed=3, extra_training_triples=interactions)
+    interactions = np.asarray(
+        [("user:1", INTERACTION_RELATION, "artist:0"), ("user:2", INTERACTION_RELATION, "artist:5")], dtype=str
+    )
+    split = split_labeled_triples(
+        triples=music_graph(), ratios=(0.8, 0.1, 0.1), seed=3, extra_training_triples=interactions
+    )
     interacts = split.relation_to_id[INTERACTION_RELATION]
     assert "user:1" in split.entity_to_id
     assert (split.training.mapped_triples[:, 1] == interacts).sum() == 2
     for part in (split.validation, split.testing):
         assert (part.mapped_triples[:, 1] != interacts).all()
-    assert split.training.num_triples + split.validation.num_triples + split.testing.num_triples == len(music_graph()) + 2
+    assert (
+        split.training.num_triples + split.validation.num_triples + split.testing.num_triples == len(music_graph()) + 2
+    )
 
 
 def test_too_small_or_empty_graphs_cannot_be_split():
@@ -209,7 +216,9 @@ def test_interactions_need_the_config_switch():
         kge_train(triples=music_graph(), config=tiny_config(), interaction_triples=interactions)
     with pytest.raises(ConfigurationError, match="no interaction triples were given"):
         kge_train(triples=music_graph(), config=tiny_config(include_interactions=True))
-    result = kge_train(triples=music_graph(), config=tiny_config(include_interactions=True, epochs=1), interaction_triples=interactions)
+    result = kge_train(
+        triples=music_graph(), config=tiny_config(include_interactions=True, epochs=1), interaction_triples=interactions
+    )
     assert "user:1" in result.entity_to_id and INTERACTION_RELATION in result.relation_to_id
 
 
@@ -245,7 +254,11 @@ def test_early_stopping_on_validation_runs_and_reports_epochs():
 
 def test_artifact_round_trip_is_identical(transe_result, tmp_path):
     path = save_kge_artifact(result=transe_result, directory=tmp_path)
-    assert path.parent == tmp_path and path.name.startswith("transe-") and path.name.endswith(transe_result.config.config_hash())
+    assert (
+        path.parent == tmp_path
+        and path.name.startswith("transe-")
+        and path.name.endswith(transe_result.config.config_hash())
+    )
     artifact = load_kge_artifact(path)
     assert artifact.config == transe_result.config
     assert artifact.entity_to_id == transe_result.entity_to_id
@@ -263,7 +276,7 @@ def test_artifact_round_trip_is_identical(transe_result, tmp_path):
 def test_latest_artifact_picks_the_newest_of_that_model(transe_result, tmp_path):
     with pytest.raises(DataFileError, match="No transe embedding artifact yet.*train_kge --model transe"):
         latest_artifact("transe", directory=tmp_path)
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     older = save_kge_artifact(result=transe_result, directory=tmp_path, now=start)
     newer = save_kge_artifact(result=transe_result, directory=tmp_path, now=start + timedelta(hours=1))
     (tmp_path / ".transe-ignored.partial-1").mkdir()
@@ -334,11 +347,17 @@ def test_dbpedia_deduplicated_split_drops_triples_training_already_implies():
     relations = {v: k for k, v in split.relation_to_id.items()}
 
     def labeled(part):
-        return {(labels[h].rsplit("/", 1)[1], relations[r].rsplit("/", 1)[1], labels[t].rsplit("/", 1)[1]) for h, r, t in part.mapped_triples.tolist()}
+        return {
+            (labels[h].rsplit("/", 1)[1], relations[r].rsplit("/", 1)[1], labels[t].rsplit("/", 1)[1])
+            for h, r, t in part.mapped_triples.tolist()
+        }
 
     # Per_Gessle associatedMusicalArtist Roxette: same pair as associatedBand in training; ABBA genre Disco: verbatim.
     # The repeated Björn_Ulvaeus line was already collapsed when the split was built.
-    assert labeled(split.testing) == {("Björn_Ulvaeus", "genre", "Pop_music"), ("Roxette", "recordLabel", "Polar_Music")}
+    assert labeled(split.testing) == {
+        ("Björn_Ulvaeus", "genre", "Pop_music"),
+        ("Roxette", "recordLabel", "Polar_Music"),
+    }
     assert labeled(split.validation) == {("Marie_Fredriksson", "genre", "Pop_rock")}
     assert split.dropped["testing_pair_in_training"] == 2
     assert split.dropped["testing_verbatim_in_training"] == 1
@@ -358,7 +377,10 @@ GOOD_LINE = f'<{RESOURCE}ABBA>\t"<{ONTOLOGY}genre>"\t<{RESOURCE}Disco>'
 @pytest.mark.parametrize(
     ("bad_line", "message"),
     [
-        (f"<{RESOURCE}ABBA>\t<{ONTOLOGY}genre>\t<{RESOURCE}Disco>", "predicate must be an IRI in angle brackets wrapped in double quotes"),
+        (
+            f"<{RESOURCE}ABBA>\t<{ONTOLOGY}genre>\t<{RESOURCE}Disco>",
+            "predicate must be an IRI in angle brackets wrapped in double quotes",
+        ),
         (f'<{RESOURCE}ABBA>\t"<{ONTOLOGY}genre>"', "expected 3 tab-separated fields"),
         (f'{RESOURCE}ABBA\t"<{ONTOLOGY}genre>"\t<{RESOURCE}Disco>', "subject must be an IRI"),
         (f'<{RESOURCE}ABBA>\t"<{ONTOLOGY}genre>"\t<{RESOURCE}Disco music>', "object must be an IRI"),
@@ -388,7 +410,10 @@ def test_missing_or_broken_dbpedia_files_are_clear_errors(tmp_path):
 def test_kgcn_reader_keeps_labels_and_handles_crlf(tmp_path):
     path = tmp_path / "kg.txt"
     path.write_bytes(b"2086\tmusic.artist.origin\t3846\r\n1601\tfilm.actor.film\t3847\r\n")
-    assert read_kgcn_triples(path).tolist() == [["2086", "music.artist.origin", "3846"], ["1601", "film.actor.film", "3847"]]
+    assert read_kgcn_triples(path).tolist() == [
+        ["2086", "music.artist.origin", "3846"],
+        ["1601", "film.actor.film", "3847"],
+    ]
     path.write_bytes(b"2086\tmusic.artist.origin\t3846\r\n1601\t\t3847\r\n")
     with pytest.raises(DataFileError, match=r"kg.txt:2: empty head, relation or tail"):
         read_kgcn_triples(path)
@@ -414,8 +439,22 @@ def test_triples_from_store_streams_every_relation(sql_store):
 
 def test_train_kge_command_saves_an_artifact(sql_store, tmp_path, capsys):
     _fill_store(sql_store, music_graph())
-    call_command("train_kge", "--model", "transe", "--epochs", "1", "--dim", "8", "--seed", "5", "--backend", "sql",
-                 "--output-dir", str(tmp_path), "--no-progress")
+    call_command(
+        "train_kge",
+        "--model",
+        "transe",
+        "--epochs",
+        "1",
+        "--dim",
+        "8",
+        "--seed",
+        "5",
+        "--backend",
+        "sql",
+        "--output-dir",
+        str(tmp_path),
+        "--no-progress",
+    )
     output = capsys.readouterr().out
     assert "MRR" in output and "Hits@10" in output
     artifact = load_kge_artifact(latest_artifact("transe", directory=tmp_path))
@@ -425,10 +464,12 @@ def test_train_kge_command_saves_an_artifact(sql_store, tmp_path, capsys):
 
 
 def _listen(*, listener_lastfm_id: int, artist_lastfm_id: int, entity_id: str):
-    from learning_platform.catalog.models import Artist, Listen, Listener
+    from catalog.models import Artist, Listen, Listener
 
     listener, _ = Listener.objects.get_or_create(lastfm_id=listener_lastfm_id)
-    artist, _ = Artist.objects.get_or_create(lastfm_id=artist_lastfm_id, defaults={"name": entity_id, "entity_id": entity_id})
+    artist, _ = Artist.objects.get_or_create(
+        lastfm_id=artist_lastfm_id, defaults={"name": entity_id, "entity_id": entity_id}
+    )
     Listen.objects.create(listener=listener, artist=artist, play_count=3)
     return listener
 
@@ -448,11 +489,37 @@ def test_interaction_triples_come_from_catalog_listens(db):
 def test_train_kge_command_with_interactions(sql_store, tmp_path):
     _fill_store(sql_store, music_graph())
     with pytest.raises(CommandError, match="needs listening data.*load_lastfm"):
-        call_command("train_kge", "--model", "transe", "--epochs", "1", "--dim", "8", "--include-interactions",
-                     "--backend", "sql", "--output-dir", str(tmp_path), "--no-progress")
+        call_command(
+            "train_kge",
+            "--model",
+            "transe",
+            "--epochs",
+            "1",
+            "--dim",
+            "8",
+            "--include-interactions",
+            "--backend",
+            "sql",
+            "--output-dir",
+            str(tmp_path),
+            "--no-progress",
+        )
     listener = _listen(listener_lastfm_id=10, artist_lastfm_id=1, entity_id="artist:1")
-    call_command("train_kge", "--model", "transe", "--epochs", "1", "--dim", "8", "--include-interactions",
-                 "--backend", "sql", "--output-dir", str(tmp_path), "--no-progress")
+    call_command(
+        "train_kge",
+        "--model",
+        "transe",
+        "--epochs",
+        "1",
+        "--dim",
+        "8",
+        "--include-interactions",
+        "--backend",
+        "sql",
+        "--output-dir",
+        str(tmp_path),
+        "--no-progress",
+    )
     artifact = load_kge_artifact(latest_artifact("transe", directory=tmp_path))
     assert artifact.config.include_interactions is True
     assert f"user:{listener.pk}" in artifact.entity_to_id
@@ -461,7 +528,9 @@ def test_train_kge_command_with_interactions(sql_store, tmp_path):
 
 def test_train_kge_command_on_empty_graph_says_to_load_first(sql_store, tmp_path):
     with pytest.raises(CommandError, match="empty; run `python manage.py load_lastfm` first"):
-        call_command("train_kge", "--model", "complex", "--backend", "sql", "--output-dir", str(tmp_path), "--no-progress")
+        call_command(
+            "train_kge", "--model", "complex", "--backend", "sql", "--output-dir", str(tmp_path), "--no-progress"
+        )
     assert not list(tmp_path.iterdir())
 
 

@@ -3,6 +3,7 @@
 A tiny music graph (the one of ``test_embeddings``) is trained for 2 epochs with 8-dimensional vectors,
 saved, then grown by a few facts (a new artist, a new relation type) and refreshed from the saved artifact.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from core.errors import ConfigurationError, DataFileError
 from kg.embeddings.artifacts import (
     MANIFEST_FILE,
     SPLIT_FILE,
@@ -32,8 +34,6 @@ from kg.embeddings.warm_start import (
     warm_start_split,
 )
 from kg.stores.base import EntityRecord, RelationRecord
-from learning_platform.errors import ConfigurationError, DataFileError
-
 from tests.kg.test_embeddings import music_graph, tiny_config
 
 NEW_FACTS = [
@@ -65,15 +65,25 @@ def test_extended_id_map_keeps_old_ids_and_appends_new_labels_sorted():
 def test_artifacts_store_their_split_with_a_checksum(parent):
     parts = load_kge_split(parent)
     sizes = parent.metrics["split"]
-    assert [len(parts[p]) for p in ("training", "validation", "testing")] == [sizes["training"], sizes["validation"], sizes["testing"]]
+    assert [len(parts[p]) for p in ("training", "validation", "testing")] == [
+        sizes["training"],
+        sizes["validation"],
+        sizes["testing"],
+    ]
     assert SPLIT_FILE in parent.manifest["sha256"]
 
 
 def test_warm_split_keeps_the_parents_evaluation_triples_and_counts_the_change(parent):
     split, change = warm_start_split(parent=parent, triples=grown_graph()[5:], ratios=(0.8, 0.1, 0.1), seed=7)
     assert change.to_dict() == {
-        "parent_entities": 30, "parent_relations": 3, "parent_triples": 72,
-        "new_entities": 2, "new_relations": 1, "new_triples": 6, "removed_triples": 5, "entities_without_triples": 0,
+        "parent_entities": 30,
+        "parent_relations": 3,
+        "parent_triples": 72,
+        "new_entities": 2,
+        "new_relations": 1,
+        "new_triples": 6,
+        "removed_triples": 5,
+        "entities_without_triples": 0,
     }
     assert change.changed
     # old ids unchanged, new ones appended
@@ -108,7 +118,9 @@ def test_warm_split_keeps_the_parents_evaluation_triples_and_counts_the_change(p
 def test_zero_epochs_keep_every_old_vector_and_initialise_the_new_ones(parent):
     config = refresh_config(parent)
     split, _ = warm_start_split(parent=parent, triples=grown_graph(), ratios=config.split_ratios, seed=config.seed)
-    model = build_model(config=config, num_entities=split.training.num_entities, num_relations=split.training.num_relations)
+    model = build_model(
+        config=config, num_entities=split.training.num_entities, num_relations=split.training.num_relations
+    )
     KgeWarmStart.from_artifact(parent).apply_(model)
     entities, relations = export_embeddings(model)
     n_entities, n_relations = len(parent.entity_to_id), len(parent.relation_to_id)
@@ -116,10 +128,14 @@ def test_zero_epochs_keep_every_old_vector_and_initialise_the_new_ones(parent):
     tolerance = 1e-6 if parent.config.spec.alias == "transe" else 0.0
     np.testing.assert_allclose(entities[:n_entities], parent.entity_embeddings, rtol=0, atol=tolerance)
     np.testing.assert_allclose(relations[:n_relations], parent.relation_embeddings, rtol=0, atol=tolerance)
-    assert entities.shape == (n_entities + 2, parent.entity_embeddings.shape[1]) and relations.shape[0] == n_relations + 1
+    assert (
+        entities.shape == (n_entities + 2, parent.entity_embeddings.shape[1]) and relations.shape[0] == n_relations + 1
+    )
     assert np.isfinite(entities).all() and np.abs(entities[n_entities:]).sum(axis=1).min() > 0
     model.reset_parameters_()  # what PyKEEN's training loop does first: the warm start survives it
-    np.testing.assert_allclose(export_embeddings(model)[0][:n_entities], parent.entity_embeddings, rtol=0, atol=tolerance)
+    np.testing.assert_allclose(
+        export_embeddings(model)[0][:n_entities], parent.entity_embeddings, rtol=0, atol=tolerance
+    )
 
 
 def test_refresh_trains_few_epochs_evaluates_and_saves_its_lineage(parent, tmp_path):
@@ -191,9 +207,25 @@ def test_train_kge_from_checkpoint_refreshes_the_latest_artifact(sql_store, tmp_
         call_command("train_kge", "--backend", "sql", "--output-dir", str(tmp_path), "--no-progress")
     _fill_store(sql_store, music_graph())
     with pytest.raises(CommandError, match="No embedding artifact yet"):
-        call_command("train_kge", "--from-checkpoint", "--backend", "sql", "--output-dir", str(tmp_path), "--no-progress")
-    call_command("train_kge", "--model", "transe", "--epochs", "2", "--dim", "8", "--seed", "5", "--backend", "sql",
-                 "--output-dir", str(tmp_path), "--no-progress")
+        call_command(
+            "train_kge", "--from-checkpoint", "--backend", "sql", "--output-dir", str(tmp_path), "--no-progress"
+        )
+    call_command(
+        "train_kge",
+        "--model",
+        "transe",
+        "--epochs",
+        "2",
+        "--dim",
+        "8",
+        "--seed",
+        "5",
+        "--backend",
+        "sql",
+        "--output-dir",
+        str(tmp_path),
+        "--no-progress",
+    )
     parent = latest_artifact("transe", directory=tmp_path)
     capsys.readouterr()
 
@@ -207,13 +239,43 @@ def test_train_kge_from_checkpoint_refreshes_the_latest_artifact(sql_store, tmp_
     assert child.config.seed == 5 and "artist:24" in child.entity_to_id
 
     # by directory name, with an explicit budget; a refresh cannot change the dimension or the model
-    call_command("train_kge", "--from-checkpoint", parent.name, "--epochs", "2", "--backend", "sql",
-                 "--output-dir", str(tmp_path), "--no-progress")
+    call_command(
+        "train_kge",
+        "--from-checkpoint",
+        parent.name,
+        "--epochs",
+        "2",
+        "--backend",
+        "sql",
+        "--output-dir",
+        str(tmp_path),
+        "--no-progress",
+    )
     assert load_kge_artifact(list_kge_artifacts("transe", directory=tmp_path)[-1]).config.epochs == 2
     with pytest.raises(CommandError, match="--dim cannot change"):
-        call_command("train_kge", "--from-checkpoint", "--dim", "16", "--backend", "sql", "--output-dir", str(tmp_path), "--no-progress")
+        call_command(
+            "train_kge",
+            "--from-checkpoint",
+            "--dim",
+            "16",
+            "--backend",
+            "sql",
+            "--output-dir",
+            str(tmp_path),
+            "--no-progress",
+        )
     with pytest.raises(CommandError, match="does not match the checkpoint"):
-        call_command("train_kge", "--from-checkpoint", parent.name, "--model", "complex", "--backend", "sql",
-                     "--output-dir", str(tmp_path), "--no-progress")
+        call_command(
+            "train_kge",
+            "--from-checkpoint",
+            parent.name,
+            "--model",
+            "complex",
+            "--backend",
+            "sql",
+            "--output-dir",
+            str(tmp_path),
+            "--no-progress",
+        )
     with pytest.raises(CommandError, match="KGE artifact directory not found"):
         call_command("train_kge", "--from-checkpoint", str(tmp_path / "nothing"), "--backend", "sql", "--no-progress")

@@ -4,20 +4,21 @@ The shared behaviour lives in ``test_store_contract.py``; these tests look at th
 second, raw driver to check what the store really wrote, and at the error a user sees when the
 server is down, the password is wrong or the database does not exist.
 """
+
 from __future__ import annotations
 
 import pytest
 from neo4j import GraphDatabase
 from neo4j.exceptions import ConstraintError
 
-from kg.stores import EntityRecord, RelationRecord
-from kg.stores.neo4j import Neo4jGraphStore
-from learning_platform.errors import (
+from core.errors import (
     ConfigurationError,
     InvalidGraphDataError,
     StoreUnavailableError,
     UnknownEntityError,
 )
+from kg.stores import EntityRecord, RelationRecord
+from kg.stores.neo4j import Neo4jGraphStore
 
 needs_neo4j = pytest.mark.neo4j
 
@@ -46,7 +47,10 @@ def store_for(neo4j_server, **overrides) -> Neo4jGraphStore:
 
 @needs_neo4j
 def test_first_use_creates_the_unique_id_constraint_and_search_index(neo4j_store, neo4j_server, raw_driver):
-    for row in run(raw_driver, "SHOW CONSTRAINTS YIELD name, labelsOrTypes, properties WHERE labelsOrTypes = ['Entity'] AND properties = ['id'] RETURN name"):
+    for row in run(
+        raw_driver,
+        "SHOW CONSTRAINTS YIELD name, labelsOrTypes, properties WHERE labelsOrTypes = ['Entity'] AND properties = ['id'] RETURN name",
+    ):
         run(raw_driver, "DROP CONSTRAINT $name", name=row["name"])
     run(raw_driver, "DROP INDEX entity_name_lower IF EXISTS")
 
@@ -79,7 +83,10 @@ def test_type_label_follows_type_changes(neo4j_store, raw_driver):
 def test_an_entity_typed_entity_keeps_the_base_label_when_retyped(neo4j_store, raw_driver):
     neo4j_store.upsert_entities([EntityRecord(id="x:1", type="Entity", name="Thing")])
     neo4j_store.upsert_entities([EntityRecord(id="x:1", type="Concept", name="Thing")])
-    assert set(run(raw_driver, "MATCH (n {id: 'x:1'}) RETURN labels(n) AS labels")[0]["labels"]) == {"Entity", "Concept"}
+    assert set(run(raw_driver, "MATCH (n {id: 'x:1'}) RETURN labels(n) AS labels")[0]["labels"]) == {
+        "Entity",
+        "Concept",
+    }
     assert neo4j_store.get_entity("x:1").type == "Concept"
 
 
@@ -87,17 +94,23 @@ def test_an_entity_typed_entity_keeps_the_base_label_when_retyped(neo4j_store, r
 def test_stored_shape_uses_real_relationship_types_and_json_properties(neo4j_store, raw_driver):
     neo4j_store.upsert_entities(
         [
-            EntityRecord(id="a:1", type="Artist", name="Björk", aliases=("Bjork",), properties={"era": {"start": 1993}}),
+            EntityRecord(
+                id="a:1", type="Artist", name="Björk", aliases=("Bjork",), properties={"era": {"start": 1993}}
+            ),
             EntityRecord(id="t:1", type="Tag", name="Art Pop"),
         ]
     )
-    neo4j_store.upsert_relations([RelationRecord(head="a:1", type="HAS_TAG", tail="t:1", source="lastfm", confidence=0.7)])
+    neo4j_store.upsert_relations(
+        [RelationRecord(head="a:1", type="HAS_TAG", tail="t:1", source="lastfm", confidence=0.7)]
+    )
 
     node = run(raw_driver, "MATCH (n:Entity {id: 'a:1'}) RETURN n {.*} AS n")[0]["n"]
     assert node["search_keys"] == ["björk", "bjork"]
     assert node["name_lower"] == "björk"
     assert node["properties_json"] == '{"era":{"start":1993}}'
-    edge = run(raw_driver, "MATCH (:Entity {id: 'a:1'})-[r]->(:Entity {id: 't:1'}) RETURN type(r) AS type, r.source AS source")
+    edge = run(
+        raw_driver, "MATCH (:Entity {id: 'a:1'})-[r]->(:Entity {id: 't:1'}) RETURN type(r) AS type, r.source AS source"
+    )
     assert edge == [{"type": "HAS_TAG", "source": "lastfm"}]
     # The driver's DateTime comes back as an aware Python datetime.
     assert neo4j_store.get_relation("a:1", "HAS_TAG", "t:1").created_at.tzinfo is not None
@@ -109,8 +122,14 @@ def test_stored_shape_uses_real_relationship_types_and_json_properties(neo4j_sto
 @needs_neo4j
 def test_relation_batch_with_a_missing_entity_rolls_back_only_that_batch(neo4j_store):
     neo4j_store.upsert_entities([EntityRecord(id=f"t:{i}", type="Tag", name=f"tag {i}") for i in range(4)])
-    good_batch = [RelationRecord(head="t:0", type="BROADER", tail="t:1"), RelationRecord(head="t:1", type="BROADER", tail="t:2")]
-    bad_batch = [RelationRecord(head="t:2", type="BROADER", tail="t:3"), RelationRecord(head="t:3", type="BROADER", tail="t:ghost")]
+    good_batch = [
+        RelationRecord(head="t:0", type="BROADER", tail="t:1"),
+        RelationRecord(head="t:1", type="BROADER", tail="t:2"),
+    ]
+    bad_batch = [
+        RelationRecord(head="t:2", type="BROADER", tail="t:3"),
+        RelationRecord(head="t:3", type="BROADER", tail="t:ghost"),
+    ]
 
     with pytest.raises(UnknownEntityError) as info:
         neo4j_store.upsert_relations(good_batch + bad_batch, batch_size=2)
@@ -134,7 +153,9 @@ def test_missing_entity_error_names_at_most_ten_ids(neo4j_store):
 
 @needs_neo4j
 def test_lookups_by_a_malformed_type_find_nothing_and_touch_nothing(neo4j_store):
-    neo4j_store.upsert_entities([EntityRecord(id="a", type="Tag", name="a"), EntityRecord(id="b", type="Tag", name="b")])
+    neo4j_store.upsert_entities(
+        [EntityRecord(id="a", type="Tag", name="a"), EntityRecord(id="b", type="Tag", name="b")]
+    )
     neo4j_store.upsert_relations([RelationRecord(head="a", type="HAS_TAG", tail="b")])
     assert neo4j_store.get_relation("a", "has tag", "b") is None
     assert neo4j_store.delete_relation("a", "HAS_TAG`]->() DETACH DELETE n //", "b") is False
@@ -163,7 +184,7 @@ def test_entities_the_sql_store_would_refuse_are_refused_here_too(neo4j_store, b
 def test_streams_page_correctly_when_ids_sort_differently_in_utf16(neo4j_store):
     # U+FFFF sorts before U+1F600 by code point (the index, Python, the sql store) but after it in
     # UTF-16 (Cypher's runtime comparison); pages must neither skip nor repeat across that boundary.
-    ids = ["Z", "a", "ab", "é", "\ue000", "\uffff", "\U0001F600", "\U0001F600x"]
+    ids = ["Z", "a", "ab", "é", "\ue000", "\uffff", "\U0001f600", "\U0001f600x"]
     neo4j_store.upsert_entities([EntityRecord(id=i, type="Tag", name=f"tag {n}") for n, i in enumerate(ids)])
     relations = [RelationRecord(head=h, type=t, tail=tl) for h in ids for tl in ids[:4] for t in ("A", "B") if h != tl]
     neo4j_store.upsert_relations(relations)
@@ -241,14 +262,24 @@ def test_merging_several_duplicates_folds_edges_between_them_and_keeps_the_stron
     neo4j_store.upsert_entities(
         [
             EntityRecord(id="a:keep", type="Artist", name="The Beatles", aliases=("Beatles",)),
-            EntityRecord(id="a:dup1", type="Artist", name="beatles", aliases=("Fab Four",), properties={"formed": 1960}),
-            EntityRecord(id="a:dup2", type="Artist", name="The Beatles (band)", aliases=("fab four",), properties={"formed": 1957}),
+            EntityRecord(
+                id="a:dup1", type="Artist", name="beatles", aliases=("Fab Four",), properties={"formed": 1960}
+            ),
+            EntityRecord(
+                id="a:dup2",
+                type="Artist",
+                name="The Beatles (band)",
+                aliases=("fab four",),
+                properties={"formed": 1957},
+            ),
             EntityRecord(id="t:rock", type="Tag", name="rock"),
         ]
     )
     neo4j_store.upsert_relations(
         [
-            RelationRecord(head="a:dup1", type="HAS_TAG", tail="t:rock", source="lastfm", confidence=0.3, properties={"count": 3}),
+            RelationRecord(
+                head="a:dup1", type="HAS_TAG", tail="t:rock", source="lastfm", confidence=0.3, properties={"count": 3}
+            ),
             RelationRecord(head="a:dup2", type="HAS_TAG", tail="t:rock", source="curator", confidence=0.9),
             RelationRecord(head="a:dup1", type="SAME_AS", tail="a:dup2"),  # between duplicates: dropped
             RelationRecord(head="a:dup2", type="SAME_AS", tail="a:dup2"),  # self-loop of a duplicate: dropped
@@ -270,7 +301,9 @@ def test_merging_several_duplicates_folds_edges_between_them_and_keeps_the_stron
 
 @needs_neo4j
 def test_merge_ids_must_be_a_list(neo4j_store):
-    neo4j_store.upsert_entities([EntityRecord(id="a:1", type="Artist", name="x"), EntityRecord(id="a:2", type="Artist", name="y")])
+    neo4j_store.upsert_entities(
+        [EntityRecord(id="a:1", type="Artist", name="x"), EntityRecord(id="a:2", type="Artist", name="y")]
+    )
     with pytest.raises(InvalidGraphDataError, match="list of entity ids"):
         neo4j_store.merge_entities(keep_id="a:1", merge_ids="a:2")
     assert neo4j_store.stats().entities == 2

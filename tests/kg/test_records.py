@@ -4,10 +4,12 @@ Why on its own: loaders validate every record before the first batch is written,
 must catch everything a backend would refuse (NUL characters, names too long to index, properties
 that are not JSON) without a database. The stores' own tests check that they use the same rules.
 """
+
 from __future__ import annotations
 
 import pytest
 
+from core.errors import InvalidGraphDataError
 from kg.stores.base import (
     MAX_NAME_LENGTH,
     EntityRecord,
@@ -20,7 +22,6 @@ from kg.stores.base import (
     require_record_iterable,
     type_filter,
 )
-from learning_platform.errors import InvalidGraphDataError
 
 
 def entity(**overrides) -> EntityRecord:
@@ -48,7 +49,10 @@ def test_valid_records_are_returned_unchanged():
         (entity(aliases=("MU\x00SE",)), "alias contains a NUL character"),
         (entity(properties={"note": "a\x00b"}), "a property value contains a NUL character"),
         (entity(properties={"nested": {"k\x00": 1}}), "a property value contains a NUL character"),
-        (entity(name="x" * (MAX_NAME_LENGTH + 1)), f"name is {MAX_NAME_LENGTH + 1} characters long; at most {MAX_NAME_LENGTH}"),
+        (
+            entity(name="x" * (MAX_NAME_LENGTH + 1)),
+            f"name is {MAX_NAME_LENGTH + 1} characters long; at most {MAX_NAME_LENGTH}",
+        ),
         (entity(aliases=("ok", "y" * (MAX_NAME_LENGTH + 1))), f"alias is .* at most {MAX_NAME_LENGTH}"),
         (entity(properties={"tags": {"a", "b"}}), "Entity 'a:1': properties must be JSON data"),
         (entity(properties={"when": object()}), "properties must be JSON data"),
@@ -63,9 +67,24 @@ def test_valid_records_are_returned_unchanged():
         (entity(type="artist"), "must be a capitalised word"),
     ],
     ids=[
-        "nul-id", "nul-name", "nul-alias", "nul-property", "nul-nested-key", "long-name", "long-alias",
-        "set-property", "object-property", "nan-property", "inf-property", "mixed-keys", "list-properties",
-        "string-aliases", "bytes-aliases", "set-aliases", "non-string-alias", "lower-case-type",
+        "nul-id",
+        "nul-name",
+        "nul-alias",
+        "nul-property",
+        "nul-nested-key",
+        "long-name",
+        "long-alias",
+        "set-property",
+        "object-property",
+        "nan-property",
+        "inf-property",
+        "mixed-keys",
+        "list-properties",
+        "string-aliases",
+        "bytes-aliases",
+        "set-aliases",
+        "non-string-alias",
+        "lower-case-type",
     ],
 )
 def test_bad_entities_are_refused_with_what_to_fix(record, message):
@@ -80,12 +99,24 @@ def test_bad_entities_are_refused_with_what_to_fix(record, message):
         (relation(tail="a:\x002"), "tail contains a NUL character"),
         (relation(source="last\x00fm"), "source contains a NUL character"),
         (relation(properties={"note": "\x00"}), "a property value contains a NUL character"),
-        (relation(properties={"when": object()}), r"Relation \('a:1', 'SIMILAR_TO', 'a:2'\): properties must be JSON data"),
+        (
+            relation(properties={"when": object()}),
+            r"Relation \('a:1', 'SIMILAR_TO', 'a:2'\): properties must be JSON data",
+        ),
         (relation(properties={"weight": float("nan")}), "properties must be JSON data"),
         (relation(confidence=float("nan")), "confidence must be a number between 0 and 1"),
         (relation(type="similar"), "upper snake case"),
     ],
-    ids=["nul-head", "nul-tail", "nul-source", "nul-property", "object-property", "nan-property", "nan-confidence", "lower-type"],
+    ids=[
+        "nul-head",
+        "nul-tail",
+        "nul-source",
+        "nul-property",
+        "object-property",
+        "nan-property",
+        "nan-confidence",
+        "lower-type",
+    ],
 )
 def test_bad_relations_are_refused_with_what_to_fix(record, message):
     with pytest.raises(InvalidGraphDataError, match=message):
@@ -94,7 +125,9 @@ def test_bad_relations_are_refused_with_what_to_fix(record, message):
 
 def test_canonical_properties_json_is_sorted_and_compact():
     # The Neo4j store keeps this exact string and compares it to decide "changed": its format is stable.
-    assert canonical_properties_json({"b": 1, "a": [1, "é"], "c": None}, owner="x") == '{"a":[1,"\\u00e9"],"b":1,"c":null}'
+    assert (
+        canonical_properties_json({"b": 1, "a": [1, "é"], "c": None}, owner="x") == '{"a":[1,"\\u00e9"],"b":1,"c":null}'
+    )
     with pytest.raises(InvalidGraphDataError, match=r"\] Entity 'a:1': properties must be JSON data"):
         canonical_properties_json({"x": float("nan")}, owner="Entity 'a:1'")
 
@@ -112,7 +145,9 @@ def test_require_record_checks_the_class_then_validates():
 
 def test_a_single_record_or_string_is_refused_where_an_iterable_is_expected():
     require_record_iterable([entity()], EntityRecord, "upsert_entities")
-    with pytest.raises(InvalidGraphDataError, match="upsert_entities expects an iterable of EntityRecord, not one EntityRecord"):
+    with pytest.raises(
+        InvalidGraphDataError, match="upsert_entities expects an iterable of EntityRecord, not one EntityRecord"
+    ):
         require_record_iterable(entity(), EntityRecord, "upsert_entities")
     with pytest.raises(InvalidGraphDataError, match="not one str"):
         require_record_iterable("a:1", RelationRecord, "upsert_relations")

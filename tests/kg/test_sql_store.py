@@ -3,20 +3,22 @@
 The shared behaviour of every backend lives in ``test_store_contract.py``; these tests look under
 the hood (alias rows, timestamps, database constraints, nesting in a caller's transaction).
 """
+
 from __future__ import annotations
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from kg.models import Entity, EntityAlias, Relation
-from kg.stores import EntityRecord, RelationRecord, get_store
-from kg.stores.sql import MAX_NAME_LENGTH, SqlGraphStore
-from learning_platform.errors import (
+from core.errors import (
     ConfigurationError,
     InvalidGraphDataError,
     StoreUnavailableError,
     UnknownEntityError,
 )
+from kg.models import Entity, EntityAlias, Relation
+from kg.stores import EntityRecord, RelationRecord, get_store
+from kg.stores.base import MAX_NAME_LENGTH
+from kg.stores.sql import SqlGraphStore
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +124,9 @@ def test_database_rejects_rows_that_bypass_the_store(sql_store):
     with pytest.raises(IntegrityError), transaction.atomic():
         EntityAlias.objects.create(entity_id="a:1", alias_lower="")
     with pytest.raises(IntegrityError), transaction.atomic():
-        EntityAlias.objects.bulk_create([EntityAlias(entity_id="a:1", alias_lower="x"), EntityAlias(entity_id="a:1", alias_lower="x")])
+        EntityAlias.objects.bulk_create(
+            [EntityAlias(entity_id="a:1", alias_lower="x"), EntityAlias(entity_id="a:1", alias_lower="x")]
+        )
     with pytest.raises(IntegrityError), transaction.atomic():
         Relation.objects.create(head_id="a:1", type="SIMILAR_TO", tail_id="a:missing")
         connection.check_constraints()  # foreign keys are checked at commit; force the check here
@@ -152,7 +156,12 @@ def test_store_nests_inside_a_callers_transaction(sql_store):
 def test_a_failing_batch_leaves_earlier_batches_and_writes_nothing_itself(sql_store):
     with pytest.raises(InvalidGraphDataError, match="'a:bad'"):
         sql_store.upsert_entities(
-            [artist("a:1", "One"), artist("a:2", "Two"), artist("a:3", "Three"), EntityRecord(id="a:bad", type="bad type", name="x")],
+            [
+                artist("a:1", "One"),
+                artist("a:2", "Two"),
+                artist("a:3", "Three"),
+                EntityRecord(id="a:bad", type="bad type", name="x"),
+            ],
             batch_size=2,
         )
     assert sorted(Entity.objects.values_list("pk", flat=True)) == ["a:1", "a:2"]
@@ -160,13 +169,17 @@ def test_a_failing_batch_leaves_earlier_batches_and_writes_nothing_itself(sql_st
 
 def test_large_batches_are_split_below_the_bound_parameter_limit(sql_store):
     # SQLite binds at most 999 values per query; a 1,200-record batch must still be one atomic write.
-    entities = [EntityRecord(id=f"t:{i:04d}", type="Tag", name=f"tag {i}", aliases=(f"alias {i}",)) for i in range(1200)]
+    entities = [
+        EntityRecord(id=f"t:{i:04d}", type="Tag", name=f"tag {i}", aliases=(f"alias {i}",)) for i in range(1200)
+    ]
     assert sql_store.upsert_entities(entities, batch_size=1200).created == 1200
     relations = [rel(f"t:{i:04d}", "BROADER", f"t:{(i + 1) % 1200:04d}") for i in range(1200)]
     assert sql_store.upsert_relations(relations, batch_size=1200).created == 1200
     assert sql_store.upsert_relations(relations, batch_size=1200).unchanged == 1200
     with pytest.raises(UnknownEntityError, match=r"12 unknown entities \('x:00', .* and 2 more\)"):
-        sql_store.upsert_relations(relations + [rel("t:0000", "BROADER", f"x:{i:02d}") for i in range(12)], batch_size=2000)
+        sql_store.upsert_relations(
+            relations + [rel("t:0000", "BROADER", f"x:{i:02d}") for i in range(12)], batch_size=2000
+        )
     assert Relation.objects.count() == 1200
 
 
@@ -185,7 +198,16 @@ def test_large_batches_are_split_below_the_bound_parameter_limit(sql_store):
         (EntityRecord(id="a:1", type="Artist", name="x", aliases="Muse"), "aliases must be a list or tuple"),  # type: ignore[arg-type]
         ({"id": "a:1", "type": "Artist", "name": "x"}, "expects EntityRecord items"),
     ],
-    ids=["set-property", "nan-property", "nul-property", "nul-name", "long-name", "long-alias", "string-aliases", "dict-item"],
+    ids=[
+        "set-property",
+        "nan-property",
+        "nul-property",
+        "nul-name",
+        "long-name",
+        "long-alias",
+        "string-aliases",
+        "dict-item",
+    ],
 )
 def test_unstorable_entities_are_rejected_with_a_clear_message(sql_store, record, message):
     with pytest.raises(InvalidGraphDataError, match=message):
@@ -220,7 +242,9 @@ def test_bad_read_arguments_are_explained(sql_store):
 
 
 def test_merge_keeps_the_stronger_duplicate_edge_and_fills_its_properties(sql_store):
-    sql_store.upsert_entities([artist("a:1", "Muse"), artist("a:2", "MUSE", "Muse UK"), artist("a:3", "muse (band)"), artist("t:x", "x")])
+    sql_store.upsert_entities(
+        [artist("a:1", "Muse"), artist("a:2", "MUSE", "Muse UK"), artist("a:3", "muse (band)"), artist("t:x", "x")]
+    )
     sql_store.upsert_relations(
         [
             rel("a:1", "HAS_TAG", "t:x", source="lastfm", confidence=0.9, properties={"count": 3}),
@@ -233,7 +257,11 @@ def test_merge_keeps_the_stronger_duplicate_edge_and_fills_its_properties(sql_st
     kept = sql_store.merge_entities(keep_id="a:1", merge_ids=["a:2", "a:3", "a:2"])
     assert kept.aliases == ("Muse UK", "muse (band)")  # "MUSE" equals the kept name case-insensitively
     edge = sql_store.get_relation("a:1", "HAS_TAG", "t:x")
-    assert (edge.source, edge.confidence, dict(edge.properties)) == ("ner", pytest.approx(0.95), {"count": 3, "lang": "en"})
+    assert (edge.source, edge.confidence, dict(edge.properties)) == (
+        "ner",
+        pytest.approx(0.95),
+        {"count": 3, "lang": "en"},
+    )
     assert edge.created_at == created_at
     assert sql_store.stats().relations == 1
     assert set(Entity.objects.values_list("pk", flat=True)) == {"a:1", "t:x"}
@@ -246,7 +274,9 @@ def test_ids_are_ordered_by_code_point_on_every_database(sql_store):
     # PostgreSQL's default collations would put "a" before "B" and ignore punctuation; Python and Neo4j do not.
     ids = ["a", "B", "a-c", "ab", "a_b", "é", "Z"]
     sql_store.upsert_entities([EntityRecord(id=i, type="Tag", name=i) for i in ids])
-    sql_store.upsert_relations([rel(i, "BROADER", "a") for i in ids if i != "a"] + [rel("a", "BROADER", "B"), rel("a", "ALSO", "Z")])
+    sql_store.upsert_relations(
+        [rel(i, "BROADER", "a") for i in ids if i != "a"] + [rel("a", "BROADER", "B"), rel("a", "ALSO", "Z")]
+    )
     assert [e.id for e in sql_store.iter_entities(batch_size=2)] == sorted(ids)
     assert list(sql_store.iter_triples(batch_size=3)) == sorted(
         [(i, "BROADER", "a") for i in ids if i != "a"] + [("a", "BROADER", "B"), ("a", "ALSO", "Z")]

@@ -3,14 +3,15 @@
 Each test runs once per backend through the ``graph_store`` fixture (``[sql]`` and ``[neo4j]`` in the
 test ids); the neo4j half talks to a real Neo4j 5.26 server.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 
 import pytest
 
+from core.errors import InvalidGraphDataError, UnknownEntityError
 from kg.stores import EntityRecord, RelationRecord
-from learning_platform.errors import InvalidGraphDataError, UnknownEntityError
 
 
 def artist(eid: str, name: str, *aliases: str, **props) -> EntityRecord:
@@ -83,10 +84,17 @@ def test_upsert_entities_is_idempotent(graph_store):
 def test_upsert_entity_replaces_content_and_keeps_created_at(graph_store):
     graph_store.upsert_entities([artist("a:1", "Old Name", "x")])
     original = graph_store.get_entity("a:1")
-    result = graph_store.upsert_entities([EntityRecord(id="a:1", type="Person", name="New Name", aliases=("y",), properties={"k": 1})])
+    result = graph_store.upsert_entities(
+        [EntityRecord(id="a:1", type="Person", name="New Name", aliases=("y",), properties={"k": 1})]
+    )
     assert (result.created, result.updated) == (0, 1)
     changed = graph_store.get_entity("a:1")
-    assert (changed.type, changed.name, changed.aliases, dict(changed.properties)) == ("Person", "New Name", ("y",), {"k": 1})
+    assert (changed.type, changed.name, changed.aliases, dict(changed.properties)) == (
+        "Person",
+        "New Name",
+        ("y",),
+        {"k": 1},
+    )
     assert changed.created_at == original.created_at
     assert changed.updated_at >= original.updated_at
     assert graph_store.search_entities("x") == []
@@ -313,7 +321,11 @@ def test_iter_triples_streams_everything_in_stable_order(graph_store):
 
 
 def test_iter_entities_filters_by_type(small_graph):
-    assert [e.id for e in small_graph.iter_entities(types=["Artist"], batch_size=2)] == ["a:muse", "a:radio-dept", "a:radiohead"]
+    assert [e.id for e in small_graph.iter_entities(types=["Artist"], batch_size=2)] == [
+        "a:muse",
+        "a:radio-dept",
+        "a:radiohead",
+    ]
     assert len(list(small_graph.iter_entities())) == 6
 
 

@@ -10,6 +10,7 @@ The browser is the ``chromium`` Debian package (``scripts/install_system_deps.sh
 Playwright's own browser downloads are never used. Without a usable Chromium the test is skipped with
 the reason, except with ``CI=true``, where it fails: CI must never silently skip the browser test.
 """
+
 from __future__ import annotations
 
 import io
@@ -21,7 +22,7 @@ import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 
-from learning_platform.catalog.models import Interaction, Interest
+from catalog.models import Interaction, Interest
 from tests.learning_platform.test_learn_pages import GROUPS, PASSWORD, build_world, train_and_publish
 
 VIEWPORT = {"width": 1280, "height": 900}
@@ -143,18 +144,27 @@ def test_new_learner_gets_explained_recommendations_that_react_to_clicks(live_se
     page.get_by_role("button", name="Save my interests").click()
     page.wait_for_url(f"{base}/for-you/")
     user = get_user_model().objects.get(username="newlearner")
-    assert sorted(Interest.objects.filter(listener__user=user).values_list("name", flat=True)) == ["Muddy Waters", "blues", "guitar"]
+    assert sorted(Interest.objects.filter(listener__user=user).values_list("name", flat=True)) == [
+        "Muddy Waters",
+        "blues",
+        "guitar",
+    ]
 
     # --- For you: explained music and course recommendations ------------------------------
     music, courses = _titles(page, "music"), _titles(page, "courses")
     assert music and courses, page.content()[:3000]
     blues = set(GROUPS["blues"][1])
     assert music[0] in blues, music
-    reasons = page.locator("#music .rec .reason").all_inner_texts() + page.locator("#courses .rec .reason").all_inner_texts()
+    reasons = (
+        page.locator("#music .rec .reason").all_inner_texts() + page.locator("#courses .rec .reason").all_inner_texts()
+    )
     assert len(reasons) == len(music) + len(courses) and all(r.strip() for r in reasons)
     assert page.locator("#courses .rec .path .chip").count() > 0, "course reasons should show a graph path"
     # the stylesheet is served and applied (a like button is red)
-    assert page.locator("#music .btn.like").first.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(209, 73, 91)"
+    assert (
+        page.locator("#music .btn.like").first.evaluate("b => getComputedStyle(b).backgroundColor")
+        == "rgb(209, 73, 91)"
+    )
 
     # LEITMOTIF_KEEP_SCREENSHOT=/some/file.png keeps a copy to look at (the tmp dir is removed later).
     shot = Path(os.environ.get("LEITMOTIF_KEEP_SCREENSHOT") or tmp_path / "for_you.png")

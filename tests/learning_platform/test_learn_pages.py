@@ -5,6 +5,7 @@ instruments, courses and listeners, in the catalog and in the sql graph store) i
 :func:`build_world`; the browser test reuses it and adds a trained model. Recommendations with a model
 are exercised end to end in ``test_browser.py`` and in :func:`test_for_you_lists_explained_recommendations`.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.urls import reverse
 
+from catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Tag, TagAssignment
 from kg.stores import EntityRecord, RelationRecord
-from learning_platform.catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Tag, TagAssignment
 from learning_platform.learn.graph_picture import PictureInput, layout_neighbourhood, short_label
 from learning_platform.learn.selectors import choose_neighbours, path_chips
 from recommender.serving.services import learner_listener
@@ -25,8 +26,32 @@ PASSWORD = "a-long-learner-pass-42"
 
 GROUPS = {
     # tag name, instrument, artist names
-    "blues": ("guitar", ["B.B. King", "Muddy Waters", "Howlin' Wolf", "John Lee Hooker", "Buddy Guy", "Albert King", "Elmore James", "Robert Johnson"]),
-    "classical": ("piano", ["Glenn Gould", "Martha Argerich", "Lang Lang", "Yuja Wang", "Alfred Brendel", "Maurizio Pollini", "Mitsuko Uchida", "Evgeny Kissin"]),
+    "blues": (
+        "guitar",
+        [
+            "B.B. King",
+            "Muddy Waters",
+            "Howlin' Wolf",
+            "John Lee Hooker",
+            "Buddy Guy",
+            "Albert King",
+            "Elmore James",
+            "Robert Johnson",
+        ],
+    ),
+    "classical": (
+        "piano",
+        [
+            "Glenn Gould",
+            "Martha Argerich",
+            "Lang Lang",
+            "Yuja Wang",
+            "Alfred Brendel",
+            "Maurizio Pollini",
+            "Mitsuko Uchida",
+            "Evgeny Kissin",
+        ],
+    ),
 }
 COURSES = [
     # title, level, instrument, tag
@@ -70,20 +95,35 @@ def build_world(store, *, listeners_per_group: int = 12) -> World:
         inst_tag = Tag.objects.create(lastfm_id=lastfm_tag_id, name=instrument, entity_id=f"lastfm:tag:{lastfm_tag_id}")
         world.tags[instrument] = inst_tag
         entities.append(EntityRecord(id=inst_tag.entity_id, type="Tag", name=instrument))
-        relations.append(RelationRecord(head=inst_tag.entity_id, type="ABOUT_INSTRUMENT", tail=world.instruments[instrument]))
+        relations.append(
+            RelationRecord(head=inst_tag.entity_id, type="ABOUT_INSTRUMENT", tail=world.instruments[instrument])
+        )
         for name in names:
             artist = Artist.objects.create(
-                lastfm_id=artist_number, name=name, entity_id=f"lastfm:artist:{artist_number}", kgcn_entity=artist_number
+                lastfm_id=artist_number,
+                name=name,
+                entity_id=f"lastfm:artist:{artist_number}",
+                kgcn_entity=artist_number,
             )
             artist_number += 1
             world.artists[name] = artist
             entities.append(EntityRecord(id=artist.entity_id, type="Artist", name=name))
-            relations.append(RelationRecord(head=artist.entity_id, type="HAS_TAG", tail=tag.entity_id, properties={"count": 3}))
-            relations.append(RelationRecord(head=artist.entity_id, type="HAS_TAG", tail=inst_tag.entity_id, properties={"count": 1}))
+            relations.append(
+                RelationRecord(head=artist.entity_id, type="HAS_TAG", tail=tag.entity_id, properties={"count": 3})
+            )
+            relations.append(
+                RelationRecord(head=artist.entity_id, type="HAS_TAG", tail=inst_tag.entity_id, properties={"count": 1})
+            )
     for number, (title, level, instrument, tag_name) in enumerate(COURSES, start=1):
         course = Course.objects.create(
-            udemy_id=1000 + number, title=title, level=level, lectures=10 + number, duration_hours=1.5 * number,
-            subscribers=100 * number, entity_id=f"udemy:course:{1000 + number}", subject="Musical Instruments",
+            udemy_id=1000 + number,
+            title=title,
+            level=level,
+            lectures=10 + number,
+            duration_hours=1.5 * number,
+            subscribers=100 * number,
+            entity_id=f"udemy:course:{1000 + number}",
+            subject="Musical Instruments",
         )
         world.courses[title] = course
         entities.append(EntityRecord(id=course.entity_id, type="Course", name=title, properties={"level": level}))
@@ -112,8 +152,17 @@ def build_world(store, *, listeners_per_group: int = 12) -> World:
 
 #: Small enough to train in about a second on the tiny world (as in tests/recommender/test_joint_model.py).
 TINY = dict(
-    embedding_dim=16, id_dim=8, graph_dim=16, content_dim=8, hidden_dim=32, behaviour_dim=4, attention_dim=8,
-    epochs=12, batch_size=64, learning_rate=0.01, patience=12,
+    embedding_dim=16,
+    id_dim=8,
+    graph_dim=16,
+    content_dim=8,
+    hidden_dim=32,
+    behaviour_dim=4,
+    attention_dim=8,
+    epochs=12,
+    batch_size=64,
+    learning_rate=0.01,
+    patience=12,
     ensemble_members=1,
 )
 
@@ -133,7 +182,9 @@ def train_and_publish(world: World, store, artifacts_dir) -> None:
     from recommender.training import recommender_train
 
     torch.set_num_threads(1)
-    group_of = {a.pk: index for index, (_, (_, names)) in enumerate(GROUPS.items()) for a in (world.artists[n] for n in names)}
+    group_of = {
+        a.pk: index for index, (_, (_, names)) in enumerate(GROUPS.items()) for a in (world.artists[n] for n in names)
+    }
     dataset = InteractionDataset.from_catalog(store=store)
     content = np.stack([np.eye(len(GROUPS))[group_of[int(pk)]] for pk in dataset.item_ids])
     trained = recommender_train(
@@ -213,7 +264,9 @@ def test_signup_creates_user_and_listener_logs_in_and_goes_to_onboarding(client,
 
 @pytest.mark.django_db
 def test_signup_form_errors_say_what_to_fix_and_create_nothing(client, world):
-    response = client.post(reverse("learn:signup"), {"username": "grace", "password1": PASSWORD, "password2": "other-pass-99"})
+    response = client.post(
+        reverse("learn:signup"), {"username": "grace", "password1": PASSWORD, "password2": "other-pass-99"}
+    )
     assert response.status_code == 400
     assert "password fields didn" in _text(response)
     response = client.post(reverse("learn:signup"), {"username": "grace", "password1": "123", "password2": "123"})
@@ -330,7 +383,8 @@ def test_onboarding_refuses_bad_picks_and_keeps_the_old_ones(learner_client, lea
 def test_interest_add_from_search_appends_one_pick(learner_client, learner, world):
     learner_client.post(reverse("learn:onboarding"), {"entity_id": [world.tags["blues"].entity_id]})
     response = learner_client.post(
-        reverse("learn:interest_add"), {"entity_id": world.instruments["guitar"], "next": reverse("learn:search") + "?q=gui"}
+        reverse("learn:interest_add"),
+        {"entity_id": world.instruments["guitar"], "next": reverse("learn:search") + "?q=gui"},
     )
     assert response.status_code == 302 and response.url == reverse("learn:search") + "?q=gui"
     assert sorted(Interest.objects.filter(listener__user=learner).values_list("name", flat=True)) == ["blues", "guitar"]
@@ -425,7 +479,9 @@ def test_interaction_on_a_missing_item_is_404_and_external_next_is_ignored(learn
     assert learner_client.post(reverse("learn:interaction"), {"kind": "enroll", "course": 999999}).status_code == 404
     assert learner_client.get(reverse("learn:interaction")).status_code == 405
     artist = world.artists["Lang Lang"]
-    response = learner_client.post(reverse("learn:interaction"), {"kind": "like", "artist": artist.pk, "next": "https://evil.example/"})
+    response = learner_client.post(
+        reverse("learn:interaction"), {"kind": "like", "artist": artist.pk, "next": "https://evil.example/"}
+    )
     assert response.status_code == 302 and response.url == reverse("learn:for_you")
 
 
@@ -438,7 +494,7 @@ def test_artist_page_draws_its_graph_neighbourhood(client, world):
     response = client.get(reverse("learn:artist", args=[artist.pk]))
     assert response.status_code == 200
     html = _text(response)
-    svg = html[html.index("<svg"): html.index("</svg>")]
+    svg = html[html.index("<svg") : html.index("</svg>")]
     assert "Glenn Gould" in svg and ">classical<" in svg and ">piano<" in svg and ">HAS_TAG<" in svg
     assert svg.count("<circle") == 3  # the artist and its two tags
     assert "All 2 connections shown" in html
@@ -450,7 +506,7 @@ def test_course_page_links_graph_neighbours_and_shows_details(client, world):
     course = world.courses["Blues Guitar for Beginners"]
     html = _text(client.get(reverse("learn:course", args=[course.pk])))
     assert "Beginner" in html and "11" in html
-    svg = html[html.index("<svg"): html.index("</svg>")]
+    svg = html[html.index("<svg") : html.index("</svg>")]
     for label in ("TEACHES_INSTRUMENT", "COVERS_TAG", "HAS_LEVEL", ">guitar<", ">blues<", ">beginner<"):
         assert label in svg
 
@@ -460,7 +516,9 @@ def test_names_are_escaped_in_pages_and_pictures(client, world, sql_store):
     evil = '<script>alert("x")</script>'
     artist = Artist.objects.create(lastfm_id=777, name=evil, entity_id="lastfm:artist:777")
     sql_store.upsert_entities([EntityRecord(id=artist.entity_id, type="Artist", name=evil)])
-    sql_store.upsert_relations([RelationRecord(head=artist.entity_id, type="HAS_TAG", tail=world.tags["blues"].entity_id)])
+    sql_store.upsert_relations(
+        [RelationRecord(head=artist.entity_id, type="HAS_TAG", tail=world.tags["blues"].entity_id)]
+    )
     html = _text(client.get(reverse("learn:artist", args=[artist.pk])))
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
@@ -501,7 +559,7 @@ def test_search_finds_artists_courses_and_tags(client, world):
 def test_exact_matches_come_first_in_search(client, world):
     Course.objects.create(title="Guitar", entity_id="udemy:course:1", level="all")
     html = _text(client.get(reverse("learn:search"), {"q": "guitar"}))
-    courses = html[html.index('id="courses"'):]
+    courses = html[html.index('id="courses"') :]
     assert courses.index(">Guitar<") < courses.index("Blues Guitar for Beginners")
 
 
@@ -511,7 +569,9 @@ def test_history_shows_only_the_learners_own_events(client, world, learner):
     other = get_user_model().objects.create_user(username="bob", password=PASSWORD)
     client.force_login(other)
     client.post(reverse("learn:interaction"), {"kind": "like", "artist": world.artists["Yuja Wang"].pk})
-    client.post(reverse("learn:interaction"), {"kind": "enroll", "course": world.courses["Chopin Nocturnes: Interpretation"].pk})
+    client.post(
+        reverse("learn:interaction"), {"kind": "enroll", "course": world.courses["Chopin Nocturnes: Interpretation"].pk}
+    )
     bob_history = _text(client.get(reverse("learn:history")))
     assert "Yuja Wang" in bob_history and "Chopin Nocturnes" in bob_history
     client.force_login(learner)
@@ -527,11 +587,17 @@ def test_history_shows_only_the_learners_own_events(client, world, learner):
 
 def test_layout_keeps_every_node_on_the_canvas_and_arrows_follow_direction():
     inputs = [
-        PictureInput(entity_id=f"e:{i}", name=f"Neighbour {i} with a rather long name", type="Tag",
-                     relations=(("HAS_TAG", "out" if i % 2 else "in"),))
+        PictureInput(
+            entity_id=f"e:{i}",
+            name=f"Neighbour {i} with a rather long name",
+            type="Tag",
+            relations=(("HAS_TAG", "out" if i % 2 else "in"),),
+        )
         for i in range(14)
     ]
-    picture = layout_neighbourhood(centre_id="c", centre_name="Centre", centre_type="Artist", neighbours=inputs, total_edges=40)
+    picture = layout_neighbourhood(
+        centre_id="c", centre_name="Centre", centre_type="Artist", neighbours=inputs, total_edges=40
+    )
     assert picture.truncated and picture.shown == 14
     for node in [picture.centre, *picture.nodes]:
         assert node.r <= node.x <= picture.width - node.r and node.r <= node.y <= picture.height - node.r
@@ -551,7 +617,11 @@ def test_choose_neighbours_mixes_relation_types_and_merges_parallel_edges():
         entity = EntityRecord(id=other, type="Tag", name=name, properties={} if named else {"named": False})
         head, tail = (centre, other) if direction == "out" else (other, centre)
         properties = {} if count is None else {"count": count}
-        return Neighbour(relation=RelationRecord(head=head, type=rel, tail=tail, properties=properties), direction=direction, entity=entity)
+        return Neighbour(
+            relation=RelationRecord(head=head, type=rel, tail=tail, properties=properties),
+            direction=direction,
+            entity=entity,
+        )
 
     neighbours = [edge("HAS_TAG", f"t:{i}", f"tag {i:02d}") for i in range(30)]
     neighbours += [edge("ORIGIN", "p:1", "Place kgcn:1", named=False), edge("ORIGIN", "p:2", "Memphis")]
@@ -568,15 +638,23 @@ def test_choose_neighbours_mixes_relation_types_and_merges_parallel_edges():
 
 def test_path_chips_alternate_entities_and_relations_with_arrows():
     path = {
-        "nodes": [{"id": "t:1", "name": "blues", "type": "Tag"}, {"id": "a:1", "name": "B.B. King", "type": "Artist"},
-                  {"id": "c:1", "name": "Blues Guitar", "type": "Course"}],
-        "edges": [{"type": "HAS_TAG", "direction": "backward", "head": "a:1", "tail": "t:1"},
-                  {"type": "LIKED", "direction": "forward", "head": "a:1", "tail": "c:1"}],
+        "nodes": [
+            {"id": "t:1", "name": "blues", "type": "Tag"},
+            {"id": "a:1", "name": "B.B. King", "type": "Artist"},
+            {"id": "c:1", "name": "Blues Guitar", "type": "Course"},
+        ],
+        "edges": [
+            {"type": "HAS_TAG", "direction": "backward", "head": "a:1", "tail": "t:1"},
+            {"type": "LIKED", "direction": "forward", "head": "a:1", "tail": "c:1"},
+        ],
         "score": 1.0,
     }
     chips = path_chips(path)
     assert [(c.kind, c.label, c.arrow) for c in chips] == [
-        ("node", "blues", ""), ("edge", "HAS_TAG", "←"), ("node", "B.B. King", ""), ("edge", "LIKED", "→"),
+        ("node", "blues", ""),
+        ("edge", "HAS_TAG", "←"),
+        ("node", "B.B. King", ""),
+        ("edge", "LIKED", "→"),
         ("node", "Blues Guitar", ""),
     ]
     assert re.match(r"^Tag$", chips[0].type)

@@ -1,4 +1,5 @@
 """Settings come from the environment and fail loudly when production would be insecure."""
+
 import os
 import subprocess
 import sys
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import UnknownBackendError
 from kg.stores import available_backends, get_store, resolve_backend_name
-from learning_platform.errors import UnknownBackendError
 
 REPO = Path(__file__).resolve().parents[2]
 

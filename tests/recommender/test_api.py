@@ -4,6 +4,7 @@ Runs on a tiny catalog (five artists, three tags, two courses) with its graph in
 test database. Recommendation endpoints use a tiny model trained and published the way the serving
 tests do it (see the ``served`` fixture).
 """
+
 from __future__ import annotations
 
 import re
@@ -16,12 +17,12 @@ from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api.exceptions import api_exception_handler
+from api.permissions import READONLY_GROUP
+from api.services import api_client_create
+from catalog.models import Artist, Course, Interaction, Listen, Listener, Tag, TagAssignment
+from core.errors import ConfigurationError, NoServingModelError, UnknownEntityError
 from kg.stores import EntityRecord, RelationRecord
-from learning_platform.catalog.models import Artist, Course, Interaction, Listen, Listener, Tag, TagAssignment
-from learning_platform.errors import ConfigurationError, LeitmotifError, UnknownEntityError
-from recommender.api.exceptions import api_exception_handler
-from recommender.api.permissions import READONLY_GROUP
-from recommender.api.services import api_client_create
 
 PASSWORD = "a-long-learner-password"
 
@@ -57,12 +58,16 @@ def catalog(sql_store) -> dict[str, Any]:
             Listen.objects.create(listener=listener, artist=artist, play_count=10)
             TagAssignment.objects.create(listener=listener, artist=artist, tag=tags[tag])
     courses = [
-        Course.objects.create(udemy_id=1, title="Blues Guitar for Beginners", level="beginner", entity_id="udemy:course:1"),
+        Course.objects.create(
+            udemy_id=1, title="Blues Guitar for Beginners", level="beginner", entity_id="udemy:course:1"
+        ),
         Course.objects.create(udemy_id=2, title="Jazz Piano Masterclass", level="expert", entity_id="udemy:course:2"),
     ]
     entities = [EntityRecord(id=a.entity_id, type="Artist", name=a.name) for a in artists]
     entities += [EntityRecord(id=t.entity_id, type="Tag", name=t.name) for t in tags.values()]
-    entities += [EntityRecord(id=c.entity_id, type="Course", name=c.title, properties={"level": c.level}) for c in courses]
+    entities += [
+        EntityRecord(id=c.entity_id, type="Course", name=c.title, properties={"level": c.level}) for c in courses
+    ]
     entities += [
         EntityRecord(id="leitmotif:instrument:guitar", type="Instrument", name="guitar"),
         EntityRecord(id="leitmotif:instrument:piano", type="Instrument", name="piano"),
@@ -149,7 +154,15 @@ def test_health_is_public_and_trivial():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "url", ["/api/v1/artists/", "/api/v1/courses/", "/api/v1/entities/?q=a", "/api/v1/me/", "/api/v1/me/history/", "/api/v1/me/recommendations/"]
+    "url",
+    [
+        "/api/v1/artists/",
+        "/api/v1/courses/",
+        "/api/v1/entities/?q=a",
+        "/api/v1/me/",
+        "/api/v1/me/history/",
+        "/api/v1/me/recommendations/",
+    ],
 )
 def test_authentication_is_required(catalog, url):
     response = APIClient().get(url)
@@ -178,7 +191,9 @@ def test_token_and_session_authentication_both_work(alice):
 def test_session_writes_need_a_csrf_token(alice):
     session = APIClient(enforce_csrf_checks=True)
     session.login(username="alice", password=PASSWORD)
-    response = session.post("/api/v1/me/interactions/", {"kind": "like", "artist": Artist.objects.first().pk}, format="json")
+    response = session.post(
+        "/api/v1/me/interactions/", {"kind": "like", "artist": Artist.objects.first().pk}, format="json"
+    )
     assert_envelope(response, 403, code="permission_denied", mentions=("CSRF",))
 
 
@@ -213,9 +228,17 @@ def test_bad_pages_are_explained(as_alice, query, status, mentions):
 
 @pytest.mark.django_db
 def test_artist_search_and_tag_filter(as_alice):
-    assert [a["name"] for a in as_alice.get("/api/v1/artists/?q=blues").json()["results"]] == ["Alpha Blues", "Beta Blues"]
-    assert [a["name"] for a in as_alice.get("/api/v1/artists/?tag=JAZZ").json()["results"]] == ["Delta Jazz", "Gamma Jazz"]
-    error = assert_envelope(as_alice.get("/api/v1/artists/?tag=polka"), 400, code="invalid", mentions=("polka", "/api/v1/entities/"))
+    assert [a["name"] for a in as_alice.get("/api/v1/artists/?q=blues").json()["results"]] == [
+        "Alpha Blues",
+        "Beta Blues",
+    ]
+    assert [a["name"] for a in as_alice.get("/api/v1/artists/?tag=JAZZ").json()["results"]] == [
+        "Delta Jazz",
+        "Gamma Jazz",
+    ]
+    error = assert_envelope(
+        as_alice.get("/api/v1/artists/?tag=polka"), 400, code="invalid", mentions=("polka", "/api/v1/entities/")
+    )
     assert "tag" in error["details"]["fields"]
 
 
@@ -225,21 +248,31 @@ def test_artist_detail_has_top_tags_and_unknown_ids_are_404(as_alice, catalog):
     body = as_alice.get(f"/api/v1/artists/{artist.pk}/").json()
     assert body["name"] == "Gamma Jazz" and body["listeners"] == 2
     assert body["top_tags"] == [{"name": "jazz", "entity_id": "lastfm:tag:2", "count": 2}]
-    assert_envelope(as_alice.get("/api/v1/artists/999999/"), 404, code="not_found", mentions=("999999", "/api/v1/artists/?q="))
+    assert_envelope(
+        as_alice.get("/api/v1/artists/999999/"), 404, code="not_found", mentions=("999999", "/api/v1/artists/?q=")
+    )
 
 
 @pytest.mark.django_db
 def test_courses_filter_by_level_and_instrument(as_alice):
-    assert [c["title"] for c in as_alice.get("/api/v1/courses/?level=expert").json()["results"]] == ["Jazz Piano Masterclass"]
-    assert [c["title"] for c in as_alice.get("/api/v1/courses/?instrument=Guitar").json()["results"]] == ["Blues Guitar for Beginners"]
-    assert [c["title"] for c in as_alice.get("/api/v1/courses/?q=piano").json()["results"]] == ["Jazz Piano Masterclass"]
+    assert [c["title"] for c in as_alice.get("/api/v1/courses/?level=expert").json()["results"]] == [
+        "Jazz Piano Masterclass"
+    ]
+    assert [c["title"] for c in as_alice.get("/api/v1/courses/?instrument=Guitar").json()["results"]] == [
+        "Blues Guitar for Beginners"
+    ]
+    assert [c["title"] for c in as_alice.get("/api/v1/courses/?q=piano").json()["results"]] == [
+        "Jazz Piano Masterclass"
+    ]
     course = Course.objects.get(udemy_id=1)
     assert as_alice.get(f"/api/v1/courses/{course.pk}/").json()["entity_id"] == "udemy:course:1"
 
 
 @pytest.mark.django_db
 def test_bad_course_filters_are_explained(as_alice):
-    error = assert_envelope(as_alice.get("/api/v1/courses/?level=wizard"), 400, code="invalid", mentions=("level", "beginner", "wizard"))
+    error = assert_envelope(
+        as_alice.get("/api/v1/courses/?level=wizard"), 400, code="invalid", mentions=("level", "beginner", "wizard")
+    )
     assert "level" in error["details"]["fields"]
     assert_envelope(as_alice.get("/api/v1/courses/?instrument=theremin"), 400, mentions=("theremin", "guitar, piano"))
     assert_envelope(as_alice.get("/api/v1/courses/424242/"), 404, mentions=("424242",))
@@ -251,7 +284,9 @@ def test_bad_course_filters_are_explained(as_alice):
 @pytest.mark.django_db
 def test_entity_search_detail_and_neighbours(as_alice):
     hits = as_alice.get("/api/v1/entities/?q=ja").json()
-    assert [e["id"] for e in hits["results"]] == ["lastfm:tag:2", "udemy:course:2"] or {e["id"] for e in hits["results"]} >= {"lastfm:tag:2"}
+    assert [e["id"] for e in hits["results"]] == ["lastfm:tag:2", "udemy:course:2"] or {
+        e["id"] for e in hits["results"]
+    } >= {"lastfm:tag:2"}
     only_tags = as_alice.get("/api/v1/entities/?q=j&type=Tag").json()["results"]
     assert [e["id"] for e in only_tags] == ["lastfm:tag:2"]
     entity = as_alice.get("/api/v1/entities/lastfm:tag:2/").json()
@@ -287,7 +322,9 @@ def test_bad_graph_requests_are_explained(as_alice, url, status, mentions):
 
 @pytest.mark.django_db
 def test_unknown_api_paths_and_methods_use_the_envelope(as_alice):
-    assert_envelope(as_alice.get("/api/v1/nothing-here/"), 404, code="not_found", mentions=("/api/v1/nothing-here/", "/api/docs/"))
+    assert_envelope(
+        as_alice.get("/api/v1/nothing-here/"), 404, code="not_found", mentions=("/api/v1/nothing-here/", "/api/docs/")
+    )
     assert_envelope(as_alice.get("/api/v1/me"), 404, mentions=("Did you mean /api/v1/me/",))
     assert_envelope(as_alice.delete("/api/v1/artists/"), 405, code="method_not_allowed", mentions=("DELETE",))
     response = as_alice.post("/api/v1/me/interactions/", data="{not json", content_type="application/json")
@@ -295,13 +332,10 @@ def test_unknown_api_paths_and_methods_use_the_envelope(as_alice):
 
 
 def test_exception_handler_maps_catalogue_errors_and_crashes():
-    class NoServingModelError(LeitmotifError):
-        code = "E999"
-
     cases = [
         (ConfigurationError("k must be positive."), 400, "E001"),
         (UnknownEntityError("No entity 'x'."), 404, "E004"),
-        (NoServingModelError("No recommender model is published."), 503, "E999"),
+        (NoServingModelError("No recommender model is published."), 503, "E020"),
         (RuntimeError("boom"), 500, "server_error"),
     ]
     for exc, status, code in cases:
@@ -319,7 +353,12 @@ def test_exception_handler_maps_catalogue_errors_and_crashes():
 @pytest.mark.django_db
 def test_a_learner_cannot_read_another_learners_data(as_alice, bob):
     for what in ("history", "recommendations"):
-        assert_envelope(as_alice.get(f"/api/v1/users/{bob.listener.pk}/{what}/"), 403, code="permission_denied", mentions=("only read your own",))
+        assert_envelope(
+            as_alice.get(f"/api/v1/users/{bob.listener.pk}/{what}/"),
+            403,
+            code="permission_denied",
+            mentions=("only read your own",),
+        )
         # an id that does not exist gives a learner the same answer (ids are not probed)
         assert_envelope(as_alice.get(f"/api/v1/users/987654/{what}/"), 403, code="permission_denied")
 
@@ -343,7 +382,9 @@ def test_read_only_client_may_read_but_never_write(readonly, catalog, alice):
         code="permission_denied",
         mentions=("read-only", "GET"),
     )
-    assert_envelope(readonly.put("/api/v1/me/interests/", {"entity_ids": []}, format="json"), 403, code="permission_denied")
+    assert_envelope(
+        readonly.put("/api/v1/me/interests/", {"entity_ids": []}, format="json"), 403, code="permission_denied"
+    )
     assert_envelope(readonly.get("/api/v1/me/recommendations/"), 404, mentions=("/api/v1/users/",))
     assert not Interaction.objects.exists()
     assert not Listener.objects.filter(user__username="reporting").exists()
@@ -368,7 +409,10 @@ def test_read_only_client_may_read_but_never_write(readonly, catalog, alice):
     ],
 )
 def test_bad_recommendation_parameters_are_explained(as_alice, staff, bob, query, field, mentions):
-    for client, url in [(as_alice, "/api/v1/me/recommendations/"), (token_client(staff), f"/api/v1/users/{bob.listener.pk}/recommendations/")]:
+    for client, url in [
+        (as_alice, "/api/v1/me/recommendations/"),
+        (token_client(staff), f"/api/v1/users/{bob.listener.pk}/recommendations/"),
+    ]:
         error = assert_envelope(client.get(f"{url}?{query}"), 400, code="invalid", mentions=mentions)
         assert field in error["details"]["fields"], error
 
@@ -396,7 +440,9 @@ def test_bad_interactions_are_explained(as_alice, catalog, body, field, mentions
     body = {k: ids.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
     if body.get("artist") == 1:
         body["artist"] = ids["ARTIST"]
-    error = assert_envelope(as_alice.post("/api/v1/me/interactions/", body, format="json"), 400, code="invalid", mentions=mentions)
+    error = assert_envelope(
+        as_alice.post("/api/v1/me/interactions/", body, format="json"), 400, code="invalid", mentions=mentions
+    )
     assert field in error["details"]["fields"], error
     assert not Interaction.objects.exists()
 
@@ -406,7 +452,10 @@ def test_bad_interactions_are_explained(as_alice, catalog, body, field, mentions
 
 @pytest.mark.django_db
 def test_throttling_answers_429_in_the_envelope(as_alice, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "3/minute", "anon": "2/minute", "interactions": "1/minute"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": "3/minute", "anon": "2/minute", "interactions": "1/minute"},
+    }
     statuses = [as_alice.get("/api/v1/artists/").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     response = as_alice.get("/api/v1/artists/")
@@ -454,7 +503,12 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
     target = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     text = target.read_text()
-    for path in ("/api/v1/me/recommendations/", "/api/v1/me/interactions/", "/api/v1/entities/{entity_id}/neighbours/", "/api/v1/users/{listener_id}/history/"):
+    for path in (
+        "/api/v1/me/recommendations/",
+        "/api/v1/me/interactions/",
+        "/api/v1/entities/{entity_id}/neighbours/",
+        "/api/v1/users/{listener_id}/history/",
+    ):
         assert f"{path}:" in text
     assert "ErrorEnvelope" in text
 
@@ -475,8 +529,17 @@ def test_interactive_docs_render_with_local_assets():
 
 #: Small enough to train in about a second on the tiny catalog (as in test_joint_model.py).
 TINY = dict(
-    embedding_dim=16, id_dim=8, graph_dim=16, content_dim=8, hidden_dim=32, behaviour_dim=4, attention_dim=8,
-    epochs=12, batch_size=64, learning_rate=0.01, patience=12,
+    embedding_dim=16,
+    id_dim=8,
+    graph_dim=16,
+    content_dim=8,
+    hidden_dim=32,
+    behaviour_dim=4,
+    attention_dim=8,
+    epochs=12,
+    batch_size=64,
+    learning_rate=0.01,
+    patience=12,
     ensemble_members=1,
 )
 
@@ -493,10 +556,19 @@ def served(catalog, sql_store, settings, tmp_path):
     from recommender.training import recommender_train
 
     tags = catalog["tags"]
-    extra = [("Zeta Blues", "blues"), ("Eta Blues", "blues"), ("Theta Blues", "blues"), ("Iota Jazz", "jazz"), ("Kappa Jazz", "jazz"), ("Lambda Jazz", "jazz")]
+    extra = [
+        ("Zeta Blues", "blues"),
+        ("Eta Blues", "blues"),
+        ("Theta Blues", "blues"),
+        ("Iota Jazz", "jazz"),
+        ("Kappa Jazz", "jazz"),
+        ("Lambda Jazz", "jazz"),
+    ]
     artists = list(catalog["artists"])
     for i, (name, _) in enumerate(extra, start=len(artists)):
-        artists.append(Artist.objects.create(lastfm_id=i + 1, name=name, entity_id=f"lastfm:artist:{i + 1}", kgcn_entity=100 + i))
+        artists.append(
+            Artist.objects.create(lastfm_id=i + 1, name=name, entity_id=f"lastfm:artist:{i + 1}", kgcn_entity=100 + i)
+        )
     genre = {a.pk: ("blues" if "Blues" in a.name else "jazz" if "Jazz" in a.name else "rock") for a in artists}
     sql_store.upsert_entities([EntityRecord(id=a.entity_id, type="Artist", name=a.name) for a in artists[5:]])
     sql_store.upsert_relations(
@@ -522,13 +594,18 @@ def served(catalog, sql_store, settings, tmp_path):
 
 
 def _names(body: dict) -> list[str]:
-    return [r["item"]["artist"]["name"] if r["item"]["type"] == "artist" else r["item"]["course"]["title"] for r in body["results"]]
+    return [
+        r["item"]["artist"]["name"] if r["item"]["type"] == "artist" else r["item"]["course"]["title"]
+        for r in body["results"]
+    ]
 
 
 @pytest.mark.django_db
 def test_recommendations_are_explained_and_follow_the_next_like(served, as_alice, alice):
     by_name = {a.name: a for a in served["artists"]}
-    response = as_alice.post("/api/v1/me/interactions/", {"kind": "listen", "artist": by_name["Alpha Blues"].pk}, format="json")
+    response = as_alice.post(
+        "/api/v1/me/interactions/", {"kind": "listen", "artist": by_name["Alpha Blues"].pk}, format="json"
+    )
     assert response.status_code == 201 and response.json()["artist"]["name"] == "Alpha Blues"
 
     first = as_alice.get("/api/v1/me/recommendations/?k=5")
@@ -548,7 +625,10 @@ def test_recommendations_are_explained_and_follow_the_next_like(served, as_alice
     assert path["nodes"][0]["id"] == "lastfm:artist:1" and path["edges"][0]["type"] == "HAS_TAG"
 
     top = body["results"][0]["item"]["artist"]
-    assert as_alice.post("/api/v1/me/interactions/", {"kind": "like", "artist": top["id"]}, format="json").status_code == 201
+    assert (
+        as_alice.post("/api/v1/me/interactions/", {"kind": "like", "artist": top["id"]}, format="json").status_code
+        == 201
+    )
     after = as_alice.get("/api/v1/me/recommendations/?k=5").json()
     assert top["name"] not in _names(after) and _names(after) != _names(body)
     seen = as_alice.get("/api/v1/me/recommendations/?k=5&exclude_seen=false").json()
@@ -600,13 +680,25 @@ def test_learner_reads_own_data_through_users_url(catalog, as_alice, alice):
 @pytest.mark.django_db
 def test_interests_round_trip_and_unknown_entities(as_alice):
     assert as_alice.get("/api/v1/me/interests/").json() == []
-    picked = as_alice.put("/api/v1/me/interests/", {"entity_ids": ["lastfm:tag:1", "leitmotif:instrument:guitar"]}, format="json")
-    assert picked.status_code == 200
-    assert {i["entity_id"] for i in as_alice.get("/api/v1/me/interests/").json()} == {"lastfm:tag:1", "leitmotif:instrument:guitar"}
-    assert_envelope(
-        as_alice.put("/api/v1/me/interests/", {"entity_ids": ["lastfm:tag:1", "nope:1"]}, format="json"), 404, code="E004", mentions=("nope:1",)
+    picked = as_alice.put(
+        "/api/v1/me/interests/", {"entity_ids": ["lastfm:tag:1", "leitmotif:instrument:guitar"]}, format="json"
     )
-    assert_envelope(as_alice.put("/api/v1/me/interests/", {"entity_ids": "lastfm:tag:1"}, format="json"), 400, mentions=("must be a list",))
+    assert picked.status_code == 200
+    assert {i["entity_id"] for i in as_alice.get("/api/v1/me/interests/").json()} == {
+        "lastfm:tag:1",
+        "leitmotif:instrument:guitar",
+    }
+    assert_envelope(
+        as_alice.put("/api/v1/me/interests/", {"entity_ids": ["lastfm:tag:1", "nope:1"]}, format="json"),
+        404,
+        code="E004",
+        mentions=("nope:1",),
+    )
+    assert_envelope(
+        as_alice.put("/api/v1/me/interests/", {"entity_ids": "lastfm:tag:1"}, format="json"),
+        400,
+        mentions=("must be a list",),
+    )
     assert_envelope(as_alice.put("/api/v1/me/interests/", {}, format="json"), 400, mentions=("entity_ids is required",))
     assert len(as_alice.get("/api/v1/me/interests/").json()) == 2  # nothing changed by the bad requests
 
@@ -618,7 +710,12 @@ def test_no_published_model_is_503_with_what_to_run(as_alice, settings, tmp_path
     settings.LEITMOTIF_ARTIFACTS_DIR = str(tmp_path / "empty")
     model_holder().reset()
     try:
-        error = assert_envelope(as_alice.get("/api/v1/me/recommendations/"), 503, code="E020", mentions=("train_recommender", "publish_model"))
+        error = assert_envelope(
+            as_alice.get("/api/v1/me/recommendations/"),
+            503,
+            code="E020",
+            mentions=("train_recommender", "publish_model"),
+        )
         assert error["details"]["error_class"] == "NoServingModelError"
     finally:
         model_holder().reset()
@@ -630,6 +727,8 @@ def test_a_new_learner_gets_a_listener_on_first_write(catalog):
     client = token_client(newbie)
     assert client.get("/api/v1/me/").json()["listener_id"] is None
     assert client.get("/api/v1/me/history/").json()["count"] == 0
-    response = client.post("/api/v1/me/interactions/", {"kind": "like", "artist": catalog["artists"][0].pk}, format="json")
+    response = client.post(
+        "/api/v1/me/interactions/", {"kind": "like", "artist": catalog["artists"][0].pk}, format="json"
+    )
     assert response.status_code == 201
     assert client.get("/api/v1/me/").json()["listener_id"] == Listener.objects.get(user=newbie).pk

@@ -4,12 +4,13 @@ Reuses the tiny catalog and the trained, published model of ``test_api.py`` (blu
 artists) and adds a curriculum to its graph: ``blues-scale`` is associated with the blues tag,
 ``jazz-harmony`` with the jazz tag and taught by the jazz piano course. Some artists get mood tags.
 """
+
 from __future__ import annotations
 
 import pytest
 
+from catalog.models import Listener, Tag, TagAssignment
 from kg.stores import EntityRecord, RelationRecord
-from learning_platform.catalog.models import Listener, Tag, TagAssignment
 from tests.recommender.test_api import (  # noqa: F401 - fixtures used by name
     _api_settings,
     alice,
@@ -40,31 +41,43 @@ def curriculum(served, sql_store):
         mood = "sad" if artist.name in SAD else "happy" if artist.name in HAPPY else None
         if mood:
             TagAssignment.objects.create(listener=tagger, artist=artist, tag=tags[mood])
-    sql_store.upsert_entities([
-        EntityRecord(id=f"{C}blues-scale", type="Concept", name="Blues scale"),
-        EntityRecord(id=f"{C}jazz-harmony", type="Concept", name="Jazz harmony"),
-        EntityRecord(id=tags["sad"].entity_id, type="Tag", name="sad"),
-        EntityRecord(id=tags["happy"].entity_id, type="Tag", name="Happy"),
-    ])
-    sql_store.upsert_relations([
-        RelationRecord(head=f"{C}blues-scale", type="ASSOCIATED_TAG", tail=tags["blues"].entity_id),
-        RelationRecord(head=f"{C}jazz-harmony", type="ASSOCIATED_TAG", tail=tags["jazz"].entity_id),
-        RelationRecord(head="udemy:course:2", type="TEACHES_CONCEPT", tail=f"{C}jazz-harmony"),
-        RelationRecord(head=f"{C}blues-scale", type="PREREQUISITE_OF", tail=f"{C}jazz-harmony"),
-    ])
+    sql_store.upsert_entities(
+        [
+            EntityRecord(id=f"{C}blues-scale", type="Concept", name="Blues scale"),
+            EntityRecord(id=f"{C}jazz-harmony", type="Concept", name="Jazz harmony"),
+            EntityRecord(id=tags["sad"].entity_id, type="Tag", name="sad"),
+            EntityRecord(id=tags["happy"].entity_id, type="Tag", name="Happy"),
+        ]
+    )
+    sql_store.upsert_relations(
+        [
+            RelationRecord(head=f"{C}blues-scale", type="ASSOCIATED_TAG", tail=tags["blues"].entity_id),
+            RelationRecord(head=f"{C}jazz-harmony", type="ASSOCIATED_TAG", tail=tags["jazz"].entity_id),
+            RelationRecord(head="udemy:course:2", type="TEACHES_CONCEPT", tail=f"{C}jazz-harmony"),
+            RelationRecord(head=f"{C}blues-scale", type="PREREQUISITE_OF", tail=f"{C}jazz-harmony"),
+        ]
+    )
     invalidate_snapshots()
     snapshot_forget()
     return served
 
 
 def _names(body: dict) -> list[str]:
-    return [r["item"]["artist"]["name"] if r["item"]["type"] == "artist" else r["item"]["course"]["title"] for r in body["results"]]
+    return [
+        r["item"]["artist"]["name"] if r["item"]["type"] == "artist" else r["item"]["course"]["title"]
+        for r in body["results"]
+    ]
 
 
 def _blues_fan(client, served) -> None:
     by_name = {a.name: a for a in served["artists"]}
     for name in ("Alpha Blues", "Beta Blues"):
-        assert client.post("/api/v1/me/interactions/", {"kind": "listen", "artist": by_name[name].pk}, format="json").status_code == 201
+        assert (
+            client.post(
+                "/api/v1/me/interactions/", {"kind": "listen", "artist": by_name[name].pk}, format="json"
+            ).status_code
+            == 201
+        )
 
 
 @pytest.mark.django_db
@@ -72,9 +85,13 @@ def test_plain_lists_report_their_scores_on_the_learners_own_unit(curriculum, as
     _blues_fan(as_alice, curriculum)
     body = as_alice.get("/api/v1/me/recommendations/?k=4").json()
     assert body["rerank"] == "none" and body["mood"] is None
-    blank = as_alice.get("/api/v1/me/recommendations/?k=4&rerank=&unit=&mood=").json()  # empty means not given, as for tag
+    blank = as_alice.get(
+        "/api/v1/me/recommendations/?k=4&rerank=&unit=&mood="
+    ).json()  # empty means not given, as for tag
     assert blank["rerank"] == "none" and blank["unit_source"] == "learner" and _names(blank) == _names(body)
-    assert body["unit"] == [f"{C}blues-scale"] and body["unit_source"] == "learner"  # blues is the fan's curriculum-linked tag
+    assert (
+        body["unit"] == [f"{C}blues-scale"] and body["unit_source"] == "learner"
+    )  # blues is the fan's curriculum-linked tag
     assert set(body["scores"]) == {"ems", "ers"}
     assert 0 <= body["scores"]["ems"] <= 1
     assert body["scores"]["ers"] is None  # Alpha and Beta Blues carry no mood tag: no profile
@@ -118,7 +135,11 @@ def test_a_stated_mood_reorders_and_scores_the_list(curriculum, as_alice):
 @pytest.mark.django_db
 def test_staff_pass_the_same_parameters_for_any_listener(curriculum, staff):
     listener = Listener.objects.filter(lastfm_id=2001).get()  # a jazz listener
-    body = token_client(staff).get(f"/api/v1/users/{listener.pk}/recommendations/?k=2&unit={C}blues-scale&rerank=unit:1").json()
+    body = (
+        token_client(staff)
+        .get(f"/api/v1/users/{listener.pk}/recommendations/?k=2&unit={C}blues-scale&rerank=unit:1")
+        .json()
+    )
     assert body["unit"] == [f"{C}blues-scale"] and body["scores"]["ems"] == 1.0
 
 
@@ -136,7 +157,10 @@ def test_staff_pass_the_same_parameters_for_any_listener(curriculum, staff):
 )
 def test_bad_rerank_unit_and_mood_are_explained(catalog, as_alice, staff, bob, query, status, code, mentions):
     """Checked before any model is involved (no model is published here)."""
-    for client, url in [(as_alice, "/api/v1/me/recommendations/"), (token_client(staff), f"/api/v1/users/{bob.listener.pk}/recommendations/")]:
+    for client, url in [
+        (as_alice, "/api/v1/me/recommendations/"),
+        (token_client(staff), f"/api/v1/users/{bob.listener.pk}/recommendations/"),
+    ]:
         assert_envelope(client.get(f"{url}?{query}"), status, code=code, mentions=mentions)
 
 

@@ -1,4 +1,5 @@
 """Baseline recommenders: the registry, input checks, and every model's contract (see ``cases.py``)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -8,12 +9,16 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from learning_platform.errors import ConfigurationError
+from core.errors import ConfigurationError
 from recommender.base import TrainingContext
 from recommender.baselines import available_models, get_model, get_model_class, model_aliases, resolve_model_name
 from recommender.baselines.torch_utils import InteractionSampler, validation_recall
-
-from tests.recommender.cases import RecommenderCase, TorchRecommenderCase, clustered_interactions, mean_cluster_auc
+from tests.helpers.recommender_cases import (
+    RecommenderCase,
+    TorchRecommenderCase,
+    clustered_interactions,
+    mean_cluster_auc,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -91,7 +96,9 @@ class TestContentTags(RecommenderCase):
         assert mean_cluster_auc(all_scores, data, cold=True) == 1.0
 
     def test_graph_features_alone_carry_the_clusters(self, data):
-        no_tags = dataclasses.replace(data.side_info, item_tags=sp.csr_matrix(data.side_info.item_tags.shape, dtype=np.float32))
+        no_tags = dataclasses.replace(
+            data.side_info, item_tags=sp.csr_matrix(data.side_info.item_tags.shape, dtype=np.float32)
+        )
         model = get_model("content_tags").fit(data.train, seed=0, context=TrainingContext(side_info=no_tags))
         assert mean_cluster_auc(model.score(np.arange(data.n_users)), data) >= 0.9
 
@@ -109,10 +116,21 @@ class TestKGEOnlyComplEx(TestKGEOnlyTransE):
 
 
 def test_every_registered_model_has_a_test_class():
-    tested = {case.model for case in (
-        TestMostPopular, TestUserKNN, TestItemKNN, TestEASE, TestWMF, TestBPRMF, TestNeuMF, TestWideAndDeep,
-        TestContentTags, TestKGEOnlyTransE,
-    )}
+    tested = {
+        case.model
+        for case in (
+            TestMostPopular,
+            TestUserKNN,
+            TestItemKNN,
+            TestEASE,
+            TestWMF,
+            TestBPRMF,
+            TestNeuMF,
+            TestWideAndDeep,
+            TestContentTags,
+            TestKGEOnlyTransE,
+        )
+    }
     assert {get_model_class(name).alias for name in available_models()} == tested
 
 
@@ -166,7 +184,9 @@ def test_train_must_be_a_sparse_binary_matrix(data):
 
 def test_explicit_zeros_and_other_sparse_formats_are_accepted(data):
     coo = data.train.tocoo()
-    with_zero = sp.coo_matrix((np.append(coo.data, 0.0), (np.append(coo.row, 0), np.append(coo.col, 0))), shape=coo.shape)
+    with_zero = sp.coo_matrix(
+        (np.append(coo.data, 0.0), (np.append(coo.row, 0), np.append(coo.col, 0))), shape=coo.shape
+    )
     reference = get_model("item_knn").fit(data.train, seed=0).score(np.arange(5))
     np.testing.assert_array_equal(get_model("item_knn").fit(with_zero, seed=0).score(np.arange(5)), reference)
 
@@ -238,4 +258,6 @@ def test_validation_recall_counts_hits_in_the_top_k_excluding_train_items():
     validation = sp.csr_matrix(np.array([[0, 1, 0, 1], [0, 0, 1, 0]], dtype=np.float32))
     scores = np.array([[9.0, 3.0, 2.0, 1.0], [4.0, 3.0, 1.0, 2.0]], dtype=np.float32)
     # user 0: train item 0 excluded, top-2 = {1, 2} -> 1 of 2 hits; user 1: top-2 = {0, 1} -> 0 of 1
-    assert validation_recall(lambda users: scores[users], train=train, validation=validation, k=2) == pytest.approx(0.25)
+    assert validation_recall(lambda users: scores[users], train=train, validation=validation, k=2) == pytest.approx(
+        0.25
+    )

@@ -1,4 +1,5 @@
 """Full-ranking evaluation with tiny deterministic models written here (not the baselines registry)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,6 @@ from recommender.base import Recommender
 from recommender.evaluation import metrics as M
 from recommender.evaluation import splits as S
 from recommender.evaluation.evaluator import evaluate_ctr, evaluate_topk, top_k_items
-
 from tests.recommender.test_splits import synthetic_dataset
 
 
@@ -70,7 +70,9 @@ class SeededRandom:
         return self
 
     def score(self, users):
-        return np.stack([np.random.default_rng([self.seed, int(u)]).random(self.n_items) for u in users]).astype(np.float32)
+        return np.stack([np.random.default_rng([self.seed, int(u)]).random(self.n_items) for u in users]).astype(
+            np.float32
+        )
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +232,10 @@ def test_ctr_without_predict_proba_uses_sigmoid_of_scores(ctr_split):
     assert result.details["probability_source"] == "sigmoid(score)"
     random = evaluate_ctr(SeededRandom().fit(ctr_split.train_binary(), seed=0), ctr_split)
     assert random.metrics["auc"] == pytest.approx(0.5, abs=0.1)
-    assert evaluate_ctr(SeededRandom().fit(ctr_split.train_binary(), seed=0), ctr_split, batch_size=5).metrics == random.metrics
+    assert (
+        evaluate_ctr(SeededRandom().fit(ctr_split.train_binary(), seed=0), ctr_split, batch_size=5).metrics
+        == random.metrics
+    )
 
 
 def test_ctr_platt_calibration_learns_the_threshold_on_validation_only(ctr_split):

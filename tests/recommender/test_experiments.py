@@ -1,12 +1,13 @@
 """The evaluate command and the experiment service it wraps, on a tiny catalog."""
+
 import json
 
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from learning_platform.catalog.models import Artist, Listen, Listener
-from learning_platform.errors import ConfigurationError
+from catalog.models import Artist, Listen, Listener
+from core.errors import ConfigurationError
 from recommender.data import InteractionDataset
 from recommender.experiments import experiment_run
 from recommender.registry import available_recommenders, build_recommender, resolve_recommender_name
@@ -16,7 +17,10 @@ from recommender.registry import available_recommenders, build_recommender, reso
 def tiny_catalog(db):
     """Two taste clusters of 12 listeners over 16 artists, deterministic."""
     rng = np.random.default_rng(7)
-    artists = [Artist.objects.create(lastfm_id=i, name=f"Artist {i}", entity_id=f"lastfm:artist:{i}", kgcn_entity=i) for i in range(16)]
+    artists = [
+        Artist.objects.create(lastfm_id=i, name=f"Artist {i}", entity_id=f"lastfm:artist:{i}", kgcn_entity=i)
+        for i in range(16)
+    ]
     for u in range(24):
         listener = Listener.objects.create(lastfm_id=1000 + u)
         cluster = artists[:8] if u % 2 == 0 else artists[8:]
@@ -37,10 +41,19 @@ def test_registry_knows_baselines_and_the_product_model():
 def test_experiment_writes_a_report_with_every_model_and_seed(tiny_catalog, tmp_path, sql_store):
     dataset = InteractionDataset.from_catalog(store=sql_store)
     run = experiment_run(
-        dataset=dataset, protocol="T", models=["most_popular", "item_knn"], seeds=[0, 1], ks=[5], reports_dir=tmp_path, plots=False, progress=False
+        dataset=dataset,
+        protocol="T",
+        models=["most_popular", "item_knn"],
+        seeds=[0, 1],
+        ks=[5],
+        reports_dir=tmp_path,
+        plots=False,
+        progress=False,
     )
     metrics = json.loads((run.report_dir / "metrics.json").read_text())
-    assert {(r.model, r.seed) for r in run.results} == {(m, s) for m in ("baseline.most_popular.v1", "baseline.item_knn.v1") for s in (0, 1)}
+    assert {(r.model, r.seed) for r in run.results} == {
+        (m, s) for m in ("baseline.most_popular.v1", "baseline.item_knn.v1") for s in (0, 1)
+    }
     assert "recall@5" in json.dumps(metrics)
     # Clustered tastes: item-KNN must beat popularity on this data.
     by_model = {}
@@ -52,7 +65,16 @@ def test_experiment_writes_a_report_with_every_model_and_seed(tiny_catalog, tmp_
 @pytest.mark.parametrize("protocol", ["C", "sparsity", "coldstart"])
 def test_other_protocols_run(tiny_catalog, tmp_path, sql_store, protocol):
     dataset = InteractionDataset.from_catalog(store=sql_store)
-    run = experiment_run(dataset=dataset, protocol=protocol, models=["most_popular"], seeds=[0], ks=[5], reports_dir=tmp_path, plots=False, progress=False)
+    run = experiment_run(
+        dataset=dataset,
+        protocol=protocol,
+        models=["most_popular"],
+        seeds=[0],
+        ks=[5],
+        reports_dir=tmp_path,
+        plots=False,
+        progress=False,
+    )
     assert run.results
     if protocol == "C":
         assert 0.0 <= run.results[0].metrics["auc"] <= 1.0
@@ -69,7 +91,21 @@ def test_unknown_protocol_or_no_models_is_an_error(tiny_catalog, tmp_path, sql_s
 
 
 def test_evaluate_command_prints_the_table(tiny_catalog, tmp_path, capsys):
-    call_command("evaluate", "--protocol", "T", "--models", "most_popular", "--ks", "5", "--reports-dir", str(tmp_path), "--no-plots", "--no-progress", "--backend", "sql")
+    call_command(
+        "evaluate",
+        "--protocol",
+        "T",
+        "--models",
+        "most_popular",
+        "--ks",
+        "5",
+        "--reports-dir",
+        str(tmp_path),
+        "--no-plots",
+        "--no-progress",
+        "--backend",
+        "sql",
+    )
     out = capsys.readouterr().out
     assert "baseline.most_popular.v1" in out and "Report written to" in out
 
@@ -85,20 +121,54 @@ def test_evaluate_command_prints_the_table(tiny_catalog, tmp_path, capsys):
 )
 def test_evaluate_command_rejects_bad_arguments(tiny_catalog, tmp_path, args, message):
     with pytest.raises(CommandError, match=message):
-        call_command("evaluate", "--protocol", "T", *args, "--reports-dir", str(tmp_path), "--no-plots", "--no-progress", "--backend", "sql")
+        call_command(
+            "evaluate",
+            "--protocol",
+            "T",
+            *args,
+            "--reports-dir",
+            str(tmp_path),
+            "--no-plots",
+            "--no-progress",
+            "--backend",
+            "sql",
+        )
 
 
 def test_evaluate_command_on_an_empty_catalog_says_to_load_data(db, tmp_path):
     with pytest.raises(CommandError, match="load"):
-        call_command("evaluate", "--protocol", "T", "--models", "ease", "--reports-dir", str(tmp_path), "--no-progress", "--backend", "sql")
+        call_command(
+            "evaluate",
+            "--protocol",
+            "T",
+            "--models",
+            "ease",
+            "--reports-dir",
+            str(tmp_path),
+            "--no-progress",
+            "--backend",
+            "sql",
+        )
 
 
 def test_evaluate_command_trains_and_scores_the_product_model(tiny_catalog, tmp_path, capsys):
     """End to end: the joint model is built by name, trained with --params and evaluated like any baseline."""
     params = json.dumps({"leitmotif": {"epochs": 2, "use_content": False, "use_graph": False, "batch_size": 16}})
     call_command(
-        "evaluate", "--protocol", "T", "--models", "most_popular", "leitmotif", "--ks", "5",
-        "--params", params, "--reports-dir", str(tmp_path), "--no-plots", "--no-progress",
+        "evaluate",
+        "--protocol",
+        "T",
+        "--models",
+        "most_popular",
+        "leitmotif",
+        "--ks",
+        "5",
+        "--params",
+        params,
+        "--reports-dir",
+        str(tmp_path),
+        "--no-plots",
+        "--no-progress",
     )
     out = capsys.readouterr().out
     assert "leitmotif.joint.v1" in out
@@ -117,8 +187,20 @@ def test_evaluate_command_exports_the_splits_it_scored(tiny_catalog, tmp_path):
     from recommender.evaluation.splits import import_split, protocol_t_split
 
     call_command(
-        "evaluate", "--protocol", "T", "--models", "most_popular", "--ks", "5", "--seeds", "3",
-        "--reports-dir", str(tmp_path), "--no-plots", "--no-progress", "--export-splits",
+        "evaluate",
+        "--protocol",
+        "T",
+        "--models",
+        "most_popular",
+        "--ks",
+        "5",
+        "--seeds",
+        "3",
+        "--reports-dir",
+        str(tmp_path),
+        "--no-plots",
+        "--no-progress",
+        "--export-splits",
     )
     (report,) = tmp_path.iterdir()
     (tsv,) = (report / "splits").glob("*.tsv")

@@ -3,6 +3,7 @@
 The store-backed tests use ``graph_store`` so they run on the sql store and on a real Neo4j server;
 pure path/scoring tests build a :class:`GraphSnapshot` from records, which needs no database.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -12,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ConfigurationError, DataFileError, UnknownEntityError
 from kg.stores.base import EntityRecord, RelationRecord
-from learning_platform.errors import ConfigurationError, DataFileError, UnknownEntityError
 from recommender.explanations import (
     NO_PATH_BASIS,
     Explanation,
@@ -59,13 +60,19 @@ def _entities() -> list[EntityRecord]:
 
 def _relations() -> list[RelationRecord]:
     triples = [
-        (RADIOHEAD, "HAS_TAG", ALTERNATIVE), (MUSE, "HAS_TAG", ALTERNATIVE), (COLDPLAY, "HAS_TAG", ALTERNATIVE),
+        (RADIOHEAD, "HAS_TAG", ALTERNATIVE),
+        (MUSE, "HAS_TAG", ALTERNATIVE),
+        (COLDPLAY, "HAS_TAG", ALTERNATIVE),
         *((artist, "HAS_TAG", ROCK) for artist in (RADIOHEAD, MUSE, COLDPLAY, HENDRIX, NIRVANA, FOO)),
-        (HENDRIX, "HAS_TAG", BLUES_ROCK), (HENDRIX, "HAS_TAG", GUITAR_TAG),
+        (HENDRIX, "HAS_TAG", BLUES_ROCK),
+        (HENDRIX, "HAS_TAG", GUITAR_TAG),
         (GUITAR_TAG, "ABOUT_INSTRUMENT", GUITAR),
-        (COURSE, "COVERS_TAG", BLUES_ROCK), (COURSE, "TEACHES_INSTRUMENT", GUITAR),
-        (COURSE, "TEACHES_CONCEPT", IMPROVISATION), (COURSE, "HAS_LEVEL", BEGINNER),
-        (NIRVANA, "ORIGIN", SEATTLE), (FOO, "ORIGIN", SEATTLE),
+        (COURSE, "COVERS_TAG", BLUES_ROCK),
+        (COURSE, "TEACHES_INSTRUMENT", GUITAR),
+        (COURSE, "TEACHES_CONCEPT", IMPROVISATION),
+        (COURSE, "HAS_LEVEL", BEGINNER),
+        (NIRVANA, "ORIGIN", SEATTLE),
+        (FOO, "ORIGIN", SEATTLE),
     ]
     return [RelationRecord(h, r, t, source="test") for h, r, t in triples]
 
@@ -133,14 +140,19 @@ def test_course_reached_through_tag_and_instrument(music_store):
 def test_interest_source_reads_as_a_pick_and_links_directly(music_snapshot):
     result = explain(music_snapshot, sources=[BLUES_ROCK], target=COURSE, source_roles={BLUES_ROCK: "interest"})
     assert result.paths[0].sentence == 'You picked "blues rock" → "Blues Guitar Improvisation" covers "blues rock".'
-    assert result.paths[0].edges == [{"type": "COVERS_TAG", "direction": "backward", "head": COURSE, "tail": BLUES_ROCK}]
+    assert result.paths[0].edges == [
+        {"type": "COVERS_TAG", "direction": "backward", "head": COURSE, "tail": BLUES_ROCK}
+    ]
 
 
 def test_anonymous_nodes_are_penalised_and_never_printed(music_snapshot):
     result = explain(music_snapshot, sources=[NIRVANA], target=FOO, source_roles={NIRVANA: "listen"})
     ids = [[n["id"] for n in p.nodes] for p in result.paths]
     assert ids == [[NIRVANA, ROCK, FOO], [NIRVANA, SEATTLE, FOO]]
-    assert result.paths[1].sentence == "You listen to Nirvana → Nirvana comes from a place → Foo Fighters comes from that place."
+    assert (
+        result.paths[1].sentence
+        == "You listen to Nirvana → Nirvana comes from a place → Foo Fighters comes from that place."
+    )
     assert all("kgcn" not in p.sentence for p in result.paths)
     # The JSON still names the node as stored: nothing is hidden from a client that wants it.
     assert result.paths[1].nodes[1]["name"] == "Place kgcn:100"
@@ -307,7 +319,11 @@ def test_every_cited_edge_exists_and_paths_join_sources_to_the_target(graph_stor
         target = rng.choice(ids)
         max_hops = 1 + trial % 3
         result = explain(snapshot, sources=sources, target=target, max_hops=max_hops, max_paths=3)
-        assert result.has_paths == _brute_force_has_path(stored, set(sources), target, max_hops), (sources, target, max_hops)
+        assert result.has_paths == _brute_force_has_path(stored, set(sources), target, max_hops), (
+            sources,
+            target,
+            max_hops,
+        )
         for path in result.paths:
             checked_paths += 1
             node_ids = [n["id"] for n in path.nodes]
@@ -320,7 +336,9 @@ def test_every_cited_edge_exists_and_paths_join_sources_to_the_target(graph_stor
                 assert triple in stored
                 cited.add(triple)
                 walked = (node_ids[step], node_ids[step + 1])
-                assert walked == ((edge["head"], edge["tail"]) if edge["direction"] == "forward" else (edge["tail"], edge["head"]))
+                assert walked == (
+                    (edge["head"], edge["tail"]) if edge["direction"] == "forward" else (edge["tail"], edge["head"])
+                )
     assert checked_paths > 20
     # And each cited edge once more, straight from the store, as a single-edge read.
     for head, rel, tail in sorted(cited)[:15]:
@@ -338,13 +356,19 @@ def test_hub_caps_bound_the_search(music_snapshot):
 
 
 def test_scorer_registry():
-    assert available_scorers() == {"descriptive": "explain.structural.v2", "kge": "explain.kge.v1", "structural": "explain.structural.v1"}
+    assert available_scorers() == {
+        "descriptive": "explain.structural.v2",
+        "kge": "explain.kge.v1",
+        "structural": "explain.structural.v1",
+    }
     assert build_scorer("structural").registry_name == "explain.structural.v1"
     assert build_scorer().registry_name == "explain.structural.v2"  # the default
     with pytest.raises(ConfigurationError, match="curated_bonus"):
         build_scorer("descriptive", curated_bonus=0)
     assert build_scorer("explain.structural.v1", hop_decay=0.9).hop_decay == 0.9
-    with pytest.raises(ConfigurationError, match=r"Unknown path scorer 'pagerank'.*descriptive.*kge \(explain.kge.v1\).*structural"):
+    with pytest.raises(
+        ConfigurationError, match=r"Unknown path scorer 'pagerank'.*descriptive.*kge \(explain.kge.v1\).*structural"
+    ):
         build_scorer("pagerank")
     with pytest.raises(ConfigurationError, match="hop_decay"):
         build_scorer("structural", hop_decay=2)
@@ -356,21 +380,42 @@ def test_scorer_registry():
         build_scorer("kge", artifact_path=Path("/nonexistent/kge/transe-x"))
 
 
-def _artifact(entity_to_id: dict[str, int], relation_to_id: dict[str, int], entities: np.ndarray, relations: np.ndarray, model: str = "transe"):
+def _artifact(
+    entity_to_id: dict[str, int],
+    relation_to_id: dict[str, int],
+    entities: np.ndarray,
+    relations: np.ndarray,
+    model: str = "transe",
+):
     from kg.embeddings.artifacts import KgeArtifact
     from kg.embeddings.config import KgeConfig
 
     config = KgeConfig(model=model, embedding_dim=entities.shape[1] // (2 if model == "complex" else 1))
     return KgeArtifact(
-        path=Path("in-memory"), config=config, metrics={}, entity_to_id=entity_to_id, relation_to_id=relation_to_id,
-        entity_embeddings=entities.astype(np.float32), relation_embeddings=relations.astype(np.float32), manifest={},
+        path=Path("in-memory"),
+        config=config,
+        metrics={},
+        entity_to_id=entity_to_id,
+        relation_to_id=relation_to_id,
+        entity_embeddings=entities.astype(np.float32),
+        relation_embeddings=relations.astype(np.float32),
+        manifest={},
     )
 
 
 def test_kge_scorer_prefers_paths_the_embeddings_find_plausible():
-    entities = [EntityRecord("a:1", "Artist", "Ann"), EntityRecord("a:2", "Artist", "Bob"),
-                EntityRecord("t:1", "Tag", "first"), EntityRecord("t:2", "Tag", "second")]
-    triples = [("a:1", "HAS_TAG", "t:1"), ("a:1", "HAS_TAG", "t:2"), ("a:2", "HAS_TAG", "t:1"), ("a:2", "HAS_TAG", "t:2")]
+    entities = [
+        EntityRecord("a:1", "Artist", "Ann"),
+        EntityRecord("a:2", "Artist", "Bob"),
+        EntityRecord("t:1", "Tag", "first"),
+        EntityRecord("t:2", "Tag", "second"),
+    ]
+    triples = [
+        ("a:1", "HAS_TAG", "t:1"),
+        ("a:1", "HAS_TAG", "t:2"),
+        ("a:2", "HAS_TAG", "t:1"),
+        ("a:2", "HAS_TAG", "t:2"),
+    ]
     snapshot = GraphSnapshot.from_records(entities, triples)
     structural = explain(snapshot, sources=["a:1"], target="a:2", max_paths=2)
     assert [p.nodes[1]["id"] for p in structural.paths] == ["t:1", "t:2"]  # a tie, broken by node order
@@ -400,7 +445,9 @@ def test_kge_edge_scores_match_pykeen(model):
     torch.set_num_threads(1)
     pykeen_model = build_model(config=KgeConfig(model=model, embedding_dim=8), num_entities=5, num_relations=2)
     entity_vectors, relation_vectors = export_embeddings(pykeen_model)
-    scorer = KgeScorer(artifact=_artifact({f"e:{i}": i for i in range(5)}, {"R0": 0, "R1": 1}, entity_vectors, relation_vectors, model))
+    scorer = KgeScorer(
+        artifact=_artifact({f"e:{i}": i for i in range(5)}, {"R0": 0, "R1": 1}, entity_vectors, relation_vectors, model)
+    )
     hrt = torch.tensor(list(itertools.product(range(5), range(2), range(5))))
     with torch.no_grad():
         expected = pykeen_model.score_hrt(hrt).squeeze(-1).numpy()
@@ -470,10 +517,19 @@ def test_noise_tags_are_flagged_from_the_data():
 
     snapshot = _tagged_catalogue()
     quality = node_quality(snapshot)
-    flags = {tag: bool(quality.descriptive[snapshot.node_index[tag]]) for tag in
-             ("t:indie", "t:synthpop", "t:fans", "t:top", "t:seen", "t:madonna", "t:blues-guitar")}
-    assert flags == {"t:indie": True, "t:synthpop": True, "t:fans": False, "t:top": False, "t:seen": False,
-                     "t:madonna": False, "t:blues-guitar": True}
+    flags = {
+        tag: bool(quality.descriptive[snapshot.node_index[tag]])
+        for tag in ("t:indie", "t:synthpop", "t:fans", "t:top", "t:seen", "t:madonna", "t:blues-guitar")
+    }
+    assert flags == {
+        "t:indie": True,
+        "t:synthpop": True,
+        "t:fans": False,
+        "t:top": False,
+        "t:seen": False,
+        "t:madonna": False,
+        "t:blues-guitar": True,
+    }
     assert quality.curated[snapshot.node_index["t:blues-guitar"]]
     assert quality.descriptive[snapshot.node_index["a:0"]]  # only tags are judged
     # Names: exact stoplist words only, first person / lists / sentences are personal.
@@ -483,8 +539,12 @@ def test_noise_tags_are_flagged_from_the_data():
     assert tag_name_is_non_descriptive("80s i like") == "personal"
     assert tag_name_is_non_descriptive("music to listen to by a forest river at night") == "personal"
     assert tag_name_is_non_descriptive("madonna", {"madonna"}) == "artist name"
-    assert tag_name_is_non_descriptive("not-emo") == "negation" and tag_name_is_non_descriptive("Not  Metal") == "negation"
-    assert tag_name_is_non_descriptive("nothing but thieves") is None and tag_name_is_non_descriptive("notorious") is None
+    assert (
+        tag_name_is_non_descriptive("not-emo") == "negation" and tag_name_is_non_descriptive("Not  Metal") == "negation"
+    )
+    assert (
+        tag_name_is_non_descriptive("nothing but thieves") is None and tag_name_is_non_descriptive("notorious") is None
+    )
 
 
 def test_an_obscure_tag_path_loses_to_a_genre_path():
@@ -511,7 +571,9 @@ def test_junk_only_paths_are_weak_and_give_way_to_a_fallback():
     fallback = Explanation.fallback("a:c", "similar_listeners", "Listeners who play Artist 0 also play Lonely C.")
     assert explain(snapshot, sources=["a:0"], target="a:c", fallback=fallback) is fallback
     # A target with a good path keeps the graph explanation even when a fallback is offered.
-    good = explain(snapshot, sources=["a:0"], target="a:1", fallback=Explanation.fallback("a:1", "popularity", "Popular."))
+    good = explain(
+        snapshot, sources=["a:0"], target="a:1", fallback=Explanation.fallback("a:1", "popularity", "Popular.")
+    )
     assert good.basis == "graph"
 
 

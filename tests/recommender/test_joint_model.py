@@ -1,9 +1,10 @@
 """The joint KG recommender (``leitmotif.joint.v1``): contract, objective, ablations, cold start, artifacts, command.
 
-Runs on the tiny clustered data of :mod:`tests.recommender.cases` (40 users × 30 items, two taste
+Runs on the tiny clustered data of :mod:`tests.helpers.recommender_cases` (40 users × 30 items, two taste
 groups with aligned tags and KG triples). Content vectors are the items' tag profiles passed as a
 precomputed matrix, so only one small test loads the real sentence encoder.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,14 +17,14 @@ import scipy.sparse as sp
 import torch
 from django.core.management import CommandError, call_command
 
-from learning_platform.errors import ConfigurationError, DataFileError
+from core.errors import ConfigurationError, DataFileError
 from recommender.base import Recommender, TrainingContext
 from recommender.baselines.torch_utils import seeded_torch
 from recommender.data import InteractionDataset
 from recommender.models import available_recommenders, get_recommender, get_recommender_class
 from recommender.models.config import JointConfig
-from recommender.models.joint import JointKGRecommender, JointNetwork, combine_member_scores
 from recommender.models.inputs import JointInputs
+from recommender.models.joint import JointKGRecommender, JointNetwork, combine_member_scores
 from recommender.models.neighbourhood import (
     cold_transfer_matrix,
     cosine_item_similarity,
@@ -34,13 +35,21 @@ from recommender.models.neighbourhood import (
     with_cold_transfer,
 )
 from recommender.training import load_trained_recommender, recommender_train
-
-from tests.recommender.cases import TorchRecommenderCase, clustered_interactions, mean_cluster_auc
+from tests.helpers.recommender_cases import TorchRecommenderCase, clustered_interactions, mean_cluster_auc
 
 #: Small enough to train in about a second on the tiny data, large enough to learn its two groups.
 TINY = dict(
-    embedding_dim=16, id_dim=8, graph_dim=16, content_dim=8, hidden_dim=32, behaviour_dim=4, attention_dim=8,
-    epochs=12, batch_size=64, learning_rate=0.01, patience=12,
+    embedding_dim=16,
+    id_dim=8,
+    graph_dim=16,
+    content_dim=8,
+    hidden_dim=32,
+    behaviour_dim=4,
+    attention_dim=8,
+    epochs=12,
+    batch_size=64,
+    learning_rate=0.01,
+    patience=12,
     ensemble_members=1,
 )
 
@@ -53,7 +62,9 @@ def tag_content(data) -> np.ndarray:
 
 def build(data=None, **overrides: Any) -> JointKGRecommender:
     data = data or clustered_interactions()
-    return get_recommender("leitmotif", config=JointConfig(**{**TINY, **overrides}), content_embeddings=tag_content(data))
+    return get_recommender(
+        "leitmotif", config=JointConfig(**{**TINY, **overrides}), content_embeddings=tag_content(data)
+    )
 
 
 class TestJointContract(TorchRecommenderCase):
@@ -61,7 +72,14 @@ class TestJointContract(TorchRecommenderCase):
 
     model = "leitmotif"
     params = TINY
-    bad_params = {"lambda_kg": -0.1, "dropout": 1.0, "epochs": 0, "rec_loss": "mse", "use_graph": "yes", "temperature": 0.0}
+    bad_params = {
+        "lambda_kg": -0.1,
+        "dropout": 1.0,
+        "epochs": 0,
+        "rec_loss": "mse",
+        "use_graph": "yes",
+        "temperature": 0.0,
+    }
     min_cluster_auc = 0.85
 
     @classmethod  # the case's class-scoped fixtures call it on the class
@@ -161,10 +179,18 @@ def test_cold_items_score_through_graph_and_content(fitted, data):
 
 def test_cold_transfer_lends_each_unseen_item_its_closest_seen_items_columns():
     # items 0, 1, 2 seen; 3 and 4 unseen; 5 unseen and unlike anything (no borrowed column)
-    vectors = sp.csr_matrix(np.array([
-        [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0],
-        [3.0, 1.0, 0.0], [0.0, 2.0, 2.0], [0.0, 0.0, 0.0],
-    ]))
+    vectors = sp.csr_matrix(
+        np.array(
+            [
+                [1.0, 0.0, 0.0],
+                [0.0, 1.0, 0.0],
+                [0.0, 0.0, 1.0],
+                [3.0, 1.0, 0.0],
+                [0.0, 2.0, 2.0],
+                [0.0, 0.0, 0.0],
+            ]
+        )
+    )
     unseen = np.array([False, False, False, True, True, True])
     transfer = cold_transfer_matrix(vectors, unseen=unseen, k=2).toarray()
     cos3 = np.array([3.0, 1.0]) / np.sqrt(10)  # item 3 ~ items 0 and 1
@@ -214,10 +240,14 @@ def test_cold_item_lenders_name_the_seen_items_a_cold_item_borrows_from(fitted, 
     with_history = fitted.cold_item_lenders(cold, history)
     lender, _, source = with_history[0]
     assert source in history and similarity[source, lender] == similarity[history, lender].max() > 0
-    assert fitted.strongest_co_listeners(history, [lender]) == [(source, pytest.approx(float(similarity[source, lender])))]
+    assert fitted.strongest_co_listeners(history, [lender]) == [
+        (source, pytest.approx(float(similarity[source, lender])))
+    ]
     assert fitted.strongest_co_listeners(np.zeros(0, dtype=np.int64), [lender, cold]) == [(None, 0.0), (None, 0.0)]
     assert fitted.strongest_co_listeners(history, [cold]) == [(None, 0.0)]  # nobody co-listened with a cold item
-    assert fitted.cold_item_lenders(int(np.flatnonzero(~fitted.inputs.unseen_items)[0]), history) == []  # a seen item borrows nothing
+    assert (
+        fitted.cold_item_lenders(int(np.flatnonzero(~fitted.inputs.unseen_items)[0]), history) == []
+    )  # a seen item borrows nothing
 
 
 def test_model_inputs_written_before_cold_transfer_still_load(fitted, tmp_path):
@@ -255,7 +285,9 @@ def test_ease_training_scores_equal_a_refit_without_the_pair():
         items = np.nonzero(row)[0]
         history[user, : len(items)] = items
     weights, diagonal = ease_item_weights(sp.csr_matrix(dense), l2=3.0)
-    np.testing.assert_allclose(diagonal, np.diag(np.linalg.inv(dense.T.astype(float) @ dense + 3.0 * np.eye(10))), rtol=1e-6)
+    np.testing.assert_allclose(
+        diagonal, np.diag(np.linalg.inv(dense.T.astype(float) @ dense + 3.0 * np.eye(10))), rtol=1e-6
+    )
     users, targets = np.array([0, 0, 1, 2]), np.array([0, 3, 1, 2])
     loo = ease_scores(history[users], weights=weights, precision_diagonal=diagonal, targets=targets)
     for row, (user, target) in enumerate(zip(users, targets, strict=True)):
@@ -296,7 +328,10 @@ def test_an_ensemble_averages_standardised_members_and_round_trips(data, tmp_pat
     np.testing.assert_array_equal(first.item_id.weight.detach().numpy(), single.network.item_id.weight.detach().numpy())
     assert not torch.equal(first.item_id.weight, second.item_id.weight)
     with torch.no_grad():
-        members = [net.scores(torch.from_numpy(users), neighbourhood=ensemble._neighbourhood(users)).numpy() for net in (first, second)]
+        members = [
+            net.scores(torch.from_numpy(users), neighbourhood=ensemble._neighbourhood(users)).numpy()
+            for net in (first, second)
+        ]
     np.testing.assert_allclose(ensemble.score(users), combine_member_scores(members), rtol=1e-6)
     z = [(m - m.mean(1, keepdims=True)) / m.std(1, keepdims=True) for m in members]
     np.testing.assert_allclose(combine_member_scores(members), (z[0] + z[1]) / 2, rtol=1e-5, atol=1e-6)
@@ -317,14 +352,22 @@ def test_an_ensemble_averages_standardised_members_and_round_trips(data, tmp_pat
 
 def test_bad_inputs_are_refused_with_what_to_fix(data):
     for kwargs, message in (
-        (dict(neighbourhood_terms="knn"), "neighbourhood_terms"), (dict(ease_l2=0), "ease_l2"),
-        (dict(neighbourhood_weight_lr=-1.0), "neighbourhood_weight_lr"), (dict(average_epochs=0), "average_epochs"),
+        (dict(neighbourhood_terms="knn"), "neighbourhood_terms"),
+        (dict(ease_l2=0), "ease_l2"),
+        (dict(neighbourhood_weight_lr=-1.0), "neighbourhood_weight_lr"),
+        (dict(average_epochs=0), "average_epochs"),
         (dict(ease_weight_init=float("inf")), "ease_weight_init"),
-        (dict(lambda_kg=-1), "lambda_kg"), (dict(rec_loss="mse"), "rec_loss"), (dict(kg_interaction="distmult"), "kg_interaction"),
-        (dict(dropout=1.5), "dropout"), (dict(batch_size=0), "batch_size"), (dict(use_content=1), "use_content"),
+        (dict(lambda_kg=-1), "lambda_kg"),
+        (dict(rec_loss="mse"), "rec_loss"),
+        (dict(kg_interaction="distmult"), "kg_interaction"),
+        (dict(dropout=1.5), "dropout"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(use_content=1), "use_content"),
         (dict(learning_rate=float("nan")), "learning_rate"),
-        (dict(cold_neighbours=-1), "cold_neighbours"), (dict(cold_neighbours=2.5), "cold_neighbours"),
-        (dict(cold_transfer_scale=-0.5), "cold_transfer_scale"), (dict(ensemble_members=0), "ensemble_members"),
+        (dict(cold_neighbours=-1), "cold_neighbours"),
+        (dict(cold_neighbours=2.5), "cold_neighbours"),
+        (dict(cold_transfer_scale=-0.5), "cold_transfer_scale"),
+        (dict(ensemble_members=0), "ensemble_members"),
     ):
         with pytest.raises(ConfigurationError, match=message):
             JointConfig(**kwargs)
@@ -335,7 +378,9 @@ def test_bad_inputs_are_refused_with_what_to_fix(data):
     with pytest.raises(ConfigurationError, match="use_graph needs knowledge-graph side information"):
         build(data).fit(data.train, seed=0, context=TrainingContext())
     with pytest.raises(ConfigurationError, match=r"content_embeddings must be an \(n_items=30"):
-        JointKGRecommender(JointConfig(**TINY), content_embeddings=np.ones((5, 3))).fit(data.train, seed=0, context=data.context)
+        JointKGRecommender(JointConfig(**TINY), content_embeddings=np.ones((5, 3))).fit(
+            data.train, seed=0, context=data.context
+        )
     with pytest.raises(ConfigurationError, match="must be binary"):
         build(data).fit(data.train * 3, seed=0, context=data.context)
     with pytest.raises(ConfigurationError, match="config must be a JointConfig"):
@@ -368,7 +413,11 @@ def test_service_saves_a_versioned_artifact_with_validation_metrics_only(trained
     path = trained.path
     assert path.parent.is_dir() and path.name.startswith("leitmotif-")
     config = json.loads((path / "config.json").read_text())
-    assert config["seed"] == 1 and config["split"]["protocol"] == "T" and config["config"]["lambda_kg"] == JointConfig().lambda_kg
+    assert (
+        config["seed"] == 1
+        and config["split"]["protocol"] == "T"
+        and config["config"]["lambda_kg"] == JointConfig().lambda_kg
+    )
     metrics = json.loads((path / "metrics.json").read_text())
     assert "recall@10" in metrics["validation"] and "test" not in metrics
     assert json.loads((path / "item_ids.json").read_text())[:2] == [500, 501]
@@ -401,8 +450,12 @@ def test_edited_artifact_is_refused(trained, tmp_path):
 
 def test_test_metrics_only_on_request(data, tmp_path):
     result = recommender_train(
-        dataset=clustered_dataset(data), config=JointConfig(**{**TINY, "epochs": 1}), seed=0,
-        content_embeddings=tag_content(data), evaluate_test=True, save=False,
+        dataset=clustered_dataset(data),
+        config=JointConfig(**{**TINY, "epochs": 1}),
+        seed=0,
+        content_embeddings=tag_content(data),
+        evaluate_test=True,
+        save=False,
     )
     assert result.path is None and "recall@10" in result.metrics["test"]
     with pytest.raises(ConfigurationError, match="neither content_embeddings nor a content_encoder"):
@@ -417,7 +470,10 @@ def test_item_texts_name_the_artist_and_its_top_tags(data):
 
     texts = item_texts(names=[f"Artist {i}" for i in range(data.n_items)], side_info=data.side_info, top_tags=2)
     tags = data.side_info.item_tags.toarray()[0]
-    best = [data.side_info.tag_names[t] for t in sorted(np.flatnonzero(tags), key=lambda t: (-tags[t], data.side_info.tag_names[t]))[:2]]
+    best = [
+        data.side_info.tag_names[t]
+        for t in sorted(np.flatnonzero(tags), key=lambda t: (-tags[t], data.side_info.tag_names[t]))[:2]
+    ]
     assert texts[0] == f"Artist 0. Tags: {', '.join(best)}"
     with pytest.raises(ConfigurationError, match="names has 2 entries"):
         item_texts(names=["a", "b"], side_info=data.side_info)
@@ -448,7 +504,8 @@ def write_tiny_lastfm(root: Path) -> Path:
     hetrec.mkdir()
     artists = range(1, 9)
     (hetrec / "artists.dat").write_text(
-        "id\tname\turl\tpictureURL\n" + "".join(f"{a}\tBand {a}\thttp://www.last.fm/music/Band+{a}\t\n" for a in artists)
+        "id\tname\turl\tpictureURL\n"
+        + "".join(f"{a}\tBand {a}\thttp://www.last.fm/music/Band+{a}\t\n" for a in artists)
     )
     (kgcn / "item_index2entity_id.txt").write_text("".join(f"{a}\t{a - 1}\n" for a in artists))
     (kgcn / "kg.txt").write_text("".join(f"{a - 1}\tmusic.artist.genre\t{8 if a <= 4 else 9}\n" for a in artists))
@@ -459,7 +516,8 @@ def write_tiny_lastfm(root: Path) -> Path:
     (kgcn / "user_artists.dat").write_text("userID\tartistID\tweight\n" + "".join(rows))
     (hetrec / "tags.dat").write_text("tagID\ttagValue\n1\trock\n2\tjazz\n")
     (hetrec / "user_taggedartists.dat").write_text(
-        "userID\tartistID\ttagID\tday\tmonth\tyear\n" + "".join(f"10\t{a}\t{1 if a <= 4 else 2}\t1\t1\t2009\n" for a in artists)
+        "userID\tartistID\ttagID\tday\tmonth\tyear\n"
+        + "".join(f"10\t{a}\t{1 if a <= 4 else 2}\t1\t1\t2009\n" for a in artists)
     )
     (hetrec / "user_friends.dat").write_text("userID\tfriendID\n10\t11\n11\t10\n")
     return root
@@ -470,7 +528,12 @@ def test_command_trains_on_a_tiny_catalog(tmp_path, capsys):
     call_command("load_lastfm", data_dir=str(write_tiny_lastfm(tmp_path / "data")), backend="sql", no_progress=True)
     capsys.readouterr()
     call_command(
-        "train_recommender", epochs=2, seed=0, backend="sql", no_content=True, no_progress=True,
+        "train_recommender",
+        epochs=2,
+        seed=0,
+        backend="sql",
+        no_content=True,
+        no_progress=True,
         output_dir=str(tmp_path / "artifacts"),
     )
     out = capsys.readouterr().out
@@ -478,7 +541,9 @@ def test_command_trains_on_a_tiny_catalog(tmp_path, capsys):
     path = Path(out.strip().splitlines()[-1].split("Saved the artifact to ")[1])
     assert load_trained_recommender(path).config.use_content is False
     with pytest.raises(CommandError, match="KGE artifact directory not found"):
-        call_command("train_recommender", kge_artifact=str(tmp_path / "no-kge"), backend="sql", no_content=True, no_progress=True)
+        call_command(
+            "train_recommender", kge_artifact=str(tmp_path / "no-kge"), backend="sql", no_content=True, no_progress=True
+        )
 
 
 @pytest.mark.django_db
@@ -498,24 +563,42 @@ def test_entity_vectors_start_from_a_kge_artifact(data, tmp_path):
     from kg.embeddings.training import kge_train
 
     info = data.side_info
-    labelled = np.array([(info.entity_ids[h], info.relation_types[r], info.entity_ids[t]) for h, r, t in info.kg_triples])
-    result = kge_train(triples=labelled, config=KgeConfig(model="transe", embedding_dim=TINY["graph_dim"], epochs=2, seed=0))
+    labelled = np.array(
+        [(info.entity_ids[h], info.relation_types[r], info.entity_ids[t]) for h, r, t in info.kg_triples]
+    )
+    result = kge_train(
+        triples=labelled, config=KgeConfig(model="transe", embedding_dim=TINY["graph_dim"], epochs=2, seed=0)
+    )
     artifact = load_kge_artifact(save_kge_artifact(result=result, directory=tmp_path))
 
     # learning rate ~0 so the trained table still shows where it started
     model = get_recommender(
-        "leitmotif", config=JointConfig(**{**TINY, "epochs": 1, "learning_rate": 1e-12}), content_embeddings=tag_content(data),
+        "leitmotif",
+        config=JointConfig(**{**TINY, "epochs": 1, "learning_rate": 1e-12}),
+        content_embeddings=tag_content(data),
         kge_artifact=artifact,
     )
     model.fit(data.train, seed=0, context=data.context)
     matched = [k for k, e in enumerate(info.entity_ids) if e in artifact.entity_to_id]
-    assert model.kge_initialisation["entities"] == {"initialised": len(matched), "total": len(info.entity_ids)} and matched
+    assert (
+        model.kge_initialisation["entities"] == {"initialised": len(matched), "total": len(info.entity_ids)} and matched
+    )
     k = matched[0]
     np.testing.assert_allclose(
-        model.network.entities.weight[k].detach().numpy(), artifact.entity_embeddings[artifact.entity_to_id[info.entity_ids[k]]], atol=1e-5
+        model.network.entities.weight[k].detach().numpy(),
+        artifact.entity_embeddings[artifact.entity_to_id[info.entity_ids[k]]],
+        atol=1e-5,
     )
 
-    for overrides, message in ((dict(kg_interaction="complex"), "holds transe vectors"), (dict(graph_dim=8), "graph_dim=16")):
-        wrong = get_recommender("leitmotif", config=JointConfig(**{**TINY, **overrides}), content_embeddings=tag_content(data), kge_artifact=artifact)
+    for overrides, message in (
+        (dict(kg_interaction="complex"), "holds transe vectors"),
+        (dict(graph_dim=8), "graph_dim=16"),
+    ):
+        wrong = get_recommender(
+            "leitmotif",
+            config=JointConfig(**{**TINY, **overrides}),
+            content_embeddings=tag_content(data),
+            kge_artifact=artifact,
+        )
         with pytest.raises(ConfigurationError, match=message):
             wrong.fit(data.train, seed=0, context=data.context)

@@ -10,6 +10,7 @@ The graph below is small enough to work every expected value out by hand (commen
 
 so a1 covers {rhythm, scales}, a2 {chords}, a3 nothing, c1 {chords, rhythm, scales}.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from core.errors import ConfigurationError, DataFileError
 from kg.stores import EntityRecord
-from learning_platform.errors import ConfigurationError, DataFileError
 from recommender.base import ItemSideInfo
 from recommender.evaluation import learning_metrics as LM
 from recommender.evaluation.concepts import concept_links, concept_links_from_side_info, concept_links_from_snapshot
@@ -45,7 +46,13 @@ TRIPLES = [
     ("udemy:course:1", "COVERS_TAG", "lastfm:tag:blues"),
     (f"{C}scales", "PREREQUISITE_OF", f"{C}chords"),
 ]
-ITEMS = ["lastfm:artist:1", "lastfm:artist:2", "lastfm:artist:3", "udemy:course:1", "lastfm:artist:99"]  # the last is not in the graph
+ITEMS = [
+    "lastfm:artist:1",
+    "lastfm:artist:2",
+    "lastfm:artist:3",
+    "udemy:course:1",
+    "lastfm:artist:99",
+]  # the last is not in the graph
 ENTITIES = sorted({h for h, _, _ in TRIPLES} | {t for _, _, t in TRIPLES} | {f"{C}teaching"})
 
 
@@ -71,9 +78,15 @@ def covered(graph, item: int) -> set[str]:
 
 def test_items_cover_concepts_through_short_graph_paths():
     graph = links()
-    assert graph.concept_ids == tuple(f"{C}{s}" for s in ("chords", "rhythm", "scales", "teaching"))  # a prefixed entity with no edge is a concept too
+    assert graph.concept_ids == tuple(
+        f"{C}{s}" for s in ("chords", "rhythm", "scales", "teaching")
+    )  # a prefixed entity with no edge is a concept too
     assert [covered(graph, i) for i in range(len(ITEMS))] == [
-        {"rhythm", "scales"}, {"chords"}, set(), {"chords", "rhythm", "scales"}, set(),
+        {"rhythm", "scales"},
+        {"chords"},
+        set(),
+        {"chords", "rhythm", "scales"},
+        set(),
     ]
     assert set(graph.tag_ids) == {"lastfm:tag:blues", "lastfm:tag:jazz", "lastfm:tag:rock"}
     assert set(np.unique(graph.item_concepts.data)) == {1.0}  # coverage is 0/1 even with two paths (c1 → chords twice)
@@ -82,7 +95,10 @@ def test_items_cover_concepts_through_short_graph_paths():
 def test_snapshot_and_side_info_give_the_same_links():
     graph = links()
     snapshot = GraphSnapshot.from_records(
-        [EntityRecord(id=e, type="Concept" if e.startswith(C) else "Thing", name=e.rsplit(":", 1)[-1]) for e in ENTITIES],
+        [
+            EntityRecord(id=e, type="Concept" if e.startswith(C) else "Thing", name=e.rsplit(":", 1)[-1])
+            for e in ENTITIES
+        ],
         TRIPLES,
     )
     from_snapshot = concept_links_from_snapshot(snapshot, ITEMS)
@@ -93,9 +109,12 @@ def test_snapshot_and_side_info_give_the_same_links():
     entity_ids = sorted({h for h, _, _ in TRIPLES} | {t for _, _, t in TRIPLES} | {"lastfm:artist:99"})
     index = {e: i for i, e in enumerate(entity_ids)}
     side = ItemSideInfo(
-        item_tags=sp.csr_matrix((len(ITEMS), 1)), tag_names=["x"],
+        item_tags=sp.csr_matrix((len(ITEMS), 1)),
+        tag_names=["x"],
         kg_triples=np.array([(index[h], relation_types.index(r), index[t]) for h, r, t in TRIPLES]),
-        entity_ids=entity_ids, relation_types=relation_types, item_entity=np.array([index[e] for e in ITEMS]),
+        entity_ids=entity_ids,
+        relation_types=relation_types,
+        item_entity=np.array([index[e] for e in ITEMS]),
     )
     from_side = concept_links_from_side_info(side)
     assert [covered(from_side, i) for i in range(len(ITEMS))] == [covered(graph, i) for i in range(len(ITEMS))]
@@ -103,7 +122,10 @@ def test_snapshot_and_side_info_give_the_same_links():
 
 def test_units_by_id_and_by_a_learners_top_tags():
     graph = links()
-    assert [graph.concept_ids[c] for c in graph.unit_indices([f"{C}scales", f" {C}chords", f"{C}scales"])] == [f"{C}chords", f"{C}scales"]
+    assert [graph.concept_ids[c] for c in graph.unit_indices([f"{C}scales", f" {C}chords", f"{C}scales"])] == [
+        f"{C}chords",
+        f"{C}scales",
+    ]
     with pytest.raises(ConfigurationError, match="'leitmotif:concept:nope' is not a concept"):
         graph.unit_indices([f"{C}nope"])
     with pytest.raises(ConfigurationError, match="at least one concept"):
@@ -112,7 +134,11 @@ def test_units_by_id_and_by_a_learners_top_tags():
     # A one-tag unit takes the first of the tied tags (blues < jazz by id); learner 1 has only rock.
     users = sp.csr_matrix(np.array([[1, 1, 1, 0, 0], [0, 0, 1, 0, 0], [0, 3, 0, 0, 0]], dtype=np.float32))
     one_tag = graph.default_units(users, top_tags=1)
-    assert [{graph.concept_ids[c].removeprefix(C) for c in u} for u in one_tag] == [{"rhythm", "scales"}, set(), {"chords"}]
+    assert [{graph.concept_ids[c].removeprefix(C) for c in u} for u in one_tag] == [
+        {"rhythm", "scales"},
+        set(),
+        {"chords"},
+    ]
     five = graph.default_units(users)
     assert {graph.concept_ids[c].removeprefix(C) for c in five[0]} == {"chords", "rhythm", "scales"}
     assert list(graph.default_unit_for_items([0, 1, 2])) == list(five[0])
@@ -135,7 +161,9 @@ def test_units_by_id_and_by_a_learners_top_tags():
 )
 def test_educational_match_score_by_hand(items, unit, expected):
     graph = links()
-    match = LM.educational_match(np.array(items, dtype=np.int64), graph.item_concepts, graph.unit_indices([C + u for u in unit]))
+    match = LM.educational_match(
+        np.array(items, dtype=np.int64), graph.item_concepts, graph.unit_indices([C + u for u in unit])
+    )
     assert (match.ems, match.coverage, match.on_topic) == pytest.approx(expected)
 
 
@@ -148,7 +176,9 @@ def test_educational_match_is_undefined_without_a_unit():
 
 TAGS = ["sad", "Happy", "rock", "mellow", "Chill  Out"]
 # item 0: sad ×3, happy ×1;  item 1: rock only (no mood);  item 2: mellow ×2 (calm);  item 3: chill out ×1 + rock ×4
-ITEM_TAGS = sp.csr_matrix(np.array([[3, 1, 0, 0, 0], [0, 0, 5, 0, 0], [0, 0, 0, 2, 0], [0, 0, 4, 0, 1]], dtype=np.float32))
+ITEM_TAGS = sp.csr_matrix(
+    np.array([[3, 1, 0, 0, 0], [0, 0, 5, 0, 0], [0, 0, 0, 2, 0], [0, 0, 4, 0, 1]], dtype=np.float32)
+)
 
 
 def moods():
@@ -193,8 +223,24 @@ def test_learner_mood_profiles_average_their_items_with_moods():
 def test_the_shipped_lexicon_is_consistent_and_cites_its_sources():
     lexicon = load_mood_lexicon()
     assert set(lexicon.moods) == {"happy", "sad", "calm", "energetic", "romantic", "dark"}
-    assert {lexicon.mood_of(t) for t in ("happy", "melancholic", "chill", "mellow", "upbeat", "aggressive", "sad", "romantic", "dark", "relaxing")} == set(lexicon.moods)
-    assert lexicon.mood_of("darkwave") is None and lexicon.mood_of("love") is None  # genres and ambiguous words stay out
+    assert {
+        lexicon.mood_of(t)
+        for t in (
+            "happy",
+            "melancholic",
+            "chill",
+            "mellow",
+            "upbeat",
+            "aggressive",
+            "sad",
+            "romantic",
+            "dark",
+            "relaxing",
+        )
+    } == set(lexicon.moods)
+    assert (
+        lexicon.mood_of("darkwave") is None and lexicon.mood_of("love") is None
+    )  # genres and ambiguous words stay out
     assert any("Laurier" in r for r in lexicon.references) and any("Hu" in r for r in lexicon.references)
     assert fold_tag_name("  Chill \t Out ") == "chill out"
     with pytest.raises(ConfigurationError, match="choose from: happy"):
@@ -209,7 +255,15 @@ def test_the_shipped_lexicon_is_consistent_and_cites_its_sources():
         (json.dumps({"format": "leitmotif.mood_lexicon.v1", "moods": {}}), "non-empty"),
         (json.dumps({"format": "leitmotif.mood_lexicon.v1", "moods": {"Happy!": {"tags": ["x"]}}}), "lower-case word"),
         (json.dumps({"format": "leitmotif.mood_lexicon.v1", "moods": {"calm": {"tags": []}}}), "non-empty list"),
-        (json.dumps({"format": "leitmotif.mood_lexicon.v1", "moods": {"calm": {"tags": ["chill"]}, "happy": {"tags": ["Chill"]}}}), "both 'calm' and 'happy'"),
+        (
+            json.dumps(
+                {
+                    "format": "leitmotif.mood_lexicon.v1",
+                    "moods": {"calm": {"tags": ["chill"]}, "happy": {"tags": ["Chill"]}},
+                }
+            ),
+            "both 'calm' and 'happy'",
+        ),
     ],
 )
 def test_a_bad_lexicon_file_names_itself(tmp_path, document, message):
@@ -254,26 +308,43 @@ def test_batch_metrics_agree_with_the_per_list_definitions():
     head = LM.short_head(popularity)
     features = LM.normalised_features(sp.random(n_items, 7, density=0.25, random_state=1, format="csr"))
     lexicon = load_mood_lexicon()
-    item_moods = item_mood_distributions(sp.random(n_items, 3, density=0.3, random_state=2, format="csr") * 5, ["sad", "happy", "calm"], lexicon)
-    profiles = item_mood_distributions(sp.random(n_users, 3, density=0.5, random_state=3, format="csr"), ["sad", "happy", "calm"], lexicon)
+    item_moods = item_mood_distributions(
+        sp.random(n_items, 3, density=0.3, random_state=2, format="csr") * 5, ["sad", "happy", "calm"], lexicon
+    )
+    profiles = item_mood_distributions(
+        sp.random(n_users, 3, density=0.5, random_state=3, format="csr"), ["sad", "happy", "calm"], lexicon
+    )
     concepts = rng.random((n_items, 5)) < 0.2
     units = rng.random((n_users, 5)) < 0.4
     top = np.stack([rng.permutation(n_items)[:k_max] for _ in range(n_users)])
     top[0, 3:] = -1
     top[1, :] = -1
-    batch = LM.batch_metrics(top, (2, 6), item_popularity=popularity, head=head, unit_features=features, item_moods=item_moods,
-                             profiles=profiles, item_concepts=concepts, units=units)
+    batch = LM.batch_metrics(
+        top,
+        (2, 6),
+        item_popularity=popularity,
+        head=head,
+        unit_features=features,
+        item_moods=item_moods,
+        profiles=profiles,
+        item_concepts=concepts,
+        units=units,
+    )
     concept_matrix = sp.csr_matrix(concepts.astype(float))
     for u in range(n_users):
         for k in (2, 6):
             items = top[u, :k]
             match = LM.educational_match(items, concept_matrix, np.flatnonzero(units[u]))
             expected = {
-                "arp": LM.average_popularity(items, popularity), "long_tail": LM.long_tail_share(items, head),
-                "ild": LM.intra_list_diversity(items, features), "ers": LM.emotional_resonance(items, item_moods, profiles[u]),
-                "mood_share": LM.mood_share(items, item_moods), "ems": None if match is None else match.ems,
-                "ems_coverage": None if match is None else match.coverage, "ems_on_topic": None if match is None else match.on_topic,
+                "arp": LM.average_popularity(items, popularity),
+                "long_tail": LM.long_tail_share(items, head),
+                "ild": LM.intra_list_diversity(items, features),
+                "ers": LM.emotional_resonance(items, item_moods, profiles[u]),
+                "mood_share": LM.mood_share(items, item_moods),
+                "ems": None if match is None else match.ems,
+                "ems_coverage": None if match is None else match.coverage,
+                "ems_on_topic": None if match is None else match.on_topic,
             }
             for name, value in expected.items():
                 got = batch[f"{name}@{k}"][u]
-                assert (np.isnan(got) if value is None else got == pytest.approx(value)), (u, k, name, got, value)
+                assert np.isnan(got) if value is None else got == pytest.approx(value), (u, k, name, got, value)

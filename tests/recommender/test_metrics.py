@@ -1,4 +1,5 @@
 """Metric functions against examples computed by hand (the arithmetic is in the comments)."""
+
 import math
 
 import numpy as np

@@ -1,21 +1,22 @@
 """Warm start of the joint recommender, ``retrain_recommender --from-checkpoint`` and ``refresh_models``.
 
-The model tests use the tiny clustered data of :mod:`tests.recommender.cases` (40 users × 30 items) with
+The model tests use the tiny clustered data of :mod:`tests.helpers.recommender_cases` (40 users × 30 items) with
 the joint model's tiny configuration; the command tests load the 12-listener Last.FM folder of
 ``test_joint_model`` into the test database and the sql graph store, publish a 1-epoch model, add facts
 the way text ingestion does (graph write + ``ingestion:`` audit event) and refresh.
 """
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import torch
 import pytest
 import scipy.sparse as sp
+import torch
 from django.core.management import CommandError, call_command
 
-from learning_platform.errors import ConfigurationError
+from core.errors import ConfigurationError
 from recommender.base import ItemSideInfo
 from recommender.data import InteractionDataset
 from recommender.evaluation.splits import protocol_t_split
@@ -28,8 +29,7 @@ from recommender.training import (
     recommender_train,
     refresh_epochs_default,
 )
-
-from tests.recommender.cases import clustered_interactions
+from tests.helpers.recommender_cases import clustered_interactions
 from tests.recommender.test_joint_model import TINY, clustered_dataset, tag_content, write_tiny_lastfm
 
 SEED = 1
@@ -44,7 +44,10 @@ def data():
 def parent(data, tmp_path_factory):
     """A saved and reloaded tiny joint model (the checkpoint every warm start here starts from)."""
     trained = recommender_train(
-        dataset=clustered_dataset(data), config=JointConfig(**{**TINY, "epochs": 4}), seed=SEED, content_embeddings=tag_content(data),
+        dataset=clustered_dataset(data),
+        config=JointConfig(**{**TINY, "epochs": 4}),
+        seed=SEED,
+        content_embeddings=tag_content(data),
         output_dir=tmp_path_factory.mktemp("parent"),
     )
     return load_trained_recommender(trained.path)
@@ -53,7 +56,11 @@ def parent(data, tmp_path_factory):
 def warm_model(parent, dataset: InteractionDataset, data, **overrides) -> tuple[JointKGRecommender, object]:
     """A warm-started model for ``dataset`` and the Protocol T split it trains on (same seed as the parent)."""
     config = parent.config.with_overrides(**overrides)
-    model = JointKGRecommender(config, content_embeddings=tag_content(data), warm_start=joint_warm_start(parent=parent, dataset=dataset, config=config))
+    model = JointKGRecommender(
+        config,
+        content_embeddings=tag_content(data),
+        warm_start=joint_warm_start(parent=parent, dataset=dataset, config=config),
+    )
     return model, protocol_t_split(dataset, seed=SEED)
 
 
@@ -73,8 +80,11 @@ def grown_dataset(data) -> InteractionDataset:
         head = new_index[old_ids[int(info.item_entity[item])]]
         triples += [(head, 1, new_index["instrument:piano"]), (head, len(relations) - 1, new_index["label:blue-note"])]
     side_info = ItemSideInfo(
-        item_tags=info.item_tags, tag_names=info.tag_names, kg_triples=np.asarray(triples, dtype=np.int64),
-        entity_ids=new_ids, relation_types=relations,
+        item_tags=info.item_tags,
+        tag_names=info.tag_names,
+        kg_triples=np.asarray(triples, dtype=np.int64),
+        entity_ids=new_ids,
+        relation_types=relations,
         item_entity=np.asarray([new_index[old_ids[int(e)]] for e in info.item_entity], dtype=np.int64),
     )
     base = clustered_dataset(data)
@@ -102,8 +112,11 @@ def test_unchanged_data_after_zero_epochs_scores_exactly_like_the_parent(parent,
 def test_a_warm_started_ensemble_starts_each_member_from_the_parents_same_member(data, tmp_path):
     dataset = clustered_dataset(data)
     trained = recommender_train(
-        dataset=dataset, config=JointConfig(**{**TINY, "epochs": 2, "ensemble_members": 2}), seed=SEED,
-        content_embeddings=tag_content(data), output_dir=tmp_path,
+        dataset=dataset,
+        config=JointConfig(**{**TINY, "epochs": 2, "ensemble_members": 2}),
+        seed=SEED,
+        content_embeddings=tag_content(data),
+        output_dir=tmp_path,
     )
     ensemble = load_trained_recommender(trained.path)
     assert len(ensemble.model.networks()) == 2
@@ -133,9 +146,13 @@ def test_a_grown_graph_keeps_every_known_entity_vector_by_id(parent, data):
     assert np.isfinite(new[fresh]).all() and not any(np.allclose(new[k], row) for k in fresh for row in old)
     assert model.warm_start_summary["entities"] == {"from_parent": 35, "total": 37}
     assert model.warm_start_summary["relations"] == {"from_parent": 4, "total": 5}
-    np.testing.assert_array_equal(model.network.item_id.weight.detach().numpy(), parent.model.network.item_id.weight.detach().numpy())
+    np.testing.assert_array_equal(
+        model.network.item_id.weight.detach().numpy(), parent.model.network.item_id.weight.detach().numpy()
+    )
 
-    trained = warm_model(parent, dataset, data, epochs=2)[0].fit(split.train_binary(), seed=SEED, context=split.training_context(side_info=dataset.side_info))
+    trained = warm_model(parent, dataset, data, epochs=2)[0].fit(
+        split.train_binary(), seed=SEED, context=split.training_context(side_info=dataset.side_info)
+    )
     assert len(trained.history.losses) == 2 and np.isfinite(trained.score(np.arange(dataset.n_users))).all()
 
 
@@ -145,18 +162,25 @@ def test_new_users_and_items_start_fresh_and_old_ones_keep_their_rows(parent, da
     users = np.concatenate([base.user_ids[coo.row], [999, 999, 999]])
     items = np.concatenate([base.item_ids[coo.col], [500, 501, 777]])
     dataset = InteractionDataset.from_arrays(
-        users, items, np.ones(len(users)), side_info=None,
+        users,
+        items,
+        np.ones(len(users)),
+        side_info=None,
     )
     # item 777 is new to the catalog and the graph: a rock artist with its own entity and a genre link
     info = data.side_info
     new_entity = len(info.entity_ids)
     side_info = ItemSideInfo(
-        item_tags=sp.vstack([info.item_tags, info.item_tags[:1]]).tocsr(), tag_names=info.tag_names,
+        item_tags=sp.vstack([info.item_tags, info.item_tags[:1]]).tocsr(),
+        tag_names=info.tag_names,
         kg_triples=np.vstack([info.kg_triples, [[new_entity, 0, info.entity_ids.index("genre:rock")]]]),
-        entity_ids=[*info.entity_ids, "artist:777"], relation_types=info.relation_types,
+        entity_ids=[*info.entity_ids, "artist:777"],
+        relation_types=info.relation_types,
         item_entity=np.append(info.item_entity, new_entity),
     )
-    dataset = InteractionDataset(user_ids=dataset.user_ids, item_ids=dataset.item_ids, matrix=dataset.matrix, side_info=side_info)
+    dataset = InteractionDataset(
+        user_ids=dataset.user_ids, item_ids=dataset.item_ids, matrix=dataset.matrix, side_info=side_info
+    )
     warm = joint_warm_start(parent=parent, dataset=dataset, config=parent.config)
     assert warm.user_rows[-1] == -1 and (warm.user_rows[:-1] == np.arange(40)).all()
     assert warm.item_rows[-1] == -1 and (warm.item_rows[:-1] == np.arange(30)).all()
@@ -164,7 +188,9 @@ def test_new_users_and_items_start_fresh_and_old_ones_keep_their_rows(parent, da
     model = JointKGRecommender(parent.config, content_embeddings=content, warm_start=warm)
     split = protocol_t_split(dataset, seed=SEED)
     model.initialise(split.train_binary(), seed=SEED, context=split.training_context(side_info=side_info))
-    np.testing.assert_array_equal(model.network.user_id.weight[:40].detach().numpy(), parent.model.network.user_id.weight.detach().numpy())
+    np.testing.assert_array_equal(
+        model.network.user_id.weight[:40].detach().numpy(), parent.model.network.user_id.weight.detach().numpy()
+    )
     assert model.warm_start_summary["users"] == {"from_parent": 40, "total": 41}
     assert model.warm_start_summary["items"] == {"from_parent": 30, "total": 31}
     assert model.warm_start_summary["entities"] == {"from_parent": 35, "total": 36}
@@ -188,12 +214,19 @@ def test_the_training_service_records_the_warm_start(parent, data, tmp_path):
     config = parent.config.with_overrides(epochs=refresh_epochs_default(parent))
     assert config.epochs == 1  # a fifth of the parent's 4 epochs, rounded up
     trained = recommender_train(
-        dataset=clustered_dataset(data), config=config, seed=SEED, content_embeddings=tag_content(data),
-        output_dir=tmp_path, warm_start_from=parent.path,
+        dataset=clustered_dataset(data),
+        config=config,
+        seed=SEED,
+        content_embeddings=tag_content(data),
+        output_dir=tmp_path,
+        warm_start_from=parent.path,
     )
     record = json.loads((trained.path / "config.json").read_text())
     assert record["warm_start"] == {
-        "parent": parent.path.name, "parent_path": str(parent.path), "scratch_epochs": 4, "epochs": 1,
+        "parent": parent.path.name,
+        "parent_path": str(parent.path),
+        "scratch_epochs": 4,
+        "epochs": 1,
         "same_interactions_as_parent": True,
     }
     warm = trained.metrics["training"]["warm_start"]
@@ -206,8 +239,13 @@ def test_the_training_service_records_the_warm_start(parent, data, tmp_path):
     assert refresh_epochs_default(reloaded) == 1 and reloaded.config.epochs == 1
 
     with pytest.raises(ConfigurationError, match="uses transe graph vectors but kg_interaction is 'complex'"):
-        recommender_train(dataset=clustered_dataset(data), config=parent.config.with_overrides(kg_interaction="complex"),
-                          content_embeddings=tag_content(data), warm_start_from=parent, save=False)
+        recommender_train(
+            dataset=clustered_dataset(data),
+            config=parent.config.with_overrides(kg_interaction="complex"),
+            content_embeddings=tag_content(data),
+            warm_start_from=parent,
+            save=False,
+        )
 
 
 # --- commands on a tiny catalog ---------------------------------------------------------------------
@@ -226,12 +264,24 @@ def add_ingested_facts() -> None:
 
     with get_store("sql") as store:
         artists = sorted({h for h, _, _ in store.iter_triples() if h.startswith("lastfm:artist:")})
-        relations = [RelationRecord(head=a, type="INSTRUMENTS_PLAYED", tail="leitmotif:instrument:banjo", source="ingestion:0123456789ab")
-                     for a in artists[:2]]
-        graph_upsert(store=store, entities=[EntityRecord(id="leitmotif:instrument:banjo", type="Instrument", name="banjo")], relations=relations)
+        relations = [
+            RelationRecord(
+                head=a, type="INSTRUMENTS_PLAYED", tail="leitmotif:instrument:banjo", source="ingestion:0123456789ab"
+            )
+            for a in artists[:2]
+        ]
+        graph_upsert(
+            store=store,
+            entities=[EntityRecord(id="leitmotif:instrument:banjo", type="Instrument", name="banjo")],
+            relations=relations,
+        )
     for relation in relations:
-        record_curation_event(action="fact.accept", target=relation_target(relation.head, relation.type, relation.tail),
-                              source=relation.source, after=relation)
+        record_curation_event(
+            action="fact.accept",
+            target=relation_target(relation.head, relation.type, relation.tail),
+            source=relation.source,
+            after=relation,
+        )
 
 
 def test_retrain_from_checkpoint_warm_starts_the_published_model(catalog, capsys):
@@ -267,6 +317,7 @@ def test_refresh_models_runs_only_after_new_facts_and_resumes_a_failed_round(cat
     assert published_artifact() == rec_parent and refresh_module.refresh_state_read()["baseline_only"] is True
 
     add_ingested_facts()
+
     # the recommender stage fails once: the embeddings it refreshed are reused by the next round, not retrained
     def failing_recommender_stage(*args, **kwargs):
         raise ConfigurationError("encoder unavailable")
@@ -293,7 +344,10 @@ def test_refresh_models_runs_only_after_new_facts_and_resumes_a_failed_round(cat
     assert record["warm_start"]["parent"] == rec_parent.name and record["kge_artifact"] == str(kge_child)
     metrics = json.loads((rec_child / "metrics.json").read_text())
     assert metrics["training"]["kge_initialisation"]["entities"]["initialised"] > 0
-    assert metrics["training"]["warm_start"]["entities"]["from_parent"] == metrics["training"]["warm_start"]["entities"]["total"] - 1
+    assert (
+        metrics["training"]["warm_start"]["entities"]["from_parent"]
+        == metrics["training"]["warm_start"]["entities"]["total"] - 1
+    )
 
     call_command("refresh_models", "--only-if-new-facts", "--no-progress")
     assert "Nothing to do: no graph change since the last refresh" in capsys.readouterr().out
@@ -304,7 +358,14 @@ def test_refresh_models_runs_only_after_new_facts_and_resumes_a_failed_round(cat
     from kg.stores import RelationRecord, get_store
 
     with get_store("sql") as store:
-        graph_upsert(store=store, relations=[RelationRecord(head="leitmotif:instrument:banjo", type="SIMILAR_TO", tail=child_head(store), source="loader")])
+        graph_upsert(
+            store=store,
+            relations=[
+                RelationRecord(
+                    head="leitmotif:instrument:banjo", type="SIMILAR_TO", tail=child_head(store), source="loader"
+                )
+            ],
+        )
     call_command("refresh_models", "--only-if-new-facts", "--no-progress", "--no-kge", "--rec-epochs", "1")
     out = capsys.readouterr().out
     assert "0 graph change event(s) (0 from text ingestion); +0 entities, +1 relations" in out and "Published" in out

@@ -1,16 +1,16 @@
 """Run reports: files written, JSON with per-seed values and mean/std, no half-written runs."""
+
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from recommender.evaluation import splits as S
 from recommender.evaluation.evaluator import EvaluationResult, evaluate_ctr, evaluate_topk
 from recommender.evaluation.report import make_run_id, summarise, write_report
-
 from tests.recommender.test_evaluator import MostPopular, SeededRandom
 from tests.recommender.test_splits import synthetic_dataset
 
@@ -36,7 +36,16 @@ def test_report_writes_json_markdown_and_plots(results, tmp_path):
     run_dir = write_report(results, config=CONFIG, reports_dir=tmp_path)
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", run_dir.name)
     names = {p.name for p in run_dir.iterdir()}
-    assert {"metrics.json", "results.md", "recall_at_k.png", "ndcg_at_k.png", "sparsity.png", "bars_T.png", "bars_C.png", "bars_cold_start.png"} <= names
+    assert {
+        "metrics.json",
+        "results.md",
+        "recall_at_k.png",
+        "ndcg_at_k.png",
+        "sparsity.png",
+        "bars_T.png",
+        "bars_C.png",
+        "bars_cold_start.png",
+    } <= names
     for png in run_dir.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == [run_dir.name]  # no staging directory left behind
@@ -69,7 +78,7 @@ def test_single_seed_has_no_std(results, tmp_path):
 
 
 def test_run_id_is_time_plus_config_hash():
-    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     a = make_run_id({"b": 1, "a": [1, 2]}, now=when)
     assert a.startswith("20250102T030405Z-")
     assert a == make_run_id({"a": [1, 2], "b": 1}, now=when)  # key order does not matter
@@ -97,7 +106,9 @@ def test_reports_are_never_overwritten_and_bad_input_writes_nothing(results, tmp
 
 
 def test_non_finite_metrics_become_null(tmp_path):
-    result = EvaluationResult(model="m", split="T", protocol="T", seed=0, metrics={"recall@5": 0.5, "novelty@5": float("nan")})
+    result = EvaluationResult(
+        model="m", split="T", protocol="T", seed=0, metrics={"recall@5": 0.5, "novelty@5": float("nan")}
+    )
     run_dir = write_report([result], config={}, reports_dir=tmp_path, run_id="nan", plots=False)
     text = (run_dir / "metrics.json").read_text()
     assert "NaN" not in text and json.loads(text)["summary"]["T"]["m"]["mean"]["novelty@5"] is None

@@ -1,4 +1,5 @@
 """Re-rankers (registry, strength 0 = identity, monotone effects) and ``evaluate --rerank`` on a tiny catalog."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ import pytest
 import scipy.sparse as sp
 from django.core.management import CommandError, call_command
 
+from catalog.models import Artist, Listen, Listener, Tag, TagAssignment
+from core.errors import ConfigurationError
 from kg.stores import EntityRecord, RelationRecord
-from learning_platform.catalog.models import Artist, Listen, Listener, Tag, TagAssignment
-from learning_platform.errors import ConfigurationError
 from recommender.evaluation import learning_metrics as LM
 from recommender.evaluation.moods import item_mood_distributions, load_mood_lexicon
 from recommender.reranking import (
@@ -82,8 +83,12 @@ MOODS = item_mood_distributions(sp.random(N, 4, density=0.4, random_state=5, for
 CONCEPTS = sp.random(N, 8, density=0.1, random_state=6, format="csr")
 CONCEPTS.data[:] = 1.0
 FULL = RerankContext(
-    item_popularity=POPULARITY, item_features=FEATURES, item_moods=MOODS, mood_profile=LEXICON.preference(["sad"]),
-    item_concepts=CONCEPTS, unit=np.array([0, 1, 2]),
+    item_popularity=POPULARITY,
+    item_features=FEATURES,
+    item_moods=MOODS,
+    mood_profile=LEXICON.preference(["sad"]),
+    item_concepts=CONCEPTS,
+    unit=np.array([0, 1, 2]),
 )
 ITEMS = np.arange(N)
 BY_SCORE = ITEMS[np.argsort(-SCORES, kind="stable")]
@@ -131,19 +136,27 @@ def test_more_popularity_strength_never_recommends_more_popular_items():
         arps.append(LM.average_popularity(top, POPULARITY))
     assert arps[-1] < arps[0]
     # at full strength the least popular items come first, ties in the model's order
-    np.testing.assert_array_equal(rerank("popularity:1", ITEMS, SCORES, 10, FULL), np.lexsort((np.argsort(np.argsort(-SCORES, kind="stable")), POPULARITY))[:10])
+    np.testing.assert_array_equal(
+        rerank("popularity:1", ITEMS, SCORES, 10, FULL),
+        np.lexsort((np.argsort(np.argsort(-SCORES, kind="stable")), POPULARITY))[:10],
+    )
 
 
 def test_diversity_is_maximal_marginal_relevance_over_tags():
     # items 0-2: the same "rock" tags; 3, 4: "jazz"; 5: "blues"; scores fall in that order
-    tags = LM.normalised_features(sp.csr_matrix(np.array([[1, 0, 0], [1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=float)))
+    tags = LM.normalised_features(
+        sp.csr_matrix(np.array([[1, 0, 0], [1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=float))
+    )
     context = RerankContext(item_features=tags)
     items, scores = np.arange(6), np.array([1.0, 0.99, 0.98, 0.5, 0.45, 0.4])
     assert list(rerank("diversity:0", items, scores, 3, context)) == [0, 1, 2]
     assert list(rerank("diversity:0.3", items, scores, 3, context)) == [0, 1, 2]  # relevance still wins at 0.3
     # at 0.5: ŝ = (1, .983, .967, .167, .083, 0); 2nd pick: item 3 scores .583 against item 1's .492; 3rd: blues (.5) over jazz (.042)
     assert list(rerank("diversity:0.5", items, scores, 3, context)) == [0, 3, 5]
-    ild = [LM.intra_list_diversity(rerank(f"diversity:{s}", items, scores, 3, context), tags) for s in (0, 0.3, 0.5, 0.8, 1)]
+    ild = [
+        LM.intra_list_diversity(rerank(f"diversity:{s}", items, scores, 3, context), tags)
+        for s in (0, 0.3, 0.5, 0.8, 1)
+    ]
     assert ild == sorted(ild) and ild[0] == 0 and ild[-1] == 1
 
 
@@ -172,9 +185,15 @@ def test_unit_reranking_covers_more_of_the_unit():
     context = RerankContext(item_concepts=concepts, unit=np.array([0, 1, 2]))
     items, scores = np.arange(6), np.array([1.0, 0.9, 0.8, 0.7, 0.6, 0.5])
     assert list(rerank("unit:1", items, scores, 3, context)) == [1, 3, 5]  # each pick adds a new concept
-    ems = [LM.educational_match(rerank(f"unit:{s}", items, scores, 3, context), concepts, [0, 1, 2]).ems for s in (0, 0.5, 1)]
+    ems = [
+        LM.educational_match(rerank(f"unit:{s}", items, scores, 3, context), concepts, [0, 1, 2]).ems
+        for s in (0, 0.5, 1)
+    ]
     assert ems == sorted(ems) and ems[0] < ems[-1] == 1.0
-    np.testing.assert_array_equal(rerank("unit:1", items, scores, 3, RerankContext(item_concepts=concepts, unit=np.array([], dtype=int))), [0, 1, 2])
+    np.testing.assert_array_equal(
+        rerank("unit:1", items, scores, 3, RerankContext(item_concepts=concepts, unit=np.array([], dtype=int))),
+        [0, 1, 2],
+    )
 
 
 # --- evaluate --rerank on a tiny catalog ---------------------------------------------------------------
@@ -186,8 +205,14 @@ C = "leitmotif:concept:"
 def tiny_graph_catalog(db, sql_store):
     """Two taste clusters (blues, jazz) of 12 listeners over 16 artists, tags with moods, and a curriculum in the graph."""
     rng = np.random.default_rng(7)
-    tags = {name: Tag.objects.create(lastfm_id=i + 1, name=name, entity_id=f"lastfm:tag:{i + 1}") for i, name in enumerate(["blues", "jazz", "sad", "mellow"])}
-    artists = [Artist.objects.create(lastfm_id=i, name=f"Artist {i}", entity_id=f"lastfm:artist:{i}", kgcn_entity=i) for i in range(16)]
+    tags = {
+        name: Tag.objects.create(lastfm_id=i + 1, name=name, entity_id=f"lastfm:tag:{i + 1}")
+        for i, name in enumerate(["blues", "jazz", "sad", "mellow"])
+    }
+    artists = [
+        Artist.objects.create(lastfm_id=i, name=f"Artist {i}", entity_id=f"lastfm:artist:{i}", kgcn_entity=i)
+        for i in range(16)
+    ]
     listeners = [Listener.objects.create(lastfm_id=1000 + u) for u in range(24)]
     for u, listener in enumerate(listeners):
         cluster = artists[:8] if u % 2 == 0 else artists[8:]
@@ -202,7 +227,9 @@ def tiny_graph_catalog(db, sql_store):
             relations.append(RelationRecord(head=artist.entity_id, type="HAS_TAG", tail=tags[name].entity_id))
     entities = [EntityRecord(id=a.entity_id, type="Artist", name=a.name) for a in artists]
     entities += [EntityRecord(id=t.entity_id, type="Tag", name=t.name) for t in tags.values()]
-    entities += [EntityRecord(id=f"{C}{s}", type="Concept", name=s) for s in ("blues-scale", "swing-rhythm", "teaching")]
+    entities += [
+        EntityRecord(id=f"{C}{s}", type="Concept", name=s) for s in ("blues-scale", "swing-rhythm", "teaching")
+    ]
     sql_store.upsert_entities(entities)
     relations += [
         RelationRecord(head=f"{C}blues-scale", type="ASSOCIATED_TAG", tail=tags["blues"].entity_id),
@@ -215,8 +242,22 @@ def tiny_graph_catalog(db, sql_store):
 
 def _evaluate(tmp_path, *args):
     call_command(
-        "evaluate", "--protocol", "T", "--models", "most_popular", "item_knn", "--ks", "3", "5", "--reports-dir", str(tmp_path),
-        "--no-plots", "--no-progress", "--backend", "sql", *args,
+        "evaluate",
+        "--protocol",
+        "T",
+        "--models",
+        "most_popular",
+        "item_knn",
+        "--ks",
+        "3",
+        "5",
+        "--reports-dir",
+        str(tmp_path),
+        "--no-plots",
+        "--no-progress",
+        "--backend",
+        "sql",
+        *args,
     )
     (report,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     return report, json.loads((report / "metrics.json").read_text())
@@ -226,12 +267,16 @@ def test_evaluate_with_rerank_reports_every_model_and_setting(tiny_graph_catalog
     plain_dir = tmp_path / "plain"
     plain_report, plain = _evaluate(plain_dir)
     assert "ems@5" not in json.dumps(plain)  # without --rerank the run is the one it always was
-    report, document = _evaluate(tmp_path / "reranked", "--rerank", "none", "popularity:1", "diversity:0.3", "mood:0.5", "unit:0.5")
+    report, document = _evaluate(
+        tmp_path / "reranked", "--rerank", "none", "popularity:1", "diversity:0.3", "mood:0.5", "unit:0.5"
+    )
     out = capsys.readouterr().out
     settings = ["none", "popularity:1", "diversity:0.3", "mood:0.5", "unit:0.5"]
     models = {f"{m} + {s}" for m in ("baseline.most_popular.v1", "baseline.item_knn.v1") for s in settings}
     assert {r["model"] for r in document["results"]} == models
-    assert document["config"]["rerank"] == settings and document["config"]["graph"]["concepts"] == 2  # "teaching" has no edge: the side information never sees it
+    assert (
+        document["config"]["rerank"] == settings and document["config"]["graph"]["concepts"] == 2
+    )  # "teaching" has no edge: the side information never sees it
     by_model = {r["model"]: r for r in document["results"]}
     plain_by_model = {r["model"]: r for r in plain["results"]}
     for model in ("baseline.most_popular.v1", "baseline.item_knn.v1"):
@@ -247,9 +292,16 @@ def test_evaluate_with_rerank_reports_every_model_and_setting(tiny_graph_catalog
         assert by_model[f"{model} + unit:0.5"]["metrics"]["ems@5"] >= none["ems@5"] - 1e-9
         details = by_model[f"{model} + unit:0.5"]["details"]
         assert details["n_users_with_unit"] == details["n_users_evaluated"] and details["rerank"] == "unit:0.5"
-    assert by_model["baseline.most_popular.v1 + popularity:1"]["metrics"]["arp@5"] < by_model["baseline.most_popular.v1 + none"]["metrics"]["arp@5"]
+    assert (
+        by_model["baseline.most_popular.v1 + popularity:1"]["metrics"]["arp@5"]
+        < by_model["baseline.most_popular.v1 + none"]["metrics"]["arp@5"]
+    )
     table = (report / "results.md").read_text()
-    assert "| model | precision@5" in table and "ems@5 | ers@5 |" in table and "baseline.item_knn.v1 + diversity:0.3" in out
+    assert (
+        "| model | precision@5" in table
+        and "ems@5 | ers@5 |" in table
+        and "baseline.item_knn.v1 + diversity:0.3" in out
+    )
 
 
 def test_evaluate_with_a_fixed_unit(tiny_graph_catalog, tmp_path):
@@ -277,4 +329,17 @@ def test_evaluate_rejects_bad_rerank_arguments(tiny_graph_catalog, tmp_path, arg
 
 def test_rerank_needs_ranked_lists(tiny_graph_catalog, tmp_path):
     with pytest.raises(CommandError, match="need ranked lists"):
-        call_command("evaluate", "--protocol", "C", "--models", "most_popular", "--rerank", "diversity", "--reports-dir", str(tmp_path), "--no-progress", "--backend", "sql")
+        call_command(
+            "evaluate",
+            "--protocol",
+            "C",
+            "--models",
+            "most_popular",
+            "--rerank",
+            "diversity",
+            "--reports-dir",
+            str(tmp_path),
+            "--no-progress",
+            "--backend",
+            "sql",
+        )

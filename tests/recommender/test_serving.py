@@ -5,6 +5,7 @@ jazz: Miles Davis, Bill Evans, Thelonious Monk …), tags, instruments and four 
 lives in the test database and the real sql graph store; one tiny joint model (2 epochs, no text
 encoder) is trained once per module on the same ids and published into a per-test artifacts folder.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -16,20 +17,35 @@ import scipy.sparse as sp
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from learning_platform.catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Tag, TagAssignment
-from learning_platform.errors import ConfigurationError, DataFileError, UnknownEntityError
+from catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Tag, TagAssignment
+from core.errors import ConfigurationError, DataFileError, UnknownEntityError
 from recommender.base import ItemSideInfo, TrainingContext
 from recommender.data import InteractionDataset
 from recommender.models.config import JointConfig
 from recommender.serving import model_holder as holder_module
 from recommender.serving.model_holder import NoServingModelError, model_holder, model_publish
-from recommender.serving.selectors import RecommendationRequestError, listener_history, recommendations_for_listener, snapshot_forget
+from recommender.serving.selectors import (
+    RecommendationRequestError,
+    listener_history,
+    recommendations_for_listener,
+    snapshot_forget,
+)
 from recommender.serving.services import InteractionInputError, interaction_record, interests_set, learner_listener
 from recommender.training import recommender_train
 
 TINY = dict(
-    embedding_dim=16, id_dim=8, graph_dim=16, content_dim=8, hidden_dim=32, behaviour_dim=4, attention_dim=8,
-    epochs=2, batch_size=64, learning_rate=0.01, patience=2, use_content=False,
+    embedding_dim=16,
+    id_dim=8,
+    graph_dim=16,
+    content_dim=8,
+    hidden_dim=32,
+    behaviour_dim=4,
+    attention_dim=8,
+    epochs=2,
+    batch_size=64,
+    learning_rate=0.01,
+    patience=2,
+    use_content=False,
     ensemble_members=1,
 )
 
@@ -80,8 +96,10 @@ def listens() -> list[tuple[int, int, int]]:
 
 def graph_triples() -> list[tuple[str, str, str]]:
     triples = [(artist_entity(lastfm), "HAS_TAG", tag_entity(t)) for _, lastfm, _, tags in ARTISTS for t in tags]
-    triples += [(tag_entity("guitar"), "ABOUT_INSTRUMENT", "leitmotif:instrument:guitar"),
-                (tag_entity("piano"), "ABOUT_INSTRUMENT", "leitmotif:instrument:piano")]
+    triples += [
+        (tag_entity("guitar"), "ABOUT_INSTRUMENT", "leitmotif:instrument:guitar"),
+        (tag_entity("piano"), "ABOUT_INSTRUMENT", "leitmotif:instrument:piano"),
+    ]
     for _, udemy, _, level, _, tags, instrument in COURSES:
         course = f"udemy:course:{udemy}"
         triples += [(course, "COVERS_TAG", tag_entity(t)) for t in tags]
@@ -104,9 +122,11 @@ def tiny_dataset() -> InteractionDataset:
         for t in tags:
             item_tags[i, TAGS[t] - 1] = 1
     side_info = ItemSideInfo(
-        item_tags=sp.csr_matrix(item_tags), tag_names=list(TAGS),
+        item_tags=sp.csr_matrix(item_tags),
+        tag_names=list(TAGS),
         kg_triples=np.asarray([(index[h], relation_types.index(r), index[t]) for h, r, t in triples], dtype=np.int64),
-        entity_ids=entity_ids, relation_types=relation_types,
+        entity_ids=entity_ids,
+        relation_types=relation_types,
         item_entity=np.asarray([index[artist_entity(lastfm)] for _, lastfm, _, _ in ARTISTS], dtype=np.int64),
     )
     return InteractionDataset.from_arrays(rows[:, 0], rows[:, 1], rows[:, 2], side_info=side_info)
@@ -115,7 +135,10 @@ def tiny_dataset() -> InteractionDataset:
 @pytest.fixture(scope="module")
 def trained_artifact(tmp_path_factory) -> Path:
     trained = recommender_train(
-        dataset=tiny_dataset(), config=JointConfig(**TINY), seed=0, output_dir=tmp_path_factory.mktemp("trained"),
+        dataset=tiny_dataset(),
+        config=JointConfig(**TINY),
+        seed=0,
+        output_dir=tmp_path_factory.mktemp("trained"),
     )
     return trained.path
 
@@ -127,26 +150,45 @@ def catalog(db):
     from kg.stores import EntityRecord, RelationRecord, get_store
     from recommender.explanations import invalidate_snapshots
 
-    tags = {name: Tag.objects.create(pk=pk, lastfm_id=pk, name=name, entity_id=tag_entity(name)) for name, pk in TAGS.items()}
-    artists = {pk: Artist.objects.create(pk=pk, lastfm_id=lastfm, name=name, entity_id=artist_entity(lastfm), kgcn_entity=pk)
-               for pk, lastfm, name, _ in ARTISTS}
+    tags = {
+        name: Tag.objects.create(pk=pk, lastfm_id=pk, name=name, entity_id=tag_entity(name))
+        for name, pk in TAGS.items()
+    }
+    artists = {
+        pk: Artist.objects.create(pk=pk, lastfm_id=lastfm, name=name, entity_id=artist_entity(lastfm), kgcn_entity=pk)
+        for pk, lastfm, name, _ in ARTISTS
+    }
     listeners = {pk: Listener.objects.create(pk=pk, lastfm_id=pk) for pk in LISTENERS}
-    Listen.objects.bulk_create([Listen(listener=listeners[u], artist=artists[a], play_count=c) for u, a, c in listens()])
-    TagAssignment.objects.bulk_create([
-        TagAssignment(listener=listeners[101], artist=artists[pk], tag=tags[t]) for pk, _, _, ts in ARTISTS for t in ts
-    ])
-    courses = {pk: Course.objects.create(pk=pk, udemy_id=udemy, title=title, level=level, subscribers=subs,
-                                         entity_id=f"udemy:course:{udemy}")
-               for pk, udemy, title, level, subs, _, _ in COURSES}
+    Listen.objects.bulk_create(
+        [Listen(listener=listeners[u], artist=artists[a], play_count=c) for u, a, c in listens()]
+    )
+    TagAssignment.objects.bulk_create(
+        [
+            TagAssignment(listener=listeners[101], artist=artists[pk], tag=tags[t])
+            for pk, _, _, ts in ARTISTS
+            for t in ts
+        ]
+    )
+    courses = {
+        pk: Course.objects.create(
+            pk=pk, udemy_id=udemy, title=title, level=level, subscribers=subs, entity_id=f"udemy:course:{udemy}"
+        )
+        for pk, udemy, title, level, subs, _, _ in COURSES
+    }
     entities = [EntityRecord(id=artist_entity(lastfm), type="Artist", name=name) for _, lastfm, name, _ in ARTISTS]
     entities += [EntityRecord(id=tag_entity(name), type="Tag", name=name) for name in TAGS]
     entities += [EntityRecord(id=f"leitmotif:instrument:{i}", type="Instrument", name=i) for i in ("guitar", "piano")]
-    entities += [EntityRecord(id=f"leitmotif:level:{lv}", type="Level", name=lv) for lv in ("beginner", "intermediate", "all")]
+    entities += [
+        EntityRecord(id=f"leitmotif:level:{lv}", type="Level", name=lv) for lv in ("beginner", "intermediate", "all")
+    ]
     entities += [EntityRecord(id="leitmotif:concept:music-theory", type="Concept", name="music theory")]
     entities += [EntityRecord(id=f"udemy:course:{udemy}", type="Course", name=title) for _, udemy, title, *_ in COURSES]
     with get_store("sql") as store:
-        graph_upsert(store=store, entities=entities,
-                     relations=[RelationRecord(head=h, type=r, tail=t, source="test") for h, r, t in graph_triples()])
+        graph_upsert(
+            store=store,
+            entities=entities,
+            relations=[RelationRecord(head=h, type=r, tail=t, source="test") for h, r, t in graph_triples()],
+        )
     invalidate_snapshots()
     snapshot_forget()
     model_holder().reset()
@@ -187,13 +229,15 @@ def names(recs) -> list[str]:
 
 def test_fold_in_reproduces_the_models_own_scores_for_training_users():
     """Unchanged history + the user's id → the same scores as ``score`` (the stored training inputs)."""
-    from tests.recommender.cases import clustered_interactions
     from recommender.models.joint import JointKGRecommender
+    from tests.helpers.recommender_cases import clustered_interactions
 
     data = clustered_interactions()
     tags = data.side_info.item_tags.toarray()
-    model = JointKGRecommender(JointConfig(**{**TINY, "use_content": True, "epochs": 1}),
-                               content_embeddings=tags / np.linalg.norm(tags, axis=1, keepdims=True))
+    model = JointKGRecommender(
+        JointConfig(**{**TINY, "use_content": True, "epochs": 1}),
+        content_embeddings=tags / np.linalg.norm(tags, axis=1, keepdims=True),
+    )
     model.fit(data.train, seed=0, context=TrainingContext(side_info=data.side_info))
     users = np.arange(model.n_users)
     history = model.inputs.history
@@ -201,7 +245,9 @@ def test_fold_in_reproduces_the_models_own_scores_for_training_users():
     has_tags = np.diff(data.side_info.item_tags.tocsr().indptr) > 0
     folded = model.score_history(histories, user_indices=list(users), item_has_tags=has_tags)
     np.testing.assert_allclose(folded, model.score(users), atol=1e-4)
-    np.testing.assert_allclose(model.behaviour_from_histories(histories, item_has_tags=has_tags), model.inputs.behaviour, atol=1e-5)
+    np.testing.assert_allclose(
+        model.behaviour_from_histories(histories, item_has_tags=has_tags), model.inputs.behaviour, atol=1e-5
+    )
     # a new user (no id) with the same history still ranks that user's taste first
     anonymous = model.score_history(histories[:1], user_indices=[None], item_has_tags=has_tags)
     assert anonymous.shape == (1, model.n_items) and np.isfinite(anonymous).all()
@@ -321,20 +367,35 @@ def test_an_artist_nobody_played_is_explained_by_the_artist_it_resembles_not_by_
     serving.model.inputs.item_popularity[corea] = 0  # as if Chick Corea had no training listener
     history = np.asarray([hendrix])  # no co-listening with Chick Corea (blues vs jazz listeners)
     # as if Miles Davis lent Chick Corea his co-listening column and Hendrix's listeners played Davis
-    monkeypatch.setattr(serving.model, "cold_item_lenders", lambda item, h: [(davis, 0.6, int(h[0]))] if item == corea else [])
+    monkeypatch.setattr(
+        serving.model, "cold_item_lenders", lambda item, h: [(davis, 0.6, int(h[0]))] if item == corea else []
+    )
     explanation = _music_fallback(serving, Artist.objects.get(pk=12), corea, history)
     assert explanation.basis == "similar_content"
-    assert explanation.sentence == ("Chick Corea is new to Leitmotif listeners; it resembles Miles Davis, "
-                                    "and listeners who play Jimi Hendrix also play Miles Davis.")
-    assert explanation.evidence == {"resembles": {"id": artist_entity(1007), "name": "Miles Davis"}, "weight": 0.6,
-                                    "artist": {"id": artist_entity(1001), "name": "Jimi Hendrix"}}
+    assert explanation.sentence == (
+        "Chick Corea is new to Leitmotif listeners; it resembles Miles Davis, "
+        "and listeners who play Jimi Hendrix also play Miles Davis."
+    )
+    assert explanation.evidence == {
+        "resembles": {"id": artist_entity(1007), "name": "Miles Davis"},
+        "weight": 0.6,
+        "artist": {"id": artist_entity(1001), "name": "Jimi Hendrix"},
+    }
     monkeypatch.setattr(serving.model, "cold_item_lenders", lambda item, h: [(davis, 1.0, None)])
     alone = _music_fallback(serving, Artist.objects.get(pk=12), corea, history)
-    assert alone.sentence == "Chick Corea is new to Leitmotif listeners; it resembles Miles Davis in tags and graph links."
+    assert (
+        alone.sentence == "Chick Corea is new to Leitmotif listeners; it resembles Miles Davis in tags and graph links."
+    )
     monkeypatch.setattr(serving.model, "cold_item_lenders", lambda item, h: [])
-    assert "suggested from its tags and graph links" in _music_fallback(serving, Artist.objects.get(pk=12), corea, history).sentence
+    assert (
+        "suggested from its tags and graph links"
+        in _music_fallback(serving, Artist.objects.get(pk=12), corea, history).sentence
+    )
     # an artist with listeners keeps the popularity fallback; "weak path" callers still get None
-    assert _music_fallback(serving, Artist.objects.get(pk=7), davis, np.asarray([corea])).basis in ("similar_listeners", "popularity")
+    assert _music_fallback(serving, Artist.objects.get(pk=7), davis, np.asarray([corea])).basis in (
+        "similar_listeners",
+        "popularity",
+    )
     assert _music_fallback(serving, Artist.objects.get(pk=12), corea, history, similar_only=True) is None
 
 
@@ -454,7 +515,9 @@ def test_holder_module_has_one_process_wide_holder():
     assert holder_module.model_holder() is holder_module.model_holder()
 
 
-def test_a_warm_request_reads_the_history_in_one_query_and_returns_private_copies(published, django_assert_max_num_queries):
+def test_a_warm_request_reads_the_history_in_one_query_and_returns_private_copies(
+    published, django_assert_max_num_queries
+):
     listener = Listener.objects.get(pk=101)
     first = recommendations_for_listener(listener, k=3)  # warms the model, snapshot and artist caches
     recommendations_for_listener(listener, kind="course", k=3)  # and the course table

@@ -1,4 +1,5 @@
 """Seeded splits: disjointness, fractions, determinism, nesting, cold items, TSV round-trip and errors."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from learning_platform.errors import DataFileError
+from core.errors import DataFileError
 from recommender.data import InteractionDataset
 from recommender.evaluation import splits as S
 
@@ -269,7 +270,11 @@ def find_line(lines, part):
         (lambda ls: ls.__setitem__(1, "\t".join(ls[1].split("\t")[:2] + ["many", "train"])), 2, "must be a number"),
         (lambda ls: ls.__setitem__(1, "\t".join(ls[1].split("\t")[:2] + ["0", "train"])), 2, "weight 0"),
         (lambda ls: ls.__setitem__(1, "\t".join(ls[1].split("\t")[:3] + ["holdout"])), 2, "split must be one of"),
-        (lambda ls: ls.__setitem__(1, "\t".join(ls[1].split("\t")[:3] + ["withheld"])), 2, "split must be one of train, validation, test,"),
+        (
+            lambda ls: ls.__setitem__(1, "\t".join(ls[1].split("\t")[:3] + ["withheld"])),
+            2,
+            "split must be one of train, validation, test,",
+        ),
         (lambda ls: ls.insert(2, "\t".join(ls[1].split("\t")[:3] + ["test"])), 3, "is already in train at line 2"),
         (lambda ls: ls.insert(2, ls[1]), 3, "repeats line 2"),
         (lambda ls: ls.insert(2, ""), 3, "empty line"),
@@ -329,8 +334,8 @@ def test_export_never_leaves_partial_files_and_keeps_existing_ones(dataset, tmp_
 
 @pytest.mark.django_db
 def test_from_catalog_reads_the_kg_linked_subset_with_side_info(sql_store):
+    from catalog.models import Artist, Listen, Listener, Tag, TagAssignment
     from kg.stores import EntityRecord, RelationRecord
-    from learning_platform.catalog.models import Artist, Listen, Listener, Tag, TagAssignment
 
     linked_a = Artist.objects.create(lastfm_id=1, name="A", entity_id="lastfm:artist:1", kgcn_entity=10)
     linked_b = Artist.objects.create(lastfm_id=2, name="B", entity_id="lastfm:artist:2", kgcn_entity=11)
@@ -342,23 +347,30 @@ def test_from_catalog_reads_the_kg_linked_subset_with_side_info(sql_store):
     Listen.objects.create(listener=bob, artist=linked_b, play_count=7)
     Listen.objects.create(listener=bob, artist=unplayed, play_count=0)  # zero plays: not an interaction
     Listen.objects.create(listener=carol, artist=unlinked, play_count=9)  # not KG-linked: carol is not a user
-    rock, jazz = Tag.objects.create(lastfm_id=1, name="rock", entity_id="lastfm:tag:1"), Tag.objects.create(lastfm_id=2, name="jazz", entity_id="lastfm:tag:2")
+    rock, jazz = (
+        Tag.objects.create(lastfm_id=1, name="rock", entity_id="lastfm:tag:1"),
+        Tag.objects.create(lastfm_id=2, name="jazz", entity_id="lastfm:tag:2"),
+    )
     for listener in (alice, bob):
         TagAssignment.objects.create(listener=listener, artist=linked_a, tag=rock)
     TagAssignment.objects.create(listener=alice, artist=linked_b, tag=jazz)
     TagAssignment.objects.create(listener=alice, artist=unlinked, tag=jazz)
 
-    sql_store.upsert_entities([
-        EntityRecord(id="lastfm:artist:1", type="Artist", name="A"),
-        EntityRecord(id="lastfm:artist:2", type="Artist", name="B"),
-        EntityRecord(id="kgcn:500", type="Genre", name="Genre kgcn:500"),
-        EntityRecord(id="lastfm:user:100", type="Listener", name="alice"),
-    ])
-    sql_store.upsert_relations([
-        RelationRecord(head="lastfm:artist:1", type="GENRE", tail="kgcn:500"),
-        RelationRecord(head="lastfm:artist:2", type="GENRE", tail="kgcn:500"),
-        RelationRecord(head="lastfm:user:100", type="LISTENED_TO", tail="lastfm:artist:1"),  # must not leak
-    ])
+    sql_store.upsert_entities(
+        [
+            EntityRecord(id="lastfm:artist:1", type="Artist", name="A"),
+            EntityRecord(id="lastfm:artist:2", type="Artist", name="B"),
+            EntityRecord(id="kgcn:500", type="Genre", name="Genre kgcn:500"),
+            EntityRecord(id="lastfm:user:100", type="Listener", name="alice"),
+        ]
+    )
+    sql_store.upsert_relations(
+        [
+            RelationRecord(head="lastfm:artist:1", type="GENRE", tail="kgcn:500"),
+            RelationRecord(head="lastfm:artist:2", type="GENRE", tail="kgcn:500"),
+            RelationRecord(head="lastfm:user:100", type="LISTENED_TO", tail="lastfm:artist:1"),  # must not leak
+        ]
+    )
 
     ds = InteractionDataset.from_catalog(store=sql_store)
     assert ds.user_ids.tolist() == [alice.pk, bob.pk]

@@ -1,5 +1,6 @@
 """Plain-English requests: parsing (lexicon, graph names, corrections), the labelled request sets, and the
 ``/ask/`` page and ``/api/v1/me/ask/`` endpoint answering with explained recommendations."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -97,7 +98,11 @@ def test_labelled_request_files_are_well_formed():
     for name in ("nl_requests.jsonl", "nl_requests_heldout.jsonl"):
         rows = read_labelled_requests(DATA / name)
         assert rows and all(r.expected["kind"] <= {"music", "course"} for r in rows)
-    assert len(read_labelled_requests(DATA / "nl_requests.jsonl")) + len(read_labelled_requests(DATA / "nl_requests_heldout.jsonl")) >= 50
+    assert (
+        len(read_labelled_requests(DATA / "nl_requests.jsonl"))
+        + len(read_labelled_requests(DATA / "nl_requests_heldout.jsonl"))
+        >= 50
+    )
 
 
 @pytest.fixture
@@ -109,11 +114,24 @@ def real_names_graph(sql_store):
 
     data = Path(settings.LEITMOTIF_DATA_DIR)
     artists = read_artists(data / "lastfm-hetrec" / "artists.dat")
-    catalogue = {int(line.split("\t")[0]) for line in (data / "lastfm-kgcn" / "item_index2entity_id.txt").read_text().split("\n") if line.strip()}
+    catalogue = {
+        int(line.split("\t")[0])
+        for line in (data / "lastfm-kgcn" / "item_index2entity_id.txt").read_text().split("\n")
+        if line.strip()
+    }
     records = [EntityRecord(artist_entity_id(i), "Artist", row.name) for i, row in artists.items() if i in catalogue]
-    records += [EntityRecord(tag_entity_id(i), "Tag", row.name) for i, row in read_tags(data / "lastfm-hetrec" / "tags.dat").items()]
-    records += [EntityRecord(instrument_entity_id(slug), "Instrument", term.name, aliases=term_aliases(term)) for slug, term in INSTRUMENTS.items()]
-    records += [EntityRecord(concept_entity_id(slug), "Concept", term.name, aliases=term_aliases(term)) for slug, term in CONCEPTS.items()]
+    records += [
+        EntityRecord(tag_entity_id(i), "Tag", row.name)
+        for i, row in read_tags(data / "lastfm-hetrec" / "tags.dat").items()
+    ]
+    records += [
+        EntityRecord(instrument_entity_id(slug), "Instrument", term.name, aliases=term_aliases(term))
+        for slug, term in INSTRUMENTS.items()
+    ]
+    records += [
+        EntityRecord(concept_entity_id(slug), "Concept", term.name, aliases=term_aliases(term))
+        for slug, term in CONCEPTS.items()
+    ]
     sql_store.upsert_entities(records)
     return sql_store
 
@@ -158,7 +176,15 @@ def test_api_answers_with_understanding_and_explained_lists(ask_ready, as_alice)
 
 @pytest.mark.django_db
 def test_api_corrections_and_unknown_words(ask_ready, as_alice):
-    body = as_alice.get("/api/v1/me/ask/", {"q": "jazz for a beginner pianist blorptastic", "drop": "leitmotif:instrument:piano", "level": "", "kind": "course"}).json()
+    body = as_alice.get(
+        "/api/v1/me/ask/",
+        {
+            "q": "jazz for a beginner pianist blorptastic",
+            "drop": "leitmotif:instrument:piano",
+            "level": "",
+            "kind": "course",
+        },
+    ).json()
     values = {u["value"] for u in body["understood"]["understood"]}
     assert "leitmotif:instrument:piano" not in values and body["understood"]["level"] is None
     assert body["understood"]["kind"] == "course" and body["understood"]["unknown"] == ["blorptastic"]
@@ -166,7 +192,15 @@ def test_api_corrections_and_unknown_words(ask_ready, as_alice):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query, fragment", [({}, "q"), ({"q": "x" * (MAX_REQUEST_CHARS + 1)}, "q"), ({"q": "rock", "k": "0"}, "k"), ({"q": "rock", "kind": "films"}, "kind")])
+@pytest.mark.parametrize(
+    "query, fragment",
+    [
+        ({}, "q"),
+        ({"q": "x" * (MAX_REQUEST_CHARS + 1)}, "q"),
+        ({"q": "rock", "k": "0"}, "k"),
+        ({"q": "rock", "kind": "films"}, "kind"),
+    ],
+)
 def test_api_rejects_malformed_queries_with_a_message(ask_ready, as_alice, query, fragment):
     response = as_alice.get("/api/v1/me/ask/", query)
     assert response.status_code == 400

@@ -4,6 +4,7 @@ Thin on purpose: reading is :mod:`ingestion.documents`, the work is :class:`inge
 Unreadable files are reported with their name (and line, for JSONL) and skipped; the exit status is
 non-zero when any file or document could not be ingested, so scripts notice.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import LeitmotifError
 from ingestion.documents import read_documents
 from ingestion.pipeline import DEFAULT_MIN_CONFIDENCE, IngestionSummary, load_pipeline
 from kg.stores import get_store
-from learning_platform.errors import LeitmotifError
 
 
 class Command(BaseCommand):
@@ -27,7 +28,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path, help="Files or folders (searched recursively).")
-        parser.add_argument("--backend", default=None, help="Graph store name, e.g. sql or neo4j (default: settings.KG_BACKEND).")
+        parser.add_argument(
+            "--backend", default=None, help="Graph store name, e.g. sql or neo4j (default: settings.KG_BACKEND)."
+        )
         parser.add_argument(
             "--accept-confidence",
             type=float,
@@ -35,7 +38,10 @@ class Command(BaseCommand):
             help=f"Auto-accept triples above this confidence (1 = review everything) (default: INGESTION_AUTO_ACCEPT_CONFIDENCE={settings.INGESTION_AUTO_ACCEPT_CONFIDENCE}).",
         )
         parser.add_argument(
-            "--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE, help="Drop triples below this confidence (default: %(default)s)."
+            "--min-confidence",
+            type=float,
+            default=DEFAULT_MIN_CONFIDENCE,
+            help="Drop triples below this confidence (default: %(default)s).",
         )
         parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
@@ -50,7 +56,9 @@ class Command(BaseCommand):
             if documents:
                 with get_store(options["backend"] or settings.KG_BACKEND) as store:
                     pipeline = load_pipeline(
-                        store=store, accept_confidence=options["accept_confidence"], min_confidence=options["min_confidence"]
+                        store=store,
+                        accept_confidence=options["accept_confidence"],
+                        min_confidence=options["min_confidence"],
                     )
                     pipeline.ingest(documents, summary=summary, progress=not options["no_progress"])
         except LeitmotifError as exc:
@@ -61,12 +69,16 @@ class Command(BaseCommand):
         else:
             self._print(summary, seconds=seconds)
         if summary.failed:
-            raise CommandError(f"{summary.failed} file(s) or document(s) could not be ingested: " + " | ".join(summary.problems))
+            raise CommandError(
+                f"{summary.failed} file(s) or document(s) could not be ingested: " + " | ".join(summary.problems)
+            )
 
     def _print(self, s: IngestionSummary, *, seconds: float) -> None:
         write = self.stdout.write
         write(f"Documents: {s.documents} ingested, {s.unchanged} unchanged (ingested before), {s.failed} failed.")
-        write(f"Sentences: {s.sentences}; mentions: {s.mentions} ({s.linked} linked to graph entities, {s.new_entities} new entities proposed).")
+        write(
+            f"Sentences: {s.sentences}; mentions: {s.mentions} ({s.linked} linked to graph entities, {s.new_entities} new entities proposed)."
+        )
         write(
             f"Triples: {s.triples_accepted} accepted into the graph ({s.relations_written} new relations), "
             f"{s.triples_queued} queued for review, {s.triples_rejected} rejected (below the minimum confidence)."

@@ -4,6 +4,7 @@ Thin on purpose: the work is :func:`ingestion.loaders.courses.courses_load`; thi
 file and the store, turns a :class:`LeitmotifError` into a one-line ``CommandError`` and prints counts.
 Run it after ``load_lastfm`` so courses can be linked to the Last.FM genre tags.
 """
+
 from __future__ import annotations
 
 import time
@@ -12,10 +13,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import LeitmotifError
 from ingestion.loaders.courses import DEFAULT_RELATIVE_PATH, CoursesLoadReport, courses_load
 from kg.stores import get_store
 from kg.stores.base import UpsertResult
-from learning_platform.errors import LeitmotifError
 
 
 class Command(BaseCommand):
@@ -31,7 +32,9 @@ class Command(BaseCommand):
             default=None,
             help=f"The course CSV (default: settings.LEITMOTIF_DATA_DIR / {DEFAULT_RELATIVE_PATH}).",
         )
-        parser.add_argument("--backend", default=None, help="Graph store name, e.g. sql or neo4j (default: settings.KG_BACKEND).")
+        parser.add_argument(
+            "--backend", default=None, help="Graph store name, e.g. sql or neo4j (default: settings.KG_BACKEND)."
+        )
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
 
     def handle(self, *args, **options) -> None:
@@ -75,7 +78,9 @@ class Command(BaseCommand):
         write("Genres: " + _top(counts.genres))
         write("Concepts: " + _top(counts.concepts))
         write(f"Instrument-named Last.FM tags linked (ABOUT_INSTRUMENT): {counts.tag_instrument_links:,}.")
-        write(f"Total: {report.created:,} created, {report.updated:,} updated, {report.removed_relations:,} removed in {seconds:.1f} s.")
+        write(
+            f"Total: {report.created:,} created, {report.updated:,} updated, {report.removed_relations:,} removed in {seconds:.1f} s."
+        )
 
 
 def _row(label: str, in_data: int, result: UpsertResult) -> str:

@@ -3,6 +3,7 @@
 Thin on purpose: the work is :func:`ingestion.loaders.lastfm.lastfm_load`; this command only picks the
 data folder and the store, and turns a :class:`LeitmotifError` into a one-line ``CommandError``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,10 +11,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import LeitmotifError
 from ingestion.loaders.lastfm import LastfmLoadReport, lastfm_load
 from kg.stores import get_store
 from kg.stores.base import UpsertResult
-from learning_platform.errors import LeitmotifError
 
 _CATALOG_ROWS = (
     ("users", "listeners", "users"),
@@ -38,7 +39,9 @@ class Command(BaseCommand):
             default=None,
             help="Folder holding lastfm-kgcn/ and lastfm-hetrec/ (default: settings.LEITMOTIF_DATA_DIR).",
         )
-        parser.add_argument("--backend", default=None, help="Graph store name, e.g. sql or neo4j (default: settings.KG_BACKEND).")
+        parser.add_argument(
+            "--backend", default=None, help="Graph store name, e.g. sql or neo4j (default: settings.KG_BACKEND)."
+        )
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
 
     def handle(self, *args, **options) -> None:

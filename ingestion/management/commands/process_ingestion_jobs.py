@@ -2,6 +2,7 @@
 
 Used when ``INGESTION_JOB_RUNNER=worker`` (the compose ``ingester`` service); harmless otherwise.
 """
+
 from __future__ import annotations
 
 import time
@@ -15,7 +16,9 @@ class Command(BaseCommand):
     help = "Run queued ingestion jobs once, or keep polling with --every SECONDS."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--every", type=float, default=None, help="Poll for new jobs every SECONDS (a worker loop).")
+        parser.add_argument(
+            "--every", type=float, default=None, help="Poll for new jobs every SECONDS (a worker loop)."
+        )
         parser.add_argument("--limit", type=int, default=None, help="Run at most this many jobs per round.")
 
     def handle(self, *args, **options) -> None:

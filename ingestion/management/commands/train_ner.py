@@ -4,6 +4,7 @@ Thin on purpose: the work is :func:`ingestion.ner.services.ner_train_and_save`. 
 config (``--config`` first, then ``--epochs``/``--seed``/``--no-weak``); a bad value fails with one
 line before anything is trained.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,12 +12,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import LeitmotifError
 from ingestion.labels import NER_LABELS
 from ingestion.ner.config import NerTrainingConfig, config_from_json
 from ingestion.ner.evaluation import format_scores_table
 from ingestion.ner.services import ner_train_and_save
 from kg.stores import get_store
-from learning_platform.errors import LeitmotifError
 
 
 class Command(BaseCommand):
@@ -28,12 +29,25 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--epochs", type=int, default=None, help="Maximum epochs (early stopping may end sooner).")
         parser.add_argument("--seed", type=int, default=None, help="Random seed (split, weak labels, training).")
-        parser.add_argument("--no-weak", action="store_true", help="Train on gold data only (no weak labels from the graph).")
-        parser.add_argument("--output", type=Path, default=None, help="Folder for the artifact (default: <LEITMOTIF_ARTIFACTS_DIR>/ner).")
         parser.add_argument(
-            "--config", default=None, help='Training settings as a JSON object (\'{"dropout": 0.3}\') or the path of a JSON file.'
+            "--no-weak", action="store_true", help="Train on gold data only (no weak labels from the graph)."
         )
-        parser.add_argument("--backend", default=None, help="Graph store for weak labels, e.g. sql or neo4j (default: settings.KG_BACKEND).")
+        parser.add_argument(
+            "--output",
+            type=Path,
+            default=None,
+            help="Folder for the artifact (default: <LEITMOTIF_ARTIFACTS_DIR>/ner).",
+        )
+        parser.add_argument(
+            "--config",
+            default=None,
+            help="Training settings as a JSON object ('{\"dropout\": 0.3}') or the path of a JSON file.",
+        )
+        parser.add_argument(
+            "--backend",
+            default=None,
+            help="Graph store for weak labels, e.g. sql or neo4j (default: settings.KG_BACKEND).",
+        )
         parser.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
 
     def handle(self, *args, **options) -> None:

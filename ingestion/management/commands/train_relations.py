@@ -5,6 +5,7 @@ builds the config from its options, prints the dev table and the artifact path, 
 :class:`LeitmotifError` into a one-line ``CommandError``. Options are parsed here rather than by
 argparse types so that a bad value is one line naming the option, not a usage dump.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from learning_platform.errors import ConfigurationError, LeitmotifError
+from core.errors import ConfigurationError, LeitmotifError
 
 
 def _positive_int(option: str, raw: Any, *, minimum: int) -> int:
@@ -36,10 +37,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--epochs", default=None, help="Maximum training epochs (early stopping may end sooner).")
         parser.add_argument("--seed", default=None, help="Seed for splits, initialisation and batching.")
-        parser.add_argument("--no-distant", action="store_true", help="Skip distant supervision from the graph's triples.")
-        parser.add_argument("--output", default=None, help="Folder to hold the new version (default: <artifacts>/relations).")
-        parser.add_argument("--backend", default=None, help="Graph store for distant supervision, e.g. sql or neo4j (default: settings.KG_BACKEND).")
-        parser.add_argument("--data-dir", default=None, help="Shared data folder (default: settings.LEITMOTIF_DATA_DIR).")
+        parser.add_argument(
+            "--no-distant", action="store_true", help="Skip distant supervision from the graph's triples."
+        )
+        parser.add_argument(
+            "--output", default=None, help="Folder to hold the new version (default: <artifacts>/relations)."
+        )
+        parser.add_argument(
+            "--backend",
+            default=None,
+            help="Graph store for distant supervision, e.g. sql or neo4j (default: settings.KG_BACKEND).",
+        )
+        parser.add_argument(
+            "--data-dir", default=None, help="Shared data folder (default: settings.LEITMOTIF_DATA_DIR)."
+        )
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
 
     def handle(self, *args, **options) -> None:
@@ -57,10 +68,14 @@ class Command(BaseCommand):
             config = RelationTrainingConfig(**overrides)
             output = Path(options["output"]) if options["output"] else None
             if output is not None and output.exists() and not output.is_dir():
-                raise ConfigurationError(f"--output {output} exists and is not a folder; give a folder to hold the artifact versions.")
+                raise ConfigurationError(
+                    f"--output {output} exists and is not a folder; give a folder to hold the artifact versions."
+                )
             data_dir = Path(options["data_dir"]) if options["data_dir"] else Path(settings.LEITMOTIF_DATA_DIR)
             if not data_dir.is_dir():
-                raise ConfigurationError(f"--data-dir {data_dir} is not a folder; point it at the shared data (see its README).")
+                raise ConfigurationError(
+                    f"--data-dir {data_dir} is not a folder; point it at the shared data (see its README)."
+                )
             store = None
             if config.distant_supervision:
                 from kg.stores import get_store
@@ -86,7 +101,9 @@ class Command(BaseCommand):
         sizes = run.datasets.sizes()
         for name in ("train", "validation", "dev"):
             s = sizes[name]
-            write(f"{name:10s} {s['sentences']:>5,} sentences, {s['pairs']:>6,} candidate pairs ({s.get('NONE', 0):,} NONE)")
+            write(
+                f"{name:10s} {s['sentences']:>5,} sentences, {s['pairs']:>6,} candidate pairs ({s.get('NONE', 0):,} NONE)"
+            )
         distant = run.datasets.report["distant_supervision"]
         if distant.get("enabled"):
             write(

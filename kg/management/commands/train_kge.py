@@ -9,22 +9,28 @@ Thin on purpose: reading triples is :mod:`kg.embeddings.sources`, training and e
 This command only builds the config from its options, picks the store, prints the metrics and the
 artifact path, and turns a :class:`LeitmotifError` into a one-line ``CommandError``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-import numpy as np
-
-from kg.embeddings.artifacts import kge_artifacts_dir, latest_artifact, list_kge_artifacts, load_kge_artifact, save_kge_artifact
+from core.errors import DataFileError, LeitmotifError
+from kg.embeddings.artifacts import (
+    kge_artifacts_dir,
+    latest_artifact,
+    list_kge_artifacts,
+    load_kge_artifact,
+    save_kge_artifact,
+)
 from kg.embeddings.config import KgeConfig, available_models, model_spec
 from kg.embeddings.sources import interaction_triples_from_catalog, triples_from_store
 from kg.embeddings.training import KgeResult, kge_train
 from kg.embeddings.warm_start import kge_refresh
 from kg.stores import get_store
-from learning_platform.errors import DataFileError, LeitmotifError
 
 #: Command option → config field, for the options that override a config default only when given.
 _OVERRIDES = {
@@ -45,15 +51,29 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--model", default=None, choices=available_models(), help="Embedding model (required unless --from-checkpoint).")
         parser.add_argument(
-            "--from-checkpoint", nargs="?", const="latest", default=None, metavar="ARTIFACT|latest",
+            "--model",
+            default=None,
+            choices=available_models(),
+            help="Embedding model (required unless --from-checkpoint).",
+        )
+        parser.add_argument(
+            "--from-checkpoint",
+            nargs="?",
+            const="latest",
+            default=None,
+            metavar="ARTIFACT|latest",
             help="Warm-start from a saved artifact (a path, a directory name under the KGE folder, or 'latest' = the newest "
-                 "one, of --model if given) instead of training from scratch; --epochs then defaults to a fifth of the "
-                 "from-scratch epochs.",
+            "one, of --model if given) instead of training from scratch; --epochs then defaults to a fifth of the "
+            "from-scratch epochs.",
         )
         parser.add_argument("--epochs", type=int, default=None, help="Training epochs (default from KgeConfig).")
-        parser.add_argument("--dim", type=int, default=None, help="Embedding dimension (ComplEx vectors are exported with 2×dim real columns).")
+        parser.add_argument(
+            "--dim",
+            type=int,
+            default=None,
+            help="Embedding dimension (ComplEx vectors are exported with 2×dim real columns).",
+        )
         parser.add_argument("--seed", type=int, default=None, help="Seed for the split, initialisation and sampling.")
         parser.add_argument("--batch-size", type=int, default=None, help="Training batch size.")
         parser.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate.")
@@ -63,8 +83,12 @@ class Command(BaseCommand):
             action="store_true",
             help="Add (user:<listener id>, INTERACTS, <artist entity>) edges from the catalog's listens to training.",
         )
-        parser.add_argument("--backend", default=None, help="Graph store name, e.g. sql or neo4j (default: settings.KG_BACKEND).")
-        parser.add_argument("--output-dir", type=Path, default=None, help="Folder for KGE artifacts (default: <artifacts>/kge).")
+        parser.add_argument(
+            "--backend", default=None, help="Graph store name, e.g. sql or neo4j (default: settings.KG_BACKEND)."
+        )
+        parser.add_argument(
+            "--output-dir", type=Path, default=None, help="Folder for KGE artifacts (default: <artifacts>/kge)."
+        )
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
 
     def handle(self, *args, **options) -> None:
@@ -76,9 +100,15 @@ class Command(BaseCommand):
                 self._refresh(options, backend=backend, progress=progress, overrides=overrides)
                 return
             if options["model"] is None:
-                raise CommandError("Give --model (transe or complex), or --from-checkpoint to refresh a saved artifact.")
-            config = KgeConfig(model=options["model"], include_interactions=options["include_interactions"], **overrides)
-            triples, interactions = self._read_triples(backend=backend, include_interactions=config.include_interactions, progress=progress)
+                raise CommandError(
+                    "Give --model (transe or complex), or --from-checkpoint to refresh a saved artifact."
+                )
+            config = KgeConfig(
+                model=options["model"], include_interactions=options["include_interactions"], **overrides
+            )
+            triples, interactions = self._read_triples(
+                backend=backend, include_interactions=config.include_interactions, progress=progress
+            )
             self.stdout.write(
                 f"Training {config.spec.pykeen_model} ({config.model}) on {len(triples):,} triples from {backend!r}"
                 + (f" + {len(interactions):,} interaction triples" if interactions is not None else "")
@@ -91,11 +121,15 @@ class Command(BaseCommand):
         self._print_result(result)
         self.stdout.write(self.style.SUCCESS(f"Saved the artifact to {path}"))
 
-    def _read_triples(self, *, backend: str, include_interactions: bool, progress: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _read_triples(
+        self, *, backend: str, include_interactions: bool, progress: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         with get_store(backend) as store:
             triples = triples_from_store(store=store, progress=progress)
         if len(triples) == 0:
-            raise CommandError(f"The knowledge graph in the {backend!r} store is empty; run `python manage.py load_lastfm` first.")
+            raise CommandError(
+                f"The knowledge graph in the {backend!r} store is empty; run `python manage.py load_lastfm` first."
+            )
         if not include_interactions:
             return triples, None
         interactions = interaction_triples_from_catalog(artist_entity_ids=set(triples[:, 0]) | set(triples[:, 2]))
@@ -107,17 +141,34 @@ class Command(BaseCommand):
         return triples, interactions
 
     def _refresh(self, options, *, backend: str, progress: bool, overrides: dict) -> None:
-        parent = load_kge_artifact(self._checkpoint_path(options["from_checkpoint"], model=options["model"], directory=options["output_dir"]))
+        parent = load_kge_artifact(
+            self._checkpoint_path(options["from_checkpoint"], model=options["model"], directory=options["output_dir"])
+        )
         if options["model"] is not None and model_spec(options["model"]).name != parent.config.model:
-            raise CommandError(f"--model {options['model']} does not match the checkpoint {parent.path.name} ({parent.config.spec.alias}); leave --model out to refresh it.")
+            raise CommandError(
+                f"--model {options['model']} does not match the checkpoint {parent.path.name} ({parent.config.spec.alias}); leave --model out to refresh it."
+            )
         if "embedding_dim" in overrides and overrides.pop("embedding_dim") != parent.config.embedding_dim:
-            raise CommandError(f"--dim cannot change when refreshing: the checkpoint {parent.path.name} has dim {parent.config.embedding_dim}.")
+            raise CommandError(
+                f"--dim cannot change when refreshing: the checkpoint {parent.path.name} has dim {parent.config.embedding_dim}."
+            )
         if options["include_interactions"] and not parent.config.include_interactions:
-            raise CommandError(f"The checkpoint {parent.path.name} was trained without interactions; train from scratch with --include-interactions.")
+            raise CommandError(
+                f"The checkpoint {parent.path.name} was trained without interactions; train from scratch with --include-interactions."
+            )
         epochs = overrides.pop("epochs", None)
-        triples, interactions = self._read_triples(backend=backend, include_interactions=parent.config.include_interactions, progress=progress)
+        triples, interactions = self._read_triples(
+            backend=backend, include_interactions=parent.config.include_interactions, progress=progress
+        )
         self.stdout.write(f"Refreshing {parent.path.name} on {len(triples):,} triples from {backend!r}.")
-        refresh = kge_refresh(parent=parent, triples=triples, interaction_triples=interactions, epochs=epochs, progress=progress, **overrides)
+        refresh = kge_refresh(
+            parent=parent,
+            triples=triples,
+            interaction_triples=interactions,
+            epochs=epochs,
+            progress=progress,
+            **overrides,
+        )
         path = save_kge_artifact(result=refresh.result, directory=options["output_dir"], lineage=refresh.lineage())
         change = refresh.change
         self.stdout.write(
@@ -135,7 +186,10 @@ class Command(BaseCommand):
                 return latest_artifact(model, directory=directory)
             found = list_kge_artifacts(None, directory=directory)
             if not found:
-                raise DataFileError("No embedding artifact yet; train one with `python manage.py train_kge --model transe`.", path=str(kge_artifacts_dir(directory)))
+                raise DataFileError(
+                    "No embedding artifact yet; train one with `python manage.py train_kge --model transe`.",
+                    path=str(kge_artifacts_dir(directory)),
+                )
             return found[-1]  # oldest first, by the UTC timestamp in the name
         path = Path(checkpoint)
         if not path.exists() and (kge_artifacts_dir(directory) / checkpoint).is_dir():

@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import LeitmotifError
 from kg.stores import get_store
-from learning_platform.errors import LeitmotifError
 from recommender.data import InteractionDataset
 from recommender.experiments import PROTOCOLS, experiment_run
 from recommender.registry import available_recommenders
@@ -23,35 +23,48 @@ class Command(BaseCommand):
         parser.add_argument("--models", nargs="+", required=True, help=f"any of: {', '.join(available_recommenders())}")
         parser.add_argument("--seeds", nargs="+", type=int, default=[0])
         parser.add_argument("--ks", nargs="+", type=int, default=[5, 10, 20])
-        parser.add_argument("--params", default="{}", help='JSON hyper-parameters per model, e.g. \'{"ease": {"l2": 300}}\'')
+        parser.add_argument(
+            "--params", default="{}", help='JSON hyper-parameters per model, e.g. \'{"ease": {"l2": 300}}\''
+        )
         parser.add_argument("--backend", default=None, help="graph store for side information (default: KG_BACKEND)")
         parser.add_argument("--reports-dir", default="reports")
         parser.add_argument("--no-plots", action="store_true")
         parser.add_argument("--no-progress", action="store_true")
         parser.add_argument(
-            "--torch-threads", type=int, default=1,
+            "--torch-threads",
+            type=int,
+            default=1,
             help="torch intra-op threads (default 1: on a small shared machine more threads mostly wait on each other)",
         )
         parser.add_argument(
-            "--export-splits", action="store_true",
+            "--export-splits",
+            action="store_true",
             help="also write every split used as TSV (user_id, item_id, weight, split) + JSON sidecar under <report>/splits/",
         )
         parser.add_argument(
-            "--rerank", nargs="+", default=None, metavar="NAME[:STRENGTH]",
+            "--rerank",
+            nargs="+",
+            default=None,
+            metavar="NAME[:STRENGTH]",
             help=(
                 "re-ranking settings to evaluate for every model, e.g. none popularity:0.5 diversity:0.3 mood:0.5 unit:0.5 "
                 f"(strength 0-1; re-rankers: {', '.join(available_rerankers())}). Adds EMS, ERS, ARP, long-tail share and ILD."
             ),
         )
         parser.add_argument(
-            "--units", nargs="+", default=None, metavar="CONCEPT_ID",
+            "--units",
+            nargs="+",
+            default=None,
+            metavar="CONCEPT_ID",
             help=(
                 "concept ids (leitmotif:concept:<slug>) of one unit used for every learner's EMS and the unit re-ranker; "
                 "default: each learner's own unit (concepts associated with their most frequent curriculum-linked tags)"
             ),
         )
         parser.add_argument(
-            "--pool-size", type=int, default=None,
+            "--pool-size",
+            type=int,
+            default=None,
             help="candidates handed to a re-ranker per list: max(this, 5*K) (default 100)",
         )
 
@@ -96,7 +109,9 @@ class Command(BaseCommand):
                 export_splits=opts["export_splits"],
             )
             if reranked:
-                run = reranked_experiment_run(**common, settings=settings, units=opts["units"], minimum_pool=opts["pool_size"])
+                run = reranked_experiment_run(
+                    **common, settings=settings, units=opts["units"], minimum_pool=opts["pool_size"]
+                )
             else:
                 run = experiment_run(**common)
         except (LeitmotifError, ValueError) as exc:

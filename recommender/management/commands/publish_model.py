@@ -5,13 +5,14 @@ Thin on purpose: :func:`recommender.serving.model_holder.model_publish` verifies
 process swaps to the new model on its next request. Without an argument the newest complete artifact
 under ``<artifacts>/recommender/`` is published.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from learning_platform.errors import LeitmotifError
+from core.errors import LeitmotifError
 from recommender.serving.model_holder import model_publish
 
 
@@ -22,10 +23,19 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("artifact", nargs="?", type=Path, default=None,
-                            help="Artifact directory (a path, or a directory name under <artifacts>/recommender/).")
-        parser.add_argument("--artifacts-dir", type=Path, default=None,
-                            help="Folder holding recommender artifacts and the PUBLISHED pointer (default: <artifacts>/recommender).")
+        parser.add_argument(
+            "artifact",
+            nargs="?",
+            type=Path,
+            default=None,
+            help="Artifact directory (a path, or a directory name under <artifacts>/recommender/).",
+        )
+        parser.add_argument(
+            "--artifacts-dir",
+            type=Path,
+            default=None,
+            help="Folder holding recommender artifacts and the PUBLISHED pointer (default: <artifacts>/recommender).",
+        )
 
     def handle(self, *args, **options) -> None:
         try:

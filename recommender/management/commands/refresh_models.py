@@ -7,18 +7,19 @@ it running as the background worker (the ``refresher`` service of ``docker/compo
 new facts each round (it implies ``--only-if-new-facts``); a failed round keeps the served model and is
 retried next round.
 """
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import LeitmotifError
 from kg.embeddings.config import available_models
 from kg.embeddings.training import limit_torch_threads
-from learning_platform.errors import LeitmotifError
 from recommender.refresh import models_refresh
 
 
@@ -29,16 +30,42 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--only-if-new-facts", action="store_true",
-                            help="Do nothing unless the graph changed since the last refresh (or, before the first one, since the published model).")
-        parser.add_argument("--every", type=float, default=None, metavar="SECONDS",
-                            help="Run as a worker: check and refresh every SECONDS (implies --only-if-new-facts).")
-        parser.add_argument("--kge-epochs", type=int, default=None, help="Warm epochs for the embeddings (default: a fifth of the from-scratch run).")
-        parser.add_argument("--rec-epochs", type=int, default=None, help="Warm epochs for the recommender (default: a fifth of the from-scratch budget).")
-        parser.add_argument("--kge-model", default=None, choices=available_models(),
-                            help="Which embedding artifact to refresh (default: the newest of any model).")
-        parser.add_argument("--no-kge", action="store_true", help="Leave the embeddings alone; refresh only the recommender.")
-        parser.add_argument("--no-publish", action="store_true", help="Train and save, but leave the served model as it is.")
+        parser.add_argument(
+            "--only-if-new-facts",
+            action="store_true",
+            help="Do nothing unless the graph changed since the last refresh (or, before the first one, since the published model).",
+        )
+        parser.add_argument(
+            "--every",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="Run as a worker: check and refresh every SECONDS (implies --only-if-new-facts).",
+        )
+        parser.add_argument(
+            "--kge-epochs",
+            type=int,
+            default=None,
+            help="Warm epochs for the embeddings (default: a fifth of the from-scratch run).",
+        )
+        parser.add_argument(
+            "--rec-epochs",
+            type=int,
+            default=None,
+            help="Warm epochs for the recommender (default: a fifth of the from-scratch budget).",
+        )
+        parser.add_argument(
+            "--kge-model",
+            default=None,
+            choices=available_models(),
+            help="Which embedding artifact to refresh (default: the newest of any model).",
+        )
+        parser.add_argument(
+            "--no-kge", action="store_true", help="Leave the embeddings alone; refresh only the recommender."
+        )
+        parser.add_argument(
+            "--no-publish", action="store_true", help="Train and save, but leave the served model as it is."
+        )
         parser.add_argument("--backend", default=None, help="Graph store name (default: settings.KG_BACKEND).")
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
 
@@ -86,4 +113,4 @@ class Command(BaseCommand):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -20,6 +20,7 @@ random weights: users, items and graph entities it knew keep their parameters (m
 start fresh, and it trains fewer epochs (``--epochs``, default a fifth of the from-scratch budget) with
 the parent's config and seed (:func:`recommender.training.recommender_train`, ``warm_start_from``).
 """
+
 from __future__ import annotations
 
 import time
@@ -29,41 +30,65 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog.models import Interaction
+from core.artifacts import read_json
+from core.errors import LeitmotifError
 from kg.embeddings.training import limit_torch_threads
 from kg.stores import get_store
-from learning_platform.artifacts import read_json
-from learning_platform.catalog.models import Interaction
-from learning_platform.errors import LeitmotifError
 from recommender.data import InteractionDataset
 from recommender.models.config import JointConfig
 from recommender.serving.model_holder import model_publish, published_artifact
-from recommender.training import load_trained_recommender, recommender_artifacts_dir, recommender_train, refresh_epochs_default
-
+from recommender.training import (
+    load_trained_recommender,
+    recommender_artifacts_dir,
+    recommender_train,
+    refresh_epochs_default,
+)
 
 
 class Command(BaseCommand):
     help = "Retrain the recommender on the current catalog (incl. learners' listens and likes) and publish it."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--seed", type=int, default=None, help="Seed for the split, initialisation and sampling (default 0; with --from-checkpoint the parent's).")
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=None,
+            help="Seed for the split, initialisation and sampling (default 0; with --from-checkpoint the parent's).",
+        )
         parser.add_argument("--epochs", type=int, default=None, help="Maximum training epochs (default: the config's).")
         parser.add_argument("--no-content", action="store_true", help="Train without the text content part.")
         parser.add_argument("--backend", default=None, help="Graph store name (default: settings.KG_BACKEND).")
-        parser.add_argument("--output-dir", type=Path, default=None, help="Folder for recommender artifacts (default: <artifacts>/recommender).")
-        parser.add_argument("--no-publish", action="store_true", help="Train and save, but leave the served model as it is.")
+        parser.add_argument(
+            "--output-dir",
+            type=Path,
+            default=None,
+            help="Folder for recommender artifacts (default: <artifacts>/recommender).",
+        )
+        parser.add_argument(
+            "--no-publish", action="store_true", help="Train and save, but leave the served model as it is."
+        )
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
         parser.add_argument(
-            "--only-if-new-interactions", action="store_true",
+            "--only-if-new-interactions",
+            action="store_true",
             help="Do nothing unless a learner event arrived after the published model was trained.",
         )
         parser.add_argument(
-            "--every", type=float, default=None, metavar="SECONDS",
+            "--every",
+            type=float,
+            default=None,
+            metavar="SECONDS",
             help="Run as a worker: check and retrain every SECONDS (implies --only-if-new-interactions).",
         )
         parser.add_argument(
-            "--from-checkpoint", nargs="?", const="published", default=None, metavar="ARTIFACT",
+            "--from-checkpoint",
+            nargs="?",
+            const="published",
+            default=None,
+            metavar="ARTIFACT",
             help="Warm-start from a trained artifact (default: the published one) instead of from scratch; "
-                 "--epochs then defaults to a fifth of the from-scratch budget.",
+            "--epochs then defaults to a fifth of the from-scratch budget.",
         )
 
     def handle(self, *args, **options) -> None:
@@ -105,8 +130,12 @@ class Command(BaseCommand):
                     self.stdout.write(f"{new:,} learner event(s) since the published model was trained.")
             parent = None
             if options["from_checkpoint"] is not None:
-                parent = load_trained_recommender(self._checkpoint_path(options["from_checkpoint"], options["output_dir"]))
-                overrides = {"epochs": options["epochs"] if options["epochs"] is not None else refresh_epochs_default(parent)}
+                parent = load_trained_recommender(
+                    self._checkpoint_path(options["from_checkpoint"], options["output_dir"])
+                )
+                overrides = {
+                    "epochs": options["epochs"] if options["epochs"] is not None else refresh_epochs_default(parent)
+                }
                 if options["no_content"]:
                     overrides["use_content"] = False
                 config = parent.config.with_overrides(**overrides)
@@ -123,8 +152,12 @@ class Command(BaseCommand):
                 + (f", warm-started from {parent.path.name} for {config.epochs} epochs." if parent is not None else ".")
             )
             trained = recommender_train(
-                dataset=dataset, config=config, seed=seed, progress=not options["no_progress"],
-                output_dir=options["output_dir"], warm_start_from=parent,
+                dataset=dataset,
+                config=config,
+                seed=seed,
+                progress=not options["no_progress"],
+                output_dir=options["output_dir"],
+                warm_start_from=parent,
             )
             recall = trained.metrics["validation"].get("recall@10")
             self.stdout.write(f"Saved {trained.path} (validation recall@10 {recall:.4f}).")
@@ -141,7 +174,9 @@ class Command(BaseCommand):
         if checkpoint == "published":
             path = published_artifact(directory)
             if path is None:
-                raise CommandError("--from-checkpoint: no recommender is published yet; train one first (`python manage.py retrain_recommender`).")
+                raise CommandError(
+                    "--from-checkpoint: no recommender is published yet; train one first (`python manage.py retrain_recommender`)."
+                )
             return path
         path = Path(checkpoint)
         if not path.exists() and (recommender_artifacts_dir(directory) / checkpoint).is_dir():

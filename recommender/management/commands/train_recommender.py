@@ -5,17 +5,17 @@ work is :func:`recommender.training.recommender_train`; this command only turns 
 :class:`~recommender.models.config.JointConfig`, prints the validation metrics and the artifact path,
 and turns a :class:`LeitmotifError` into a one-line ``CommandError``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import LeitmotifError
 from kg.embeddings.training import limit_torch_threads
 from kg.stores import get_store
-from learning_platform.errors import LeitmotifError
 from recommender.data import InteractionDataset
 from recommender.models.config import JointConfig
 from recommender.training import recommender_train
@@ -38,19 +38,43 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--epochs", type=int, default=None, help="Maximum training epochs (early stopping may end sooner).")
+        parser.add_argument(
+            "--epochs", type=int, default=None, help="Maximum training epochs (early stopping may end sooner)."
+        )
         parser.add_argument("--lambda-kg", type=float, default=None, help="Weight λ of the KG loss (0 = no KG loss).")
-        parser.add_argument("--kg-interaction", default=None, choices=["transe", "complex"], help="KG interaction function.")
+        parser.add_argument(
+            "--kg-interaction", default=None, choices=["transe", "complex"], help="KG interaction function."
+        )
         parser.add_argument("--batch-size", type=int, default=None, help="Training pairs per step.")
         parser.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate.")
         parser.add_argument("--seed", type=int, default=0, help="Seed for the split, initialisation and sampling.")
-        parser.add_argument("--kge-artifact", type=Path, default=None, help="KGE artifact directory (train_kge) to initialise the entity vectors.")
-        parser.add_argument("--backend", default=None, help="Graph store name, e.g. sql or neo4j (default: settings.KG_BACKEND).")
-        parser.add_argument("--no-content", action="store_true", help="Train without the text content part (no sentence encoder).")
+        parser.add_argument(
+            "--kge-artifact",
+            type=Path,
+            default=None,
+            help="KGE artifact directory (train_kge) to initialise the entity vectors.",
+        )
+        parser.add_argument(
+            "--backend", default=None, help="Graph store name, e.g. sql or neo4j (default: settings.KG_BACKEND)."
+        )
+        parser.add_argument(
+            "--no-content", action="store_true", help="Train without the text content part (no sentence encoder)."
+        )
         parser.add_argument("--no-graph", action="store_true", help="Train without the graph part (ablation).")
-        parser.add_argument("--no-attention", action="store_true", help="Mean-pool the history instead of attention (ablation).")
-        parser.add_argument("--report-test", action="store_true", help="Also compute test metrics (for reporting only; never tune on them).")
-        parser.add_argument("--output-dir", type=Path, default=None, help="Folder for recommender artifacts (default: <artifacts>/recommender).")
+        parser.add_argument(
+            "--no-attention", action="store_true", help="Mean-pool the history instead of attention (ablation)."
+        )
+        parser.add_argument(
+            "--report-test",
+            action="store_true",
+            help="Also compute test metrics (for reporting only; never tune on them).",
+        )
+        parser.add_argument(
+            "--output-dir",
+            type=Path,
+            default=None,
+            help="Folder for recommender artifacts (default: <artifacts>/recommender).",
+        )
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
 
     def handle(self, *args, **options) -> None:
@@ -58,7 +82,9 @@ class Command(BaseCommand):
         progress = not options["no_progress"]
         overrides = {field: options[option] for option, field in _OVERRIDES.items() if options[option] is not None}
         overrides.update(
-            use_content=not options["no_content"], use_graph=not options["no_graph"], use_attention=not options["no_attention"]
+            use_content=not options["no_content"],
+            use_graph=not options["no_graph"],
+            use_attention=not options["no_attention"],
         )
         limit_torch_threads()
         try:

@@ -1,0 +1,177 @@
+"""One error envelope for every API failure: ``{"error": {"code", "message", "details"}}``.
+
+Why one shape: a client (the web front end, a notebook, a partner's batch job) handles errors with one
+branch instead of guessing between DRF's ``{"detail": ...}``, per-field dicts and Django's HTML pages.
+``code`` is stable and machine-readable (DRF's codes such as ``not_authenticated``, ``throttled``,
+``invalid``; the catalogue's ``E004``-style codes for :class:`~core.errors.LeitmotifError`),
+``message`` is one sentence a human can act on, ``details`` carries the structured rest (field errors,
+``retry_after``...).
+
+The handler is installed as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``; :func:`error_response` is used by
+the few places that answer outside a DRF view (the catch-all 404 under ``/api/``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from core.errors import (
+    ConfigurationError,
+    DataFileError,
+    InvalidGraphDataError,
+    LeitmotifError,
+    ModelArtifactError,
+    NoServingModelError,
+    StoreUnavailableError,
+    UnknownEntityError,
+)
+
+logger = logging.getLogger(__name__)
+
+#: What to do when no recommender model is being served (raised by recommender.serving).
+NO_MODEL_HINT = "Run `python manage.py train_recommender` and then `python manage.py publish_model`."
+
+
+class ServiceUnavailable(drf_exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable."
+    default_code = "service_unavailable"
+
+
+def _leitmotif_status(exc: LeitmotifError) -> int:
+    """HTTP status of a catalogue error: the most specific class decides.
+
+    A missing model or an unreachable store is a server-side state the client cannot fix: 503.
+    """
+    if isinstance(exc, (NoServingModelError, StoreUnavailableError, ModelArtifactError)):
+        return status.HTTP_503_SERVICE_UNAVAILABLE
+    if isinstance(exc, UnknownEntityError):
+        return status.HTTP_404_NOT_FOUND
+    if isinstance(exc, (ConfigurationError, InvalidGraphDataError, DataFileError)):
+        return status.HTTP_400_BAD_REQUEST
+    return status.HTTP_400_BAD_REQUEST
+
+
+def _leitmotif_message(exc: LeitmotifError, http_status: int) -> str:
+    if isinstance(exc, NoServingModelError) and "train_recommender" not in exc.message:
+        return f"{exc.message} {NO_MODEL_HINT}"
+    return exc.message
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[str]:
+    """Field errors as ``"field: message"`` lines, nested fields joined with dots."""
+    if isinstance(detail, dict):
+        lines: list[str] = []
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else ""
+            lines.extend(_flatten(value, f"{prefix}.{name}" if prefix and name else (name or prefix)))
+        return lines
+    if isinstance(detail, list):
+        lines = []
+        for item in detail:
+            lines.extend(_flatten(item, prefix))
+        return lines
+    return [f"{prefix}: {detail}" if prefix else str(detail)]
+
+
+def _plain(detail: Any) -> Any:
+    """ErrorDetail trees as plain JSON data (strings stay strings)."""
+    if isinstance(detail, dict):
+        return {str(k): _plain(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        return [_plain(v) for v in detail]
+    return str(detail)
+
+
+def error_payload(*, code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
+
+
+def error_response(*, status_code: int, code: str, message: str, details: Any = None) -> JsonResponse:
+    """The envelope as a plain Django response, for answers given outside DRF views."""
+    return JsonResponse(error_payload(code=code, message=message, details=details), status=status_code)
+
+
+def _drf_error(exc: drf_exceptions.APIException) -> tuple[str, str, Any]:
+    """(code, message, details) of a DRF exception."""
+    if isinstance(exc, drf_exceptions.ValidationError):
+        lines = _flatten(exc.detail)
+        message = "The request is invalid: " + "; ".join(lines) if lines else "The request is invalid."
+        details = _plain(exc.detail)
+        if not isinstance(details, dict):
+            details = {"non_field_errors": details if isinstance(details, list) else [details]}
+        return "invalid", message, {"fields": details}
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
+    message = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else "; ".join(_flatten(exc.detail))
+    details: dict[str, Any] = {}
+    if isinstance(exc, drf_exceptions.Throttled):
+        details["retry_after"] = exc.wait
+        if exc.wait is not None:
+            message = f"Too many requests: slow down and retry in {int(exc.wait) + 1} seconds."
+    if isinstance(exc, drf_exceptions.NotAuthenticated):
+        message = (
+            "Authentication credentials were not provided: send `Authorization: Token <key>` "
+            "(create one with `python manage.py create_api_client NAME`) or log in for a session."
+        )
+    if isinstance(exc, drf_exceptions.AuthenticationFailed) and code == "authentication_failed":
+        message = f"{exc.detail} Check the token, or create a new one with `python manage.py create_api_client NAME`."
+    return str(code), message, details
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Turn any exception raised in an API view into the envelope (DRF's ``EXCEPTION_HANDLER``).
+
+    Unexpected exceptions become a 500 envelope too (and are logged with their traceback): the API
+    never answers with an HTML page.
+    """
+    if isinstance(exc, Http404):
+        message = str(exc) or "Not found."
+        if (
+            message in {"No %s matches the given query.", "Not found."}
+            or message.startswith("No ")
+            and "matches the given query" in message
+        ):
+            message = "Not found: check the id in the URL."
+        exc = drf_exceptions.NotFound(message)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        exc = drf_exceptions.ValidationError(detail)
+
+    headers: dict[str, str] = {}
+    if isinstance(exc, LeitmotifError):
+        http_status = _leitmotif_status(exc)
+        payload = error_payload(
+            code=exc.code,
+            message=_leitmotif_message(exc, http_status),
+            details={"error_class": type(exc).__name__},
+        )
+    elif isinstance(exc, drf_exceptions.APIException):
+        http_status = exc.status_code
+        code, message, details = _drf_error(exc)
+        payload = error_payload(code=code, message=message, details=details)
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait) + 1)
+    else:
+        view = context.get("view")
+        logger.exception("Unhandled error in API view %s", type(view).__name__ if view else "?")
+        http_status = status.HTTP_500_INTERNAL_SERVER_ERROR
+        payload = error_payload(
+            code="server_error",
+            message="An unexpected error occurred on the server; it has been logged. Retry later or report it.",
+        )
+    set_rollback()
+    return Response(payload, status=http_status, headers=headers)

@@ -1,7 +1,0 @@
-from django.apps import AppConfig
-
-
-class CurriculumConfig(AppConfig):
-    default_auto_field = "django.db.models.BigAutoField"
-    name = "learning_platform.curriculum"
-    label = "curriculum"

@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
@@ -39,6 +41,20 @@ logger = logging.getLogger(__name__)
 
 #: What to do when no recommender model is being served (raised by recommender.serving).
 NO_MODEL_HINT = "Run `python manage.py train_recommender` and then `python manage.py publish_model`."
+
+
+class PayloadTooLarge(drf_exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def _too_large_message() -> str:
+    limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1_000_000
+    return (
+        f"The request body is larger than the {limit_mb:g} MB accepted for JSON and form bodies: send long "
+        "documents as multipart file uploads (field `files`), or split the request into smaller ones."
+    )
 
 
 class ServiceUnavailable(drf_exceptions.APIException):
@@ -143,6 +159,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         ):
             message = "Not found: check the id in the URL."
         exc = drf_exceptions.NotFound(message)
+    elif isinstance(exc, RequestDataTooBig):
+        # Django refuses to buffer a JSON/form body over DATA_UPLOAD_MAX_MEMORY_SIZE: the client must send less.
+        exc = PayloadTooLarge(_too_large_message())
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf_exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DjangoValidationError):

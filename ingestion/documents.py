@@ -66,9 +66,18 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+#: Invisible characters that split a name for NER and linking ("Bee\u200bthoven") without changing what a
+#: reader sees: zero-width space/non-joiner/joiner, word joiner, byte-order mark, soft hyphen, and the
+#: bidirectional marks, embeddings, overrides and isolates (U+200E/F, U+202A-E, U+2066-9).
+INVISIBLE_CHARACTERS = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+
+
 def normalise_text(text: str) -> str:
-    """NFC, Unix line ends, no trailing spaces: the same text always gets the same hash and offsets."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    """NFC, Unix line ends, no trailing spaces, no invisible characters: the same text always gets the same
+    hash and offsets, and the offsets of mentions are offsets into exactly this (stored) text."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n").translate(INVISIBLE_CHARACTERS))
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
 
 

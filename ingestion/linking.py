@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from core.errors import UnknownEntityError
+from ingestion.documents import INVISIBLE_CHARACTERS
 from ingestion.labels import LINKABLE_ENTITY_TYPES, NEW_ENTITY_TYPE
 from kg.stores.base import KnowledgeGraphStore
 
@@ -40,8 +41,8 @@ _NON_WORD = re.compile(r"[^\w]+")
 
 
 def normalise_name(name: str) -> str:
-    """Lower-case, accents and punctuation removed, "&" as "and", no leading article."""
-    decomposed = unicodedata.normalize("NFKD", name.replace("&", " and "))
+    """Lower-case, accents, punctuation and invisible characters removed, "&" as "and", no leading article."""
+    decomposed = unicodedata.normalize("NFKD", name.translate(INVISIBLE_CHARACTERS).replace("&", " and "))
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
     plain = _NON_WORD.sub(" ", plain).strip()
     return _LEADING_ARTICLE.sub("", plain)

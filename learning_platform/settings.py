@@ -8,6 +8,7 @@ missing ``DJANGO_SECRET_KEY`` is an error rather than a silent insecure default.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -26,6 +27,19 @@ def env_bool(name: str, default: bool) -> bool:
     if value in {"0", "false", "no", "off"}:
         return False
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean; use true/false, 1/0, yes/no or on/off.")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number; e.g. {name}={default}.") from None
+    if value < 0:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be 0 or more; e.g. {name}={default}.")
+    return value
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -57,6 +71,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     # Bottom to top (the layers in pyproject.toml's import-linter contract); the README has the map.
     "catalog",
     "accounts",
@@ -78,7 +93,27 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Brute-force protection on every password login (/login/, /admin/login/): django-axes counts failures
+# per (username, client address) and refuses that pair for LOGIN_LOCKOUT_MINUTES after
+# LOGIN_FAILURE_LIMIT failures, the right password included; a success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# Behind a reverse proxy, the client address comes from X-Forwarded-For (set DJANGO_BEHIND_PROXY=true).
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if env_bool("DJANGO_BEHIND_PROXY", False) else ["REMOTE_ADDR"]
+)
 
 ROOT_URLCONF = "learning_platform.urls"
 
@@ -195,6 +230,7 @@ REST_FRAMEWORK = {
         "interactions": os.environ.get("API_THROTTLE_INTERACTIONS", "120/minute"),
     },
     "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
+    "DEFAULT_METADATA_CLASS": "api.metadata.LeitmotifMetadata",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -227,6 +263,15 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# HTTPS in production (all off by default so `make demo` works over plain http on 127.0.0.1): HSTS,
+# redirecting http to https, and the proxy header that says a request came in over https.
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
+if env_bool("DJANGO_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 if not DEBUG:
     # In production WhiteNoise serves the collected static files (runserver does it in DEBUG).

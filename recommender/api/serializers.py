@@ -347,6 +347,27 @@ class _ExistingPk(serializers.PrimaryKeyRelatedField):
             }
         )
         super().__init__(**kwargs)
+        self.noun, self.list_url = noun, list_url
+
+    def to_internal_value(self, data: Any) -> Any:
+        """Only a whole number in the id range: ``1.5`` is refused rather than truncated to 1, and
+        ``1e999`` (infinity after JSON parsing) or ``10**30`` are refused rather than overflowing."""
+        if isinstance(data, str) and data.strip().isdigit():
+            data = int(data.strip())
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError(
+                f"{self.noun} must be a whole-number id of a {self.noun} (see GET {self.list_url}), got {data!r}."
+            )
+        if not 1 <= data <= MAX_DATABASE_ID:
+            raise serializers.ValidationError(
+                f"No {self.noun} with id {data}: ids are whole numbers from 1 to {MAX_DATABASE_ID}; "
+                f"find ids with GET {self.list_url}."
+            )
+        return super().to_internal_value(data)
+
+
+#: The largest primary key a 64-bit integer column holds (SQLite and PostgreSQL ``bigint``).
+MAX_DATABASE_ID = 2**63 - 1
 
 
 class InteractionInputSerializer(serializers.Serializer):

@@ -123,4 +123,8 @@ def test_read_documents_reads_folders_and_reports_bad_files_without_stopping(tmp
 
 def test_text_document_and_normalisation_helpers():
     assert normalise_text("a\r\nb\rc  ") == "a\nb\nc"
+    # Zero-width and bidi controls are dropped before storing, so offsets index the stored text.
+    document = text_document("Bee\u200bthoven met \u202eHaydn\u202c\ufeff in Vienna.\u2066", name="x")
+    assert document.text == "Beethoven met Haydn in Vienna."
+    assert document.text[14:19] == "Haydn"
     assert text_document("Hello", name="x").sha256 == text_document("Hello\n", name="y").sha256

@@ -105,3 +105,9 @@ def test_a_proposal_sharing_a_name_with_real_entities_does_not_break_disambiguat
     linker._add(linker.index, linker.index.exact["genesis"][0].__class__(proposed.entity_id, "Band", "Genesis", 0))
     chosen = linker.link("Genesis", "BAND", context="Phil Collins joined Genesis, the progressive rock band.")
     assert chosen.entity_id == "band:genesis-2"
+
+
+def test_invisible_characters_do_not_split_a_name(graph):
+    linker = EntityLinker(graph)
+    assert linker.link("Bj\u200bork", "ARTIST").entity_id == "lastfm:artist:2"
+    assert linker.link("\u202eThe Beat\u200dles\u202c", "BAND").entity_id == "lastfm:artist:1"

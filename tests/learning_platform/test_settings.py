@@ -61,3 +61,27 @@ def test_unknown_backend_name_lists_the_choices(name):
     with pytest.raises(UnknownBackendError) as info:
         get_store(name)
     assert "choose one of: neo4j, sql" in str(info.value)
+
+
+def test_https_settings_come_from_the_environment_and_satisfy_check_deploy():
+    base = {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "k" * 60, "DJANGO_ALLOWED_HOSTS": "leitmotif.example"}
+    check = "import django, sys; django.setup(); from django.core.management import call_command; call_command('check', '--deploy')"
+    insecure = run_django(base, check)
+    assert "security.W004" in insecure.stderr and "security.W008" in insecure.stderr
+    secure = run_django(
+        {
+            **base,
+            "DJANGO_HSTS_SECONDS": "31536000",
+            "DJANGO_HSTS_INCLUDE_SUBDOMAINS": "true",
+            "DJANGO_SSL_REDIRECT": "true",
+        },
+        check,
+    )
+    assert "security.W004" not in secure.stderr and "security.W008" not in secure.stderr, secure.stderr
+    assert secure.returncode == 0, secure.stderr
+
+
+def test_a_non_numeric_lockout_limit_names_the_variable():
+    result = run_django({"LOGIN_FAILURE_LIMIT": "many"})
+    assert result.returncode != 0
+    assert "LOGIN_FAILURE_LIMIT='many' is not a whole number" in result.stderr

@@ -34,7 +34,7 @@ def learner_client() -> APIClient:
 )
 def test_interaction_artist_id_must_be_a_whole_number_in_range(learner_client, raw, mention):
     Artist.objects.create(pk=1, lastfm_id=1, name="Artist One")
-    body = '{"kind": "listen", "artist": %s}' % raw
+    body = f'{{"kind": "listen", "artist": {raw}}}'
     response = learner_client.post("/api/v1/me/interactions/", data=body, content_type="application/json")
     assert response.status_code == 400, response.content[:300]
     error = response.json()["error"]

@@ -5,12 +5,17 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 CURATOR_GROUP = "curators"
+#: Read-only API clients (``create_api_client NAME --read-only``); :mod:`api.permissions` enforces it.
+API_READONLY_GROUP = "api-readonly"
+#: Every API client account (``create_api_client``), read-only or not: programs, not learners.
+API_CLIENT_GROUP = "api-clients"
 #: Apps whose models curators may edit in the admin.
 CURATOR_APPS = ("kg", "catalog", "ingestion")
 
@@ -56,3 +61,18 @@ def demo_curator_ensure(*, username: str, password: str | None, secret_file: Pat
     secret_file.write_text(password)
     secret_file.chmod(0o600)
     return DemoLogin(username=username, password=password, created=created)
+
+
+def is_learner(user: Any) -> bool:
+    """Whether ``user`` is a learner: a signed-up person, not staff, a curator or an API client.
+
+    Only learners have a listening history (and so train the recommender). API clients are the accounts
+    ``create_api_client`` makes (in ``api-clients``, ``api-readonly``, or allowed to submit documents).
+    """
+    if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
+        return False
+    if user.is_staff or user.is_superuser:
+        return False
+    if user.groups.filter(name__in=(CURATOR_GROUP, API_READONLY_GROUP, API_CLIENT_GROUP)).exists():
+        return False
+    return not user.has_perm("ingestion.add_ingestionjob")

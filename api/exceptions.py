@@ -33,6 +33,7 @@ from core.errors import (
     LeitmotifError,
     ModelArtifactError,
     NoServingModelError,
+    NotALearnerError,
     StoreUnavailableError,
     UnknownEntityError,
 )
@@ -72,6 +73,8 @@ def _leitmotif_status(exc: LeitmotifError) -> int:
         return status.HTTP_503_SERVICE_UNAVAILABLE
     if isinstance(exc, UnknownEntityError):
         return status.HTTP_404_NOT_FOUND
+    if isinstance(exc, NotALearnerError):
+        return status.HTTP_403_FORBIDDEN
     if isinstance(exc, (ConfigurationError, InvalidGraphDataError, DataFileError)):
         return status.HTTP_400_BAD_REQUEST
     return status.HTTP_400_BAD_REQUEST
@@ -81,6 +84,42 @@ def _leitmotif_message(exc: LeitmotifError, http_status: int) -> str:
     if isinstance(exc, NoServingModelError) and "train_recommender" not in exc.message:
         return f"{exc.message} {NO_MODEL_HINT}"
     return exc.message
+
+
+#: DRF's default messages name a problem without its fix; each is replaced by one that says what to send.
+#: Keyed by (error code, DRF's exact default text); messages written by our serializers are left alone.
+_DRF_DEFAULT_FIXES: dict[tuple[str, str], str] = {
+    ("required", "This field is required."): "{field} is required: send it (the parameters are listed at /api/docs/).",
+    (
+        "blank",
+        "This field may not be blank.",
+    ): "{field} is empty: give a value, or leave {field} out if it is optional.",
+    ("null", "This field may not be null."): "{field} may not be null: give a value, or leave {field} out.",
+    ("invalid", "A valid integer is required."): "{field} must be a whole number, e.g. {field}=10.",
+    ("invalid", "A valid number is required."): "{field} must be a number, e.g. {field}=0.5.",
+    ("invalid", "Must be a valid boolean."): "{field} must be true or false.",
+    ("not_a_list", None): "{field} must be a list (a JSON array, or the parameter repeated).",
+    ("invalid_choice", None): "{field}: {message} Use one of the values listed for {field} at /api/docs/.",
+    ("empty", "This list may not be empty."): "{field} is an empty list: give at least one value.",
+}
+
+
+def _with_fixes(detail: Any, field: str = "") -> Any:
+    """``detail`` with DRF's default messages replaced by ones that say how to fix the request."""
+    if isinstance(detail, dict):
+        return {key: _with_fixes(value, key if key != "non_field_errors" else field) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_with_fixes(item, field) for item in detail]
+    code = getattr(detail, "code", None)
+    text = str(detail)
+    template = _DRF_DEFAULT_FIXES.get((code, text)) or _DRF_DEFAULT_FIXES.get((code, None))
+    if template is None or not field:
+        return detail
+    if code == "invalid_choice" and not text.endswith("is not a valid choice."):
+        return detail
+    if code == "not_a_list" and not text.startswith("Expected a list of items"):
+        return detail
+    return drf_exceptions.ErrorDetail(template.format(field=field, message=text), code=code)
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[str]:
@@ -120,6 +159,7 @@ def error_response(*, status_code: int, code: str, message: str, details: Any = 
 def _drf_error(exc: drf_exceptions.APIException) -> tuple[str, str, Any]:
     """(code, message, details) of a DRF exception."""
     if isinstance(exc, drf_exceptions.ValidationError):
+        exc.detail = _with_fixes(exc.detail)
         lines = _flatten(exc.detail)
         message = "The request is invalid: " + "; ".join(lines) if lines else "The request is invalid."
         details = _plain(exc.detail)

@@ -20,9 +20,9 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from accounts.services import CURATOR_GROUP
+from accounts.services import API_READONLY_GROUP, CURATOR_GROUP
 
-READONLY_GROUP = "api-readonly"
+READONLY_GROUP = API_READONLY_GROUP
 LEARNER_FORBIDDEN = (
     "You may only read your own data: use /api/v1/me/history/ and /api/v1/me/recommendations/. "
     "Reading other listeners needs a staff account or a read-only API client token."

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from accounts.services import API_CLIENT_GROUP
 from api.permissions import INGEST_PERMISSION_PARTS, READONLY_GROUP
 from core.errors import ConfigurationError
 
@@ -56,6 +57,7 @@ def api_client_create(*, name: str, read_only: bool, rotate: bool = False, inges
         raise ConfigurationError(
             f"{name!r} is a staff account; API client tokens are for separate accounts. Choose another name."
         )
+    user.groups.add(Group.objects.get_or_create(name=API_CLIENT_GROUP)[0])
     group, _ = Group.objects.get_or_create(name=READONLY_GROUP)
     if read_only:
         user.groups.add(group)

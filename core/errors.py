@@ -76,6 +76,16 @@ class InteractionInputError(ConfigurationError):
     code = "E022"
 
 
+class NotALearnerError(LeitmotifError):
+    """A staff, curator or API-client account asked for something only a learner has (a listening history).
+
+    Why refuse rather than create one: such an account's clicks would go into retraining as if a learner
+    had made them.
+    """
+
+    code = "E023"
+
+
 # --- text ingestion (E030-E039) -------------------------------------------------------------------
 
 

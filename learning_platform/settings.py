@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "recommender",
     "audio",
     "curriculum",
+    "privacy",
     "learning_platform.learn",
 ]
 
@@ -93,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "learning_platform.learn.middleware.NotALearnerPageMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]

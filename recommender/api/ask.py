@@ -21,7 +21,12 @@ from recommender.understanding.parse import MAX_REQUEST_CHARS
 
 class AskQuerySerializer(serializers.Serializer):
     q = serializers.CharField(
-        max_length=MAX_REQUEST_CHARS, help_text='The request, e.g. "something like Chopin for a beginner pianist".'
+        max_length=MAX_REQUEST_CHARS,
+        help_text='The request, e.g. "something like Chopin for a beginner pianist".',
+        error_messages={
+            "required": "q is required: write the request in plain words, e.g. ?q=calm piano music for a beginner.",
+            "blank": "q is empty: write the request in plain words, e.g. ?q=calm piano music for a beginner.",
+        },
     )
     k = serializers.IntegerField(min_value=1, max_value=50, default=10)
     drop = serializers.ListField(
@@ -37,7 +42,11 @@ class AskQuerySerializer(serializers.Serializer):
         help_text="Replace the understood level (empty: no level).",
     )
     kind = serializers.ChoiceField(
-        choices=["music", "course"], required=False, help_text="Which list the request is mainly about."
+        choices=["music", "course"],
+        required=False,
+        allow_blank=True,
+        help_text="Which list the request is mainly about (empty or left out: as understood from q).",
+        error_messages={"invalid_choice": 'kind must be "music" or "course" (or left out), got "{input}".'},
     )
 
 
@@ -94,7 +103,7 @@ class AskView(generics.GenericAPIView):
             k=data["k"],
             drop=data["drop"],
             level=data.get("level"),
-            kind=data.get("kind"),
+            kind=data.get("kind") or None,
         )
         return Response(
             {

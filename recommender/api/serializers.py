@@ -356,7 +356,7 @@ class _ExistingPk(serializers.PrimaryKeyRelatedField):
             data = int(data.strip())
         if isinstance(data, bool) or not isinstance(data, int):
             raise serializers.ValidationError(
-                f"{self.noun} must be a whole-number id of a {self.noun} (see GET {self.list_url}), got {data!r}."
+                f"{self.noun} must be the numeric id of a {self.noun}, a whole number (see GET {self.list_url}), got {data!r}."
             )
         if not 1 <= data <= MAX_DATABASE_ID:
             raise serializers.ValidationError(

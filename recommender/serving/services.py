@@ -16,8 +16,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
+from accounts.services import is_learner
 from catalog.models import Artist, Course, Interaction, Interest, Listen, Listener
-from core.errors import ConfigurationError, InteractionInputError, UnknownEntityError
+from core.errors import ConfigurationError, InteractionInputError, NotALearnerError, UnknownEntityError
 
 #: Most onboarding picks one listener may keep (enough to seed taste; bounds the per-request graph spread).
 MAX_INTERESTS = 50
@@ -27,6 +28,12 @@ def learner_listener(user: Any) -> Listener:
     """The Listener of a signed-up user, created on first use (a learner starts with no listening)."""
     if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
         raise ConfigurationError("Only a signed-up, saved user has a listener; sign in first.")
+    if not is_learner(user):
+        raise NotALearnerError(
+            "This is a staff, curator or API-client account: it has no listening history of its own, so its "
+            "clicks never train the recommender. Sign up as a learner for personal recommendations, or read a "
+            "listener's with /api/v1/users/{listener_id}/recommendations/."
+        )
     listener, _ = Listener.objects.get_or_create(user=user)
     return listener
 

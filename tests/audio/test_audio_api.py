@@ -1,6 +1,6 @@
 """``POST /api/v1/audio``, the spectrogram picture and the work page, with a tiny trained encoder.
 
-The encoder is trained once per module on the tiny examples of ``tests/recommender/test_audio_encoder.py``
+The encoder is trained once per module on the tiny examples of ``tests/helpers/audio_encoder.py``
 (two epochs, one-second crops) and copied into each test's private artifacts folder. Uploads are the
 real trumpet clip and bad recordings made from it.
 """
@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from api.services import api_client_create
 from audio.cache import cached_log_mel, feature_cache_dir
 from catalog.models import Work
-from tests.audio.test_audio_encoder import TRUMPET, saved_tiny_encoder
+from tests.helpers.audio_encoder import TRUMPET, saved_tiny_encoder
 
 pytestmark = pytest.mark.skipif(not TRUMPET.is_file(), reason=f"shared audio clip missing at {TRUMPET}")
 

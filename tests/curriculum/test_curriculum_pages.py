@@ -16,7 +16,7 @@ from api.services import api_client_create
 from curriculum.graph import curriculum_cache_clear
 from curriculum.models import ConceptMastery, LearnerProfile
 from recommender.serving.services import learner_listener
-from tests.curriculum.test_curriculum_paths import PASSWORD, C, build_curriculum_world
+from tests.helpers.curriculum_world import PASSWORD, C, build_curriculum_world
 
 PAGES = ["/learn/", "/learn/goals/", f"/learn/path/?goal={C('triads')}", f"/learn/quiz/?concept={C('intervals')}"]
 

@@ -40,6 +40,7 @@ from ingestion.ner.weak import (
 )
 from kg.services import graph_upsert
 from kg.stores.base import EntityRecord, RelationRecord
+from tests.helpers.ner_corpora import bio_text, read_bio_text, write
 
 CROSSNER_BIO = """\
 In\tO
@@ -95,39 +96,10 @@ TINY_QUERIES = [
 ]
 
 
-def bio_text(sentences) -> str:
-    blocks = []
-    for text, spans in sentences:
-        tokens = text.split()
-        tags = ["O"] * len(tokens)
-        for start, end, label in spans:
-            tags[start] = f"B-{label}"
-            for i in range(start + 1, end):
-                tags[i] = f"I-{label}"
-        blocks.append("\n".join(f"{t}\t{g}" for t, g in zip(tokens, tags)))
-    return "\n\n".join(blocks) + "\n"
-
-
-def write(path: Path, text: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8", newline="")
-    return path
-
-
 def tiny_sources(copies: int = 6) -> dict[str, list[LabeledSentence]]:
     cased = read_bio_text(bio_text(TINY_CASED * copies), corpus="crossner")
     queries = read_bio_text(bio_text(TINY_QUERIES * copies), corpus="musicreconer")
     return {"crossner_train": cased, "musicreconer_train": queries}
-
-
-def read_bio_text(text: str, *, corpus: str) -> list[LabeledSentence]:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        return read_bio_file(write(Path(folder) / "corpus.bio", text), corpus=corpus)
 
 
 TINY_CONFIG = NerTrainingConfig(
@@ -598,7 +570,7 @@ def tiny_data_dir(tmp_path, settings) -> Path:
     root = tmp_path / "data"
     cased = bio_text(TINY_CASED * 3)
     queries = bio_text(TINY_QUERIES * 3)
-    for name, (corpus, relative) in {**TRAIN_SOURCES, **DEV_SOURCES}.items():
+    for corpus, relative in {**TRAIN_SOURCES, **DEV_SOURCES}.values():
         write(root / relative, cased if corpus == "crossner" else queries)
     settings.LEITMOTIF_DATA_DIR = str(root)
     return root

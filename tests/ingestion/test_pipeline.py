@@ -21,8 +21,8 @@ from ingestion.ner.training import assemble_training_data, train_pipeline
 from ingestion.pipeline import IngestionPipeline, IngestionSummary
 from kg.models import CurationEvent
 from kg.stores.base import EntityRecord
-from tests.ingestion.test_ner import bio_text, read_bio_text
-from tests.ingestion.test_relations import (
+from tests.helpers.ner_corpora import bio_text, read_bio_text
+from tests.helpers.relation_corpora import (
     CROSSRE,
     DEV_LINE,
     DUET,

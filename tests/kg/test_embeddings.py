@@ -41,29 +41,12 @@ from kg.embeddings.sources import (
 from kg.embeddings.training import build_model, export_embeddings, kge_train
 from kg.embeddings.triples import as_labeled_triples, deduplicated_split, split_labeled_triples
 from kg.stores.base import EntityRecord, RelationRecord
+from tests.helpers.kge_graphs import music_graph, tiny_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DBPEDIA_TINY = FIXTURES / "dbpedia_tiny"
 RESOURCE = "http://dbpedia.org/resource/"
 ONTOLOGY = "http://dbpedia.org/ontology/"
-
-
-def music_graph() -> np.ndarray:
-    """24 artists in 3 genre "scenes": genre and label follow the scene, and artists cite scene-mates."""
-    triples = []
-    for i in range(24):
-        scene = i % 3
-        artist = f"artist:{i}"
-        triples.append((artist, "HAS_GENRE", f"genre:{scene}"))
-        triples.append((artist, "SIGNED_TO", f"label:{scene}"))
-        triples.append((artist, "SIMILAR_TO", f"artist:{(i + 3) % 24}"))
-    return np.asarray(triples, dtype=str)
-
-
-def tiny_config(**overrides) -> KgeConfig:
-    values = dict(model="transe", embedding_dim=8, epochs=2, batch_size=32, negatives_per_positive=2, seed=7)
-    values.update(overrides)
-    return KgeConfig(**values)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """Warm-started KGE (``kg.embeddings.warm_start`` and ``train_kge --from-checkpoint``).
 
-A tiny music graph (the one of ``test_embeddings``) is trained for 2 epochs with 8-dimensional vectors,
-saved, then grown by a few facts (a new artist, a new relation type) and refreshed from the saved artifact.
+A tiny music graph (``tests/helpers/kge_graphs.py``, shared with ``test_embeddings``) is trained for 2 epochs
+with 8-dimensional vectors, saved, then grown by a few facts (a new artist, a new relation type) and
+refreshed from the saved artifact.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from kg.embeddings.warm_start import (
     warm_start_split,
 )
 from kg.stores.base import EntityRecord, RelationRecord
-from tests.kg.test_embeddings import music_graph, tiny_config
+from tests.helpers.kge_graphs import music_graph, tiny_config
 
 NEW_FACTS = [
     ("artist:24", "HAS_GENRE", "genre:0"),

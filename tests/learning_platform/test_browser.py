@@ -23,7 +23,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from catalog.models import Interaction, Interest
-from tests.learning_platform.test_learn_pages import GROUPS, PASSWORD, build_world, train_and_publish
+from tests.helpers.learner_world import GROUPS, PASSWORD, build_world, train_and_publish
 
 VIEWPORT = {"width": 1280, "height": 900}
 

@@ -2,17 +2,16 @@
 
 Runs on a tiny catalog (five artists, three tags, two courses) with its graph in the sql store of the
 test database. Recommendation endpoints use a tiny model trained and published the way the serving
-tests do it (see the ``served`` fixture).
+tests do it (see the ``served`` fixture). The catalog, account and ``served`` fixtures are in
+``tests/recommender/conftest.py``; ``test_api_rerank`` and ``test_understanding`` use them too.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -20,104 +19,14 @@ from rest_framework.test import APIClient
 from api.exceptions import api_exception_handler
 from api.permissions import READONLY_GROUP
 from api.services import api_client_create
-from catalog.models import Artist, Course, Interaction, Listen, Listener, Tag, TagAssignment
+from catalog.models import Artist, Course, Interaction, Listener
 from core.errors import ConfigurationError, NoServingModelError, UnknownEntityError
-from kg.stores import EntityRecord, RelationRecord
+from tests.helpers.recommender_api import PASSWORD, assert_envelope, token_client
 
-PASSWORD = "a-long-learner-password"
+pytestmark = pytest.mark.usefixtures("api_settings")
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _api_settings(settings):
-    """The sql store of the test database, fresh throttle counters, and a fast password hasher for test users."""
-    settings.KG_BACKEND = "sql"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def catalog(sql_store) -> dict[str, Any]:
-    """Five artists, three tags, two courses, two Last.FM listeners; the same in the graph."""
-    names = ["Alpha Blues", "Beta Blues", "Gamma Jazz", "Delta Jazz", "Epsilon Rock"]
-    artists = [
-        Artist.objects.create(lastfm_id=i + 1, name=n, entity_id=f"lastfm:artist:{i + 1}", kgcn_entity=100 + i)
-        for i, n in enumerate(names)
-    ]
-    tags = {
-        n: Tag.objects.create(lastfm_id=i + 1, name=n, entity_id=f"lastfm:tag:{i + 1}")
-        for i, n in enumerate(["blues", "jazz", "rock"])
-    }
-    lastfm = [Listener.objects.create(lastfm_id=1000 + i) for i in range(2)]
-    for listener in lastfm:
-        for artist, tag in zip(artists, ["blues", "blues", "jazz", "jazz", "rock"]):
-            Listen.objects.create(listener=listener, artist=artist, play_count=10)
-            TagAssignment.objects.create(listener=listener, artist=artist, tag=tags[tag])
-    courses = [
-        Course.objects.create(
-            udemy_id=1, title="Blues Guitar for Beginners", level="beginner", entity_id="udemy:course:1"
-        ),
-        Course.objects.create(udemy_id=2, title="Jazz Piano Masterclass", level="expert", entity_id="udemy:course:2"),
-    ]
-    entities = [EntityRecord(id=a.entity_id, type="Artist", name=a.name) for a in artists]
-    entities += [EntityRecord(id=t.entity_id, type="Tag", name=t.name) for t in tags.values()]
-    entities += [
-        EntityRecord(id=c.entity_id, type="Course", name=c.title, properties={"level": c.level}) for c in courses
-    ]
-    entities += [
-        EntityRecord(id="leitmotif:instrument:guitar", type="Instrument", name="guitar"),
-        EntityRecord(id="leitmotif:instrument:piano", type="Instrument", name="piano"),
-    ]
-    sql_store.upsert_entities(entities)
-    relations = [
-        RelationRecord(head=a.entity_id, type="HAS_TAG", tail=tags[t].entity_id)
-        for a, t in zip(artists, ["blues", "blues", "jazz", "jazz", "rock"])
-    ]
-    relations += [
-        RelationRecord(head="udemy:course:1", type="TEACHES_INSTRUMENT", tail="leitmotif:instrument:guitar"),
-        RelationRecord(head="udemy:course:1", type="COVERS_TAG", tail="lastfm:tag:1"),
-        RelationRecord(head="udemy:course:2", type="TEACHES_INSTRUMENT", tail="leitmotif:instrument:piano"),
-        RelationRecord(head="udemy:course:2", type="COVERS_TAG", tail="lastfm:tag:2"),
-    ]
-    sql_store.upsert_relations(relations)
-    return {"artists": artists, "tags": tags, "courses": courses, "lastfm": lastfm}
-
-
-def _learner(username: str) -> Any:
-    user = get_user_model().objects.create_user(username=username, password=PASSWORD)
-    Listener.objects.create(user=user)
-    return user
-
-
-@pytest.fixture
-def alice(catalog):
-    return _learner("alice")
-
-
-@pytest.fixture
-def bob(catalog):
-    return _learner("bob")
-
-
-@pytest.fixture
-def staff(catalog):
-    return get_user_model().objects.create_user(username="staffer", password=PASSWORD, is_staff=True)
-
-
-def token_client(user) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
-@pytest.fixture
-def as_alice(alice) -> APIClient:
-    return token_client(alice)
 
 
 @pytest.fixture
@@ -126,21 +35,6 @@ def readonly(catalog) -> APIClient:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {client.token}")
     return api
-
-
-def assert_envelope(response, status: int, *, code: str | None = None, mentions: tuple[str, ...] = ()) -> dict:
-    """The response is the error envelope with ``status``; its message names each of ``mentions``."""
-    assert response.status_code == status, (response.status_code, getattr(response, "content", b"")[:500])
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert isinstance(error["message"], str) and error["message"], error
-    if code is not None:
-        assert error["code"] == code, error
-    for word in mentions:
-        assert word.lower() in error["message"].lower(), (word, error["message"])
-    return error
 
 
 # --- public endpoints, authentication -------------------------------------------------------------
@@ -526,71 +420,6 @@ def test_interactive_docs_render_with_local_assets():
 
 
 # --- recommendations with a real (tiny) published model --------------------------------------------
-
-#: Small enough to train in about a second on the tiny catalog (as in test_joint_model.py).
-TINY = dict(
-    embedding_dim=16,
-    id_dim=8,
-    graph_dim=16,
-    content_dim=8,
-    hidden_dim=32,
-    behaviour_dim=4,
-    attention_dim=8,
-    epochs=12,
-    batch_size=64,
-    learning_rate=0.01,
-    patience=12,
-    ensemble_members=1,
-)
-
-
-@pytest.fixture
-def served(catalog, sql_store, settings, tmp_path):
-    """Sixteen Last.FM listeners in two taste groups (blues, jazz), a model trained on them and published."""
-    import numpy as np
-
-    from recommender.data import InteractionDataset
-    from recommender.models.config import JointConfig
-    from recommender.serving.model_holder import model_holder, model_publish
-    from recommender.serving.selectors import snapshot_forget
-    from recommender.training import recommender_train
-
-    tags = catalog["tags"]
-    extra = [
-        ("Zeta Blues", "blues"),
-        ("Eta Blues", "blues"),
-        ("Theta Blues", "blues"),
-        ("Iota Jazz", "jazz"),
-        ("Kappa Jazz", "jazz"),
-        ("Lambda Jazz", "jazz"),
-    ]
-    artists = list(catalog["artists"])
-    for i, (name, _) in enumerate(extra, start=len(artists)):
-        artists.append(
-            Artist.objects.create(lastfm_id=i + 1, name=name, entity_id=f"lastfm:artist:{i + 1}", kgcn_entity=100 + i)
-        )
-    genre = {a.pk: ("blues" if "Blues" in a.name else "jazz" if "Jazz" in a.name else "rock") for a in artists}
-    sql_store.upsert_entities([EntityRecord(id=a.entity_id, type="Artist", name=a.name) for a in artists[5:]])
-    sql_store.upsert_relations(
-        [RelationRecord(head=a.entity_id, type="HAS_TAG", tail=tags[genre[a.pk]].entity_id) for a in artists[5:]]
-    )
-    rng = np.random.default_rng(0)
-    for u in range(16):
-        listener = Listener.objects.create(lastfm_id=2000 + u)
-        group = "blues" if u % 2 == 0 else "jazz"
-        mine = [a for a in artists if genre[a.pk] == group]
-        for artist in rng.permutation(mine)[: len(mine) - 1]:
-            Listen.objects.create(listener=listener, artist=artist, play_count=int(rng.integers(5, 50)))
-    dataset = InteractionDataset.from_catalog(store=sql_store)
-    content = np.stack([np.eye(3)[["blues", "jazz", "rock"].index(genre[int(pk)])] for pk in dataset.item_ids])
-    settings.LEITMOTIF_ARTIFACTS_DIR = str(tmp_path / "artifacts")
-    trained = recommender_train(dataset=dataset, config=JointConfig(**TINY), seed=0, content_embeddings=content)
-    model_publish(trained.path)
-    model_holder().reset()
-    snapshot_forget()
-    yield {"artists": artists, "genre": genre, "courses": catalog["courses"]}
-    model_holder().reset()
-    snapshot_forget()
 
 
 def _names(body: dict) -> list[str]:

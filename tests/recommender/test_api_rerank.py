@@ -1,6 +1,6 @@
 """``rerank``, ``unit`` and ``mood`` on the recommendation endpoints, and the list's ``scores`` (EMS, ERS).
 
-Reuses the tiny catalog and the trained, published model of ``test_api.py`` (blues / jazz / rock
+Reuses the tiny catalog and the trained, published model of the API tests (``conftest.py``; blues / jazz / rock
 artists) and adds a curriculum to its graph: ``blues-scale`` is associated with the blues tag,
 ``jazz-harmony`` with the jazz tag and taught by the jazz piano course. Some artists get mood tags.
 """
@@ -11,17 +11,10 @@ import pytest
 
 from catalog.models import Listener, Tag, TagAssignment
 from kg.stores import EntityRecord, RelationRecord
-from tests.recommender.test_api import (  # noqa: F401 - fixtures used by name
-    _api_settings,
-    alice,
-    as_alice,
-    assert_envelope,
-    bob,
-    catalog,
-    served,
-    staff,
-    token_client,
-)
+from tests.helpers.recommender_api import assert_envelope, token_client
+
+#: The catalog, account and ``served`` fixtures come from ``tests/recommender/conftest.py``.
+pytestmark = pytest.mark.usefixtures("api_settings")
 
 C = "leitmotif:concept:"
 SAD = {"Zeta Blues", "Eta Blues", "Iota Jazz"}

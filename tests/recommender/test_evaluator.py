@@ -10,7 +10,7 @@ from recommender.base import Recommender
 from recommender.evaluation import metrics as M
 from recommender.evaluation import splits as S
 from recommender.evaluation.evaluator import evaluate_ctr, evaluate_topk, top_k_items
-from tests.recommender.test_splits import synthetic_dataset
+from tests.helpers.recommender_data import MostPopular, SeededRandom, synthetic_dataset
 
 
 class Oracle:
@@ -45,34 +45,6 @@ class TrainLover:
     def score(self, users):
         noise = np.stack([np.random.default_rng([self.seed, int(u)]).random(self.train.shape[1]) for u in users])
         return (10 * self.train[users].toarray() + noise).astype(np.float32)
-
-
-class MostPopular:
-    """Training popularity, identical for every user (many ties)."""
-
-    name = "most-popular"
-
-    def fit(self, train, *, seed, context=None):
-        self.popularity = np.asarray((train > 0).sum(axis=0), dtype=np.float32).ravel()
-        return self
-
-    def score(self, users):
-        return np.tile(self.popularity, (len(users), 1))
-
-
-class SeededRandom:
-    """Uniform scores that depend only on (seed, user), so batching cannot change them."""
-
-    name = "random"
-
-    def fit(self, train, *, seed, context=None):
-        self.n_items, self.seed = train.shape[1], seed
-        return self
-
-    def score(self, users):
-        return np.stack([np.random.default_rng([self.seed, int(u)]).random(self.n_items) for u in users]).astype(
-            np.float32
-        )
 
 
 @pytest.fixture(scope="module")

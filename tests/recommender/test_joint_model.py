@@ -20,7 +20,6 @@ from django.core.management import CommandError, call_command
 from core.errors import ConfigurationError, DataFileError
 from recommender.base import Recommender, TrainingContext
 from recommender.baselines.torch_utils import seeded_torch
-from recommender.data import InteractionDataset
 from recommender.models import available_recommenders, get_recommender, get_recommender_class
 from recommender.models.config import JointConfig
 from recommender.models.inputs import JointInputs
@@ -36,28 +35,7 @@ from recommender.models.neighbourhood import (
 )
 from recommender.training import load_trained_recommender, recommender_train
 from tests.helpers.recommender_cases import TorchRecommenderCase, clustered_interactions, mean_cluster_auc
-
-#: Small enough to train in about a second on the tiny data, large enough to learn its two groups.
-TINY = dict(
-    embedding_dim=16,
-    id_dim=8,
-    graph_dim=16,
-    content_dim=8,
-    hidden_dim=32,
-    behaviour_dim=4,
-    attention_dim=8,
-    epochs=12,
-    batch_size=64,
-    learning_rate=0.01,
-    patience=12,
-    ensemble_members=1,
-)
-
-
-def tag_content(data) -> np.ndarray:
-    """Stand-in for sentence embeddings on the tiny data: each item's L2-normalised tag profile."""
-    tags = data.side_info.item_tags.toarray()
-    return tags / np.linalg.norm(tags, axis=1, keepdims=True)
+from tests.helpers.recommender_data import TINY, clustered_dataset, tag_content, write_tiny_lastfm
 
 
 def build(data=None, **overrides: Any) -> JointKGRecommender:
@@ -390,14 +368,6 @@ def test_bad_inputs_are_refused_with_what_to_fix(data):
 # --- training service and artifacts ---------------------------------------------------------------
 
 
-def clustered_dataset(data) -> InteractionDataset:
-    """The tiny data as a dataset (all interactions; the service draws its own Protocol T split)."""
-    everything = (data.train + data.validation + data.test).tocoo()
-    return InteractionDataset.from_arrays(
-        everything.row + 100, everything.col + 500, np.ones(everything.nnz), side_info=data.side_info
-    )
-
-
 @pytest.fixture(scope="module")
 def trained(data, tmp_path_factory):
     return recommender_train(
@@ -495,32 +465,6 @@ def test_minilm_encodes_and_caches_three_texts(tmp_path):
 
 
 # --- management command ------------------------------------------------------------------------------
-
-
-def write_tiny_lastfm(root: Path) -> Path:
-    """A 12-listener, 8-artist Last.FM folder in the real file formats, with two taste groups."""
-    kgcn, hetrec = root / "lastfm-kgcn", root / "lastfm-hetrec"
-    kgcn.mkdir(parents=True)
-    hetrec.mkdir()
-    artists = range(1, 9)
-    (hetrec / "artists.dat").write_text(
-        "id\tname\turl\tpictureURL\n"
-        + "".join(f"{a}\tBand {a}\thttp://www.last.fm/music/Band+{a}\t\n" for a in artists)
-    )
-    (kgcn / "item_index2entity_id.txt").write_text("".join(f"{a}\t{a - 1}\n" for a in artists))
-    (kgcn / "kg.txt").write_text("".join(f"{a - 1}\tmusic.artist.genre\t{8 if a <= 4 else 9}\n" for a in artists))
-    rows = []
-    for user in range(10, 22):
-        group = [1, 2, 3, 4] if user % 2 else [5, 6, 7, 8]
-        rows += [f"{user}\t{a}\t{10 * a + user}\n" for a in group if (a + user) % 4 != 0]
-    (kgcn / "user_artists.dat").write_text("userID\tartistID\tweight\n" + "".join(rows))
-    (hetrec / "tags.dat").write_text("tagID\ttagValue\n1\trock\n2\tjazz\n")
-    (hetrec / "user_taggedartists.dat").write_text(
-        "userID\tartistID\ttagID\tday\tmonth\tyear\n"
-        + "".join(f"10\t{a}\t{1 if a <= 4 else 2}\t1\t1\t2009\n" for a in artists)
-    )
-    (hetrec / "user_friends.dat").write_text("userID\tfriendID\n10\t11\n11\t10\n")
-    return root
 
 
 @pytest.mark.django_db

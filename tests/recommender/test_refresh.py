@@ -2,8 +2,8 @@
 
 The model tests use the tiny clustered data of :mod:`tests.helpers.recommender_cases` (40 users × 30 items) with
 the joint model's tiny configuration; the command tests load the 12-listener Last.FM folder of
-``test_joint_model`` into the test database and the sql graph store, publish a 1-epoch model, add facts
-the way text ingestion does (graph write + ``ingestion:`` audit event) and refresh.
+:mod:`tests.helpers.recommender_data` into the test database and the sql graph store, publish a 1-epoch
+model, add facts the way text ingestion does (graph write + ``ingestion:`` audit event) and refresh.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from recommender.training import (
     refresh_epochs_default,
 )
 from tests.helpers.recommender_cases import clustered_interactions
-from tests.recommender.test_joint_model import TINY, clustered_dataset, tag_content, write_tiny_lastfm
+from tests.helpers.recommender_data import TINY, clustered_dataset, tag_content, write_tiny_lastfm
 
 SEED = 1
 

@@ -11,8 +11,7 @@ import pytest
 from recommender.evaluation import splits as S
 from recommender.evaluation.evaluator import EvaluationResult, evaluate_ctr, evaluate_topk
 from recommender.evaluation.report import make_run_id, summarise, write_report
-from tests.recommender.test_evaluator import MostPopular, SeededRandom
-from tests.recommender.test_splits import synthetic_dataset
+from tests.helpers.recommender_data import MostPopular, SeededRandom, synthetic_dataset
 
 CONFIG = {"dataset": "synthetic", "ks": [5, 10], "seeds": [0, 1], "models": ["most-popular", "random"]}
 

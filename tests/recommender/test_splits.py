@@ -11,19 +11,7 @@ import scipy.sparse as sp
 from core.errors import DataFileError
 from recommender.data import InteractionDataset
 from recommender.evaluation import splits as S
-
-
-def synthetic_dataset(*, n_users: int = 80, n_items: int = 60, seed: int = 7) -> InteractionDataset:
-    """Users with 1..25 items (so the small-user rule is exercised), non-contiguous catalog ids."""
-    rng = np.random.default_rng(seed)
-    users, items, weights = [], [], []
-    for u in range(n_users):
-        n = 1 if u == 0 else 2 if u == 1 else int(rng.integers(3, 26))
-        chosen = rng.choice(n_items, size=n, replace=False)
-        users += [1000 + 3 * u] * n
-        items += [500 + 7 * int(i) for i in chosen]
-        weights += rng.integers(1, 5000, size=n).tolist()
-    return InteractionDataset.from_arrays(np.array(users), np.array(items), np.array(weights))
+from tests.helpers.recommender_data import synthetic_dataset
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,10 @@ from ingestion.linking import EntityLinker
 from kg.stores.base import EntityRecord
 from recommender.understanding.evaluation import read_labelled_requests, score_requests
 from recommender.understanding.parse import MAX_REQUEST_CHARS, RequestParser
-from tests.recommender.test_api import (  # noqa: F401 - fixtures used by name
-    _api_settings,
-    alice,
-    as_alice,
-    catalog,
-    served,
-)
 
 DATA = Path(__file__).parent / "data"
+#: The catalog, account and ``served`` fixtures of the ``/ask/`` tests come from ``tests/recommender/conftest.py``.
+pytestmark = pytest.mark.usefixtures("api_settings")
 
 
 @pytest.fixture

@@ -1,0 +1,149 @@
+"""Fixtures of the recommender's API tests (``test_api``, ``test_api_rerank``, ``test_understanding``).
+
+A tiny catalog (five artists, three tags, two courses) with its graph in the sql store of the test database,
+learner and staff accounts on it, and ``served``: that catalog grown to two taste groups with a tiny model
+trained on it and published, the way the serving tests do it.
+
+``api_settings`` is not autouse, so that it does not reach every recommender module: a module opts in with
+``pytestmark = pytest.mark.usefixtures("api_settings")``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from catalog.models import Artist, Course, Listen, Listener, Tag, TagAssignment
+from kg.stores import EntityRecord, RelationRecord
+from tests.helpers.recommender_api import PASSWORD, api_learner_create, token_client
+from tests.helpers.recommender_data import TINY
+
+
+@pytest.fixture
+def api_settings(settings):
+    """The sql store of the test database, fresh throttle counters, and a fast password hasher for test users."""
+    settings.KG_BACKEND = "sql"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def catalog(sql_store) -> dict[str, Any]:
+    """Five artists, three tags, two courses, two Last.FM listeners; the same in the graph."""
+    names = ["Alpha Blues", "Beta Blues", "Gamma Jazz", "Delta Jazz", "Epsilon Rock"]
+    artists = [
+        Artist.objects.create(lastfm_id=i + 1, name=n, entity_id=f"lastfm:artist:{i + 1}", kgcn_entity=100 + i)
+        for i, n in enumerate(names)
+    ]
+    tags = {
+        n: Tag.objects.create(lastfm_id=i + 1, name=n, entity_id=f"lastfm:tag:{i + 1}")
+        for i, n in enumerate(["blues", "jazz", "rock"])
+    }
+    lastfm = [Listener.objects.create(lastfm_id=1000 + i) for i in range(2)]
+    for listener in lastfm:
+        for artist, tag in zip(artists, ["blues", "blues", "jazz", "jazz", "rock"]):
+            Listen.objects.create(listener=listener, artist=artist, play_count=10)
+            TagAssignment.objects.create(listener=listener, artist=artist, tag=tags[tag])
+    courses = [
+        Course.objects.create(
+            udemy_id=1, title="Blues Guitar for Beginners", level="beginner", entity_id="udemy:course:1"
+        ),
+        Course.objects.create(udemy_id=2, title="Jazz Piano Masterclass", level="expert", entity_id="udemy:course:2"),
+    ]
+    entities = [EntityRecord(id=a.entity_id, type="Artist", name=a.name) for a in artists]
+    entities += [EntityRecord(id=t.entity_id, type="Tag", name=t.name) for t in tags.values()]
+    entities += [
+        EntityRecord(id=c.entity_id, type="Course", name=c.title, properties={"level": c.level}) for c in courses
+    ]
+    entities += [
+        EntityRecord(id="leitmotif:instrument:guitar", type="Instrument", name="guitar"),
+        EntityRecord(id="leitmotif:instrument:piano", type="Instrument", name="piano"),
+    ]
+    sql_store.upsert_entities(entities)
+    relations = [
+        RelationRecord(head=a.entity_id, type="HAS_TAG", tail=tags[t].entity_id)
+        for a, t in zip(artists, ["blues", "blues", "jazz", "jazz", "rock"])
+    ]
+    relations += [
+        RelationRecord(head="udemy:course:1", type="TEACHES_INSTRUMENT", tail="leitmotif:instrument:guitar"),
+        RelationRecord(head="udemy:course:1", type="COVERS_TAG", tail="lastfm:tag:1"),
+        RelationRecord(head="udemy:course:2", type="TEACHES_INSTRUMENT", tail="leitmotif:instrument:piano"),
+        RelationRecord(head="udemy:course:2", type="COVERS_TAG", tail="lastfm:tag:2"),
+    ]
+    sql_store.upsert_relations(relations)
+    return {"artists": artists, "tags": tags, "courses": courses, "lastfm": lastfm}
+
+
+@pytest.fixture
+def alice(catalog):
+    return api_learner_create("alice")
+
+
+@pytest.fixture
+def bob(catalog):
+    return api_learner_create("bob")
+
+
+@pytest.fixture
+def staff(catalog):
+    return get_user_model().objects.create_user(username="staffer", password=PASSWORD, is_staff=True)
+
+
+@pytest.fixture
+def as_alice(alice) -> APIClient:
+    return token_client(alice)
+
+
+@pytest.fixture
+def served(catalog, sql_store, settings, tmp_path):
+    """Sixteen Last.FM listeners in two taste groups (blues, jazz), a model trained on them and published."""
+    import numpy as np
+
+    from recommender.data import InteractionDataset
+    from recommender.models.config import JointConfig
+    from recommender.serving.model_holder import model_holder, model_publish
+    from recommender.serving.selectors import snapshot_forget
+    from recommender.training import recommender_train
+
+    tags = catalog["tags"]
+    extra = [
+        ("Zeta Blues", "blues"),
+        ("Eta Blues", "blues"),
+        ("Theta Blues", "blues"),
+        ("Iota Jazz", "jazz"),
+        ("Kappa Jazz", "jazz"),
+        ("Lambda Jazz", "jazz"),
+    ]
+    artists = list(catalog["artists"])
+    for i, (name, _) in enumerate(extra, start=len(artists)):
+        artists.append(
+            Artist.objects.create(lastfm_id=i + 1, name=name, entity_id=f"lastfm:artist:{i + 1}", kgcn_entity=100 + i)
+        )
+    genre = {a.pk: ("blues" if "Blues" in a.name else "jazz" if "Jazz" in a.name else "rock") for a in artists}
+    sql_store.upsert_entities([EntityRecord(id=a.entity_id, type="Artist", name=a.name) for a in artists[5:]])
+    sql_store.upsert_relations(
+        [RelationRecord(head=a.entity_id, type="HAS_TAG", tail=tags[genre[a.pk]].entity_id) for a in artists[5:]]
+    )
+    rng = np.random.default_rng(0)
+    for u in range(16):
+        listener = Listener.objects.create(lastfm_id=2000 + u)
+        group = "blues" if u % 2 == 0 else "jazz"
+        mine = [a for a in artists if genre[a.pk] == group]
+        for artist in rng.permutation(mine)[: len(mine) - 1]:
+            Listen.objects.create(listener=listener, artist=artist, play_count=int(rng.integers(5, 50)))
+    dataset = InteractionDataset.from_catalog(store=sql_store)
+    content = np.stack([np.eye(3)[["blues", "jazz", "rock"].index(genre[int(pk)])] for pk in dataset.item_ids])
+    settings.LEITMOTIF_ARTIFACTS_DIR = str(tmp_path / "artifacts")
+    trained = recommender_train(dataset=dataset, config=JointConfig(**TINY), seed=0, content_embeddings=content)
+    model_publish(trained.path)
+    model_holder().reset()
+    snapshot_forget()
+    yield {"artists": artists, "genre": genre, "courses": catalog["courses"]}
+    model_holder().reset()
+    snapshot_forget()

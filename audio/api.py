@@ -34,8 +34,9 @@ from rest_framework.views import APIView
 from api.exceptions import error_response
 from api.permissions import CanIngest
 from audio.cache import cached_features
+from audio.features import load_audio
 from audio.spectrogram import spectrogram_path, spectrogram_png
-from core.errors import AudioInputError
+from core.errors import AudioInputError, ModelArtifactError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -155,9 +156,15 @@ class AudioUploadView(APIView):
                 "(settings.AUDIO_MAX_UPLOAD_BYTES); upload a shorter excerpt or a compressed format.",
                 path=upload.name or "uploaded recording",
             )
-        encoder = load_audio_encoder()
         raw = upload.read()
         display = upload.name or "uploaded recording"
+        try:
+            encoder = load_audio_encoder()
+        except ModelArtifactError:
+            # Bad audio is named before the missing encoder: someone who uploads a text file is told that,
+            # not asked to train an encoder. (With an encoder, the one decode below validates the upload.)
+            load_audio(raw, name=display, sample_rate=int(settings.AUDIO_SAMPLE_RATE), allow_truncated=False)
+            raise
         # Uploads must be complete (a client can send the file again), unlike files on disk whose decodable
         # part is kept: refuse a cut recording before anything is cached or written. This one decode fills the
         # feature cache that cold_start (same encoder settings) then reads, so the upload is decoded only once.

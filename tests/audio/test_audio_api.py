@@ -204,6 +204,14 @@ def test_without_a_trained_encoder_the_answer_is_503_saying_what_to_run(clients)
     assert not stored_anything()
 
 
+def test_bad_audio_is_refused_before_the_encoder_is_looked_for(clients):
+    """Someone who uploads a text file is told so, not asked to train an encoder."""
+    response = upload(clients["ingester"], b"just some words, not a recording\n" * 20, name="notes.ogg")
+    assert response.status_code == 400
+    assert "not an audio file" in response.json()["error"]["message"]
+    assert not stored_anything()
+
+
 def test_unknown_spectrograms_are_404_in_the_envelope(clients):
     assert clients["anonymous"].get("/api/v1/audio/spectrograms/nothex.png").json()["error"]["code"] == "not_found"
     response = clients["anonymous"].get(f"/api/v1/audio/spectrograms/{'0' * 64}.png")

@@ -28,7 +28,6 @@ Request rules:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from core.caches import ProcessCache
 from core.errors import ConfigurationError, RecommendationRequestError
 from recommender.evaluation import learning_metrics as LM
 from recommender.evaluation.concepts import CONCEPT_PREFIX, ConceptLinks, concept_links_from_snapshot
@@ -44,6 +44,7 @@ from recommender.reranking import RerankSpec, parse_rerank
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from recommender.explanations import GraphSnapshot
+    from recommender.serving.course_table import CourseTable
     from recommender.serving.model_holder import ServingModel
 
 #: Default re-ranking when the request names a unit / a mood but no ``rerank``.
@@ -141,30 +142,22 @@ class ItemFacts:
         }
 
 
-_LOCK = threading.Lock()
-_MUSIC: dict[str, Any] = {}
-_COURSES: dict[str, Any] = {}
+#: Artist facts of the latest (model, snapshot version); the key's strong reference to the model keeps
+#: a reused ``id`` from ever matching.
+_MUSIC: ProcessCache[tuple[ServingModel, str], ItemFacts] = ProcessCache()
+#: Course facts of the latest (course table, snapshot version).
+_COURSES: ProcessCache[tuple[CourseTable, str], ItemFacts] = ProcessCache()
 
 
 def forget() -> None:
     """Drop the cached facts (tests; the selectors' ``snapshot_forget`` calls it)."""
-    with _LOCK:
-        _MUSIC.clear()
-        _COURSES.clear()
+    _MUSIC.clear()
+    _COURSES.clear()
 
 
 def music_facts(serving: ServingModel, snapshot: GraphSnapshot) -> ItemFacts:
     """Artist facts for the published model's items, built once per (model, snapshot)."""
-    cached = _MUSIC.get("entry")
-    if cached is not None and cached[0] is serving and cached[1] == snapshot.version:
-        return cached[2]
-    with _LOCK:
-        cached = _MUSIC.get("entry")
-        if cached is not None and cached[0] is serving and cached[1] == snapshot.version:
-            return cached[2]
-        facts = _build_music_facts(serving, snapshot)
-        _MUSIC["entry"] = (serving, snapshot.version, facts)  # the strong reference keeps id reuse impossible
-        return facts
+    return _MUSIC.get((serving, snapshot.version), lambda: _build_music_facts(serving, snapshot))
 
 
 def _build_music_facts(serving: ServingModel, snapshot: GraphSnapshot) -> ItemFacts:
@@ -209,31 +202,26 @@ def _build_music_facts(serving: ServingModel, snapshot: GraphSnapshot) -> ItemFa
     )
 
 
-def course_facts(table: Any, snapshot: GraphSnapshot, adjacency: sp.csr_matrix) -> ItemFacts:
-    """Course facts for a course table (``selectors._CourseTable``), built once per table and snapshot."""
-    cached = _COURSES.get("entry")
-    if cached is not None and cached[0] is table and cached[1] == snapshot.version:
-        return cached[2]
-    with _LOCK:
-        cached = _COURSES.get("entry")
-        if cached is not None and cached[0] is table and cached[1] == snapshot.version:
-            return cached[2]
-        entity_ids = [table.rows[int(pk)].entity_id for pk in table.pks]
-        concepts = concept_links_from_snapshot(snapshot, entity_ids)
-        tag_names = [snapshot.names[snapshot.node_index[t]] for t in concepts.tag_ids]
-        features = (
-            sp.csr_matrix(adjacency[np.asarray(table.nodes, dtype=np.int64)], dtype=np.float64)
-            if len(table.nodes)
-            else sp.csr_matrix((0, adjacency.shape[1]))
-        )
-        facts = ItemFacts(
-            popularity=np.asarray([table.rows[int(pk)].subscribers or 0 for pk in table.pks], dtype=np.float64),
-            features=LM.normalised_features(features),
-            moods=item_mood_distributions(concepts.item_tags, tag_names, lexicon()),
-            concepts=concepts,
-        )
-        _COURSES["entry"] = (table, snapshot.version, facts)
-        return facts
+def course_facts(table: CourseTable, snapshot: GraphSnapshot, adjacency: sp.csr_matrix) -> ItemFacts:
+    """Course facts for a course table (:class:`.course_table.CourseTable`), built once per table and snapshot."""
+    return _COURSES.get((table, snapshot.version), lambda: _build_course_facts(table, snapshot, adjacency))
+
+
+def _build_course_facts(table: CourseTable, snapshot: GraphSnapshot, adjacency: sp.csr_matrix) -> ItemFacts:
+    entity_ids = [table.rows[int(pk)].entity_id for pk in table.pks]
+    concepts = concept_links_from_snapshot(snapshot, entity_ids)
+    tag_names = [snapshot.names[snapshot.node_index[t]] for t in concepts.tag_ids]
+    features = (
+        sp.csr_matrix(adjacency[np.asarray(table.nodes, dtype=np.int64)], dtype=np.float64)
+        if len(table.nodes)
+        else sp.csr_matrix((0, adjacency.shape[1]))
+    )
+    return ItemFacts(
+        popularity=np.asarray([table.rows[int(pk)].subscribers or 0 for pk in table.pks], dtype=np.float64),
+        features=LM.normalised_features(features),
+        moods=item_mood_distributions(concepts.item_tags, tag_names, lexicon()),
+        concepts=concepts,
+    )
 
 
 def learner_targets(

@@ -8,13 +8,12 @@ curators add become understandable without a restart.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Iterable
 
 from django.conf import settings
 
 from catalog.models import Listener
+from core.caches import ProcessCache
 from core.errors import ModelArtifactError
 from ingestion.linking import EntityLinker
 from kg.stores import get_store
@@ -25,34 +24,31 @@ logger = logging.getLogger(__name__)
 
 PARSER_MAX_AGE_SECONDS = 600.0
 KINDS = ("music", "course")
-_LOCK = threading.Lock()
-_CACHE: dict[str, tuple[float, RequestParser]] = {}
+#: One parser per (graph backend, artifacts folder): only the latest is kept, rebuilt once it is
+#: :data:`PARSER_MAX_AGE_SECONDS` old.
+_PARSERS: ProcessCache[str, RequestParser] = ProcessCache(recheck_seconds=PARSER_MAX_AGE_SECONDS)
 
 
 def request_parser() -> RequestParser:
     """The shared parser; without a trained NER model it still works from the lexicon and the graph."""
-    key = f"{settings.KG_BACKEND}:{settings.LEITMOTIF_ARTIFACTS_DIR}"
-    with _LOCK:
-        cached = _CACHE.get(key)
-        if cached is not None and time.monotonic() - cached[0] < PARSER_MAX_AGE_SECONDS:
-            return cached[1]
-        try:
-            from ingestion.ner import load_ner_model
+    return _PARSERS.get(f"{settings.KG_BACKEND}:{settings.LEITMOTIF_ARTIFACTS_DIR}", _build_parser)
 
-            ner = load_ner_model()
-        except ModelArtifactError:
-            logger.warning("No trained NER model: requests are understood from the lexicon and graph names only.")
-            ner = None
-        linker = EntityLinker(get_store())
-        parser = RequestParser(ner=ner, linker=linker)
-        _CACHE.clear()
-        _CACHE[key] = (time.monotonic(), parser)
-        return parser
+
+def _build_parser() -> RequestParser:
+    try:
+        from ingestion.ner import load_ner_model
+
+        ner = load_ner_model()
+    except ModelArtifactError:
+        logger.warning("No trained NER model: requests are understood from the lexicon and graph names only.")
+        ner = None
+    linker = EntityLinker(get_store())
+    return RequestParser(ner=ner, linker=linker)
 
 
 def parser_forget() -> None:
-    with _LOCK:
-        _CACHE.clear()
+    """Drop the shared parser: the next request loads the NER model and builds the link index again."""
+    _PARSERS.clear()
 
 
 def parse_request(

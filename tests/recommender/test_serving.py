@@ -359,7 +359,7 @@ def test_music_excludes_what_was_heard_and_follows_taste(published):
 
 
 def test_an_artist_nobody_played_is_explained_by_the_artist_it_resembles_not_by_popularity(published, monkeypatch):
-    from recommender.serving.selectors import _music_fallback
+    from recommender.serving.phrasing import music_fallback as _music_fallback
 
     serving = model_holder().current()
     index = {pk: serving.item_index[pk] for pk in serving.item_index}

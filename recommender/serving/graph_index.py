@@ -1,0 +1,128 @@
+"""The graph side of serving: the explanation snapshot, its sparse matrices and the personalised PageRank.
+
+Why cached: the snapshot's freshness check reads the store's counts (~20 ms on SQLite) and the sparse
+matrices take longer to build than a whole warm request, so the snapshot is re-validated at most every
+:data:`SNAPSHOT_RECHECK_SECONDS` (graph edits reach serving within that delay) and the matrices are built
+once per (snapshot, model). Courses are ranked by a personalised PageRank over these matrices
+(:mod:`.course_ranking`); non-artist onboarding picks and request seeds reach artists by a short
+random-walk spread (:mod:`.music_ranking`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+from catalog.models import Artist, Tag
+from core.caches import ProcessCache
+from core.errors import UnknownEntityError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from recommender.explanations import GraphSnapshot
+    from recommender.serving.model_holder import ServingModel
+
+#: Seconds a graph snapshot is reused before asking :func:`current_snapshot` again (its check reads
+#: the store's counts, ~20 ms on SQLite; graph edits therefore reach serving within this delay).
+SNAPSHOT_RECHECK_SECONDS = 10.0
+#: Personalised PageRank: restart probability and power iterations (4 reach courses 3 edges away).
+PPR_RESTART = 0.3
+PPR_ITERATIONS = 4
+
+_SNAPSHOT: ProcessCache[str, GraphSnapshot] = ProcessCache(recheck_seconds=SNAPSHOT_RECHECK_SECONDS)
+
+
+def graph_snapshot() -> GraphSnapshot:
+    """The explanation snapshot, re-validated with :func:`current_snapshot` at most every :data:`SNAPSHOT_RECHECK_SECONDS`."""
+
+    def build() -> GraphSnapshot:
+        from recommender.explanations import current_snapshot
+
+        return current_snapshot()
+
+    return _SNAPSHOT.get("snapshot", build)
+
+
+def graph_snapshot_forget() -> None:
+    """Make the next :func:`graph_snapshot` re-validate the snapshot at once."""
+    _SNAPSHOT.clear()
+
+
+class GraphIndex:
+    """Sparse matrices over one snapshot, plus the model's item ↔ node maps (built once per snapshot and model)."""
+
+    def __init__(self, snapshot: GraphSnapshot, serving: ServingModel) -> None:
+        n = snapshot.n_nodes
+        self.n = n
+        data = np.ones(len(snapshot.adj_nodes), dtype=np.float64)
+        #: Symmetric adjacency (an edge counted once per direction; parallel edges add up).
+        self.adjacency = sp.csr_matrix((data, snapshot.adj_nodes.astype(np.int64), snapshot.indptr), shape=(n, n))
+        degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
+        self.inverse_degree = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
+        entity_of = dict(
+            Artist.objects.filter(pk__in=[int(x) for x in serving.item_ids]).values_list("pk", "entity_id")
+        )
+        item_nodes = np.asarray(
+            [snapshot.node_index.get(entity_of.get(int(pk), ""), -1) for pk in serving.item_ids], dtype=np.int64
+        )
+        self.item_has_node = item_nodes >= 0
+        self.item_nodes_safe = np.where(self.item_has_node, item_nodes, 0)
+        self.item_of_node = {int(node): i for i, node in enumerate(item_nodes) if node >= 0}
+
+    def step(self, vector: np.ndarray) -> np.ndarray:
+        """One random-walk step: each node passes its mass equally to its neighbours."""
+        return self.adjacency @ (vector * self.inverse_degree)
+
+    def spread(self, nodes: Sequence[int], *, steps: int) -> np.ndarray:
+        """Mass reaching each node in ``steps`` walk steps from ``nodes`` (summed over the steps)."""
+        vector = np.zeros(self.n)
+        vector[list(nodes)] = 1.0 / len(nodes)
+        total = np.zeros(self.n)
+        for _ in range(steps):
+            vector = self.step(vector)
+            total += vector
+        return total
+
+    def personalised_pagerank(self, nodes: Sequence[int], weights: np.ndarray) -> np.ndarray:
+        """PageRank restarting at ``nodes`` (in proportion to ``weights``), :data:`PPR_ITERATIONS` power steps."""
+        restart = np.zeros(self.n)
+        np.add.at(restart, np.asarray(nodes, dtype=np.int64), weights / weights.sum())
+        vector = restart.copy()
+        for _ in range(PPR_ITERATIONS):
+            vector = PPR_RESTART * restart + (1.0 - PPR_RESTART) * self.step(vector)
+        return vector
+
+    def nodes_next_to(self, node: int) -> np.ndarray:
+        mask = np.zeros(self.n, dtype=bool)
+        mask[self.adjacency.indices[self.adjacency.indptr[node] : self.adjacency.indptr[node + 1]]] = True
+        return mask
+
+    def items_next_to(self, node: int) -> np.ndarray:
+        return self.nodes_next_to(node)[self.item_nodes_safe] & self.item_has_node
+
+
+#: One model and one graph serve at a time: only the latest (snapshot, model) is kept.
+_GRAPH_INDEX: ProcessCache[tuple[str, str, int], GraphIndex] = ProcessCache()
+
+
+def graph_index(snapshot: GraphSnapshot, serving: ServingModel) -> GraphIndex:
+    """The :class:`GraphIndex` of ``snapshot`` for the model ``serving``, built once per pair."""
+    return _GRAPH_INDEX.get((snapshot.version, serving.name, id(serving)), lambda: GraphIndex(snapshot, serving))
+
+
+def tag_node_of(snapshot: GraphSnapshot, tag: str) -> int:
+    """Snapshot node of a tag given by entity id (``lastfm:tag:829``) or by name (``blues``, any case)."""
+    value = tag.strip()
+    node = snapshot.node_index.get(value)
+    if node is not None and snapshot.types[node] == "Tag":
+        return node
+    entity_ids = list(Tag.objects.filter(name__iexact=value).order_by("pk").values_list("entity_id", flat=True))
+    for entity_id in entity_ids:
+        node = snapshot.node_index.get(entity_id)
+        if node is not None:
+            return node
+    raise UnknownEntityError(
+        f"No tag named {value!r} in the knowledge graph; use a Last.FM tag name such as 'blues' or 'jazz'."
+    )

@@ -13,12 +13,19 @@ DATA_DIR ?= $(or $(LEITMOTIF_DATA_DIR),../shared/data)
 # Works of the music21 corpus rendered to audio for the demo (`load_works` without --limit loads them all).
 DEMO_WORKS ?= 24
 
-.PHONY: demo test system-deps venv migrate load models ingest train retrain curator serve neo4j-start neo4j-stop bench clean-db
+.PHONY: demo test check system-deps venv migrate load models ingest train retrain curator serve neo4j-start neo4j-stop bench clean-db
 
 demo: system-deps venv migrate load models ingest train curator serve
 
-test: system-deps venv
+test: system-deps venv check
 	$(PY) -m pytest
+
+# Format, lint, the one-way layers of the README's map (import-linter) and types; config in pyproject.toml.
+check: venv
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 
 system-deps:
 	@bash scripts/install_system_deps.sh
@@ -40,10 +47,15 @@ load: venv
 	$(PY) manage.py load_curriculum
 	$(PY) manage.py load_works --limit $(DEMO_WORKS)
 
-# The ingestion models (NER, relation extraction), trained once; delete their artifacts folders to retrain.
+# The ingestion models (NER, relation extraction), a graph embedding and the audio encoder, trained once;
+# delete their artifacts folders to retrain.
 models: venv
 	@if ls -d $(ARTIFACTS)/ner/*/ >/dev/null 2>&1; then echo "NER model present ($(ARTIFACTS)/ner)."; else $(PY) manage.py train_ner; fi
 	@if ls -d $(ARTIFACTS)/relations/*/ >/dev/null 2>&1; then echo "Relation model present ($(ARTIFACTS)/relations)."; else $(PY) manage.py train_relations; fi
+	@# The audio encoder (POST /api/v1/audio, "sounds like" on work pages) predicts into a graph embedding:
+	@# a short TransE run is enough for the demo's works (benchmarks/ and README have the full runs).
+	@if ls -d $(ARTIFACTS)/kge/*/ >/dev/null 2>&1; then echo "Graph embedding present ($(ARTIFACTS)/kge)."; else $(PY) manage.py train_kge --model transe --epochs 10 --no-progress; fi
+	@if ls -d $(ARTIFACTS)/audio/*/ >/dev/null 2>&1; then echo "Audio encoder present ($(ARTIFACTS)/audio)."; else $(PY) manage.py train_audio_encoder; fi
 
 # Reads the shared sample documents into the graph and the review queue (idempotent).
 ingest: venv

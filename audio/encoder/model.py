@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.errors import ConfigurationError
+from core.registry import VersionedRegistry
 
 #: Weight of the reconstruction loss of the ``autoencoder`` variant relative to the target loss.
 RECONSTRUCTION_WEIGHT = 1.0
@@ -172,38 +173,40 @@ class VariantSpec:
     description: str
 
 
-VARIANTS: Mapping[str, VariantSpec] = {
-    spec.name: spec
-    for spec in (
-        VariantSpec("autoencoder", True, False, "Conv autoencoder bottleneck + linear regression head (audio only)."),
-        VariantSpec("cnn", True, False, "CNN + global pooling + fully connected head (audio only)."),
-        VariantSpec(
-            "cnn_lstm", True, False, "CNN over frequency x time, LSTM over time, fully connected head (audio only)."
-        ),
-        VariantSpec(
-            "embedding_only",
-            False,
-            True,
-            "Side information embeddings (composer, era, form, instrumentation) + MLP; no audio.",
-        ),
-        VariantSpec("fused", True, True, "cnn_lstm audio vector fused with the side information embeddings by an MLP."),
-    )
-}
+#: The variants by name. A :class:`core.registry.VersionedRegistry` like the stores and recommenders, so a
+#: name is resolved (and refused, listing the choices) the same way; these names carry no version suffix
+#: because each is one fixed architecture of the paper, and saved artifacts record them as they are.
+VARIANTS: VersionedRegistry[VariantSpec] = VersionedRegistry("audio encoder variant", listing="names")
+for _spec in (
+    VariantSpec("autoencoder", True, False, "Conv autoencoder bottleneck + linear regression head (audio only)."),
+    VariantSpec("cnn", True, False, "CNN + global pooling + fully connected head (audio only)."),
+    VariantSpec(
+        "cnn_lstm", True, False, "CNN over frequency x time, LSTM over time, fully connected head (audio only)."
+    ),
+    VariantSpec(
+        "embedding_only",
+        False,
+        True,
+        "Side information embeddings (composer, era, form, instrumentation) + MLP; no audio.",
+    ),
+    VariantSpec("fused", True, True, "cnn_lstm audio vector fused with the side information embeddings by an MLP."),
+):
+    VARIANTS.register(_spec.name, _spec)
+del _spec
 
 
 def available_variants() -> list[str]:
-    return list(VARIANTS)
+    """Every variant name, sorted (the ``--variant`` choices of ``train_audio_encoder``)."""
+    return VARIANTS.names()
 
 
 def resolve_variant(name: str) -> str:
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else ""
-    if key not in VARIANTS:
-        raise ConfigurationError(f"Unknown audio encoder variant {name!r}; choose one of: {', '.join(VARIANTS)}.")
-    return key
+    """``"CNN-LSTM"`` → ``"cnn_lstm"``; an unknown name is a ``ConfigurationError`` listing the variants."""
+    return VARIANTS.resolve(name)
 
 
 def variant_spec(name: str) -> VariantSpec:
-    return VARIANTS[resolve_variant(name)]
+    return VARIANTS.get(name)
 
 
 class AudioEncoder(nn.Module):

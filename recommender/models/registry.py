@@ -1,53 +1,62 @@
 """Registry of Leitmotif's own recommenders, chosen by versioned name (``leitmotif.joint.v1``) or alias (``leitmotif``).
 
-Same convention as the baselines (:mod:`recommender.baselines.registry`) and the KGE models: a change
-that alters results gets a new versioned name, so a stored experiment always says which model
-produced it. Classes are imported on first use, so resolving a name never loads torch.
+Same convention as the baselines (:mod:`recommender.baselines.registry`) and the KGE models, and the
+same resolver (:class:`core.registry.VersionedRegistry`): a change that alters results gets a new
+versioned name, so a stored experiment always says which model produced it. Classes are imported on
+first use, so resolving a name never loads torch.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
+from dataclasses import dataclass
 from typing import Any
 
-from core.errors import ConfigurationError
+from core.registry import VersionedRegistry, import_object
 
-# versioned name -> (alias, "module:Class", "module:builder"); a builder takes (dataset=..., **params)
-# and prepares what the class needs besides its config (content vectors, a KGE artifact).
-_MODELS: dict[str, tuple[str, str, str]] = {
-    "leitmotif.joint.v1": (
-        "leitmotif",
-        "recommender.models.joint:JointKGRecommender",
-        "recommender.training:joint_model_for_dataset",
+
+@dataclass(frozen=True)
+class ProductModel:
+    """Where a product recommender lives: its class and the builder that prepares it for a dataset.
+
+    Why a builder besides the class: the product model needs what a baseline does not (content vectors,
+    a KGE artifact), computed from the dataset; the builder takes ``(dataset=..., **params)``.
+    Both are ``"module:attr"`` paths, imported on first use.
+    """
+
+    cls: str
+    builder: str
+
+
+PRODUCT_MODELS: VersionedRegistry[ProductModel] = VersionedRegistry("recommender")
+PRODUCT_MODELS.register(
+    "leitmotif.joint.v1",
+    ProductModel(
+        cls="recommender.models.joint:JointKGRecommender", builder="recommender.training:joint_model_for_dataset"
     ),
-}
-_ALIASES: dict[str, str] = {alias: name for name, (alias, *_) in _MODELS.items()}
+    aliases=("leitmotif",),
+)
 
 
 def available_recommenders() -> list[str]:
     """Versioned names of every registered product recommender, sorted."""
-    return sorted(_MODELS)
+    return PRODUCT_MODELS.names()
 
 
 def model_aliases() -> dict[str, str]:
     """Alias -> versioned name of every product recommender."""
-    return dict(_ALIASES)
+    return PRODUCT_MODELS.aliases()
 
 
 def resolve_recommender_name(name: str) -> str:
     """Turn ``leitmotif`` / ``Leitmotif`` / ``leitmotif.joint.v1`` into the versioned name, or list the choices."""
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else ""
-    resolved = _ALIASES.get(key, key)
-    if resolved not in _MODELS:
-        choices = ", ".join(f"{alias} ({versioned})" for alias, versioned in sorted(_ALIASES.items()))
-        raise ConfigurationError(f"Unknown recommender {name!r}; choose one of: {choices}.")
-    return resolved
+    return PRODUCT_MODELS.resolve(name)
 
 
 def get_recommender_class(name: str) -> type:
-    versioned = resolve_recommender_name(name)
-    cls = _import(_MODELS[versioned][1])
-    assert cls.name == versioned and cls.alias == _MODELS[versioned][0], (cls, versioned)
+    """The class registered as ``name`` (imported now)."""
+    versioned = PRODUCT_MODELS.resolve(name)
+    cls = import_object(PRODUCT_MODELS.get(versioned).cls)
+    assert cls.name == versioned and cls.alias in PRODUCT_MODELS.aliases_of(versioned), (cls, versioned)
     return cls
 
 
@@ -58,10 +67,5 @@ def get_recommender(name: str, **kwargs: Any):
 
 def build_for_dataset(name: str, *, dataset, params: dict[str, Any] | None = None):
     """Build ``name`` ready to fit on ``dataset`` (its builder computes content vectors etc.); ``params`` override the config."""
-    versioned = resolve_recommender_name(name)
-    return _import(_MODELS[versioned][2])(dataset=dataset, **dict(params or {}))
-
-
-def _import(path: str) -> Any:
-    module_name, _, attr = path.partition(":")
-    return getattr(import_module(module_name), attr)
+    builder = import_object(PRODUCT_MODELS.get(name).builder)
+    return builder(dataset=dataset, **dict(params or {}))

@@ -2,12 +2,12 @@ import os
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
 from accounts.services import demo_curator_ensure
+from core.management import LeitmotifCommand
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = "Create or refresh the demo curator login (a staff user in the 'curators' group) and print it."
 
     def add_arguments(self, parser):

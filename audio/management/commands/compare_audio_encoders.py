@@ -10,18 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from audio.encoder.comparison import ROWS, compare_encoders, markdown_table
 from audio.encoder.config import AudioEncoderConfig
 from core.artifacts import write_json
-from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from kg.stores import get_store
 
 DEFAULT_OUTPUT = Path(settings.BASE_DIR) / "benchmarks" / "results" / "audio_encoders.json"
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = "Train every audio encoder variant on the same works and split (per seed) and report MSE/RMSE/MAE/MSLE and Hits@1/5/10."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,19 +44,16 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **options) -> None:
-        try:
-            overrides = {"epochs": options["epochs"]} if options["epochs"] else {}
-            base = AudioEncoderConfig(kge_artifact=options["kge_artifact"], **overrides)
-            with get_store(options["backend"] or settings.KG_BACKEND) as store:
-                result = compare_encoders(
-                    base=base,
-                    seeds=options["seeds"],
-                    store=store,
-                    rows=options["rows"],
-                    progress=not options["no_progress"],
-                )
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        overrides = {"epochs": options["epochs"]} if options["epochs"] else {}
+        base = AudioEncoderConfig(kge_artifact=options["kge_artifact"], **overrides)
+        with get_store(options["backend"] or settings.KG_BACKEND) as store:
+            result = compare_encoders(
+                base=base,
+                seeds=options["seeds"],
+                store=store,
+                rows=options["rows"],
+                progress=not options["no_progress"],
+            )
         options["output"].parent.mkdir(parents=True, exist_ok=True)
         write_json(options["output"], result)
         self.stdout.write(markdown_table(result))

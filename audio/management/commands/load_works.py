@@ -9,15 +9,15 @@ the summary. Run it after ``load_courses`` if you want works and courses to shar
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from audio.works import DEFAULT_SECONDS, DEFAULT_SEED, WorksLoadReport, works_load
-from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from kg.stores import get_store
 from kg.stores.base import UpsertResult
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Load a stratified, seeded selection of music21 corpus works (chorales, masses, madrigals, quartets, "
         "folk tunes...), render their first seconds with FluidSynth into LEITMOTIF_CACHE_DIR/works/ and write "
@@ -57,19 +57,16 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         composers = [name for name in (options["composers"] or "").split(",") if name.strip()] or None
         backend = options["backend"] or settings.KG_BACKEND
-        try:
-            with get_store(backend) as store:
-                report = works_load(
-                    store=store,
-                    limit=options["limit"],
-                    composers=composers,
-                    seconds=options["seconds"],
-                    seed=options["seed"],
-                    progress=not options["no_progress"],
-                    prune_audio=options["prune_audio"],
-                )
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        with get_store(backend) as store:
+            report = works_load(
+                store=store,
+                limit=options["limit"],
+                composers=composers,
+                seconds=options["seconds"],
+                seed=options["seed"],
+                progress=not options["no_progress"],
+                prune_audio=options["prune_audio"],
+            )
         self._print_report(report)
 
     def _print_report(self, report: WorksLoadReport) -> None:

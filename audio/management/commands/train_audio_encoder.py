@@ -8,18 +8,18 @@ Thin on purpose: examples, training and evaluation are :mod:`audio.encoder.train
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from audio.encoder.artifacts import save_audio_encoder
 from audio.encoder.config import AudioEncoderConfig
 from audio.encoder.model import available_variants
 from audio.encoder.targets import TARGETS
 from audio.encoder.training import train_audio_encoder
-from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from kg.stores import get_store
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Train an audio encoder (log-mel crop [+ side information] → the work's vector in the target space, by default its "
         "TransE graph embedding) on the catalogue's works, evaluate on held-out works and save an artifact under "
@@ -70,22 +70,19 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
 
     def handle(self, *args, **options) -> None:
-        try:
-            config = AudioEncoderConfig(
-                variant=options["variant"],
-                target=options["target"],
-                kge_model=options["kge_model"],
-                kge_artifact=options["kge_artifact"],
-                epochs=options["epochs"],
-                patience=options["patience"],
-                seed=options["seed"],
-                crop_seconds=options["crop_seconds"],
-            )
-            with get_store(options["backend"] or settings.KG_BACKEND) as store:
-                trained = train_audio_encoder(config=config, store=store, progress=not options["no_progress"])
-            path = save_audio_encoder(trained=trained)
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        config = AudioEncoderConfig(
+            variant=options["variant"],
+            target=options["target"],
+            kge_model=options["kge_model"],
+            kge_artifact=options["kge_artifact"],
+            epochs=options["epochs"],
+            patience=options["patience"],
+            seed=options["seed"],
+            crop_seconds=options["crop_seconds"],
+        )
+        with get_store(options["backend"] or settings.KG_BACKEND) as store:
+            trained = train_audio_encoder(config=config, store=store, progress=not options["no_progress"])
+        path = save_audio_encoder(trained=trained)
         metrics = trained.metrics
         works = metrics["works"]
         write = self.stdout.write

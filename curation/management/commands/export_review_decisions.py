@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
-from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from curation.review import DECISION_STATUSES, export_review_decisions
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Write approved, corrected and rejected extracted facts as JSON lines (sentence, head/tail spans, label, "
         "decision) for relation-extraction training. Rejected facts are negative examples (positive=false)."
@@ -32,8 +32,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         statuses = tuple(options["status"] or DECISION_STATUSES)
-        try:
-            written = export_review_decisions(options["path"], statuses=statuses, progress=not options["no_progress"])
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        written = export_review_decisions(options["path"], statuses=statuses, progress=not options["no_progress"])
         self.stdout.write(f"Wrote {written} review decision(s) ({', '.join(statuses)}) to {options['path']}.")

@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
-from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from curriculum.loader import DEFAULT_CURRICULUM_PATH, CurriculumLoadReport, curriculum_load
 from kg.stores import get_store
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Validate the curriculum file (concepts, prerequisites, tags, instruments, sources) and write it into the "
         "knowledge graph: Concept entities, PREREQUISITE_OF, PART_OF, ASSOCIATED_TAG, FOR_INSTRUMENT and "
@@ -42,11 +42,8 @@ class Command(BaseCommand):
         path = Path(options["path"] or DEFAULT_CURRICULUM_PATH)
         backend = options["backend"] or settings.KG_BACKEND
         started = time.perf_counter()
-        try:
-            with get_store(backend) as store:
-                report = curriculum_load(path, store=store, progress=not options["no_progress"])
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        with get_store(backend) as store:
+            report = curriculum_load(path, store=store, progress=not options["no_progress"])
         self._print_report(report, seconds=time.perf_counter() - started)
 
     def _print_report(self, report: CurriculumLoadReport, *, seconds: float) -> None:

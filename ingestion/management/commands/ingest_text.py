@@ -12,15 +12,15 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from ingestion.documents import read_documents
 from ingestion.pipeline import DEFAULT_MIN_CONFIDENCE, IngestionSummary, load_pipeline
 from kg.stores import get_store
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Ingest text documents (.txt, .md, .html, .jsonl files or folders): NER, entity linking and relation "
         "extraction; confident triples go into the graph, the rest into the curators' review queue. Idempotent."
@@ -52,17 +52,14 @@ class Command(BaseCommand):
         summary = IngestionSummary()
         for problem in problems:
             summary.add_problem(problem)
-        try:
-            if documents:
-                with get_store(options["backend"] or settings.KG_BACKEND) as store:
-                    pipeline = load_pipeline(
-                        store=store,
-                        accept_confidence=options["accept_confidence"],
-                        min_confidence=options["min_confidence"],
-                    )
-                    pipeline.ingest(documents, summary=summary, progress=not options["no_progress"])
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        if documents:
+            with get_store(options["backend"] or settings.KG_BACKEND) as store:
+                pipeline = load_pipeline(
+                    store=store,
+                    accept_confidence=options["accept_confidence"],
+                    min_confidence=options["min_confidence"],
+                )
+                pipeline.ingest(documents, summary=summary, progress=not options["no_progress"])
         seconds = time.perf_counter() - started
         if options["json"]:
             self.stdout.write(json.dumps({**summary.to_dict(), "wall_seconds": round(seconds, 3)}, indent=2))

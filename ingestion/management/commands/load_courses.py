@@ -11,15 +11,15 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
-from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from ingestion.loaders.courses import DEFAULT_RELATIVE_PATH, CoursesLoadReport, courses_load
 from kg.stores import get_store
 from kg.stores.base import UpsertResult
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Load the Udemy 'Musical Instruments' courses into the catalog and link each course into the "
         "knowledge graph (level, instruments, Last.FM genre tags, concepts). Idempotent."
@@ -41,11 +41,8 @@ class Command(BaseCommand):
         path = Path(options["file"] or Path(settings.LEITMOTIF_DATA_DIR) / DEFAULT_RELATIVE_PATH)
         backend = options["backend"] or settings.KG_BACKEND
         started = time.perf_counter()
-        try:
-            with get_store(backend) as store:
-                report = courses_load(path, store=store, progress=not options["no_progress"])
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        with get_store(backend) as store:
+            report = courses_load(path, store=store, progress=not options["no_progress"])
         self._print_report(report, seconds=time.perf_counter() - started)
 
     def _print_report(self, report: CoursesLoadReport, *, seconds: float) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
-from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from ingestion.loaders.lastfm import LastfmLoadReport, lastfm_load
 from kg.stores import get_store
 from kg.stores.base import UpsertResult
@@ -26,7 +26,7 @@ _CATALOG_ROWS = (
 )
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Load the KGCN-linked Last.FM subset (artists, listeners, play counts, tags, friendships) into the "
         "catalog and the KGCN Freebase graph plus artist tags into the knowledge-graph store. Idempotent."
@@ -47,11 +47,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         data_dir = Path(options["data_dir"] or settings.LEITMOTIF_DATA_DIR)
         backend = options["backend"] or settings.KG_BACKEND
-        try:
-            with get_store(backend) as store:
-                report = lastfm_load(data_dir=data_dir, store=store, progress=not options["no_progress"])
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        with get_store(backend) as store:
+            report = lastfm_load(data_dir=data_dir, store=store, progress=not options["no_progress"])
         self._print_report(report, data_dir=data_dir)
 
     def _print_report(self, report: LastfmLoadReport, *, data_dir: Path) -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import time
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from core.management import LeitmotifCommand
 from ingestion.jobs import run_queued_jobs
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = "Run queued ingestion jobs once, or keep polling with --every SECONDS."
 
     def add_arguments(self, parser: CommandParser) -> None:

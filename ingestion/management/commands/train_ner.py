@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from ingestion.labels import NER_LABELS
 from ingestion.ner.config import NerTrainingConfig, config_from_json
 from ingestion.ner.evaluation import format_scores_table
@@ -20,7 +20,7 @@ from ingestion.ner.services import ner_train_and_save
 from kg.stores import get_store
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Train the music-domain NER model (spaCy tok2vec + ner from a blank pipeline) on CrossNER + MusicRecoNER "
         "and weak labels from the knowledge graph; report dev scores and save a versioned artifact."
@@ -51,23 +51,20 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
 
     def handle(self, *args, **options) -> None:
-        try:
-            config = config_from_json(options["config"]) if options["config"] else NerTrainingConfig()
-            config = config.updated(epochs=options["epochs"], seed=options["seed"])
-            if options["no_weak"]:
-                config = config.updated(weak_sources=())
-            output = options["output"]
-            if output is not None and output.exists() and not output.is_dir():
-                raise CommandError(f"--output {output} exists and is not a directory.")
-            progress = not options["no_progress"]
-            if config.uses_weak_labels:
-                with get_store(options["backend"] or settings.KG_BACKEND) as store:
-                    store.ping()
-                    report = ner_train_and_save(config, store=store, output=output, progress=progress)
-            else:
-                report = ner_train_and_save(config, store=None, output=output, progress=progress)
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        config = config_from_json(options["config"]) if options["config"] else NerTrainingConfig()
+        config = config.updated(epochs=options["epochs"], seed=options["seed"])
+        if options["no_weak"]:
+            config = config.updated(weak_sources=())
+        output = options["output"]
+        if output is not None and output.exists() and not output.is_dir():
+            raise CommandError(f"--output {output} exists and is not a directory.")
+        progress = not options["no_progress"]
+        if config.uses_weak_labels:
+            with get_store(options["backend"] or settings.KG_BACKEND) as store:
+                store.ping()
+                report = ner_train_and_save(config, store=store, output=output, progress=progress)
+        else:
+            report = ner_train_and_save(config, store=None, output=output, progress=progress)
         write = self.stdout.write
         data = report.metrics["data"]
         training = report.metrics["training"]

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
-from core.errors import ConfigurationError, LeitmotifError
+from core.errors import ConfigurationError
+from core.management import LeitmotifCommand
 
 
 def _positive_int(option: str, raw: Any, *, minimum: int) -> int:
@@ -27,7 +28,7 @@ def _positive_int(option: str, raw: Any, *, minimum: int) -> int:
     return value
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Train the BiLSTM relation extractor (CrossRE + FewRel music data, optional distant supervision from "
         "the graph) and a logistic-regression baseline, print both on the dev split and save a versioned "
@@ -57,43 +58,40 @@ class Command(BaseCommand):
         from ingestion.relations.config import RelationTrainingConfig
         from ingestion.relations.pipeline import run_relation_training
 
-        try:
-            overrides: dict[str, Any] = {}
-            if options["epochs"] is not None:
-                overrides["epochs"] = _positive_int("--epochs", options["epochs"], minimum=1)
-            if options["seed"] is not None:
-                overrides["seed"] = _positive_int("--seed", options["seed"], minimum=0)
-            if options["no_distant"]:
-                overrides["distant_supervision"] = False
-            config = RelationTrainingConfig(**overrides)
-            output = Path(options["output"]) if options["output"] else None
-            if output is not None and output.exists() and not output.is_dir():
-                raise ConfigurationError(
-                    f"--output {output} exists and is not a folder; give a folder to hold the artifact versions."
-                )
-            data_dir = Path(options["data_dir"]) if options["data_dir"] else Path(settings.LEITMOTIF_DATA_DIR)
-            if not data_dir.is_dir():
-                raise ConfigurationError(
-                    f"--data-dir {data_dir} is not a folder; point it at the shared data (see its README)."
-                )
-            store = None
-            if config.distant_supervision:
-                from kg.stores import get_store
+        overrides: dict[str, Any] = {}
+        if options["epochs"] is not None:
+            overrides["epochs"] = _positive_int("--epochs", options["epochs"], minimum=1)
+        if options["seed"] is not None:
+            overrides["seed"] = _positive_int("--seed", options["seed"], minimum=0)
+        if options["no_distant"]:
+            overrides["distant_supervision"] = False
+        config = RelationTrainingConfig(**overrides)
+        output = Path(options["output"]) if options["output"] else None
+        if output is not None and output.exists() and not output.is_dir():
+            raise ConfigurationError(
+                f"--output {output} exists and is not a folder; give a folder to hold the artifact versions."
+            )
+        data_dir = Path(options["data_dir"]) if options["data_dir"] else Path(settings.LEITMOTIF_DATA_DIR)
+        if not data_dir.is_dir():
+            raise ConfigurationError(
+                f"--data-dir {data_dir} is not a folder; point it at the shared data (see its README)."
+            )
+        store = None
+        if config.distant_supervision:
+            from kg.stores import get_store
 
-                store = get_store(options["backend"] or settings.KG_BACKEND)
-            try:
-                self.stdout.write(
-                    f"Training the relation BiLSTM: up to {config.epochs} epochs, seed {config.seed}, "
-                    f"distant supervision {'on' if config.distant_supervision else 'off'}."
-                )
-                run = run_relation_training(
-                    config, data_dir=data_dir, store=store, output_dir=output, progress=not options["no_progress"]
-                )
-            finally:
-                if store is not None:
-                    store.close()
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+            store = get_store(options["backend"] or settings.KG_BACKEND)
+        try:
+            self.stdout.write(
+                f"Training the relation BiLSTM: up to {config.epochs} epochs, seed {config.seed}, "
+                f"distant supervision {'on' if config.distant_supervision else 'off'}."
+            )
+            run = run_relation_training(
+                config, data_dir=data_dir, store=store, output_dir=output, progress=not options["no_progress"]
+            )
+        finally:
+            if store is not None:
+                store.close()
         self._print(run)
 
     def _print(self, run) -> None:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from core.errors import DataFileError, LeitmotifError
+from core.errors import DataFileError
+from core.management import LeitmotifCommand
 from kg.embeddings.artifacts import (
     kge_artifacts_dir,
     latest_artifact,
@@ -43,7 +44,7 @@ _OVERRIDES = {
 }
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Train knowledge-graph embeddings (TransE or ComplEx, PyKEEN) on the graph store's triples, report "
         "filtered MRR and Hits@1/3/10 on a held-out 10% of the triples, and save an artifact under "
@@ -95,29 +96,22 @@ class Command(BaseCommand):
         backend = options["backend"] or settings.KG_BACKEND
         progress = not options["no_progress"]
         overrides = {field: options[option] for option, field in _OVERRIDES.items() if options[option] is not None}
-        try:
-            if options["from_checkpoint"] is not None:
-                self._refresh(options, backend=backend, progress=progress, overrides=overrides)
-                return
-            if options["model"] is None:
-                raise CommandError(
-                    "Give --model (transe or complex), or --from-checkpoint to refresh a saved artifact."
-                )
-            config = KgeConfig(
-                model=options["model"], include_interactions=options["include_interactions"], **overrides
-            )
-            triples, interactions = self._read_triples(
-                backend=backend, include_interactions=config.include_interactions, progress=progress
-            )
-            self.stdout.write(
-                f"Training {config.spec.pykeen_model} ({config.model}) on {len(triples):,} triples from {backend!r}"
-                + (f" + {len(interactions):,} interaction triples" if interactions is not None else "")
-                + f": dim {config.embedding_dim}, {config.epochs} epochs, seed {config.seed}."
-            )
-            result = kge_train(triples=triples, config=config, progress=progress, interaction_triples=interactions)
-            path = save_kge_artifact(result=result, directory=options["output_dir"])
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        if options["from_checkpoint"] is not None:
+            self._refresh(options, backend=backend, progress=progress, overrides=overrides)
+            return
+        if options["model"] is None:
+            raise CommandError("Give --model (transe or complex), or --from-checkpoint to refresh a saved artifact.")
+        config = KgeConfig(model=options["model"], include_interactions=options["include_interactions"], **overrides)
+        triples, interactions = self._read_triples(
+            backend=backend, include_interactions=config.include_interactions, progress=progress
+        )
+        self.stdout.write(
+            f"Training {config.spec.pykeen_model} ({config.model}) on {len(triples):,} triples from {backend!r}"
+            + (f" + {len(interactions):,} interaction triples" if interactions is not None else "")
+            + f": dim {config.embedding_dim}, {config.epochs} epochs, seed {config.seed}."
+        )
+        result = kge_train(triples=triples, config=config, progress=progress, interaction_triples=interactions)
+        path = save_kge_artifact(result=result, directory=options["output_dir"])
         self._print_result(result)
         self.stdout.write(self.style.SUCCESS(f"Saved the artifact to {path}"))
 

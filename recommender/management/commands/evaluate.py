@@ -1,8 +1,9 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from kg.stores import get_store
 from recommender.data import InteractionDataset
 from recommender.experiments import PROTOCOLS, experiment_run
@@ -10,7 +11,7 @@ from recommender.registry import available_recommenders
 from recommender.reranking import available_rerankers
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Evaluate recommenders on the Last.FM data with a protocol (T: full-ranking top-K; C: CTR AUC/F1; "
         "sparsity; coldstart) and write reports/<run-id>/ (metrics.json, results.md, plots). With --rerank "
@@ -39,7 +40,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--export-splits",
             action="store_true",
-            help="also write every split used as TSV (user_id, item_id, weight, split) + JSON sidecar under <report>/splits/",
+            help=(
+                "also write every split used as TSV (listener_pk, artist_pk, weight, split, lastfm_user_id, "
+                "lastfm_artist_id, artist_entity_id) + JSON sidecar under <report>/splits/"
+            ),
         )
         parser.add_argument(
             "--rerank",

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from core.errors import LeitmotifError
+from core.management import LeitmotifCommand, one_line
 from recommender.serving.model_holder import model_publish
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Publish a trained recommender artifact (default: the newest under <artifacts>/recommender/) so the "
         "serving processes switch to it on their next request. A corrupt artifact is refused."
     )
+
+    def error_message(self, exc: LeitmotifError) -> str:
+        # Why the prefix: a refused artifact leaves the served model as it was, and the operator should know.
+        return one_line(f"Nothing published: {exc}")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -38,8 +43,5 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        try:
-            path = model_publish(options["artifact"], directory=options["artifacts_dir"])
-        except LeitmotifError as exc:
-            raise CommandError(f"Nothing published: {exc}".replace("\n", " ")) from None
+        path = model_publish(options["artifact"], directory=options["artifacts_dir"])
         self.stdout.write(self.style.SUCCESS(f"Published {path}"))

@@ -15,15 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from kg.embeddings.config import available_models
 from kg.embeddings.training import limit_torch_threads
 from recommender.refresh import models_refresh
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Refresh the knowledge-graph embeddings and the recommender from their checkpoints (warm start, a few epochs) "
         "after the graph changed, and publish the refreshed recommender."
@@ -84,25 +85,27 @@ class Command(BaseCommand):
         while True:
             try:
                 self._refresh_once(options, only_if_new=True)
-            except CommandError as exc:  # a failed round keeps the served model; try again next interval
-                self.stderr.write(f"[{_now()}] Refresh failed, the published model is unchanged: {exc}")
+            except (
+                CommandError,
+                LeitmotifError,
+            ) as exc:  # a failed round keeps the served model; try again next interval
+                self.stderr.write(
+                    f"[{_now()}] Refresh failed, the published model is unchanged: {self.command_error(exc)}"
+                )
             time.sleep(every)
 
     def _refresh_once(self, options, *, only_if_new: bool) -> None:
-        try:
-            outcome = models_refresh(
-                backend=options["backend"] or settings.KG_BACKEND,
-                only_if_new_facts=only_if_new,
-                kge_epochs=options["kge_epochs"],
-                rec_epochs=options["rec_epochs"],
-                kge_model=options["kge_model"],
-                refresh_kge=not options["no_kge"],
-                publish=not options["no_publish"],
-                progress=not options["no_progress"],
-                log=lambda message: self.stdout.write(f"[{_now()}] {message}"),
-            )
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        outcome = models_refresh(
+            backend=options["backend"] or settings.KG_BACKEND,
+            only_if_new_facts=only_if_new,
+            kge_epochs=options["kge_epochs"],
+            rec_epochs=options["rec_epochs"],
+            kge_model=options["kge_model"],
+            refresh_kge=not options["no_kge"],
+            publish=not options["no_publish"],
+            progress=not options["no_progress"],
+            log=lambda message: self.stdout.write(f"[{_now()}] {message}"),
+        )
         if not outcome.refreshed:
             self.stdout.write(f"[{_now()}] {outcome.message}")
             return

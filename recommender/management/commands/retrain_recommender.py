@@ -28,11 +28,12 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from catalog.models import Interaction
 from core.artifacts import read_json
 from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from kg.embeddings.training import limit_torch_threads
 from kg.stores import get_store
 from recommender.data import InteractionDataset
@@ -46,7 +47,7 @@ from recommender.training import (
 )
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = "Retrain the recommender on the current catalog (incl. learners' listens and likes) and publish it."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -103,8 +104,11 @@ class Command(BaseCommand):
         while True:
             try:
                 self._retrain_once(options, only_if_new=True)
-            except CommandError as exc:  # a failed run keeps the served model; try again next interval
-                self.stderr.write(f"Retrain failed, the published model is unchanged: {exc}")
+            except (
+                CommandError,
+                LeitmotifError,
+            ) as exc:  # a failed run keeps the served model; try again next interval
+                self.stderr.write(f"Retrain failed, the published model is unchanged: {self.command_error(exc)}")
             time.sleep(every)
 
     def _new_interactions(self, options) -> int | None:
@@ -120,52 +124,47 @@ class Command(BaseCommand):
         if options["epochs"] is not None:
             overrides["epochs"] = options["epochs"]
         seed = options["seed"] if options["seed"] is not None else 0
-        try:
-            if only_if_new:
-                new = self._new_interactions(options)
-                if new == 0:
-                    self.stdout.write("No learner events since the published model was trained; nothing to do.")
-                    return
-                if new is not None:
-                    self.stdout.write(f"{new:,} learner event(s) since the published model was trained.")
-            parent = None
-            if options["from_checkpoint"] is not None:
-                parent = load_trained_recommender(
-                    self._checkpoint_path(options["from_checkpoint"], options["output_dir"])
-                )
-                overrides = {
-                    "epochs": options["epochs"] if options["epochs"] is not None else refresh_epochs_default(parent)
-                }
-                if options["no_content"]:
-                    overrides["use_content"] = False
-                config = parent.config.with_overrides(**overrides)
-                seed = options["seed"] if options["seed"] is not None else parent.seed
-            else:
-                config = JointConfig().with_overrides(**overrides)
-            with get_store(options["backend"] or settings.KG_BACKEND) as store:
-                try:
-                    dataset = InteractionDataset.from_catalog(store=store)
-                except ValueError as exc:
-                    raise CommandError(f"{exc} Run `python manage.py load_lastfm` first.") from None
-            self.stdout.write(
-                f"Retraining on {dataset.n_users:,} listeners × {dataset.n_items:,} artists ({dataset.n_interactions:,} listens)"
-                + (f", warm-started from {parent.path.name} for {config.epochs} epochs." if parent is not None else ".")
-            )
-            trained = recommender_train(
-                dataset=dataset,
-                config=config,
-                seed=seed,
-                progress=not options["no_progress"],
-                output_dir=options["output_dir"],
-                warm_start_from=parent,
-            )
-            recall = trained.metrics["validation"].get("recall@10")
-            self.stdout.write(f"Saved {trained.path} (validation recall@10 {recall:.4f}).")
-            if options["no_publish"]:
+        if only_if_new:
+            new = self._new_interactions(options)
+            if new == 0:
+                self.stdout.write("No learner events since the published model was trained; nothing to do.")
                 return
-            published = model_publish(trained.path, directory=options["output_dir"])
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+            if new is not None:
+                self.stdout.write(f"{new:,} learner event(s) since the published model was trained.")
+        parent = None
+        if options["from_checkpoint"] is not None:
+            parent = load_trained_recommender(self._checkpoint_path(options["from_checkpoint"], options["output_dir"]))
+            overrides = {
+                "epochs": options["epochs"] if options["epochs"] is not None else refresh_epochs_default(parent)
+            }
+            if options["no_content"]:
+                overrides["use_content"] = False
+            config = parent.config.with_overrides(**overrides)
+            seed = options["seed"] if options["seed"] is not None else parent.seed
+        else:
+            config = JointConfig().with_overrides(**overrides)
+        with get_store(options["backend"] or settings.KG_BACKEND) as store:
+            try:
+                dataset = InteractionDataset.from_catalog(store=store)
+            except ValueError as exc:
+                raise CommandError(f"{exc} Run `python manage.py load_lastfm` first.") from None
+        self.stdout.write(
+            f"Retraining on {dataset.n_users:,} listeners × {dataset.n_items:,} artists ({dataset.n_interactions:,} listens)"
+            + (f", warm-started from {parent.path.name} for {config.epochs} epochs." if parent is not None else ".")
+        )
+        trained = recommender_train(
+            dataset=dataset,
+            config=config,
+            seed=seed,
+            progress=not options["no_progress"],
+            output_dir=options["output_dir"],
+            warm_start_from=parent,
+        )
+        recall = trained.metrics["validation"].get("recall@10")
+        self.stdout.write(f"Saved {trained.path} (validation recall@10 {recall:.4f}).")
+        if options["no_publish"]:
+            return
+        published = model_publish(trained.path, directory=options["output_dir"])
         self.stdout.write(self.style.SUCCESS(f"Published {published}"))
 
     @staticmethod

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from core.errors import LeitmotifError
+from core.management import LeitmotifCommand
 from kg.embeddings.training import limit_torch_threads
 from kg.stores import get_store
 from recommender.data import InteractionDataset
@@ -31,7 +31,7 @@ _OVERRIDES = {
 REPORTED = ("recall@10", "ndcg@10", "recall@20", "ndcg@20", "hit_rate@10", "coverage@10")
 
 
-class Command(BaseCommand):
+class Command(LeitmotifCommand):
     help = (
         "Train the joint knowledge-graph recommender (L = L_rec + λ·L_kg) on the catalog's listening data "
         "(Protocol T split), print validation metrics and save an artifact under <artifacts>/recommender/."
@@ -87,29 +87,26 @@ class Command(BaseCommand):
             use_attention=not options["no_attention"],
         )
         limit_torch_threads()
-        try:
-            config = JointConfig().with_overrides(**overrides)
-            with get_store(backend) as store:
-                try:
-                    dataset = InteractionDataset.from_catalog(store=store)
-                except ValueError as exc:
-                    raise CommandError(f"{exc} Run `python manage.py load_lastfm` first.") from None
-            self.stdout.write(
-                f"Training {config.kg_interaction}-joint recommender on {dataset.n_users:,} users × {dataset.n_items:,} items "
-                f"({dataset.n_interactions:,} interactions, graph from {backend!r}): λ={config.lambda_kg:g}, "
-                f"up to {config.epochs} epochs, seed {options['seed']}."
-            )
-            trained = recommender_train(
-                dataset=dataset,
-                config=config,
-                seed=options["seed"],
-                progress=progress,
-                kge_artifact=options["kge_artifact"],
-                evaluate_test=options["report_test"],
-                output_dir=options["output_dir"],
-            )
-        except LeitmotifError as exc:
-            raise CommandError(str(exc).replace("\n", " ")) from None
+        config = JointConfig().with_overrides(**overrides)
+        with get_store(backend) as store:
+            try:
+                dataset = InteractionDataset.from_catalog(store=store)
+            except ValueError as exc:
+                raise CommandError(f"{exc} Run `python manage.py load_lastfm` first.") from None
+        self.stdout.write(
+            f"Training {config.kg_interaction}-joint recommender on {dataset.n_users:,} users × {dataset.n_items:,} items "
+            f"({dataset.n_interactions:,} interactions, graph from {backend!r}): λ={config.lambda_kg:g}, "
+            f"up to {config.epochs} epochs, seed {options['seed']}."
+        )
+        trained = recommender_train(
+            dataset=dataset,
+            config=config,
+            seed=options["seed"],
+            progress=progress,
+            kge_artifact=options["kge_artifact"],
+            evaluate_test=options["report_test"],
+            output_dir=options["output_dir"],
+        )
         training = trained.metrics["training"]
         self.stdout.write(f"Best epoch {training['best_epoch']} ({training['parameters']:,} parameters).")
         for part in ("validation", "test"):

@@ -51,7 +51,7 @@ def demo_curator_ensure(*, username: str, password: str | None, secret_file: Pat
         password = secret_file.read_text().strip()
     if password is None:
         password = secrets.token_urlsafe(12)
-    if created:
+    if user is None:
         user = User(username=username, is_staff=True)
     user.is_staff = True
     user.set_password(password)

@@ -88,7 +88,7 @@ def _leitmotif_message(exc: LeitmotifError, http_status: int) -> str:
 
 #: DRF's default messages name a problem without its fix; each is replaced by one that says what to send.
 #: Keyed by (error code, DRF's exact default text); messages written by our serializers are left alone.
-_DRF_DEFAULT_FIXES: dict[tuple[str, str], str] = {
+_DRF_DEFAULT_FIXES: dict[tuple[str | None, str | None], str] = {
     ("required", "This field is required."): "{field} is required: send it (the parameters are listed at /api/docs/).",
     (
         "blank",
@@ -162,18 +162,19 @@ def _drf_error(exc: drf_exceptions.APIException) -> tuple[str, str, Any]:
         exc.detail = _with_fixes(exc.detail)
         lines = _flatten(exc.detail)
         message = "The request is invalid: " + "; ".join(lines) if lines else "The request is invalid."
-        details = _plain(exc.detail)
-        if not isinstance(details, dict):
-            details = {"non_field_errors": details if isinstance(details, list) else [details]}
-        return "invalid", message, {"fields": details}
+        fields = _plain(exc.detail)
+        if not isinstance(fields, dict):
+            fields = {"non_field_errors": fields if isinstance(fields, list) else [fields]}
+        return "invalid", message, {"fields": fields}
     codes = exc.get_codes()
     code = codes if isinstance(codes, str) else exc.default_code
     message = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else "; ".join(_flatten(exc.detail))
     details: dict[str, Any] = {}
     if isinstance(exc, drf_exceptions.Throttled):
-        details["retry_after"] = exc.wait
-        if exc.wait is not None:
-            message = f"Too many requests: slow down and retry in {int(exc.wait) + 1} seconds."
+        wait: float | None = getattr(exc, "wait", None)  # set by Throttled.__init__; missing from the stubs
+        details["retry_after"] = wait
+        if wait is not None:
+            message = f"Too many requests: slow down and retry in {int(wait) + 1} seconds."
     if isinstance(exc, drf_exceptions.NotAuthenticated):
         message = (
             "Authentication credentials were not provided: send `Authorization: Token <key>` "
@@ -220,10 +221,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         http_status = exc.status_code
         code, message, details = _drf_error(exc)
         payload = error_payload(code=code, message=message, details=details)
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait) + 1)
+        if auth_header := getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = auth_header
+        if wait := getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(wait) + 1)
     else:
         view = context.get("view")
         logger.exception("Unhandled error in API view %s", type(view).__name__ if view else "?")

@@ -7,6 +7,7 @@ past the end is a 404 in the error envelope that says which pages exist.
 
 from __future__ import annotations
 
+from django.core.paginator import Paginator as DjangoPaginator
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 
@@ -45,6 +46,6 @@ class PageNumberPagination(pagination.PageNumberPagination):
             ) from None
 
     def django_paginator_class(self, object_list, per_page, *args, **kwargs):  # type: ignore[override]
-        paginator = pagination.DjangoPaginator(object_list, per_page, *args, **kwargs)
+        paginator = DjangoPaginator(object_list, per_page, *args, **kwargs)
         self._last_num_pages = paginator.num_pages
         return paginator

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import Field
 from rest_framework.authtoken.models import Token
 
 from accounts.services import API_CLIENT_GROUP
@@ -43,13 +44,14 @@ def api_client_create(*, name: str, read_only: bool, rotate: bool = False, inges
         )
     User = get_user_model()
     field = User._meta.get_field(User.USERNAME_FIELD)
+    assert isinstance(field, Field)  # the username field is a concrete column, never a reverse relation
     if field.max_length and len(name) > field.max_length:
         raise ConfigurationError(
             f"Client name {name[:40]!r}... is longer than {field.max_length} characters; choose a shorter one."
         )
     user = User.objects.filter(**{User.USERNAME_FIELD: name}).first()
     created = user is None
-    if created:
+    if user is None:
         user = User(**{User.USERNAME_FIELD: name})
         user.set_unusable_password()
         user.save()

@@ -13,13 +13,19 @@ cache: with several server workers the effective limit is per worker unless a sh
 
 from __future__ import annotations
 
+from typing import cast
+
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
 
 class _CurrentRates:
-    def get_rate(self) -> str | None:  # type: ignore[override]
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+    scope: str | None
+
+    def get_rate(self) -> str | None:
+        # The stubs type the rates as numbers; DRF's are "N/period" strings (or None for no limit).
+        rates = cast("dict[str | None, str | None]", api_settings.DEFAULT_THROTTLE_RATES)
+        return rates.get(self.scope)
 
 
 class UserThrottle(_CurrentRates, throttling.UserRateThrottle):

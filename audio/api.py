@@ -52,7 +52,8 @@ class AudioUploadSerializer(serializers.Serializer):
     )
     era = serializers.CharField(required=False, allow_blank=True, max_length=64)
     form = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    create = serializers.BooleanField(
+    # A field named like BaseSerializer.create(): DRF's metaclass moves declared fields off the class.
+    create = serializers.BooleanField(  # type: ignore[assignment]
         required=False, default=False, help_text="Also create a catalogue Work and graph entity."
     )
     k = serializers.IntegerField(
@@ -197,7 +198,7 @@ class AudioUploadView(APIView):
 
 
 @require_GET
-def spectrogram_view(request: HttpRequest, sha256: str) -> HttpResponse:
+def spectrogram_view(request: HttpRequest, sha256: str) -> HttpResponse | FileResponse:
     """The cached PNG of a recording analysed before; a catalogue work's picture is drawn on first request."""
     if not _SHA256.match(sha256):
         return error_response(

@@ -142,10 +142,11 @@ class MelConfig:
 
 
 def _code_versions() -> dict:
-    import librosa
+    # librosa.__version__ is this string; librosa's own stub (__init__.pyi) leaves it out.
+    from librosa.version import version as librosa_version
 
     # Only major.minor: a patch release does not change the numbers, a minor release might.
-    return {"feature_version": FEATURE_VERSION, "librosa": ".".join(librosa.__version__.split(".")[:2])}
+    return {"feature_version": FEATURE_VERSION, "librosa": ".".join(librosa_version.split(".")[:2])}
 
 
 def _fingerprint(payload: dict) -> str:

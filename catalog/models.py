@@ -35,9 +35,16 @@ class Listener(TimeStampedModel):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="listener"
     )
+    #: The learner asked that their listening and interactions not train the shared models; the next
+    #: retrain leaves them out (:meth:`recommender.data.InteractionDataset.from_catalog`). Serving still
+    #: folds their own history in at request time, so their recommendations stay personal.
+    training_opt_out = models.BooleanField(
+        default=False,
+        help_text="Leave this listener's listening and interactions out of model training (learner's choice).",
+    )
 
     def __str__(self) -> str:
-        if self.user_id:
+        if self.user_id and self.user is not None:
             return self.user.get_username()
         return f"Last.FM user {self.lastfm_id}"
 

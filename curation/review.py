@@ -38,6 +38,7 @@ from ingestion.graph_writes import INGESTION_SOURCE_PREFIX, FactWriteReport, put
 from ingestion.models import ExtractedFact
 from ingestion.relations.schema import NONE_RELATION
 from kg.audit import record_curation_event, relation_target
+from kg.services import graph_entity_delete, graph_relation_delete, graph_upsert
 from kg.stores.base import EntityRecord, KnowledgeGraphStore
 
 Status = ExtractedFact.Status
@@ -317,11 +318,11 @@ def correct_fact(
         try:
             for record in new_records.values():
                 create_entity(store, record=record, actor=actor)
-                undo.append(lambda entity_id=record.id: store.delete_entity(entity_id))
+                undo.append(lambda entity_id=record.id: graph_entity_delete(store=store, entity_id=entity_id))
             relation_existed = store.get_relation(*new_triple) is not None
             put_facts_in_graph([fact], store=store, action="fact.correct", actor=actor, source=ADMIN_SOURCE)
             if not relation_existed:
-                undo.append(lambda: store.delete_relation(*new_triple))
+                undo.append(lambda: graph_relation_delete(store=store, key=new_triple))
             if old_status == Status.ACCEPTED:
                 _remove_unsupported_ingestion_relations(store, [old_triple], actor=actor)
         except Exception:
@@ -357,10 +358,10 @@ def _remove_unsupported_ingestion_relations(
                 source=ADMIN_SOURCE,
                 before=relation,
             )
-            store.delete_relation(*triple)
+            graph_relation_delete(store=store, key=triple)
             removed.append(relation)
     except Exception:
-        _undo([lambda relation=relation: store.upsert_relations([relation]) for relation in removed])
+        _undo([lambda relation=relation: graph_upsert(store=store, relations=[relation]) for relation in removed])
         raise
     return [relation.key for relation in removed]
 

@@ -1,8 +1,9 @@
 """Curator services over the graph: entity and relation edits, merges and deletions, each with its audit event.
 
 Why a module of its own (and not code in the admin): the admin is only one front end for these actions, and
-each action must behave the same on the ``sql`` and ``neo4j`` stores. So everything here talks to the graph
-only through :class:`~kg.stores.base.KnowledgeGraphStore`, and the admin classes just turn forms into calls.
+each action must behave the same on the ``sql`` and ``neo4j`` stores. So everything here reads the graph only
+through :class:`~kg.stores.base.KnowledgeGraphStore` and writes it only through :mod:`kg.services`, and the admin
+classes just turn forms into calls.
 
 Why rows first, graph last, inside ``transaction.atomic``: the ``sql`` store writes inside the same database
 transaction, but Neo4j cannot join it. Database rows (fact re-pointing, the audit trail) are written first,
@@ -28,6 +29,7 @@ from ingestion.models import ExtractedFact, ExtractedMention
 from ingestion.relations.schema import RELATION_TYPES as EXTRACTION_RELATION_TYPES
 from kg.audit import record_curation_event, record_snapshot, relation_target
 from kg.models import CurationEvent
+from kg.services import graph_entities_merge, graph_entity_delete, graph_relation_delete, graph_upsert
 from kg.stores.base import (
     ENTITY_TYPE_PATTERN,
     MAX_ID_LENGTH,
@@ -162,7 +164,7 @@ def create_entity(
         raise CurationError(f"An entity with id {record.id!r} already exists; edit it, or choose another id.")
     with transaction.atomic():
         record_curation_event(action="entity.create", target=record.id, actor=actor, source=source, after=record)
-        store.upsert_entities([record])
+        graph_upsert(store=store, entities=[record])
     return store.get_entity(record.id) or record
 
 
@@ -176,7 +178,7 @@ def update_entity(store: KnowledgeGraphStore, *, record: EntityRecord, actor: An
         record_curation_event(
             action="entity.update", target=record.id, actor=actor, source=ADMIN_SOURCE, before=before, after=record
         )
-        store.upsert_entities([record])
+        graph_upsert(store=store, entities=[record])
     return store.get_entity(record.id) or record
 
 
@@ -307,7 +309,7 @@ def merge_entities(store: KnowledgeGraphStore, *, keep_id: str, merge_ids: Itera
                 before=entity,
                 after={"merged_into": keep_id},
             )
-        kept = store.merge_entities(keep_id=keep_id, merge_ids=ids)
+        kept = graph_entities_merge(store=store, keep_id=keep_id, merge_ids=ids)
         record_curation_event(
             action="entity.merge",
             target=keep_id,
@@ -365,7 +367,7 @@ def delete_entity(store: KnowledgeGraphStore, *, entity_id: str, actor: Any) -> 
                 "relations_removed": [relation_target(*n.relation.key) for n in preview.relations],
             },
         )
-        return store.delete_entity(entity_id)
+        return graph_entity_delete(store=store, entity_id=entity_id)
 
 
 # --- relations ------------------------------------------------------------------------------------------
@@ -387,7 +389,7 @@ def add_relation(store: KnowledgeGraphStore, *, record: RelationRecord, actor: A
         record_curation_event(
             action="relation.add", target=relation_target(*record.key), actor=actor, source=ADMIN_SOURCE, after=record
         )
-        store.upsert_relations([record])
+        graph_upsert(store=store, relations=[record])
     return store.get_relation(*record.key) or record
 
 
@@ -433,9 +435,12 @@ def update_relation(
             before=before,
             after=after,
         )
-        store.upsert_relations([after])
+        graph_upsert(store=store, relations=[after])
         if after.key != before.key:
-            _run_or_undo(lambda: store.delete_relation(*before.key), undo=[lambda: store.delete_relation(*after.key)])
+            _run_or_undo(
+                lambda: graph_relation_delete(store=store, key=before.key),
+                undo=[lambda: graph_relation_delete(store=store, key=after.key)],
+            )
     return store.get_relation(*after.key) or after
 
 
@@ -445,7 +450,7 @@ def remove_relation(store: KnowledgeGraphStore, *, key: tuple[str, str, str], ac
         record_curation_event(
             action="relation.remove", target=relation_target(*key), actor=actor, source=ADMIN_SOURCE, before=before
         )
-        store.delete_relation(*key)
+        graph_relation_delete(store=store, key=key)
     return before
 
 

@@ -191,4 +191,5 @@ class ConceptListView(generics.GenericAPIView):
             graph = curriculum_graph(store)
         nodes = selectors.concept_list(graph, level=params.get("level"), instrument=params.get("instrument"))
         page = self.paginate_queryset(nodes)
+        assert page is not None  # DEFAULT_PAGINATION_CLASS is set in settings
         return self.get_paginated_response(ConceptSerializer([concept_data(n) for n in page], many=True).data)

@@ -19,7 +19,9 @@ class ProfileForm(forms.Form):
 
     def __init__(self, *args: Any, instruments: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["instruments"].choices = list(instruments)
+        field = self.fields["instruments"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = list(instruments)
 
 
 class MasteryForm(forms.Form):

@@ -273,7 +273,7 @@ def _curriculum_data(properties: Mapping[str, Any]) -> Mapping[str, Any]:
 def curriculum_graph_read(*, store: KnowledgeGraphStore) -> CurriculumGraph:
     """Every Concept entity with its curriculum edges, from ``store`` (sql or neo4j alike)."""
     entities = {entity.id: entity for entity in store.iter_entities(types=[CONCEPT_TYPE])}
-    edges: dict[str, dict[str, list]] = {concept_id: defaultdict(list) for concept_id in entities}
+    edges: dict[str, dict[tuple[str, str], list]] = {concept_id: defaultdict(list) for concept_id in entities}
     instrument_names: dict[str, str] = {}
     for concept_id in list(entities):
         bucket = edges[concept_id]
@@ -286,7 +286,7 @@ def curriculum_graph_read(*, store: KnowledgeGraphStore) -> CurriculumGraph:
             continue
         for neighbour in found:
             relation, other = neighbour.relation, neighbour.entity
-            kind = (relation.type, neighbour.direction)
+            kind: tuple[str, str] = (relation.type, neighbour.direction)
             if relation.type in (PREREQUISITE_OF, PART_OF):
                 if other.type != CONCEPT_TYPE:
                     continue  # only concept-to-concept edges shape the curriculum

@@ -9,9 +9,9 @@ What a load writes (see :mod:`.vocabulary` for the shapes):
 * ``ASSOCIATED_TAG`` to every Last.FM ``Tag`` entity whose folded name is one of the entry's tag names,
   and ``FOR_INSTRUMENT`` to the instrument entities the course loader made — only to entities that
   exist: the curriculum never invents tags or instruments;
-* ``TEACHES_CONCEPT`` from every ``Course`` entity whose title names the concept (the course loader's
-  :class:`~ingestion.loaders.courses.PhraseMatcher`: whole words, accents and case folded, longest
-  match first).
+* ``TEACHES_CONCEPT`` from every ``Course`` entity whose title names the concept (the graph's
+  :class:`~kg.schema.matching.PhraseMatcher`, as the course loader uses it: whole words, accents and
+  case folded, longest match first).
 
 Why validation first: the whole file is parsed and checked — unknown fields, duplicate ids, unknown
 prerequisites, cycles, a prerequisite harder than what it leads to, bad levels, unknown source
@@ -23,8 +23,8 @@ message starts with ``path:line:`` and names the entry) or
 Why re-runs write nothing: the graph store upserts compare content, so unchanged records count as
 unchanged. A link someone else made with the same (head, type, tail) — a curator's prerequisite, the
 course loader's TEACHES_CONCEPT — is left as it is instead of being re-sourced. Links this loader made
-earlier that the file no longer supports are removed; concepts are never deleted (a curator may have
-built on them), the report lists the ones the file no longer has.
+earlier that the file no longer supports are removed (:func:`kg.services.graph_sync`); concepts are
+never deleted (a curator may have built on them), the report lists the ones the file no longer has.
 """
 
 from __future__ import annotations
@@ -42,28 +42,30 @@ from tqdm.auto import tqdm
 from core.errors import DataFileError, LearningPathError
 from curriculum.graph import curriculum_cache_clear
 from curriculum.vocabulary import (
-    ASSOCIATED_TAG,
-    CONCEPT_TYPE,
     CURRICULUM_PROPERTY,
     CURRICULUM_SOURCE,
-    FOR_INSTRUMENT,
     LEVEL_RANK,
     LEVELS,
-    PART_OF,
-    PREREQUISITE_OF,
-    TEACHES_CONCEPT,
     TITLE_MATCHING_SOURCE,
-    concept_entity_id,
-    instrument_entity_id,
 )
-from ingestion.loaders.courses import (
+from kg.schema import (
+    ASSOCIATED_TAG,
     CONCEPT_BLOCKERS,
+    CONCEPT_TYPE,
+    COURSE_TYPE,
+    FOR_INSTRUMENT,
     INSTRUMENTS,
     LOOSE_CONFIDENCE,
+    PART_OF,
+    PREREQUISITE_OF,
+    TAG_TYPE,
+    TEACHES_CONCEPT,
     PhraseMatcher,
+    concept_entity_id,
+    instrument_entity_id,
     words,
 )
-from kg.services import GraphUpsertReport, graph_upsert
+from kg.services import GraphUpsertReport, OwnedRelations, graph_sync, graph_validate
 from kg.stores.base import MAX_NAME_LENGTH, EntityRecord, KnowledgeGraphStore, RelationRecord
 
 DEFAULT_CURRICULUM_PATH = Path(__file__).resolve().parent / "data" / "curriculum.json"
@@ -77,6 +79,8 @@ MAX_QUIZ_CHOICES = 6
 #: Relation types this loader owns; its own stale links of these types are removed on re-run.
 OWNED_RELATION_TYPES = (PREREQUISITE_OF, PART_OF, ASSOCIATED_TAG, FOR_INSTRUMENT, TEACHES_CONCEPT)
 OWNED_SOURCES = (CURRICULUM_SOURCE, TITLE_MATCHING_SOURCE)
+#: Its own links: those types *and* its sources (a curator's prerequisite is never removed).
+OWNED_RELATIONS = OwnedRelations(types=OWNED_RELATION_TYPES, sources=OWNED_SOURCES)
 
 _TOP_LEVEL_FIELDS = {"format", "version", "description", "references", "concepts"}
 _REQUIRED_CONCEPT_FIELDS = ("id", "name", "level", "description", "prerequisites", "sources")
@@ -504,11 +508,11 @@ def graph_state_read(*, store: KnowledgeGraphStore) -> GraphState:
         for neighbour in store.neighbours(concept_id, direction="both", relation_types=list(OWNED_RELATION_TYPES)):
             relations[neighbour.relation.key] = neighbour.relation
     tags: dict[str, list[str]] = defaultdict(list)
-    for tag in store.iter_entities(types=["Tag"]):
+    for tag in store.iter_entities(types=[TAG_TYPE]):
         tags[fold_tag_name(tag.name)].append(tag.id)
     instrument_ids = [instrument_entity_id(slug) for slug in INSTRUMENTS]
     instruments = frozenset(store.get_entities(instrument_ids))
-    courses = tuple((entity.id, entity.name) for entity in store.iter_entities(types=["Course"]))
+    courses = tuple((entity.id, entity.name) for entity in store.iter_entities(types=[COURSE_TYPE]))
     return GraphState(
         concepts=concepts,
         relations=relations,
@@ -522,8 +526,6 @@ def graph_state_read(*, store: KnowledgeGraphStore) -> GraphState:
 class CurriculumRecords:
     entities: list[EntityRecord]
     relations: list[RelationRecord]
-    #: Links this loader made earlier that the file no longer supports (head, type, tail).
-    stale: list[tuple[str, str, str]]
     #: Wanted links left alone because someone else already made them (head, type, tail, their source).
     kept_foreign: list[tuple[str, str, str, str]]
     adopted: list[str]
@@ -665,12 +667,6 @@ def curriculum_records(file: CurriculumFile, state: GraphState) -> CurriculumRec
             kept_foreign.append((*relation.key, existing.source))
             continue
         relations.append(relation)
-    wanted_keys = {relation.key for relation in wanted}
-    stale = sorted(
-        key
-        for key, relation in state.relations.items()
-        if relation.type in OWNED_RELATION_TYPES and relation.source in OWNED_SOURCES and key not in wanted_keys
-    )
     file_ids = {concept.entity_id for concept in file.concepts}
     not_in_file = sorted(
         entity_id
@@ -680,7 +676,6 @@ def curriculum_records(file: CurriculumFile, state: GraphState) -> CurriculumRec
     return CurriculumRecords(
         entities=entities,
         relations=relations,
-        stale=stale,
         kept_foreign=kept_foreign,
         adopted=adopted,
         missing_tags=missing_tags,
@@ -763,9 +758,10 @@ def curriculum_load(
 
     Order and why: the file is checked completely, the store is asked what it holds, every record is
     built and validated and the combined prerequisite graph is checked for cycles — all before the
-    first write, so a bad file or an unreachable store changes nothing. Writes go through
-    :func:`kg.services.graph_upsert` (idempotent atomic batches; an interrupted run is finished by
-    running it again).
+    first write, so a bad file or an unreachable store changes nothing. Then
+    :func:`kg.services.graph_sync` upserts (idempotent atomic batches; an interrupted run is finished
+    by running it again) and removes this loader's own links, around the concepts the graph held, that
+    the file no longer supports.
     """
     path = Path(path)
     with tqdm(total=4, desc="Curriculum", unit="step", disable=not progress) as bar:
@@ -774,23 +770,19 @@ def curriculum_load(
         store.ping()
         state = graph_state_read(store=store)
         records = curriculum_records(file, state)
-        for entity in records.entities:
-            entity.validate()
-        for relation in records.relations:
-            relation.validate()
+        graph_validate(entities=records.entities, relations=records.relations)
         _check_graph_cycles(file, records, state)
         bar.update()
-        graph = graph_upsert(
+        graph = graph_sync(
             store=store,
             entities=records.entities,
             relations=records.relations,
+            owned=OWNED_RELATIONS,
+            around=list(state.concepts),
             progress=progress,
             description="Curriculum",
         )
         bar.update()
-        removed = 0
-        for head, relation_type, tail in records.stale:
-            removed += store.delete_relation(head, relation_type, tail)
         curriculum_cache_clear()
         bar.update()
     warnings = []
@@ -813,8 +805,8 @@ def curriculum_load(
         levels=dict(Counter(concept.level for concept in file.concepts)),
         adopted=len(records.adopted),
         relations_by_type=dict(sorted(Counter(relation.type for relation in records.relations).items())),
-        graph=graph,
-        removed_relations=removed,
+        graph=graph.upserted,
+        removed_relations=graph.removed_relations,
         kept_foreign=len(records.kept_foreign),
         missing_tags=records.missing_tags,
         missing_instruments=records.missing_instruments,

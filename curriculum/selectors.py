@@ -36,7 +36,8 @@ from core.errors import ConfigurationError, LearningPathError, LeitmotifError
 from curriculum import paths
 from curriculum.graph import ConceptNode, CurriculumGraph, TagLink, curriculum_graph
 from curriculum.models import ConceptMastery, LearnerProfile
-from curriculum.vocabulary import CONCEPT_TYPE, COURSE_LEVEL_RANK, LEVEL_NAMES, LEVEL_RANK, LEVELS
+from curriculum.vocabulary import COURSE_LEVEL_RANK, LEVEL_NAMES, LEVEL_RANK, LEVELS
+from kg.schema import ARTIST_TYPE, CONCEPT_TYPE, COURSE_TYPE, HAS_TAG, INSTRUMENT_PREFIX, INSTRUMENT_TYPE, TAG_TYPE
 from kg.stores.base import KnowledgeGraphStore
 
 #: A concept counts as mastered from this mastery on (setting ``CURRICULUM_MASTERY_THRESHOLD``).
@@ -59,7 +60,6 @@ ARTIST_GOAL_TAGS = 8
 #: Artists of an entity goal (an album, a track) followed to their tags.
 ENTITY_GOAL_ARTISTS = 5
 
-INSTRUMENT_PREFIX = "leitmotif:instrument:"
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
@@ -123,7 +123,7 @@ def learner_settings(user: Any) -> LearnerSettings:
             level=profile.level, instruments=tuple(profile.instruments), instruments_from="profile", has_profile=True
         )
     picked = tuple(
-        Interest.objects.filter(listener__user=user, entity_type="Instrument")
+        Interest.objects.filter(listener__user=user, entity_type=INSTRUMENT_TYPE)
         .order_by("name")
         .values_list("entity_id", flat=True)
     )
@@ -240,9 +240,9 @@ def learner_taste(user: Any) -> Taste:
         if kind == Interaction.Kind.SKIP:
             taste.artists.pop(entity_id, None)
     for entity_id, entity_type in Interest.objects.filter(listener=listener).values_list("entity_id", "entity_type"):
-        if entity_type == "Artist":
+        if entity_type == ARTIST_TYPE:
             taste.artists.setdefault(entity_id, math.log1p(1))
-        elif entity_type == "Tag":
+        elif entity_type == TAG_TYPE:
             taste.tags.add(entity_id)
     return taste
 
@@ -777,7 +777,7 @@ def goal_resolve(goal: str, *, graph: CurriculumGraph, store: KnowledgeGraphStor
     entity = store.get_entity(goal)
     if entity is None:
         raise LearningPathError(f"{goal!r} is not in the knowledge graph. {GOAL_HINT}")
-    if entity.type == "Instrument":
+    if entity.type == INSTRUMENT_TYPE:
         specific = list(graph.concepts_for_instrument(goal))
         at_level = [
             c for c in specific if graph.concepts[c].level is None or graph.concepts[c].level_rank <= learner.level_rank
@@ -787,20 +787,20 @@ def goal_resolve(goal: str, *, graph: CurriculumGraph, store: KnowledgeGraphStor
             " up to your level" if at_level and len(at_level) < len(specific) else ""
         )
         return _goal(entity, "instrument", targets, reason)
-    if entity.type == "Tag":
+    if entity.type == TAG_TYPE:
         targets = _for_instruments(graph, _concepts_of_tags(graph, [goal]), learner)
         return _goal(entity, "tag", targets, f"concepts prominent in music tagged {entity.name}")
-    if entity.type == "Course":
+    if entity.type == COURSE_TYPE:
         targets = [c for c, _ in graph.concepts_for_course(goal)]
         return _goal(entity, "course", targets, f"what the course “{entity.name}” teaches")
-    if entity.type == "Artist":
+    if entity.type == ARTIST_TYPE:
         tags = _artist_tags(store, goal)
         targets = _for_instruments(graph, _concepts_of_tags(graph, [t.tag_id for t in tags]), learner)
         used = [t.name for t in tags if graph.concepts_for_tag(t.tag_id)]
         return _goal(
             entity, "artist", targets, f"{entity.name} is tagged {_join(used, limit=4)}" if used else entity.name
         )
-    artists = [n.entity for n in store.neighbours(goal, direction="both", limit=200) if n.entity.type == "Artist"][
+    artists = [n.entity for n in store.neighbours(goal, direction="both", limit=200) if n.entity.type == ARTIST_TYPE][
         :ENTITY_GOAL_ARTISTS
     ]
     tag_ids: dict[str, str] = {}
@@ -840,7 +840,7 @@ def _goal(entity: Any, kind: str, targets: Sequence[str], reason: str) -> Goal:
 
 def _artist_tags(store: KnowledgeGraphStore, artist_id: str) -> list[TagLink]:
     """The artist's most-given tags (the HAS_TAG edge keeps how often), at most :data:`ARTIST_GOAL_TAGS`."""
-    edges = store.neighbours(artist_id, direction="out", relation_types=["HAS_TAG"])
+    edges = store.neighbours(artist_id, direction="out", relation_types=[HAS_TAG])
     ranked = sorted(
         edges, key=lambda n: (-float(n.relation.properties.get("count", 1) or 1), n.entity.name.casefold(), n.entity.id)
     )
@@ -1029,7 +1029,7 @@ def concept_list(
 
 def instrument_choices(store: KnowledgeGraphStore) -> list[tuple[str, str]]:
     """(entity id, name) of the platform's instruments (the course loader's ``leitmotif:instrument:*`` entities)."""
-    found = [(e.id, e.name) for e in store.iter_entities(types=["Instrument"]) if e.id.startswith(INSTRUMENT_PREFIX)]
+    found = [(e.id, e.name) for e in store.iter_entities(types=[INSTRUMENT_TYPE]) if e.id.startswith(INSTRUMENT_PREFIX)]
     return sorted(found, key=lambda item: (item[1].casefold(), item[0]))
 
 

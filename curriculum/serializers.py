@@ -185,7 +185,8 @@ class MasterySerializer(serializers.Serializer):
     concept = ConceptRefSerializer()
     mastery = serializers.FloatField()
     mastered = serializers.BooleanField()
-    source = serializers.CharField(help_text="self, quiz or lesson: the latest evidence.")
+    # A field named like Field.source: DRF's metaclass moves declared fields off the class.
+    source = serializers.CharField(help_text="self, quiz or lesson: the latest evidence.")  # type: ignore[assignment]
     evidence = serializers.CharField(help_text="The completed course's title, or the quiz score.")
     courses = serializers.ListField(
         child=serializers.CharField(), help_text="Completed courses that teach the concept."

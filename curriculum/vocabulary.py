@@ -1,7 +1,9 @@
 """Names shared by the curriculum loader, the graph reader, the selectors and the pages.
 
-Why one module: the loader writes these relation types and property keys and every reader looks for
-exactly them; keeping the strings in one place means a rename cannot leave a reader behind.
+Why one module: the loader writes these sources and property keys and every reader looks for exactly
+them; keeping the strings in one place means a rename cannot leave a reader behind. The graph's own
+names (``CONCEPT_TYPE``, ``PREREQUISITE_OF``...) are owned by :mod:`kg.schema`; the ones the curriculum
+reads are re-exported here so its modules name them from one place.
 
 The curriculum lives in the knowledge graph (so curators edit it in the admin and ingestion can add
 edges), shaped as:
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ingestion.loaders.courses import TEACHES_CONCEPT, concept_entity_id, instrument_entity_id
+from kg.schema import ASSOCIATED_TAG, CONCEPT_TYPE, FOR_INSTRUMENT, PART_OF, PREREQUISITE_OF, TEACHES_CONCEPT
 
 __all__ = [
     "ASSOCIATED_TAG",
@@ -36,16 +38,9 @@ __all__ = [
     "PREREQUISITE_OF",
     "TEACHES_CONCEPT",
     "TITLE_MATCHING_SOURCE",
-    "concept_entity_id",
-    "instrument_entity_id",
     "level_rank",
 ]
 
-CONCEPT_TYPE = "Concept"
-PREREQUISITE_OF = "PREREQUISITE_OF"
-PART_OF = "PART_OF"
-ASSOCIATED_TAG = "ASSOCIATED_TAG"
-FOR_INSTRUMENT = "FOR_INSTRUMENT"
 #: Every relation type the curriculum reader looks at (one ``neighbours`` call per concept reads them all).
 CURRICULUM_RELATION_TYPES: tuple[str, ...] = (PREREQUISITE_OF, PART_OF, ASSOCIATED_TAG, FOR_INSTRUMENT, TEACHES_CONCEPT)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from core.errors import DocumentInputError
+from core.errors import DocumentInputError, LeitmotifError
 
 SUPPORTED_SUFFIXES: dict[str, str] = {
     ".txt": "text/plain",
@@ -56,10 +56,10 @@ class TextDocument:
 
 @dataclass(frozen=True)
 class DocumentProblem:
-    """A file or line that could not be read; ingestion reports it and goes on with the rest."""
+    """A file or line that could not be read (or a document that failed to ingest); reported, and the rest go on."""
 
     name: str
-    error: DocumentInputError
+    error: LeitmotifError
 
 
 def text_sha256(text: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ingestion.models import ExtractedFact, ExtractedMention
 from kg.audit import record_curation_event, relation_target
-from kg.services import graph_upsert
+from kg.services import graph_entity_delete, graph_relation_delete, graph_upsert
 from kg.stores.base import EntityRecord, KnowledgeGraphStore, RelationRecord
 
 #: Prefix of the ``source`` of every relation ingestion writes; the rest is the document hash prefix.
@@ -146,12 +146,12 @@ def _undo(
     """Best-effort removal of what a failed write may have created (errors here must not hide the cause)."""
     for key in relation_keys:
         try:
-            store.delete_relation(*key)
+            graph_relation_delete(store=store, key=key)
         except Exception:
             pass
     for entity_id in entity_ids:
         try:
             if store.get_entity(entity_id) is not None:
-                store.delete_entity(entity_id)
+                graph_entity_delete(store=store, entity_id=entity_id)
         except Exception:
             pass

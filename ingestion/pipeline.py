@@ -42,7 +42,8 @@ class NerComponent(Protocol):
 
 
 class RelationComponent(Protocol):
-    version: str
+    @property
+    def version(self) -> str: ...
 
     def predict(self, sentence: str, mentions: Sequence[Any]) -> Sequence[Any]: ...
 

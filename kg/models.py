@@ -126,5 +126,5 @@ class CurationEvent(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        who = self.actor.get_username() if self.actor_id else "system"
+        who = self.actor.get_username() if self.actor_id and self.actor is not None else "system"
         return f"{self.at:%Y-%m-%d %H:%M} {who} {self.action} {self.target}"

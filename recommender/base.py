@@ -52,7 +52,8 @@ class Recommender(Protocol):
     is the evaluator's job, not the model's.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...  # read-only: models set it as a class attribute
 
     def fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext | None = None) -> Recommender: ...
 

@@ -22,7 +22,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,7 +40,16 @@ CACHE_SUBDIR = Path("recommender") / "content-cache"
 class TextEncoder(Protocol):
     """What :func:`encode_texts` needs from an encoder (``SentenceTransformer`` satisfies it)."""
 
-    def encode(self, sentences: list[str], **kwargs) -> np.ndarray: ...
+    def encode(
+        self,
+        sentences: list[str],
+        /,
+        *,
+        batch_size: int = ...,
+        show_progress_bar: bool | None = ...,
+        convert_to_numpy: Literal[True] = ...,
+        normalize_embeddings: bool = ...,
+    ) -> np.ndarray: ...
 
 
 def item_texts(*, names: Sequence[str], side_info: ItemSideInfo | None, top_tags: int = DEFAULT_TOP_TAGS) -> list[str]:
@@ -56,6 +65,7 @@ def item_texts(*, names: Sequence[str], side_info: ItemSideInfo | None, top_tags
     for item, name in enumerate(names):
         text = str(name).strip() or "Unknown artist"
         if tags is not None and top_tags:
+            assert side_info is not None  # tags come from it
             start, stop = tags.indptr[item], tags.indptr[item + 1]
             columns, weights = tags.indices[start:stop], tags.data[start:stop]
             names_of = [side_info.tag_names[c] for c in columns]
@@ -66,7 +76,7 @@ def item_texts(*, names: Sequence[str], side_info: ItemSideInfo | None, top_tags
     return texts
 
 
-def artist_names(item_ids: Sequence[int]) -> list[str]:
+def artist_names(item_ids: Sequence[int] | np.ndarray) -> list[str]:
     """Catalog names of the artists ``item_ids`` (Artist pks), in that order."""
     from catalog.models import Artist
 
@@ -177,7 +187,7 @@ def default_cache_dir() -> Path:
 
 def item_content_embeddings(
     *,
-    item_ids: Sequence[int],
+    item_ids: Sequence[int] | np.ndarray,
     side_info: ItemSideInfo | None,
     encoder: TextEncoder | None = None,
     encoder_name: str = DEFAULT_TEXT_ENCODER,

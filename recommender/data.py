@@ -26,6 +26,67 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 #: held-out (validation/test) pairs must never reach a model through the graph.
 LISTENER_ENTITY_TYPES: tuple[str, ...] = ("Listener", "User")
 
+#: :attr:`SourceIds.lastfm_user_ids` of a learner account: a listener who signed up in Leitmotif and so has
+#: no Last.FM user id.
+NO_LASTFM_ID = -1
+
+
+@dataclass(frozen=True, eq=False)
+class SourceIds:
+    """The source-data ids of every user and item index, so results join back to the data files and the graph.
+
+    Catalog primary keys (``user_ids``/``item_ids`` of :meth:`InteractionDataset.from_catalog`) follow the
+    load order and differ between databases; these ids do not:
+
+    * ``lastfm_user_ids[u]``: the Last.FM ``userID`` of user ``u`` (``user_artists.dat``), or
+      :data:`NO_LASTFM_ID` for a learner account;
+    * ``lastfm_artist_ids[i]``: the Last.FM artist ``id`` of item ``i`` (``artists.dat``, ``artistID``);
+    * ``artist_entity_ids[i]``: item ``i``'s graph entity id (``lastfm:artist:<id>``).
+    """
+
+    lastfm_user_ids: np.ndarray
+    lastfm_artist_ids: np.ndarray
+    artist_entity_ids: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.lastfm_artist_ids) != len(self.artist_entity_ids):
+            raise ValueError(
+                f"{len(self.lastfm_artist_ids)} Last.FM artist ids but {len(self.artist_entity_ids)} artist entity ids."
+            )
+        users = np.asarray(self.lastfm_user_ids)
+        for label, ids in (
+            ("lastfm_user_ids", users[users != NO_LASTFM_ID]),
+            ("lastfm_artist_ids", self.lastfm_artist_ids),
+            ("artist_entity_ids", self.artist_entity_ids),
+        ):
+            if len(np.unique(ids)) != len(ids):
+                raise ValueError(f"{label} contains duplicates; every index must map to exactly one source id.")
+
+
+def catalog_source_ids(*, user_ids: np.ndarray, item_ids: np.ndarray) -> SourceIds:
+    """The :class:`SourceIds` of catalog ``Listener`` pks ``user_ids`` and ``Artist`` pks ``item_ids``, in that order."""
+    from catalog.models import Artist, Listener
+
+    user_ids, item_ids = np.asarray(user_ids, dtype=np.int64), np.asarray(item_ids, dtype=np.int64)
+    lastfm_user = dict(Listener.objects.filter(pk__in=user_ids.tolist()).values_list("pk", "lastfm_id"))
+    artist = {
+        pk: (lastfm_id, entity_id)
+        for pk, lastfm_id, entity_id in Artist.objects.filter(pk__in=item_ids.tolist()).values_list(
+            "pk", "lastfm_id", "entity_id"
+        )
+    }
+    for label, ids, found in (("listener", user_ids, lastfm_user), ("artist", item_ids, artist)):
+        missing = [int(pk) for pk in ids if int(pk) not in found]
+        if missing:
+            raise ValueError(f"{len(missing)} {label} ids are not in the catalog (first: {missing[0]}).")
+    return SourceIds(
+        lastfm_user_ids=np.asarray(
+            [NO_LASTFM_ID if lastfm_user[int(pk)] is None else lastfm_user[int(pk)] for pk in user_ids], dtype=np.int64
+        ),
+        lastfm_artist_ids=np.asarray([artist[int(pk)][0] for pk in item_ids], dtype=np.int64),
+        artist_entity_ids=np.asarray([artist[int(pk)][1] for pk in item_ids], dtype=object),
+    )
+
 
 @dataclass(frozen=True)
 class InteractionDataset:
@@ -33,13 +94,15 @@ class InteractionDataset:
 
     ``user_ids[u]`` is the catalog id of user index ``u`` (a ``Listener`` pk for
     :meth:`from_catalog`), ``item_ids[i]`` the catalog id of item ``i`` (an ``Artist`` pk);
-    ``matrix[u, i]`` is the play count (float32; 0 = never listened).
+    ``matrix[u, i]`` is the play count (float32; 0 = never listened). ``sources`` (set by
+    :meth:`from_catalog`) holds the Last.FM and graph ids of the same rows and columns.
     """
 
     user_ids: np.ndarray
     item_ids: np.ndarray
     matrix: sp.csr_matrix
     side_info: ItemSideInfo | None = None
+    sources: SourceIds | None = None
 
     def __post_init__(self) -> None:
         if self.matrix.shape != (len(self.user_ids), len(self.item_ids)):
@@ -52,6 +115,14 @@ class InteractionDataset:
         if self.side_info is not None and self.side_info.item_tags.shape[0] != len(self.item_ids):
             raise ValueError(
                 f"side_info has {self.side_info.item_tags.shape[0]} item rows but the dataset has {len(self.item_ids)} items."
+            )
+        if self.sources is not None and (
+            len(self.sources.lastfm_user_ids) != len(self.user_ids)
+            or len(self.sources.lastfm_artist_ids) != len(self.item_ids)
+        ):
+            raise ValueError(
+                f"sources cover {len(self.sources.lastfm_user_ids)} users × {len(self.sources.lastfm_artist_ids)} items "
+                f"but the dataset has {len(self.user_ids)} × {len(self.item_ids)}."
             )
 
     @property
@@ -132,10 +203,18 @@ class InteractionDataset:
     ) -> InteractionDataset:
         """Read the KGCN-linked listening data from the catalog (users = ``Listener`` pks, items = ``Artist`` pks).
 
+        ``sources`` carries every user's Last.FM id and every item's Last.FM id and graph entity id.
+
         Items are every artist with ``kgcn_entity`` set (the KG-linked subset KGCN evaluates on), even
         those nobody listened to yet; users are the listeners with at least one listen of such an
         artist; zero-play listens are not interactions and are skipped. With a graph ``store``, item
         side information is attached (see :func:`build_side_info`).
+
+        Listeners who opted out of training (``Listener.training_opt_out``, set from the learner's
+        settings) are left out entirely: their listens, and with them the likes and listens their
+        interaction log keeps in step, never reach a trained model, an evaluation split or the
+        co-listening statistics. So the opt-out is honoured by the next retrain; until then the
+        published model is the one trained before they opted out.
         """
         from catalog.models import Artist, Listen
 
@@ -144,6 +223,7 @@ class InteractionDataset:
         )
         rows = list(
             Listen.objects.filter(artist__kgcn_entity__isnull=False, play_count__gt=0)
+            .exclude(listener__training_opt_out=True)
             .order_by("listener_id", "artist_id")
             .values_list("listener_id", "artist_id", "play_count")
         )
@@ -154,10 +234,19 @@ class InteractionDataset:
             )
         triples = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
         dataset = cls.from_arrays(triples[:, 0], triples[:, 1], triples[:, 2], all_item_ids=item_ids)
-        if store is None:
-            return dataset
-        side_info = build_side_info(item_ids=dataset.item_ids, store=store, exclude_entity_types=exclude_entity_types)
-        return cls(user_ids=dataset.user_ids, item_ids=dataset.item_ids, matrix=dataset.matrix, side_info=side_info)
+        sources = catalog_source_ids(user_ids=dataset.user_ids, item_ids=dataset.item_ids)
+        side_info = (
+            None
+            if store is None
+            else build_side_info(item_ids=dataset.item_ids, store=store, exclude_entity_types=exclude_entity_types)
+        )
+        return cls(
+            user_ids=dataset.user_ids,
+            item_ids=dataset.item_ids,
+            matrix=dataset.matrix,
+            side_info=side_info,
+            sources=sources,
+        )
 
 
 def build_side_info(

@@ -20,6 +20,8 @@ from recommender.data import InteractionDataset
 from recommender.evaluation.evaluator import EvaluationResult, evaluate_ctr, evaluate_topk
 from recommender.evaluation.report import write_report
 from recommender.evaluation.splits import (
+    CTRSplit,
+    TopKSplit,
     cold_start_split,
     export_split,
     protocol_c_split,
@@ -76,7 +78,7 @@ def experiment_run(
     results: list[EvaluationResult] = []
     timings: dict[str, list[float]] = {}
     jobs = [(seed, name) for seed in seeds for name in names]
-    used_splits: dict[str, object] = {}
+    used_splits: dict[str, TopKSplit | CTRSplit] = {}
     for seed, name in tqdm(jobs, desc=f"protocol {protocol}", unit="model", disable=not progress):
         for split in _splits_for(protocol, dataset, seed):
             model = build_recommender(name, dataset=dataset, params=params.get(name))
@@ -104,8 +106,9 @@ def experiment_run(
     }
     report_dir = Path(write_report(results, config=config, reports_dir=reports_dir, plots=plots))
     if export_splits:
-        # The exact splits scored here, as plain TSV (real catalog ids) + JSON sidecar, so any external
-        # library can be run on them and reloaded with recommender.evaluation.splits.import_split.
+        # The exact splits scored here, as plain TSV + JSON sidecar, so any external library can be run on
+        # them and reloaded with recommender.evaluation.splits.import_split. Rows carry the Last.FM user and
+        # artist ids and the artist's graph entity id (from dataset.sources) beside the internal catalog pks.
         for label, split in used_splits.items():
             export_split(split, report_dir / "splits" / f"{label.replace('@', '_')}.tsv")
     return ExperimentRun(report_dir=report_dir, results=results)

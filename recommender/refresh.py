@@ -260,7 +260,7 @@ def models_refresh(
                     found = (
                         latest_artifact(kge_model, directory=kge_dir)
                         if kge_model
-                        else (list_kge_artifacts(None, directory=kge_dir) or [None])[-1]
+                        else next(reversed(list_kge_artifacts(None, directory=kge_dir)), None)
                     )
                     if found is None:
                         log(
@@ -410,6 +410,7 @@ def _refresh_recommender(
         key: float(value) for key, value in trained.metrics["validation"].items() if isinstance(value, (int, float))
     }
     entities = summary.get("entities") or {}
+    assert trained.path is not None  # recommender_train saves by default
     log(
         f"Recommender {parent_path.name} → {trained.path.name}: {config.epochs} warm epochs; "
         f"{entities.get('from_parent', 0):,}/{entities.get('total', 0):,} entity rows from the parent; validation recall@10 "

@@ -104,7 +104,9 @@ class ReferenceSpace:
         return ids, matrix
 
     def save(self, directory: Path) -> None:
-        arrays = {"vectors": self.vectors.astype(np.float32)}
+        arrays: dict[str, Any] = {
+            "vectors": self.vectors.astype(np.float32)
+        }  # Any: np.savez(**) also takes allow_pickle
         arrays.update({f"relation:{name}": vector.astype(np.float32) for name, vector in self.relation_vectors.items()})
         with open(directory / "reference.npz", "wb") as handle:
             np.savez(handle, **arrays)

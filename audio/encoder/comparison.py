@@ -47,7 +47,7 @@ FIELDS = ("composer", "era", "form")
 def compare_encoders(
     *, base: AudioEncoderConfig, seeds: Sequence[int], store, rows: Sequence[str] | None = None, progress: bool = True
 ) -> dict[str, Any]:
-    from audio.works import COMPOSED, HAS_FORM, IN_ERA
+    from kg.schema import COMPOSED, HAS_FORM, IN_ERA
 
     started = time.perf_counter()
     rows = list(rows or ROWS)

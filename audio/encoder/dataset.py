@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 from audio.cache import cached_log_mel
 from audio.encoder.config import SIDE_FIELDS
 from audio.features import MelConfig, crops_for, fixed_length_crops
-from audio.works import COMPOSED, HAS_FORM, IN_ERA
 from core.errors import AudioInputError, ConfigurationError
+from kg.schema import COMPOSED, HAS_FORM, IN_ERA
 
 #: Evaluated field → (relation, is the work the relation's head?).
 FIELD_RELATIONS: Mapping[str, tuple[str, bool]] = {

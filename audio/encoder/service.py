@@ -233,8 +233,8 @@ def create_uploaded_work(
     """
     from django.utils.text import slugify
 
-    from audio.works import COMPOSED, PERSON_TYPE, WORK_TYPE, work_entity_id
     from catalog.models import Work
+    from kg.schema import COMPOSED, PERSON_TYPE, WORK_TYPE, work_entity_id
     from kg.services import graph_upsert
     from kg.stores import get_store
     from kg.stores.base import EntityRecord, RelationRecord

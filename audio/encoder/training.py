@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +102,7 @@ def predict_examples(
 
 
 def _dropout_side(
-    side: Mapping[str, Any], fields: Sequence[str], probability: float, rng: np.random.Generator
+    side: Mapping[str, Any], fields: Iterable[str], probability: float, rng: np.random.Generator
 ) -> dict[str, Any]:
     hidden = dict(side)
     for name in fields:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from itertools import islice
 from typing import Any
@@ -168,6 +169,7 @@ class EntityForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         if self.errors:
             return cleaned
         entity_id = self.existing.id if self.existing is not None else (cleaned.get("id") or "").strip()
@@ -250,7 +252,7 @@ class StoreBackedAdmin(StaffViewCuratorEditMixin, admin.ModelAdmin):
 
     @staticmethod
     def search_results(
-        store: KnowledgeGraphStore, request: HttpRequest, *, exclude: set[str] = frozenset(), param: str = "q"
+        store: KnowledgeGraphStore, request: HttpRequest, *, exclude: AbstractSet[str] = frozenset(), param: str = "q"
     ) -> list[EntityRecord]:
         """Entities matching the picker's query (name or alias prefix), for "pick by search" panels."""
         query = request.GET.get(param, "").strip()
@@ -763,8 +765,7 @@ class CurationEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["target", "actor__username"]
     date_hierarchy = "at"
     list_select_related = ["actor"]
-    fields = ["at", "actor", "action", "target_link", "source", "before_json", "after_json"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "actor", "action", "target_link", "source", "before_json", "after_json")
     show_full_result_count = False
 
     @admin.display(description="target", ordering="target")

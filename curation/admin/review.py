@@ -9,7 +9,7 @@ the queue; only curators may decide (:func:`curation.services.user_can_curate`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -26,6 +26,20 @@ from curation import review
 from curation import services as curation
 from curation.admin.graph import ReadOnlyAdminMixin, RelationTypeField, entity_url, picker_rows, pretty_json
 from ingestion.models import ExtractedFact, ExtractedMention, IngestionJob, SourceDocument
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    # The counts that each admin's get_queryset() annotates.
+    class _DocumentCounts(TypedDict):
+        mention_total: int
+        fact_total: int
+
+    class _JobCounts(TypedDict):
+        document_total: int
+
 
 #: Bulk decisions report at most this many skipped facts by name (the rest are counted).
 SKIPPED_REPORTED = 5
@@ -129,6 +143,7 @@ class CorrectFactForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         for end in ("head", "tail"):
             if cleaned.get(f"new_{end}_name", "").strip() and not cleaned.get(f"new_{end}_type", "").strip():
                 self.add_error(f"new_{end}_type", f"Give the new {end} entity a type, e.g. Band or Place.")
@@ -163,7 +178,7 @@ class ExtractedFactAdmin(admin.ModelAdmin):
     actions = ["approve_selected", "reject_selected"]
     list_per_page = 50
     show_full_result_count = False
-    fields = [
+    fields = readonly_fields = (
         "status",
         "relation_type",
         "head_entity_id",
@@ -178,8 +193,7 @@ class ExtractedFactAdmin(admin.ModelAdmin):
         "decided_at",
         "note",
         "created_at",
-    ]
-    readonly_fields = fields
+    )
 
     # permissions: staff read, curators decide, nobody edits rows by hand
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -427,8 +441,16 @@ class ExtractedFactAdmin(admin.ModelAdmin):
 
 class MentionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ExtractedMention
-    fields = ["sentence_index", "start", "end", "text", "label", "entity_link", "link_method", "link_score"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "sentence_index",
+        "start",
+        "end",
+        "text",
+        "label",
+        "entity_link",
+        "link_method",
+        "link_score",
+    )
     extra = 0
     show_change_link = False
 
@@ -439,8 +461,14 @@ class MentionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class FactInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ExtractedFact
-    fields = ["fact_link", "relation_type", "head_entity_id", "tail_entity_id", "confidence", "status"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "fact_link",
+        "relation_type",
+        "head_entity_id",
+        "tail_entity_id",
+        "confidence",
+        "status",
+    )
     extra = 0
 
     @admin.display(description="fact")
@@ -455,8 +483,17 @@ class SourceDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["name", "title", "sha256_short", "sentences", "mention_count", "fact_count", "job", "created_at"]
     list_filter = ["media_type", "created_at"]
     search_fields = ["name", "title", "=sha256"]
-    fields = ["name", "title", "sha256", "media_type", "job", "model_versions", "sentences", "created_at", "text"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "name",
+        "title",
+        "sha256",
+        "media_type",
+        "job",
+        "model_versions",
+        "sentences",
+        "created_at",
+        "text",
+    )
     inlines = [MentionInline, FactInline]
     show_full_result_count = False
 
@@ -473,11 +510,11 @@ class SourceDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return document.sha256[:12]
 
     @admin.display(description="mentions", ordering="mention_total")
-    def mention_count(self, document: SourceDocument) -> int:
+    def mention_count(self, document: WithAnnotations[SourceDocument, _DocumentCounts]) -> int:
         return document.mention_total
 
     @admin.display(description="facts", ordering="fact_total")
-    def fact_count(self, document: SourceDocument) -> int:
+    def fact_count(self, document: WithAnnotations[SourceDocument, _DocumentCounts]) -> int:
         return document.fact_total
 
 
@@ -494,7 +531,7 @@ class IngestionJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "finished_at",
     ]
     list_filter = ["status", "origin", "created_at"]
-    fields = [
+    fields = readonly_fields = (
         "id",
         "status",
         "origin",
@@ -506,15 +543,14 @@ class IngestionJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
         "started_at",
         "finished_at",
-    ]
-    readonly_fields = fields
+    )
     list_select_related = ["submitted_by"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).defer("payload").annotate(document_total=Count("documents"))
 
     @admin.display(description="documents", ordering="document_total")
-    def document_count(self, job: IngestionJob) -> int:
+    def document_count(self, job: WithAnnotations[IngestionJob, _JobCounts]) -> int:
         return job.document_total
 
     @admin.display(description="documents waiting")

@@ -10,25 +10,13 @@ What a load does (interface 1 in the team's agreed interfaces):
 * instrument-named Last.FM tags (``piano``, ``acoustic guitar``) get ``-ABOUT_INSTRUMENT->`` their
   instrument, so a listener reaches instrument courses through the tags of the artists they play.
 
-Why matching is a curated vocabulary and not "every tag whose name appears in the title": Last.FM tags
-are free text. ``love``, ``fun``, ``seen live``, ``amazing`` or ``french`` occur in course titles and in
-the tag list, but a course titled "Fall in love with the Trombone" is not about the tag ``love``. Only
-tags that name a genre (the table :data:`GENRES`) and are used by at least
-:data:`MIN_GENRE_TAG_ARTISTS` artists are linked, so a link always leads to a few real artists.
-
-How titles are matched: text is folded (case, accents, ``&`` -> ``and``) and split into words; a
-phrase matches whole words only, and overlapping matches are resolved longest first, so "blues rock"
-wins over "blues" and "rock", "bass guitar" is the bass and not the guitar, and "drum and bass" is a
-genre, not drums. Japanese titles (no spaces) are matched by substring on katakana names. Synonyms
-that are not the instrument's own name (``keyboard`` -> piano, ``fiddle`` -> violin) or only hint at a
-concept get :data:`LOOSE_CONFIDENCE` instead of 1.0; each relation records the words it matched in
-``properties["matched"]`` so the explainer can say why.
-
-Decision on keyboards: ``keyboard``/``keyboards``/``teclado`` map to **piano** (loose). The catalogue's
-keyboard courses teach the same keys, chords and reading as its piano courses (several titles say
-"Piano & Keyboard"), and Last.FM has a ``piano`` tag but no usable ``keyboard`` one. ``keys`` alone is
-not mapped: in these titles it means tonal keys ("Play a Song in 12 Keys"). Synthesizers are their own
-instrument.
+What is matched and how lives in :mod:`kg.schema` (the graph's vocabulary, shared with the works loader
+and the curriculum): the curated instrument, concept and genre terms (:mod:`kg.schema.terms`) and
+whole-word phrase matching, longest match first (:mod:`kg.schema.matching`). Only Last.FM tags that
+name a curated genre and are used by at least :data:`MIN_GENRE_TAG_ARTISTS` artists are linked, so a
+link always leads to a few real artists. A synonym (``keyboard`` -> piano) gets
+:data:`~kg.schema.terms.LOOSE_CONFIDENCE` instead of 1.0; each relation records the words it matched
+in ``properties["matched"]`` so the explainer can say why.
 
 Upstream data quirk: four records of the file hold two courses each. A course's title swallowed the
 row after it (``<title1>",<url>,true,115,...,2014-01-27T20:58:16Z\\n<id>,<title2>"``) while the
@@ -39,9 +27,9 @@ yield 684 courses. A title that looks merged but cannot be split is an error, no
 Why validation first and how re-runs behave (as in :mod:`ingestion.loaders.lastfm`): every row is
 parsed and checked and every graph record built and validated before anything is written; a bad row
 raises :class:`~core.errors.DataFileError` naming the file and the 1-based line. The
-catalog is written in one transaction by compare-and-write, the graph through
-:func:`kg.services.graph_upsert`, and links this loader made earlier that the data no longer supports
-are removed, so a second run changes nothing.
+catalog is written in one transaction by compare-and-write, then :func:`kg.services.graph_sync` upserts
+the graph and removes the links this loader made earlier that the data no longer supports, so a second
+run changes nothing.
 """
 
 from __future__ import annotations
@@ -51,9 +39,8 @@ import datetime as dt
 import io
 import math
 import re
-import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -64,7 +51,34 @@ from tqdm.auto import tqdm
 
 from catalog.models import Course
 from core.errors import DataFileError
-from kg.services import GraphUpsertReport, graph_upsert
+from kg.schema import (
+    ABOUT_INSTRUMENT,
+    CONCEPT_TYPE,
+    CONCEPTS,
+    COURSE_TYPE,
+    COVERS_TAG,
+    HAS_LEVEL,
+    HAS_TAG,
+    INSTRUMENTS,
+    LEVEL_TYPE,
+    TAG_PREFIX,
+    TAG_TYPE,
+    TEACHES_CONCEPT,
+    TEACHES_INSTRUMENT,
+    Match,
+    concept_entity_id,
+    concepts_in,
+    course_entity_id,
+    genre_of_tag,
+    genres_in,
+    instrument_entity_id,
+    instrument_of_tag,
+    instrument_record,
+    instruments_in,
+    level_entity_id,
+    term_aliases,
+)
+from kg.services import GraphUpsertReport, OwnedRelations, graph_sync, graph_validate
 from kg.stores.base import EntityRecord, KnowledgeGraphStore, RelationRecord, UpsertResult
 
 DEFAULT_RELATIVE_PATH = Path("udemy-courses") / "udemy_courses_musical_instruments.csv"
@@ -73,20 +87,11 @@ DEFAULT_RELATIVE_PATH = Path("udemy-courses") / "udemy_courses_musical_instrumen
 MATCHING_SOURCE = "udemy-courses/name-matching"
 #: Provenance of the level link: a column of the file, not a guess, hence its own source.
 LEVEL_SOURCE = "udemy-courses"
-
-COURSE_ENTITY_TYPE = "Course"
-INSTRUMENT_ENTITY_TYPE = "Instrument"
-LEVEL_ENTITY_TYPE = "Level"
-CONCEPT_ENTITY_TYPE = "Concept"
-
-HAS_LEVEL = "HAS_LEVEL"
-TEACHES_INSTRUMENT = "TEACHES_INSTRUMENT"
-COVERS_TAG = "COVERS_TAG"
-TEACHES_CONCEPT = "TEACHES_CONCEPT"
-ABOUT_INSTRUMENT = "ABOUT_INSTRUMENT"
-#: Relation types this loader owns; stale ones of these (with its sources) are removed on re-run.
-OWNED_RELATION_TYPES = (HAS_LEVEL, TEACHES_INSTRUMENT, COVERS_TAG, TEACHES_CONCEPT, ABOUT_INSTRUMENT)
-OWNED_SOURCES = (MATCHING_SOURCE, LEVEL_SOURCE)
+#: The relations this loader owns; its stale ones are removed on re-run (never a curator's: other source).
+OWNED_RELATIONS = OwnedRelations(
+    types=(HAS_LEVEL, TEACHES_INSTRUMENT, COVERS_TAG, TEACHES_CONCEPT, ABOUT_INSTRUMENT),
+    sources=(MATCHING_SOURCE, LEVEL_SOURCE),
+)
 
 COLUMNS = (
     "course_id",
@@ -117,10 +122,6 @@ LEVEL_NAMES: Mapping[str, str] = {value: str(label) for value, label in Course.L
 #: A Last.FM genre tag needs this many artists before courses link to it: a tag on one or two artists
 #: is a personal label more often than a genre, and a link to it would lead almost nowhere.
 MIN_GENRE_TAG_ARTISTS = 3
-#: Confidence of a synonym or hint (``keyboard`` -> piano, ``songs`` -> repertoire) instead of the name.
-LOOSE_CONFIDENCE = 0.7
-#: Confidence of an instrument only hinted at by a technique ("Barre Chords" -> guitar).
-HINT_CONFIDENCE = 0.5
 
 MAX_TITLE_LENGTH = Course._meta.get_field("title").max_length
 MAX_URL_LENGTH = Course._meta.get_field("url").max_length
@@ -128,508 +129,6 @@ MAX_SUBJECT_LENGTH = Course._meta.get_field("subject").max_length
 _PRICE_FIELD = Course._meta.get_field("price")
 MAX_PRICE = Decimal(10) ** (_PRICE_FIELD.max_digits - _PRICE_FIELD.decimal_places) - Decimal("0.01")
 _POSITIVE_INT_MAX = 2_147_483_647  # PositiveIntegerField on PostgreSQL
-
-
-def course_entity_id(udemy_id: int) -> str:
-    return f"udemy:course:{udemy_id}"
-
-
-def instrument_entity_id(slug: str) -> str:
-    return f"leitmotif:instrument:{slug}"
-
-
-def level_entity_id(level: str) -> str:
-    return f"leitmotif:level:{level}"
-
-
-def concept_entity_id(slug: str) -> str:
-    return f"leitmotif:concept:{slug}"
-
-
-# --- vocabulary -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Term:
-    """One thing to recognise: ``phrases`` are its names (confidence 1.0), ``loose`` its synonyms/hints."""
-
-    name: str
-    phrases: tuple[str, ...]
-    loose: tuple[str, ...] = ()
-    #: Words that suggest this term only when the title names no term of its kind at all
-    #: ("Barre Chords" is a guitar course, "Barre Chords on Ukulele" is not).
-    hints: tuple[str, ...] = ()
-
-
-#: Instruments by slug. Names in English, Spanish, Portuguese, German, Italian, French and Japanese
-#: because the catalogue has courses in all of them.
-INSTRUMENTS: Mapping[str, Term] = {
-    "guitar": Term(
-        "Guitar",
-        (
-            "guitar",
-            "guitars",
-            "guitarist",
-            "guitarists",
-            "acoustic guitar",
-            "electric guitar",
-            "classical guitar",
-            "slide guitar",
-            "fingerstyleguitar",
-            "guitarra",
-            "guitarras",
-            "guitarrista",
-            "guitarristas",
-            "gitarre",
-            "chitarra",
-            "violao",
-            "ギター",
-            "アコギ",
-        ),
-        hints=(
-            "fingerpicking",
-            "finger picking",
-            "fingerstyle",
-            "travis picking",
-            "barre chords",
-            "power chords",
-            "alternate picking",
-            "sweep picking",
-            "fretboard",
-            "caged",
-            "chugging",
-        ),
-    ),
-    "bass": Term(
-        "Bass",
-        (
-            "bass",
-            "bass guitar",
-            "bass guitars",
-            "electric bass",
-            "double bass",
-            "upright bass",
-            "walking bass",
-            "slap bass",
-            "contrabajo",
-            "contrabaixo",
-            "bajo electrico",
-            "ベース",
-        ),
-    ),
-    "piano": Term(
-        "Piano",
-        ("piano", "pianos", "pianist", "pianists", "pianoforte", "klavier", "ピアノ"),
-        loose=("keyboard", "keyboards", "teclado", "pianish"),
-    ),
-    "harmonica": Term(
-        "Harmonica", ("harmonica", "harmonicas", "armonica", "mundharmonika", "blues harp", "chromatic harmonica")
-    ),
-    "drums": Term(
-        "Drums",
-        (
-            "drum",
-            "drums",
-            "drumming",
-            "drummer",
-            "drummers",
-            "drumset",
-            "drum set",
-            "drum kit",
-            "bateria",
-            "bass drum",
-            "double bass drum",
-            "ドラム",
-        ),
-        loose=("pedal duplo",),
-    ),
-    "voice": Term("Voice", ("singing", "sing", "singer", "singers", "voice", "vocals")),
-    "violin": Term("Violin", ("violin", "violins", "violinist"), loose=("fiddle", "fiddles")),
-    "viola": Term("Viola", ("viola",)),
-    "cello": Term("Cello", ("cello", "cellos", "violoncello")),
-    "flute": Term("Flute", ("flute", "flutes", "flauta", "flauta transversal", "carnatic flute")),
-    "recorder": Term("Recorder", ("recorder", "flauta dulce")),
-    "tin-whistle": Term("Tin whistle", ("tin whistle", "penny whistle")),
-    "ukulele": Term("Ukulele", ("ukulele", "ukuleles", "ukelele", "uke", "ウクレレ")),
-    "saxophone": Term("Saxophone", ("saxophone", "saxophones", "sax", "saxofon", "saxophonist")),
-    "trumpet": Term("Trumpet", ("trumpet", "trumpets", "trompeta")),
-    "trombone": Term("Trombone", ("trombone", "trombones")),
-    "clarinet": Term("Clarinet", ("clarinet", "clarinets", "clarinete")),
-    "french-horn": Term("French horn", ("french horn", "horn")),
-    "euphonium": Term("Euphonium", ("euphonium",)),
-    "tuba": Term("Tuba", ("tuba",)),
-    "oboe": Term("Oboe", ("oboe", "oboist")),
-    "bassoon": Term("Bassoon", ("bassoon",)),
-    "accordion": Term("Accordion", ("accordion", "acordeon")),
-    "banjo": Term("Banjo", ("banjo", "tenor banjo")),
-    "mandolin": Term("Mandolin", ("mandolin",)),
-    "bouzouki": Term("Bouzouki", ("bouzouki",)),
-    "oud": Term("Oud", ("oud",)),
-    "bajo-sexto": Term("Bajo sexto", ("bajo sexto",)),
-    "harp": Term("Harp", ("harp",)),
-    "jaw-harp": Term("Jaw harp", ("jews harp", "jaw harp")),
-    "bagpipes": Term("Bagpipes", ("bagpipe", "bagpipes")),
-    "didgeridoo": Term("Didgeridoo", ("didgeridoo",)),
-    "percussion": Term("Percussion", ("percussion", "percusion", "percusiones", "congas", "bongos", "maracas")),
-    "djembe": Term("Djembe", ("djembe",)),
-    "cajon": Term("Cajon", ("cajon",)),
-    "tabla": Term("Tabla", ("tabla",)),
-    "darbuka": Term("Darbuka", ("darbuka", "darbouka", "dounbek", "doumbek")),
-    "bodhran": Term("Bodhran", ("bodhran",)),
-    "pandeiro": Term("Pandeiro", ("pandeiro",)),
-    "castanets": Term("Castanets", ("castanets", "castanuelas")),
-    "spoons": Term("Spoons", ("spoons", "spoon playing")),
-    "asalato": Term("Asalato", ("asalato", "アサラト")),
-    "synthesizer": Term("Synthesizer", ("synth", "synths", "synthesizer", "synthesizers", "sintetizadores")),
-}
-
-#: Phrases that must not count as any instrument (they are consumed before shorter matches).
-INSTRUMENT_BLOCKERS = (
-    "drum and bass",
-    "drum n bass",
-    "singer songwriter",
-    "singer songwriters",
-    "harp and soul",
-    "indian drums",  # the tabla, which those titles name as well
-)
-
-#: Concepts by slug.
-CONCEPTS: Mapping[str, Term] = {
-    "chords": Term(
-        "Chords",
-        ("chord", "chords", "power chords", "barre chords", "chord progressions", "acordes"),
-    ),
-    "scales": Term(
-        "Scales and modes",
-        ("scale", "scales", "pentatonic", "escalas", "pentatonicas", "pentatonica", "modes", "modal", "whole tone"),
-    ),
-    "arpeggios": Term("Arpeggios", ("arpeggio", "arpeggios", "arpegios")),
-    "improvisation": Term(
-        "Improvisation",
-        ("improvise", "improvisation", "improvising", "improv", "improvisar", "improvisacion", "soloing"),
-        loose=("jam", "jamming", "jammin"),
-    ),
-    "music-theory": Term(
-        "Music theory",
-        ("theory", "music theory", "harmony", "circle of fifths", "circle of 5ths", "teoria"),
-    ),
-    "ear-training": Term("Ear training", ("ear training", "by ear", "de oido", "por oido")),
-    "sight-reading": Term(
-        "Sight-reading",
-        (
-            "sight reading",
-            "read music",
-            "reading music",
-            "sheet music",
-            "read sheet music",
-            "read and write music",
-            "lectura",
-            "partituras",
-            "notation",
-            "written music",
-        ),
-        loose=("reading",),
-    ),
-    "songwriting": Term(
-        "Songwriting",
-        ("songwriting", "songwriter", "songwriters", "write songs", "write music", "composing", "composition"),
-    ),
-    "technique": Term(
-        "Technique",
-        (
-            "technique",
-            "techniques",
-            "tecnica",
-            "hand coordination",
-            "alternate picking",
-            "sweep picking",
-            "legato",
-            "tapping",
-            "bending",
-            "circular breathing",
-            "exercises",
-            "ejercicios",
-        ),
-        loose=("coordination",),
-    ),
-    "rhythm": Term(
-        "Rhythm",
-        (
-            "rhythm",
-            "rhythms",
-            "ritmo",
-            "ritmos",
-            "ritmica",
-            "strumming",
-            "strum",
-            "strums",
-            "groove",
-            "grooves",
-            "timing",
-        ),
-    ),
-    "fingerpicking": Term(
-        "Fingerpicking",
-        ("fingerpicking", "finger picking", "fingerstyle", "fingerstyleguitar", "travis picking"),
-    ),
-    "fretboard": Term("Fretboard", ("fretboard", "caged")),
-    "licks-and-riffs": Term("Licks, riffs and fills", ("lick", "licks", "riff", "riffs", "fills", "runs")),
-    "repertoire": Term(
-        "Repertoire (songs and pieces)",
-        ("pieces", "tunes", "piezas", "canciones"),
-        loose=("song", "songs"),
-    ),
-    "teaching": Term("Teaching music", ("teaching", "music educators", "educators", "ensenando")),
-}
-#: "no reading", "no notation required": the course promises *not* to need the concept.
-CONCEPT_BLOCKERS = ("rhythm and blues", "no reading", "no notation", "no written music")
-
-#: Curated genres: each names the Last.FM tags it stands for (normalised names; a tag whose name folds
-#: to one of them is that genre) and optional title-only hints. Left out on purpose: moods and
-#: judgements (love, fun, beautiful), places and languages (french, irish, british), "seen live",
-#: "acoustic", "instrumental", "christmas" (a theme), "dance" and "world" (verbs/adjectives in titles:
-#: "Let your Hands dance", "World's Fastest Piano Method").
-GENRES: Mapping[str, Term] = {
-    "rock": Term("rock", ("rock",)),
-    "pop": Term("pop", ("pop",)),
-    "jazz": Term("jazz", ("jazz",), loose=("jazzy",)),
-    "blues": Term("blues", ("blues", "ブルース"), loose=("boogie woogie",)),
-    "classical": Term("classical", ("classical", "classical music")),
-    "folk": Term("folk", ("folk",)),
-    "country": Term("country", ("country",), loose=("nashville",)),
-    "metal": Term("metal", ("metal",)),
-    "heavy metal": Term("heavy metal", ("heavy metal",)),
-    "punk": Term("punk", ("punk",)),
-    "punk rock": Term("punk rock", ("punk rock",)),
-    "soul": Term("soul", ("soul",)),
-    "funk": Term("funk", ("funk",)),
-    "reggae": Term("reggae", ("reggae",)),
-    "ska": Term("ska", ("ska",)),
-    "gospel": Term("gospel", ("gospel",)),
-    "christian": Term("christian", ("christian", "worship"), loose=("cristiana", "cristiano")),
-    "christian rock": Term("christian rock", ("christian rock",)),
-    "bluegrass": Term("bluegrass", ("bluegrass",)),
-    "rockabilly": Term("rockabilly", ("rockabilly",)),
-    "rock and roll": Term("rock and roll", ("rock and roll", "rock n roll")),
-    "swing": Term("swing", ("swing",)),
-    "bossa nova": Term("bossa nova", ("bossa nova",)),
-    "latin": Term("latin", ("latin",), loose=("latino", "latinos", "latina", "latinas")),
-    "flamenco": Term("flamenco", ("flamenco",), loose=("flamenca",)),
-    "samba": Term("samba", ("samba",)),
-    "salsa": Term("salsa", ("salsa",)),
-    "disco": Term("disco", ("disco",)),
-    "electronic": Term("electronic", ("electronic", "electronica"), loose=("edm",)),
-    "world music": Term("world music", ("world music",)),
-    "new age": Term("new age", ("new age",)),
-    "celtic": Term("celtic", ("celtic",), loose=("irish", "scottish")),
-    "blues rock": Term("blues rock", ("blues rock",)),
-    "classic rock": Term("classic rock", ("classic rock",)),
-    "hard rock": Term("hard rock", ("hard rock",)),
-    "soft rock": Term("soft rock", ("soft rock",)),
-    "pop rock": Term("pop rock", ("pop rock",)),
-    "progressive rock": Term("progressive rock", ("progressive rock",)),
-    "surf rock": Term("surf rock", ("surf rock",)),
-    "delta blues": Term("delta blues", ("delta blues",)),
-    "electric blues": Term("electric blues", ("electric blues",)),
-    "rhythm and blues": Term("rhythm and blues", ("rhythm and blues", "rnb", "r and b")),
-    "hip hop": Term("hip hop", ("hip hop",)),
-    "rap": Term("rap", ("rap",)),
-    "jazz fusion": Term("jazz fusion", ("jazz fusion",)),
-    "smooth jazz": Term("smooth jazz", ("smooth jazz",)),
-    "acid jazz": Term("acid jazz", ("acid jazz",)),
-    "bebop": Term("bebop", ("bebop",)),
-    "big band": Term("big band", ("big band",)),
-    "modern country": Term("modern country", ("modern country",)),
-    "singer-songwriter": Term("singer-songwriter", ("singer songwriter", "singer songwriters")),
-}
-#: "Swing Low" (a spiritual) is a song title, not the genre; "HARP&SOUL" is a brand.
-GENRE_BLOCKERS = ("swing low", "harp and soul")
-
-#: Words that may stand around an instrument in a tag name that is still "about" that instrument
-#: ("acoustic guitar", "jazz piano", "guitar virtuoso"); any other word (female vocalists, drum
-#: machine, piano led indie) keeps the tag from being linked.
-INSTRUMENT_TAG_MODIFIERS = frozenset(
-    {"acoustic", "electric", "classical", "jazz", "blues", "rock", "slide", "solo", "virtuoso", "virtuosos"}
-)
-
-
-# --- text normalisation and phrase matching --------------------------------------------------------
-
-_WORD = re.compile(r"[^\W_]+")
-#: Punctuation that ends a phrase: "Blues, Rock & Boogie" names blues and rock, not "blues rock".
-#: Hyphens, slashes and apostrophes join ("hip-hop", "Pop/Rock", "Blues n' Boogie").
-_PHRASE_BREAK = re.compile(r"[,.;:!?|()\[\]{}\"“”«»]+|\s[-–—]+\s")
-_BREAK = "\x00"  # a token no phrase contains: marks a phrase boundary in a token list
-_NO_SPACE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")  # kana and CJK ideographs
-
-
-def fold(text: str) -> str:
-    """Lower-case, accent-free text with ``&`` spelled ``and``: what matching compares.
-
-    Why fold accents: the Spanish and Portuguese titles write ``Acordeón``, ``batería`` or
-    ``Violão`` and sometimes leave the accent out; both must match the same name.
-    """
-    decomposed = unicodedata.normalize("NFKD", text.replace("&", " and "))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def words(text: str) -> tuple[str, ...]:
-    """The folded words of ``text`` (punctuation, hyphens and apostrophes separate words)."""
-    return tuple(_WORD.findall(fold(text)))
-
-
-def _tokens(folded: str) -> list[str]:
-    """Words of folded text with :data:`_BREAK` between punctuation-separated parts."""
-    tokens: list[str] = []
-    for part in _PHRASE_BREAK.split(folded):
-        part_words = _WORD.findall(part)
-        if part_words:
-            if tokens:
-                tokens.append(_BREAK)
-            tokens.extend(part_words)
-    return tokens
-
-
-@dataclass(frozen=True)
-class Match:
-    """``target`` was recognised in a text because of the words ``matched`` (folded: lower case, no accents)."""
-
-    target: str
-    matched: str
-    confidence: float
-
-
-class PhraseMatcher:
-    """Whole-word, case- and accent-insensitive phrase matching, longest match first.
-
-    Why longest first and non-overlapping: a title saying "blues rock" is about blues rock, not about
-    blues plus rock, and "bass guitar" is a bass. Blockers are phrases that consume their words without
-    matching anything ("drum and bass" is neither drums nor bass). A phrase never spans punctuation
-    such as a comma. Phrases in scripts written without spaces (Japanese) match as substrings.
-    """
-
-    def __init__(self, entries: Iterable[tuple[str, str | None, float]]):
-        self._by_first: dict[str, list[tuple[tuple[str, ...], str | None, float]]] = defaultdict(list)
-        self._substrings: list[tuple[str, str, str | None, float]] = []  # (folded, as written, target, confidence)
-        for phrase, target, confidence in entries:
-            if _NO_SPACE_SCRIPT.search(phrase):
-                self._substrings.append((fold(phrase), phrase, target, confidence))
-                continue
-            tokens = words(phrase)
-            if not tokens:
-                raise ValueError(f"phrase {phrase!r} has no words")
-            self._by_first[tokens[0]].append((tokens, target, confidence))
-        for candidates in self._by_first.values():
-            candidates.sort(key=lambda c: -len(c[0]))
-        self._substrings.sort(key=lambda c: -len(c[0]))
-
-    @classmethod
-    def from_terms(
-        cls, terms: Mapping[str, Term], *, blockers: Sequence[str] = (), hints: bool = False
-    ) -> PhraseMatcher:
-        """A matcher for the names and synonyms of ``terms`` or, with ``hints``, for their hints only."""
-        entries: list[tuple[str, str | None, float]] = []
-        for key, term in terms.items():
-            if hints:
-                entries.extend((phrase, key, HINT_CONFIDENCE) for phrase in term.hints)
-            else:
-                entries.extend((phrase, key, 1.0) for phrase in term.phrases)
-                entries.extend((phrase, key, LOOSE_CONFIDENCE) for phrase in term.loose)
-        entries.extend((phrase, None, 1.0) for phrase in blockers)
-        return cls(entries)
-
-    def _spans(self, folded: str) -> tuple[list[str], list[tuple[int, int, Match]]]:
-        """Tokens of ``folded`` and the chosen ``(start, end, match)`` spans, blockers included (target None)."""
-        tokens = _tokens(folded)
-        candidates: list[tuple[int, int, str | None, float]] = []
-        for start, token in enumerate(tokens):
-            for phrase, target, confidence in self._by_first.get(token, ()):
-                if tuple(tokens[start : start + len(phrase)]) == phrase:
-                    candidates.append((start, start + len(phrase), target, confidence))
-        taken = [False] * len(tokens)
-        spans: list[tuple[int, int, Match]] = []
-        for start, end, target, confidence in sorted(candidates, key=lambda c: (c[0] - c[1], c[0])):
-            if any(taken[start:end]):
-                continue
-            for i in range(start, end):
-                taken[i] = True
-            spans.append((start, end, Match(target, " ".join(tokens[start:end]), confidence)))
-        return tokens, spans
-
-    def find(self, text: str) -> list[Match]:
-        """Every target named in ``text``, once each (best confidence kept), in order of first mention."""
-        folded = fold(text)
-        tokens, spans = self._spans(folded)
-        found = [(start, match) for start, _, match in spans if match.target is not None]
-        remaining = folded
-        for phrase, written, target, confidence in self._substrings:
-            position = remaining.find(phrase)
-            if position < 0:
-                continue
-            remaining = remaining.replace(phrase, " " * len(phrase))
-            if target is not None:
-                found.append((len(tokens) + position, Match(target, written, confidence)))
-        best: dict[str, tuple[int, Match]] = {}
-        for order, match in sorted(found, key=lambda item: item[0]):
-            kept = best.get(match.target)
-            if kept is None:
-                best[match.target] = (order, match)
-            elif match.confidence > kept[1].confidence:
-                best[match.target] = (kept[0], match)
-        return [match for _, match in sorted(best.values(), key=lambda item: item[0])]
-
-    def covers(self, text: str, *, allowed_extra_words: frozenset[str] = frozenset()) -> list[Match]:
-        """Matches in ``text`` if every word outside them is in ``allowed_extra_words``, else ``[]``.
-
-        Used for tag names: "acoustic guitar" is about the guitar, "female vocalists" or
-        "drum machine" are not about an instrument lesson.
-        """
-        tokens, spans = self._spans(fold(text))
-        if not any(match.target for _, _, match in spans):
-            return []
-        inside = {i for start, end, _ in spans for i in range(start, end)}
-        if any(t != _BREAK and i not in inside and t not in allowed_extra_words for i, t in enumerate(tokens)):
-            return []
-        return self.find(text)
-
-
-INSTRUMENT_MATCHER = PhraseMatcher.from_terms(INSTRUMENTS, blockers=INSTRUMENT_BLOCKERS)
-INSTRUMENT_HINT_MATCHER = PhraseMatcher.from_terms(INSTRUMENTS, blockers=INSTRUMENT_BLOCKERS, hints=True)
-CONCEPT_MATCHER = PhraseMatcher.from_terms(CONCEPTS, blockers=CONCEPT_BLOCKERS)
-GENRE_MATCHER = PhraseMatcher.from_terms(GENRES, blockers=GENRE_BLOCKERS)
-
-
-def instruments_in(title: str) -> list[Match]:
-    """Instruments a course title names (targets are instrument slugs), else those its words hint at."""
-    return INSTRUMENT_MATCHER.find(title) or INSTRUMENT_HINT_MATCHER.find(title)
-
-
-def concepts_in(title: str) -> list[Match]:
-    """Concepts a course title names (targets are concept slugs)."""
-    return CONCEPT_MATCHER.find(title)
-
-
-def genres_in(title: str) -> list[Match]:
-    """Curated genres a course title names (targets are :data:`GENRES` keys)."""
-    return GENRE_MATCHER.find(title)
-
-
-def genre_of_tag(tag_name: str) -> str | None:
-    """The curated genre a Last.FM tag *is* (its whole name, folded), or ``None``: "love" is no genre."""
-    folded = " ".join(words(tag_name))
-    for key, term in GENRES.items():
-        if folded in {" ".join(words(p)) for p in term.phrases}:
-            return key
-    return None
-
-
-def instrument_of_tag(tag_name: str) -> Match | None:
-    """The instrument a Last.FM tag is about ("piano", "acoustic guitar", "jazz piano"), or ``None``.
-
-    A tag naming two instruments, or with words beyond :data:`INSTRUMENT_TAG_MODIFIERS`, is not linked.
-    """
-    matches = INSTRUMENT_MATCHER.covers(tag_name, allowed_extra_words=INSTRUMENT_TAG_MODIFIERS)
-    return matches[0] if len(matches) == 1 else None
 
 
 # --- parsing --------------------------------------------------------------------------------------
@@ -945,12 +444,12 @@ def tag_vocabulary_read(*, store: KnowledgeGraphStore, min_artists: int = MIN_GE
     """
     genre_tags: dict[str, list[GenreTag]] = defaultdict(list)
     instrument_tags: list[tuple[str, str, Match]] = []
-    for tag in store.iter_entities(types=["Tag"]):
-        if not tag.id.startswith("lastfm:tag:"):
+    for tag in store.iter_entities(types=[TAG_TYPE]):
+        if not tag.id.startswith(TAG_PREFIX):
             continue
         genre = genre_of_tag(tag.name)
         if genre is not None:
-            artists = len(store.neighbours(tag.id, direction="in", relation_types=["HAS_TAG"]))
+            artists = len(store.neighbours(tag.id, direction="in", relation_types=[HAS_TAG]))
             if artists >= min_artists:
                 genre_tags[genre].append(GenreTag(tag.id, tag.name, artists))
         instrument = instrument_of_tag(tag.name)
@@ -992,7 +491,7 @@ def course_graph_records(
     """
     links = {course.udemy_id: course_links(course.title, vocabulary=vocabulary) for course in courses}
     entities: list[EntityRecord] = [
-        EntityRecord(id=level_entity_id(level), type=LEVEL_ENTITY_TYPE, name=name, properties={"level": level})
+        EntityRecord(id=level_entity_id(level), type=LEVEL_TYPE, name=name, properties={"level": level})
         for level, name in LEVEL_NAMES.items()
     ]
     relations: list[RelationRecord] = []
@@ -1003,7 +502,7 @@ def course_graph_records(
         entities.append(
             EntityRecord(
                 id=course_id,
-                type=COURSE_ENTITY_TYPE,
+                type=COURSE_TYPE,
                 name=course.title,
                 properties={
                     "udemy_id": course.udemy_id,
@@ -1038,20 +537,11 @@ def course_graph_records(
     for tag_id, _tag_name, match in vocabulary.instrument_tags:
         instruments_used.add(match.target)
         relations.append(_matched(tag_id, ABOUT_INSTRUMENT, instrument_entity_id(match.target), match))
-    entities.extend(
-        EntityRecord(
-            id=instrument_entity_id(slug),
-            type=INSTRUMENT_ENTITY_TYPE,
-            name=INSTRUMENTS[slug].name,
-            aliases=term_aliases(INSTRUMENTS[slug]),
-            properties={"slug": slug},
-        )
-        for slug in sorted(instruments_used)
-    )
+    entities.extend(instrument_record(slug, INSTRUMENTS[slug]) for slug in sorted(instruments_used))
     entities.extend(
         EntityRecord(
             id=concept_entity_id(slug),
-            type=CONCEPT_ENTITY_TYPE,
+            type=CONCEPT_TYPE,
             name=CONCEPTS[slug].name,
             aliases=term_aliases(CONCEPTS[slug]),
             properties={"slug": slug},
@@ -1059,16 +549,6 @@ def course_graph_records(
         for slug in sorted(concepts_used)
     )
     return GraphRecords(entities=entities, relations=relations), links
-
-
-def term_aliases(term: Term) -> tuple[str, ...]:
-    """English single-word names other than the display name, for search ("guitars", "fiddle")."""
-    name = term.name.casefold()
-    return tuple(
-        phrase
-        for phrase in dict.fromkeys((*term.phrases, *term.loose))
-        if phrase.isascii() and phrase.casefold() != name and " " not in phrase and len(phrase) > 3
-    )
 
 
 def _matched(head: str, relation_type: str, tail: str, match: Match) -> RelationRecord:
@@ -1080,30 +560,6 @@ def _matched(head: str, relation_type: str, tail: str, match: Match) -> Relation
         confidence=match.confidence,
         properties={"matched": match.matched},
     )
-
-
-def stale_relations(*, store: KnowledgeGraphStore, wanted: Iterable[RelationRecord]) -> list[tuple[str, str, str]]:
-    """Relations this loader wrote earlier that it would not write now, as ``(head, type, tail)``.
-
-    Why: a corrected title or a better vocabulary must not leave yesterday's wrong link behind. Only
-    relation types this loader owns and with its own sources are considered, so a link a curator added
-    by hand (another source) is never removed. One streaming pass over the triples plus a look-up per
-    candidate is a handful of queries on either backend, where a ``neighbours`` call per course would
-    be hundreds of round trips on Neo4j.
-    """
-    wanted_keys = {relation.key for relation in wanted}
-    owned = set(OWNED_RELATION_TYPES)
-    candidates = [
-        (head, relation_type, tail)
-        for head, relation_type, tail in store.iter_triples()
-        if relation_type in owned and (head, relation_type, tail) not in wanted_keys
-    ]
-    stale = []
-    for head, relation_type, tail in candidates:
-        relation = store.get_relation(head, relation_type, tail)
-        if relation is not None and relation.source in OWNED_SOURCES:
-            stale.append((head, relation_type, tail))
-    return stale
 
 
 # --- catalog ---------------------------------------------------------------------------------------
@@ -1243,22 +699,20 @@ def courses_load(path: Path, *, store: KnowledgeGraphStore, progress: bool = Tru
 
     Order and why: parse and validate every row, read the Last.FM tags and build and validate every
     graph record, so a bad file or an unreachable store fails before the catalog changes; then write
-    the catalog in one transaction, upsert the graph in idempotent batches and remove this loader's
-    own links that the data no longer supports. An interrupted graph write is finished by running the
-    load again.
+    the catalog in one transaction, then upsert the graph in idempotent batches and remove this
+    loader's own links that the data no longer supports (:func:`kg.services.graph_sync`, over every
+    triple: a course's old link may point anywhere). An interrupted graph write is finished by
+    running the load again.
     """
     path = Path(path)
-    with tqdm(total=5, desc="Courses", unit="step", disable=not progress) as bar:
+    with tqdm(total=4, desc="Courses", unit="step", disable=not progress) as bar:
         courses = read_courses(path)
         bar.update()
         store.ping()
         vocabulary = tag_vocabulary_read(store=store)
         records, links = course_graph_records(courses=courses, vocabulary=vocabulary)
         records = keep_existing_concept_data(records, store=store)
-        for entity in records.entities:
-            entity.validate()
-        for relation in records.relations:
-            relation.validate()
+        graph_validate(entities=records.entities, relations=records.relations)
         bar.update()
         try:
             catalog = courses_catalog_write(courses=courses)
@@ -1271,18 +725,20 @@ def courses_load(path: Path, *, store: KnowledgeGraphStore, progress: bool = Tru
                 "already holds one of these entity ids; nothing was written. Fix or remove the conflicting rows.",
             ) from None
         bar.update()
-        graph = graph_upsert(store=store, entities=records.entities, relations=records.relations, description="Courses")
-        bar.update()
-        removed = 0
-        for head, relation_type, tail in stale_relations(store=store, wanted=records.relations):
-            removed += store.delete_relation(head, relation_type, tail)
+        graph = graph_sync(
+            store=store,
+            entities=records.entities,
+            relations=records.relations,
+            owned=OWNED_RELATIONS,
+            description="Courses",
+        )
         bar.update()
     return CoursesLoadReport(
         path=path,
         counts=_counts(courses, links, records, vocabulary),
         catalog=catalog,
-        graph=graph,
-        removed_relations=removed,
+        graph=graph.upserted,
+        removed_relations=graph.removed_relations,
         backend=getattr(store, "registry_name", type(store).__name__),
     )
 
@@ -1293,11 +749,11 @@ def keep_existing_concept_data(records: GraphRecords, *, store: KnowledgeGraphSt
     Why: an upsert replaces properties, so a re-run of this loader would wipe the curriculum's data on
     the concepts both loaders write, and the two loaders would undo each other forever.
     """
-    ids = [e.id for e in records.entities if e.type == CONCEPT_ENTITY_TYPE]
+    ids = [e.id for e in records.entities if e.type == CONCEPT_TYPE]
     existing = store.get_entities(ids) if ids else {}
     entities = [
         replace(e, properties={**existing[e.id].properties, **e.properties})
-        if e.type == CONCEPT_ENTITY_TYPE and e.id in existing
+        if e.type == CONCEPT_TYPE and e.id in existing
         else e
         for e in records.entities
     ]

@@ -31,7 +31,17 @@ from tqdm.auto import tqdm
 
 from catalog.models import Artist, Friendship, Listen, Listener, Tag, TagAssignment
 from core.errors import DataFileError, InvalidGraphDataError
-from kg.relation_types import FREEBASE_PREDICATE_PATTERN, freebase_relation_types, infer_tail_entity_type
+from kg.schema import (
+    ARTIST_TYPE,
+    FREEBASE_PREDICATE_PATTERN,
+    HAS_TAG,
+    TAG_TYPE,
+    artist_entity_id,
+    freebase_relation_types,
+    infer_tail_entity_type,
+    kgcn_entity_id,
+    tag_entity_id,
+)
 from kg.services import GraphUpsertReport, graph_upsert
 from kg.stores.base import EntityRecord, KnowledgeGraphStore, RelationRecord, UpsertResult
 
@@ -40,9 +50,6 @@ HETREC_DIR_NAME = "lastfm-hetrec"
 
 KGCN_SOURCE = "lastfm-kgcn"
 HETREC_SOURCE = "lastfm-hetrec"
-TAG_RELATION_TYPE = "HAS_TAG"
-ARTIST_ENTITY_TYPE = "Artist"
-TAG_ENTITY_TYPE = "Tag"
 
 #: Column limits of the catalog models, checked while parsing so a bad row names its line.
 MAX_NAME_LENGTH = Artist._meta.get_field("name").max_length
@@ -62,18 +69,6 @@ _CATALOG_BATCH_SIZE = 2_000
 #: Records per atomic graph write: larger than the store default because these records are small and
 #: fewer round trips roughly halve the load time on both backends; 5,000 rows is still a modest transaction.
 GRAPH_BATCH_SIZE = 5_000
-
-
-def artist_entity_id(lastfm_id: int) -> str:
-    return f"lastfm:artist:{lastfm_id}"
-
-
-def tag_entity_id(lastfm_id: int) -> str:
-    return f"lastfm:tag:{lastfm_id}"
-
-
-def kgcn_entity_id(kgcn_entity: int) -> str:
-    return f"kgcn:{kgcn_entity}"
 
 
 # --- typed rows ---------------------------------------------------------------------------------
@@ -506,7 +501,7 @@ def kgcn_graph_records(*, subset: KgcnSubset) -> GraphRecords:
     entities = [
         EntityRecord(
             id=artist_entity_id(linked.artist.lastfm_id),
-            type=ARTIST_ENTITY_TYPE,
+            type=ARTIST_TYPE,
             name=linked.artist.name,
             properties={
                 "lastfm_id": linked.artist.lastfm_id,
@@ -536,7 +531,7 @@ def kgcn_graph_records(*, subset: KgcnSubset) -> GraphRecords:
     entities.extend(
         EntityRecord(
             id=tag_entity_id(tag.lastfm_id),
-            type=TAG_ENTITY_TYPE,
+            type=TAG_TYPE,
             name=tag.name,
             properties={"lastfm_id": tag.lastfm_id},
         )
@@ -557,7 +552,7 @@ def kgcn_graph_records(*, subset: KgcnSubset) -> GraphRecords:
     relations.extend(
         RelationRecord(
             head=artist_entity_id(artist_id),
-            type=TAG_RELATION_TYPE,
+            type=HAS_TAG,
             tail=tag_entity_id(tag_id),
             source=HETREC_SOURCE,
             confidence=1.0,

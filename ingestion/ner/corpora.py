@@ -261,6 +261,7 @@ def _sentence(
     for i, (prefix, _label, _) in enumerate([*tags, (None, None, 0)]):
         if start is not None and prefix != "I":
             corpus_label = tags[start][1]
+            assert corpus_label is not None  # the span starts at a B-<type> tag, which always has a type
             mapped = label_map.get((corpus, corpus_label))
             (entities if mapped else missing).append(TokenSpan(start, i, mapped or corpus_label))
             start = None

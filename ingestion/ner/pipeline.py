@@ -13,11 +13,16 @@ cased encyclopedic text and lower-cased queries share what they can.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from ingestion.labels import NER_LABELS
 from ingestion.ner.config import NerTrainingConfig
+
+if TYPE_CHECKING:
+    from spacy.pipeline import EntityRecognizer
 
 NEWLINE_COMPONENT = "newline_sentence_breaks"
 
@@ -80,8 +85,9 @@ def build_pipeline(config: NerTrainingConfig) -> Language:
             }
         },
     )
+    recognizer = cast("EntityRecognizer", ner)  # spaCy types add_pipe()'s component as a plain callable
     for label in NER_LABELS:
-        ner.add_label(label)
+        recognizer.add_label(label)
     return nlp
 
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from core.errors import DataFileError
 from ingestion.labels import NER_LABELS
@@ -39,6 +39,10 @@ from ingestion.ner.weak import (
     gazetteer_from_store,
     titles_from_courses_file,
 )
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.pipeline import TrainablePipe
 
 COURSES_RELATIVE_PATH = Path("udemy-courses") / "udemy_courses_musical_instruments.csv"
 
@@ -216,6 +220,11 @@ def _examples(nlp, sentences: Sequence[LabeledSentence]):
     return examples
 
 
+def _trainable(nlp: Language, name: str) -> TrainablePipe:
+    """The trainable component ``name`` of ``nlp`` (spaCy types get_pipe()'s result as a plain callable)."""
+    return cast("TrainablePipe", nlp.get_pipe(name))
+
+
 def train_pipeline(config: NerTrainingConfig, data: TrainingData, *, progress: bool = True) -> TrainedNer:
     """Train ``tok2vec`` + ``ner`` on ``data``; stop when validation F1 has not improved for ``patience`` epochs.
 
@@ -238,7 +247,7 @@ def train_pipeline(config: NerTrainingConfig, data: TrainingData, *, progress: b
         sizes = compounding(config.batch_size_start, config.batch_size_end, config.batch_size_compound)
         best_f1 = -1.0
         best_epoch = 0
-        best_state: bytes | None = None
+        best_state: tuple[bytes, ...] | None = None
         best_scores: NerScores | None = None
         history: list[dict[str, Any]] = []
         stale = 0
@@ -254,7 +263,9 @@ def train_pipeline(config: NerTrainingConfig, data: TrainingData, *, progress: b
                 f1 = scores.micro.f1
                 if f1 > best_f1:
                     best_f1, best_epoch, best_scores, stale = f1, epoch, scores, 0
-                    best_state = tuple(nlp.get_pipe(name).to_bytes(exclude=["vocab"]) for name in TRAINABLE_COMPONENTS)
+                    best_state = tuple(
+                        _trainable(nlp, name).to_bytes(exclude=["vocab"]) for name in TRAINABLE_COMPONENTS
+                    )
                 else:
                     stale += 1
             history.append(
@@ -272,7 +283,7 @@ def train_pipeline(config: NerTrainingConfig, data: TrainingData, *, progress: b
         bar.close()
         assert best_state is not None and best_scores is not None
         for name, state in zip(TRAINABLE_COMPONENTS, best_state):
-            nlp.get_pipe(name).from_bytes(state, exclude=["vocab"])
+            _trainable(nlp, name).from_bytes(state, exclude=["vocab"])
     return TrainedNer(
         nlp=nlp,
         best_epoch=best_epoch,

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from core.errors import DataFileError
 from ingestion.labels import CORPUS_LABEL_MAP
@@ -20,6 +20,13 @@ from ingestion.relations.records import AnnotatedSentence, MentionSpan
 from ingestion.relations.schema import RELATIONS_BY_NAME
 
 CROSSNER_CORPUS = "crossner"
+
+
+class _Where(TypedDict):
+    """Where a record was read, passed on to every :class:`DataFileError` about it."""
+
+    path: str
+    line: int
 
 
 # --- raw records ----------------------------------------------------------------------------------
@@ -125,7 +132,7 @@ def read_crossre(path: Path | str) -> list[CrossReSentence]:
     path = Path(path)
     sentences: list[CrossReSentence] = []
     for line, obj in _json_lines(path):
-        where = {"path": str(path), "line": line}
+        where: _Where = {"path": str(path), "line": line}
         if not isinstance(obj, dict):
             raise DataFileError("each line must be a JSON object with doc_key, sentence, ner and relations.", **where)
         missing = [key for key in ("sentence", "ner", "relations") if key not in obj]
@@ -194,7 +201,7 @@ def read_fewrel(path: Path | str) -> list[FewRelInstance]:
     path = Path(path)
     instances: list[FewRelInstance] = []
     for line, obj in _json_lines(path):
-        where = {"path": str(path), "line": line}
+        where: _Where = {"path": str(path), "line": line}
         if not isinstance(obj, dict):
             raise DataFileError("each line must be a JSON object with token, h, t and pid.", **where)
         missing = [key for key in ("token", "h", "t", "pid") if key not in obj]
@@ -377,7 +384,7 @@ def fewrel_to_annotated(
         ours_head, ours_tail = (instance.tail, instance.head) if mapping.reverse else (instance.head, instance.tail)
         text, starts = detokenise(instance.tokens)
 
-        def span_text(argument: FewRelArgument, tokens: list[str] = instance.tokens) -> str:
+        def span_text(argument: FewRelArgument, tokens: Sequence[str] = instance.tokens) -> str:
             return " ".join(tokens[argument.start : argument.end])
 
         head_label = gazetteer.get(span_text(ours_head).lower(), mapping.head_label)

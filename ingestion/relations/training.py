@@ -229,6 +229,7 @@ def train_bilstm(
                 if stale >= config.patience:
                     break
         seconds = time.perf_counter() - started
+        assert best_state is not None  # epochs >= 1 (the config checks it) and the first epoch is always kept
         model.load_state_dict(best_state)
         model.eval()
         temperature, validation_scores = 1.0, None

@@ -58,7 +58,12 @@ def interaction_triples_from_catalog(*, artist_entity_ids: set[str] | None = Non
     """
     from catalog.models import Listen
 
-    rows = Listen.objects.order_by("listener_id", "artist_id").values_list("listener_id", "artist__entity_id")
+    # Listeners who opted out of training (their data-rights setting) are left out, as in the recommender.
+    rows = (
+        Listen.objects.exclude(listener__training_opt_out=True)
+        .order_by("listener_id", "artist_id")
+        .values_list("listener_id", "artist__entity_id")
+    )
     return _as_array(
         (f"user:{listener_id}", INTERACTION_RELATION, entity_id)
         for listener_id, entity_id in rows.iterator(chunk_size=10_000)

@@ -22,12 +22,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from pykeen.evaluation import RankBasedEvaluator
-from pykeen.models import Model, model_resolver
+from pykeen.models import ERModel, Model, model_resolver
 from pykeen.nn.modules import ComplExInteraction, TransEInteraction
 from pykeen.pipeline import pipeline
 from pykeen.triples import CoreTriplesFactory
@@ -175,7 +175,7 @@ def kge_train_on_split(
     # The early stopper keeps its best weights in a file; a private temporary folder keeps PyKEEN from
     # leaving checkpoint files under the user's home when training runs to the last epoch.
     with tempfile.TemporaryDirectory(prefix="kge-stopper-") as stopper_dir:
-        stopper_kwargs = {}
+        stopper_kwargs: dict[str, Any] = {}
         if config.early_stopping:
             stopper_kwargs = dict(
                 stopper="early",
@@ -338,6 +338,7 @@ class RankAllComplExInteraction(ComplExInteraction):
 @torch.no_grad()
 def export_embeddings(model: Model) -> tuple[np.ndarray, np.ndarray]:
     """Entity and relation vectors as float32 numpy arrays (complex → ``[real | imaginary]`` columns)."""
+    assert isinstance(model, ERModel)  # every registered model (TransE, ComplEx) is an ERModel
     return _representation_array(model.entity_representations[0]), _representation_array(
         model.relation_representations[0]
     )

@@ -202,7 +202,8 @@ def warm_start_split(
     dropped: dict[str, int] = {}
     kept_parts = []
     for name, rows in (("validation", validation), ("testing", testing)):
-        rankable, moved = [], []
+        rankable: list[tuple[str, str, str]] = []
+        moved: list[tuple[str, str, str]] = []
         for row in rows:
             known = row[0] in trained_entities and row[2] in trained_entities and row[1] in trained_relations
             (rankable if known else moved).append(row)

@@ -263,11 +263,20 @@ CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF {CLEAR_BATCH_SIZE} ROWS
 # --- conversions ------------------------------------------------------------------------------
 
 
+def _single(result: neo4j.Result) -> neo4j.Record:
+    """The one row of a query that always returns one (an aggregate, or an existence check)."""
+    record = result.single()
+    assert record is not None
+    return record
+
+
 def _to_python_datetime(value: Sequence[int | None] | None) -> datetime | None:
     """``[epoch seconds, microsecond]`` from Cypher → aware UTC ``datetime`` (Neo4j keeps ns; Python keeps µs)."""
-    if not value or value[0] is None:
+    if not value:
         return None
     seconds, micros = value
+    if seconds is None:
+        return None
     return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros or 0)
 
 
@@ -531,7 +540,7 @@ class Neo4jGraphStore(KnowledgeGraphStore):
             return False
 
         def work(tx: neo4j.ManagedTransaction) -> int:
-            return tx.run(DELETE_RELATION, head=head, type=type, tail=tail).single()["removed"]
+            return _single(tx.run(DELETE_RELATION, head=head, type=type, tail=tail))["removed"]
 
         return self._write(work) > 0
 
@@ -610,7 +619,7 @@ class Neo4jGraphStore(KnowledgeGraphStore):
         }
 
         def work(tx: neo4j.ManagedTransaction) -> list[neo4j.Record] | None:
-            if not tx.run(ENTITY_EXISTS, id=entity_id).single()["found"]:
+            if not _single(tx.run(ENTITY_EXISTS, id=entity_id))["found"]:
                 return None
             return list(tx.run(query, params))
 
@@ -693,7 +702,7 @@ class Neo4jGraphStore(KnowledgeGraphStore):
 def _write_entities(tx: neo4j.ManagedTransaction, *, rows: list[dict[str, Any]], now: datetime) -> UpsertResult:
     if not rows:
         return UpsertResult()
-    record = tx.run(UPSERT_ENTITIES, rows=rows, now=now).single()
+    record = _single(tx.run(UPSERT_ENTITIES, rows=rows, now=now))
     return UpsertResult(created=record["created"], updated=record["updated"], unchanged=record["unchanged"])
 
 
@@ -702,13 +711,13 @@ def _write_relations(tx: neo4j.ManagedTransaction, *, rows: list[dict[str, Any]]
     if not rows:
         return UpsertResult()
     ids = list(dict.fromkeys(end for row in rows for end in (row["head"], row["tail"])))
-    missing = tx.run(MISSING_ENTITY_IDS, ids=ids).single()["missing"]
+    missing = _single(tx.run(MISSING_ENTITY_IDS, ids=ids))["missing"]
     if missing:
         raise UnknownEntityError(
             f"{len(missing)} relation endpoint(s) are not in the graph: {_describe_missing(missing)}; "
             "upsert those entities first (nothing from this batch was written)."
         )
-    record = tx.run(UPSERT_RELATIONS, rows=rows, now=now).single()
+    record = _single(tx.run(UPSERT_RELATIONS, rows=rows, now=now))
     result = UpsertResult(created=record["created"], updated=record["updated"], unchanged=record["unchanged"])
     if result.created + result.updated + result.unchanged != len(rows):
         # An endpoint vanished between the check and the write (a concurrent delete): roll back.
@@ -776,11 +785,11 @@ def _merge_entities(tx: neo4j.ManagedTransaction, *, keep_id: str, merge_ids: li
             if name.strip() and name.lower() not in seen:
                 seen.add(name.lower())
                 aliases.append(name)
-        for key, value in entity.properties.items():
-            properties.setdefault(key, value)
+        for prop, value in entity.properties.items():
+            properties.setdefault(prop, value)
     combined = EntityRecord(id=kept.id, type=kept.type, name=kept.name, aliases=tuple(aliases), properties=properties)
     _write_entities(tx, rows=[_entity_row(combined)], now=now)
-    return _entity_from_row(tx.run(GET_ENTITIES, ids=[keep_id]).single()["entity"])
+    return _entity_from_row(_single(tx.run(GET_ENTITIES, ids=[keep_id]))["entity"])
 
 
 def _stronger(current: RelationRecord, candidate: RelationRecord) -> RelationRecord:

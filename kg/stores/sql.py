@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, connections, transaction
@@ -258,7 +258,7 @@ class SqlGraphStore(KnowledgeGraphStore):
             raise UnknownEntityError(f"Entity {entity_id!r} does not exist, so it has no neighbours to list.")
         result: list[Neighbour] = []
         # "out" edges first, then "in": each side ordered by relation type, then the other entity's id.
-        sides: list[tuple[str, str, str]] = []
+        sides: list[tuple[Literal["out", "in"], str, str]] = []
         if direction in ("out", "both"):
             sides.append(("out", "head_id", "tail"))
         if direction in ("in", "both"):

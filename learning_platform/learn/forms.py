@@ -35,7 +35,9 @@ class InterestPicksForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Choices come from the graph, which is too large to list: accept any id here, and let the
         # view resolve them against the store (interest_picks_resolve) with a message per bad id.
-        self.fields["entity_id"].valid_value = lambda value: True  # type: ignore[method-assign]
+        field = self.fields["entity_id"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.valid_value = lambda value: True  # type: ignore[method-assign]
 
     def clean_entity_id(self) -> list[str]:
         ids = [i.strip() for i in self.cleaned_data["entity_id"] if i and i.strip()]
@@ -73,6 +75,7 @@ class InteractionForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        assert data is not None  # Form.clean() returns cleaned_data
         kind, artist, course = data.get("kind"), data.get("artist"), data.get("course")
         if kind is None:
             return data

@@ -27,4 +27,6 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("history/", views.history, name="history"),
     path("ask/", views.ask, name="ask"),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/my-data.json", views.settings_download, name="settings_download"),
 ]

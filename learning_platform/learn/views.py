@@ -8,7 +8,7 @@ page reads) and renders. Catalogue errors become a page that says what to do, ne
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -17,8 +17,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.services import is_learner
 from catalog.models import Artist, Course, Interaction
-from core.errors import LeitmotifError, StoreUnavailableError, UnknownEntityError
+from core.errors import LeitmotifError, NotALearnerError, StoreUnavailableError, UnknownEntityError
 from kg.stores import get_store
 from learning_platform.learn import selectors
 from learning_platform.learn.forms import (
@@ -29,6 +30,12 @@ from learning_platform.learn.forms import (
     SearchForm,
     SignupForm,
 )
+from privacy import selectors as privacy_selectors
+from privacy import services as privacy_services
+from privacy.downloads import export_download_response
+from privacy.forms import AccountDeleteForm, TrainingOptOutForm
+from privacy.messages import deletion_message, opt_out_message
+from privacy.models import DataRightsEvent
 from recommender.serving import selectors as serving_selectors
 from recommender.serving import services as serving_services
 from recommender.serving.model_holder import NoServingModelError
@@ -85,7 +92,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
     listener = serving_services.learner_listener(request.user)
     search = SearchForm(request.GET)
     query = search.cleaned_data["q"] if search.is_valid() else ""
-    errors: list[str] = [] if search.is_valid() else [e for errs in search.errors.values() for e in errs]
+    errors: list[str] = [] if search.is_valid() else [str(e) for errs in search.errors.values() for e in errs]
     status = 400 if errors else 200
     picks_form = InterestPicksForm(request.POST or None)
     try:
@@ -113,7 +120,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
                             return redirect("learn:onboarding")
                     errors.extend(problems)
                 else:
-                    errors.extend(e for errs in picks_form.errors.values() for e in errs)
+                    errors.extend(str(e) for errs in picks_form.errors.values() for e in errs)
                 status = 400
             results = selectors.interest_candidates_search(query, store=store) if query else []
             suggestions = None if query else selectors.onboarding_suggestions(store=store)
@@ -170,7 +177,7 @@ def for_you(request: HttpRequest) -> HttpResponse:
     filters = CourseFilterForm(request.GET)
     context: dict = {"filters": filters, "interests": list(listener.interests.all()), "music": [], "courses": []}
     if not filters.is_valid():
-        context["error"] = " ".join(e for errs in filters.errors.values() for e in errs)
+        context["error"] = " ".join(str(e) for errs in filters.errors.values() for e in errs)
         return render(request, "learn/for_you.html", context, status=400)
     level = filters.cleaned_data["level"] or None
     try:
@@ -195,7 +202,7 @@ def interaction(request: HttpRequest) -> HttpResponse:
     """Record a like/skip/enroll, then go back to the page the button was on."""
     form = InteractionForm(request.POST)
     if not form.is_valid():
-        message = " ".join(e for errs in form.errors.values() for e in errs)
+        message = " ".join(str(e) for errs in form.errors.values() for e in errs)
         return _error_page(request, title="That click could not be recorded", message=message, status=400)
     data = form.cleaned_data
     artist = get_object_or_404(Artist, pk=data["artist"]) if data["artist"] else None
@@ -332,3 +339,74 @@ ASK_EXAMPLES = (
     "jazz improvisation course for intermediate players",
 )
 ASK_LEVELS = (("", "any level"), ("Beginner", "Beginner"), ("Intermediate", "Intermediate"), ("Expert", "Expert"))
+
+
+# --- settings: the learner's data rights ----------------------------------------------------------
+
+
+def _settings_page(request: HttpRequest, *, opt_out_form=None, delete_form=None, status: int = 200) -> HttpResponse:
+    state = privacy_selectors.training_opt_out_state(request.user)
+    context = {
+        "summary": privacy_selectors.learner_data_summary(request.user),
+        "state": state,
+        "state_message": opt_out_message(state),
+        "is_learner": is_learner(request.user),
+        "opt_out_form": opt_out_form or TrainingOptOutForm(initial={"training_opt_out": state.training_opt_out}),
+        "delete_form": delete_form or AccountDeleteForm(),
+    }
+    return render(request, "learn/settings.html", context, status=status)
+
+
+@login_required(login_url=LOGIN)
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Download my data, the training opt-out, delete my account (``action`` says which form was sent)."""
+    if request.method == "GET":
+        return _settings_page(request)
+    action = request.POST.get("action")
+    if action == "training":
+        form = TrainingOptOutForm(request.POST)
+        form.is_valid()  # a missing box means "not opted out": the form is always valid
+        try:
+            state = privacy_services.training_opt_out_set(
+                request.user, form.cleaned_data["training_opt_out"], channel=DataRightsEvent.Channel.WEB
+            )
+        except NotALearnerError as exc:
+            messages.warning(request, exc.message)
+        else:
+            messages.success(request, opt_out_message(state))
+        return redirect("learn:settings")
+    if action == "delete":
+        delete_form = AccountDeleteForm(request.POST)
+        if not delete_form.is_valid():
+            return _settings_page(request, delete_form=delete_form, status=400)
+        try:
+            receipt = privacy_services.learner_account_delete(
+                request.user,
+                password_confirmation=delete_form.cleaned_data["password"],
+                request=request,
+                channel=DataRightsEvent.Channel.WEB,
+            )
+        except privacy_services.PasswordConfirmationError as exc:
+            delete_form.add_error("password", exc.message)
+            return _settings_page(request, delete_form=delete_form, status=429 if exc.locked else 400)
+        except NotALearnerError as exc:
+            messages.warning(request, exc.message)
+            return redirect("learn:settings")
+        logout(request)
+        context = {"message": deletion_message(trained_row_masked=receipt.trained_row_masked), "receipt": receipt}
+        return render(request, "learn/settings_deleted.html", context)
+    return _error_page(
+        request,
+        title="Unknown settings action",
+        message="Use the buttons on the settings page: save the training choice, or delete the account.",
+        status=400,
+    )
+
+
+@login_required(login_url=LOGIN)
+@require_GET
+def settings_download(request: HttpRequest) -> HttpResponse:
+    """Everything the platform holds about the signed-in account, as a JSON file (audited)."""
+    export = privacy_services.learner_data_export_deliver(request.user, channel=DataRightsEvent.Channel.WEB)
+    return export_download_response(export)

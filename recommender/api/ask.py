@@ -58,7 +58,8 @@ class UnderstoodSerializer(serializers.Serializer):
     value = serializers.CharField(help_text="Graph entity id, or the level / mood / kind.")
     name = serializers.CharField()
     score = serializers.FloatField()
-    source = serializers.CharField(help_text="lexicon, ner, gazetteer or correction")
+    # A field named like Field.source: DRF's metaclass moves declared fields off the class.
+    source = serializers.CharField(help_text="lexicon, ner, gazetteer or correction")  # type: ignore[assignment]
 
 
 class ParsedRequestSerializer(serializers.Serializer):

@@ -12,10 +12,9 @@ from django_filters import rest_framework as filters
 from rest_framework.exceptions import ValidationError
 
 from catalog.models import Artist, Course, Tag
+from kg.schema import INSTRUMENT_PREFIX, INSTRUMENT_TYPE, TEACHES_INSTRUMENT, instrument_entity_id
 from kg.stores import get_store
 from recommender.api.serializers import LEVELS, slugify_instrument
-
-INSTRUMENT_PREFIX = "leitmotif:instrument:"
 
 
 class ArtistFilter(filters.FilterSet):
@@ -68,12 +67,12 @@ class CourseFilter(filters.FilterSet):
         slug = slugify_instrument(value)
         if not slug:
             return queryset
-        entity_id = f"{INSTRUMENT_PREFIX}{slug}"
+        entity_id = instrument_entity_id(slug)
         with get_store() as store:
             if store.get_entity(entity_id) is None:
                 known = sorted(
                     e.id.removeprefix(INSTRUMENT_PREFIX)
-                    for e in store.iter_entities(types=["Instrument"])
+                    for e in store.iter_entities(types=[INSTRUMENT_TYPE])
                     if e.id.startswith(INSTRUMENT_PREFIX)
                 )
                 hint = (
@@ -83,6 +82,6 @@ class CourseFilter(filters.FilterSet):
                 )
                 raise ValidationError({"instrument": [f"Unknown instrument {value!r}; {hint}."]})
             course_ids = [
-                n.entity.id for n in store.neighbours(entity_id, direction="in", relation_types=["TEACHES_INSTRUMENT"])
+                n.entity.id for n in store.neighbours(entity_id, direction="in", relation_types=[TEACHES_INSTRUMENT])
             ]
         return queryset.filter(entity_id__in=course_ids)

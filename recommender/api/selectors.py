@@ -24,8 +24,9 @@ def artist_top_tags(*, artist: Artist, limit: int = 10) -> list[dict[str, Any]]:
 
 def artist_detail(*, artist: Artist) -> Artist:
     """``artist`` with ``listeners`` and ``top_tags`` attached for the detail serializer."""
-    artist.listeners = artist.listens.count()
-    artist.top_tags = artist_top_tags(artist=artist)
+    # Attributes attached for ArtistDetailSerializer only; the model has no such fields.
+    artist.listeners = artist.listens.count()  # type: ignore[attr-defined]
+    artist.top_tags = artist_top_tags(artist=artist)  # type: ignore[attr-defined]
     return artist
 
 

@@ -85,7 +85,8 @@ class RelationSerializer(serializers.Serializer):
     type = serializers.CharField()
     head = serializers.CharField()
     tail = serializers.CharField()
-    source = serializers.CharField()
+    # A field named like Field.source: DRF's metaclass moves declared fields off the class.
+    source = serializers.CharField()  # type: ignore[assignment]
     confidence = serializers.FloatField()
 
 

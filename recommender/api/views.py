@@ -207,6 +207,7 @@ class EntityListView(generics.GenericAPIView):
                     )
             hits = store.search_entities(params["q"], types=types, limit=MAX_SEARCH_RESULTS)
         page = self.paginate_queryset(hits)
+        assert page is not None  # DEFAULT_PAGINATION_CLASS is set in settings
         return self.get_paginated_response([entity_data(e) for e in page])
 
 
@@ -260,6 +261,7 @@ class EntityNeighboursView(generics.GenericAPIView):
                 entity_id, direction=params["direction"], relation_types=relation_types, limit=MAX_NEIGHBOURS
             )
         page = self.paginate_queryset(edges)
+        assert page is not None  # DEFAULT_PAGINATION_CLASS is set in settings
         return self.get_paginated_response([neighbour_data(n) for n in page])
 
 

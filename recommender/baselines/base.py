@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -66,7 +66,7 @@ class BaselineRecommender(ABC):
 
     # --- life cycle ---------------------------------------------------------------------------------
 
-    def fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext | None = None) -> BaselineRecommender:
+    def fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext | None = None) -> Self:
         """Check the inputs, then learn from ``train`` (binary users × items). Returns ``self``."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
             raise ConfigurationError(f"{self.name}: seed must be an integer between 0 and 2**32 - 1, got {seed!r}.")

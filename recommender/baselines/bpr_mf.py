@@ -77,4 +77,5 @@ class BPRMF(TorchRecommender):
             yield bpr_loss(difference) + self.regularization * l2
 
     def _score_tensor(self, users: torch.Tensor) -> torch.Tensor:
-        return self.network.all_item_scores(users)
+        net: _FactorModel = self.network  # type: ignore[assignment]
+        return net.all_item_scores(users)

@@ -68,6 +68,7 @@ class ContentTags(BaselineRecommender):
 
     def _fit(self, train: sp.csr_matrix, *, seed: int, context: TrainingContext) -> None:
         # seed unused: TF-IDF and cosine are deterministic.
+        assert context.side_info is not None  # requires_side_info: fit() refused a context without it
         self.item_vectors = tag_graph_vectors(
             context.side_info, self.n_items, kg_weight=self.kg_weight, sublinear_tf=self.sublinear_tf
         )

@@ -118,6 +118,7 @@ class KGEOnly(TorchRecommender):
         from pykeen.sampling import BasicNegativeSampler
 
         side_info = context.side_info
+        assert side_info is not None  # requires_side_info: fit() refused a context without it
         n_kg_entities, n_kg_relations = len(side_info.entity_ids), len(side_info.relation_types)
         self.item_entity = torch.as_tensor(np.asarray(side_info.item_entity, dtype=np.int64))
         self.user_offset = n_kg_entities  # user u is entity n_kg_entities + u
@@ -141,7 +142,8 @@ class KGEOnly(TorchRecommender):
 
     def _after_step(self) -> None:
         if self.interaction == "transe":
-            self.network.normalise_entities()
+            net: _KgeNetwork = self.network  # type: ignore[assignment]
+            net.normalise_entities()
 
     def _interaction_triples(self, users: np.ndarray, items: np.ndarray) -> torch.Tensor:
         heads = torch.as_tensor(users) + self.user_offset
@@ -180,4 +182,5 @@ class KGEOnly(TorchRecommender):
         return loss + self.regularization * penalty
 
     def _score_tensor(self, users: torch.Tensor) -> torch.Tensor:
-        return self.network.score_tails(users + self.user_offset, self.interacts_relation, self.item_entity)
+        net: _KgeNetwork = self.network  # type: ignore[assignment]
+        return net.score_tails(users + self.user_offset, self.interacts_relation, self.item_entity)

@@ -26,4 +26,5 @@ class MostPopular(BaselineRecommender):
         self.item_popularity = np.asarray(train.sum(axis=0), dtype=np.float32).ravel()
 
     def _score(self, users: np.ndarray) -> np.ndarray:
+        assert self.item_popularity is not None  # set by _fit; score() refuses a model that was not fitted
         return np.broadcast_to(self.item_popularity, (len(users), self.n_items))

@@ -18,6 +18,7 @@ import math
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -238,6 +239,7 @@ def train_module(
         postfix = {"loss": f"{mean_loss:.4f}"}
         if stopper is not None:
             module.eval()
+            assert evaluate is not None  # there is a stopper only with evaluate
             with torch.no_grad():
                 recall = evaluate()
             history.validation_recall.append((epoch, recall))
@@ -277,7 +279,11 @@ def binary_cross_entropy_with_logits(logits: torch.Tensor, labels: torch.Tensor)
 
 
 def pairwise_mlp_scores(
-    user_hidden: torch.Tensor, item_hidden: torch.Tensor, head: nn.Module, *, max_elements: int = 1 << 23
+    user_hidden: torch.Tensor,
+    item_hidden: torch.Tensor,
+    head: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    max_elements: int = 1 << 23,
 ) -> torch.Tensor:
     """Run an MLP over every (user, item) pair without a Python loop over items.
 
@@ -412,6 +418,14 @@ class TorchRecommender(BaselineRecommender):
         return self._score_numpy(users)
 
 
+class PointwiseNetwork(Protocol):
+    """What :class:`PointwiseTorchRecommender` calls on its network (an ``nn.Module`` built by ``_build``)."""
+
+    def pair_logits(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor: ...
+
+    def all_item_logits(self, users: torch.Tensor) -> torch.Tensor: ...
+
+
 class PointwiseTorchRecommender(TorchRecommender):
     """NCF-style training shared by NeuMF and Wide & Deep: binary cross-entropy on each observed pair
     and ``n_negatives`` sampled unobserved items; the network provides ``pair_logits(users, items)``
@@ -420,8 +434,9 @@ class PointwiseTorchRecommender(TorchRecommender):
     n_negatives: int
 
     def _epoch_losses(self, sampler: InteractionSampler) -> Iterator[torch.Tensor]:
+        network = cast(PointwiseNetwork, self.network)
         for users, items, labels in sampler.pointwise_batches(self.batch_size, self.n_negatives):
-            yield binary_cross_entropy_with_logits(self.network.pair_logits(users, items), labels)
+            yield binary_cross_entropy_with_logits(network.pair_logits(users, items), labels)
 
     def _score_tensor(self, users: torch.Tensor) -> torch.Tensor:
-        return self.network.all_item_logits(users)
+        return cast(PointwiseNetwork, self.network).all_item_logits(users)

@@ -32,6 +32,9 @@ def _dense_tensor(matrix: sp.spmatrix) -> torch.Tensor:
 
 
 class _WideDeepNetwork(nn.Module):
+    tag_indicators: torch.Tensor  # buffers (register_buffer)
+    tag_mixture: torch.Tensor
+
     def __init__(self, n_users: int, item_tags: sp.csr_matrix, *, embedding_dim: int, hidden_dims: list[int]) -> None:
         super().__init__()
         n_items, n_tags = item_tags.shape
@@ -114,6 +117,7 @@ class WideAndDeep(PointwiseTorchRecommender):
         )
 
     def _build(self, train: sp.csr_matrix, context: TrainingContext) -> nn.Module:
+        assert context.side_info is not None  # requires_side_info: fit() refused a context without it
         item_tags = sp.csr_matrix(context.side_info.item_tags, dtype=np.float32)
         items_per_tag = np.asarray((item_tags > 0).sum(axis=0)).ravel()
         # most used tags first; stable sort so equal counts keep tag order (deterministic)

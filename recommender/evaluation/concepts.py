@@ -4,7 +4,7 @@ Why graph edges and nothing else: the curriculum (concepts, their tags and prere
 into the knowledge graph by its own module, and courses reach concepts through the course loader's
 edges. Reading the edges — from a :class:`~recommender.explanations.GraphSnapshot` in serving, or the
 dataset's side-information triples in evaluation — makes this module work on whatever concepts exist,
-without importing the code that made them.
+without importing the code that made them: only the graph's vocabulary (:mod:`kg.schema`).
 
 **Definition (item covers concept).** Item ``i`` covers concept ``c`` when one of these short paths
 links them (:data:`LINK_PATTERNS`):
@@ -37,14 +37,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.errors import ConfigurationError
+from kg.schema import ASSOCIATED_TAG, CONCEPT_PREFIX, COVERS_TAG, HAS_TAG, TEACHES_CONCEPT
 
-CONCEPT_PREFIX = "leitmotif:concept:"
-TEACHES_CONCEPT = "TEACHES_CONCEPT"
-ASSOCIATED_TAG = "ASSOCIATED_TAG"
 #: Relations from an item (artist or course) to a tag.
-ITEM_TAG_RELATIONS = ("HAS_TAG", "COVERS_TAG")
+ITEM_TAG_RELATIONS = (HAS_TAG, COVERS_TAG)
 #: The item → concept paths of the module docstring (``~`` = walked against the edge's direction).
-LINK_PATTERNS = ((TEACHES_CONCEPT,), ("HAS_TAG", f"~{ASSOCIATED_TAG}"), ("COVERS_TAG", f"~{ASSOCIATED_TAG}"))
+LINK_PATTERNS = ((TEACHES_CONCEPT,), (HAS_TAG, f"~{ASSOCIATED_TAG}"), (COVERS_TAG, f"~{ASSOCIATED_TAG}"))
 #: How many of a learner's curriculum-linked tags make their default unit.
 DEFAULT_UNIT_TOP_TAGS = 5
 

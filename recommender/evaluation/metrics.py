@@ -12,6 +12,8 @@ averages them over users with ``R > 0``.
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
@@ -39,6 +41,10 @@ def hits_at_k(topk: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
     return np.isin(query, relevant_keys) & (topk != NO_ITEM)
 
 
+@overload
+def _check(hits: np.ndarray, k: int) -> tuple[np.ndarray, None]: ...
+@overload
+def _check(hits: np.ndarray, k: int, n_relevant: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 def _check(hits: np.ndarray, k: int, n_relevant: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}.")
@@ -115,7 +121,7 @@ def average_precision_at_k(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> 
 def hit_rate_at_k(hits: np.ndarray, k: int) -> np.ndarray:
     """HR@K = 1 if at least one relevant item is in the top K, else 0."""
     h, _ = _check(hits, k)
-    return h.any(axis=1).astype(np.float64)
+    return np.asarray(h.any(axis=1)).astype(np.float64)
 
 
 def catalogue_coverage(topk: np.ndarray, n_items: int) -> float:

@@ -251,8 +251,10 @@ def explain_many(
             )
             picked = _select_diverse_arrays(groups, scores, max_paths, snapshot.n_nodes) if count else []
         if not count:
-            chosen = fallbacks.get(target_id)
-            results[target_id] = chosen if chosen is not None else Explanation(target=target_id, basis=NO_PATH_BASIS)
+            fallback = fallbacks.get(target_id)
+            results[target_id] = (
+                fallback if fallback is not None else Explanation(target=target_id, basis=NO_PATH_BASIS)
+            )
             continue
         rendered = []
         weak = True

@@ -229,13 +229,18 @@ class DescriptiveScorer(StructuralScorer):
 
 
 class EmbeddingArtifact(Protocol):
-    """What the KGE scorer reads from :class:`kg.embeddings.artifacts.KgeArtifact`."""
+    """What the KGE scorer reads from :class:`kg.embeddings.artifacts.KgeArtifact` (read-only)."""
 
-    config: Any
-    entity_to_id: Any
-    relation_to_id: Any
-    entity_embeddings: np.ndarray
-    relation_embeddings: np.ndarray
+    @property
+    def config(self) -> Any: ...
+    @property
+    def entity_to_id(self) -> Any: ...
+    @property
+    def relation_to_id(self) -> Any: ...
+    @property
+    def entity_embeddings(self) -> np.ndarray: ...
+    @property
+    def relation_embeddings(self) -> np.ndarray: ...
 
 
 @register_scorer("explain.kge.v1", alias="kge")

@@ -181,7 +181,7 @@ class GraphSnapshot:
         counts = np.bincount(src, minlength=n).astype(np.int64)
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
-        relation_types = [None] * len(relation_index)
+        relation_types: list[str | None] = [None] * len(relation_index)
         for name, index in relation_index.items():
             relation_types[index] = name
         content = digest.hexdigest()[:16]

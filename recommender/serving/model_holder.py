@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import DataFileError, LeitmotifError, NoServingModelError
+from recommender.serving.masks import masked_listener_ids
 from recommender.training import (
     MANIFEST_FILE,
     TrainedRecommender,
@@ -77,6 +78,8 @@ def serving_model_build(path: Path) -> ServingModel:
     user_ids = np.asarray(trained.user_ids, dtype=np.int64)
     item_index = {int(pk): i for i, pk in enumerate(item_ids)}
     user_index = {int(pk): u for u, pk in enumerate(user_ids)}
+    for forgotten in masked_listener_ids():  # deleted learners: their trained rows are never served
+        user_index.pop(forgotten, None)
     has_tags = _item_has_tags(item_ids)
     model = trained.model
     # warm the item table and the fold-in statistics once, here, instead of inside the first request
@@ -255,6 +258,16 @@ class ModelHolder:
         except FileNotFoundError:
             return None
         return (str(pointer), info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def forget_listeners(self, listener_ids: list[int]) -> None:
+        """Drop the trained rows of ``listener_ids`` from the loaded model now (a learner deleted their account).
+
+        Models loaded later drop them through :func:`~recommender.serving.masks.masked_listener_ids`.
+        """
+        with self._load_lock:
+            if self._model is not None:
+                for pk in listener_ids:
+                    self._model.user_index.pop(int(pk), None)
 
     def reset(self) -> None:
         """Forget the loaded model (tests; a process that must reload from scratch)."""

@@ -25,8 +25,8 @@ from audio.encoder.neighbours import rank_entities, shared_facts, sounds_like_ex
 from audio.encoder.service import likely_entities, predict_vector, similar_works
 from audio.encoder.targets import load_target_space
 from audio.encoder.training import train_audio_encoder
-from audio.works import COMPOSED
 from core.errors import ConfigurationError, ModelArtifactError
+from kg.schema import COMPOSED
 from tests.helpers.audio_encoder import (
     DIM,
     TRUMPET,

@@ -22,7 +22,7 @@ from audio.features import load_audio
 from catalog.models import Work
 from core.artifacts import sha256_file
 from core.errors import AudioRenderError, ConfigurationError
-from ingestion.loaders.courses import INSTRUMENTS, instrument_entity_id, term_aliases
+from kg.schema import INSTRUMENTS, instrument_entity_id, term_aliases
 from kg.services import graph_upsert
 from kg.stores.base import EntityRecord, RelationRecord
 

@@ -78,7 +78,7 @@ def test_the_real_curriculum_file_is_valid_and_sourced():
     assert 40 <= len(file.concepts) <= 80
     slugs = {c.slug for c in file.concepts}
     # the course loader's 15 coarse concepts keep their ids
-    from ingestion.loaders.courses import CONCEPTS
+    from kg.schema import CONCEPTS
 
     assert set(CONCEPTS) <= slugs
     for expected in (

@@ -18,7 +18,7 @@ from audio.encoder.config import AudioEncoderConfig
 from audio.encoder.dataset import WorkExample
 from audio.encoder.targets import TargetSpace
 from audio.encoder.training import train_audio_encoder
-from audio.works import COMPOSED, HAS_FORM, IN_ERA
+from kg.schema import COMPOSED, HAS_FORM, IN_ERA
 
 TRUMPET = Path(settings.LEITMOTIF_DATA_DIR) / "librosa-audio-clips" / "trumpet.ogg"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from catalog.models import Artist, Course, Listen, Listener
 from curriculum.graph import curriculum_cache_clear
 from curriculum.loader import DEFAULT_CURRICULUM_PATH, curriculum_load
-from curriculum.vocabulary import concept_entity_id
+from kg.schema import concept_entity_id
 from kg.stores import EntityRecord, RelationRecord
 
 C = concept_entity_id

@@ -24,19 +24,21 @@ from django.core.management import CommandError, call_command
 from catalog.models import Course
 from core.errors import DataFileError, StoreUnavailableError
 from ingestion.loaders.courses import (
+    MATCHING_SOURCE,
+    MIN_GENRE_TAG_ARTISTS,
+    courses_load,
+    read_courses,
+    split_merged_record,
+)
+from kg.schema import (
     GENRES,
     HINT_CONFIDENCE,
     LOOSE_CONFIDENCE,
-    MATCHING_SOURCE,
-    MIN_GENRE_TAG_ARTISTS,
     concepts_in,
-    courses_load,
     genre_of_tag,
     genres_in,
     instrument_of_tag,
     instruments_in,
-    read_courses,
-    split_merged_record,
 )
 from kg.services import graph_upsert
 from kg.stores.base import EntityRecord, RelationRecord

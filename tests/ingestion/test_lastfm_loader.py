@@ -32,7 +32,7 @@ from ingestion.loaders.lastfm import (
     lastfm_dataset_read,
     lastfm_load,
 )
-from kg.relation_types import FREEBASE_TAIL_TYPES, freebase_relation_types, infer_tail_entity_type
+from kg.schema import FREEBASE_TAIL_TYPES, freebase_relation_types, infer_tail_entity_type
 
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "lastfm"
 CATALOG_MODELS = (Artist, Listener, Listen, Tag, TagAssignment, Friendship)

@@ -49,7 +49,7 @@ from ingestion.relations.schema import (
     schema_problems,
 )
 from ingestion.relations.training import train_bilstm
-from kg.relation_types import KNOWN_RELATION_TYPES
+from kg.schema import KNOWN_RELATION_TYPES
 from kg.stores.base import EntityRecord, RelationRecord
 from tests.helpers.relation_corpora import (
     CROSSRE,

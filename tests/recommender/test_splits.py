@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -9,9 +11,9 @@ import pytest
 import scipy.sparse as sp
 
 from core.errors import DataFileError
-from recommender.data import InteractionDataset
+from recommender.data import NO_LASTFM_ID, InteractionDataset, SourceIds
 from recommender.evaluation import splits as S
-from tests.helpers.recommender_data import synthetic_dataset
+from tests.helpers.recommender_data import synthetic_dataset, write_tiny_lastfm
 
 
 @pytest.fixture(scope="module")
@@ -380,3 +382,287 @@ def test_from_catalog_reads_the_kg_linked_subset_with_side_info(sql_store):
 def test_from_catalog_explains_an_empty_catalog():
     with pytest.raises(ValueError, match="load the Last.FM listening data"):
         InteractionDataset.from_catalog()
+
+
+# --- exports that join back: source ids (Last.FM user/artist ids, graph entity ids) ----------------
+
+
+def with_sources(ds: InteractionDataset, *, learner: int | None = None) -> InteractionDataset:
+    """``ds`` with Last.FM ids unlike its pks (user index ``learner``, if given, is a learner account)."""
+    lastfm_users = np.asarray(2 * ds.user_ids + 1, dtype=np.int64)
+    if learner is not None:
+        lastfm_users[learner] = NO_LASTFM_ID
+    lastfm_artists = np.asarray(ds.item_ids + 40_000, dtype=np.int64)
+    sources = SourceIds(
+        lastfm_user_ids=lastfm_users,
+        lastfm_artist_ids=lastfm_artists,
+        artist_entity_ids=np.asarray([f"lastfm:artist:{a}" for a in lastfm_artists], dtype=object),
+    )
+    return dataclasses.replace(ds, sources=sources)
+
+
+def assert_same_sources(a, b):
+    assert (a is None) == (b is None)
+    if a is not None:
+        assert a.lastfm_user_ids.tolist() == b.lastfm_user_ids.tolist()
+        assert a.lastfm_artist_ids.tolist() == b.lastfm_artist_ids.tolist()
+        assert [str(e) for e in a.artist_entity_ids] == [str(e) for e in b.artist_entity_ids]
+
+
+def split_of(ds: InteractionDataset, protocol: str, seed: int = 5):
+    if protocol == "T":
+        return S.protocol_t_split(ds, seed=seed)
+    if protocol == "C":
+        return S.protocol_c_split(ds, seed=seed)
+    if protocol == "sparsity":
+        return S.sparsity_splits(S.protocol_t_split(ds, seed=seed), fractions=(0.3,))[0]
+    return S.cold_start_split(ds, seed=seed)
+
+
+def read_rows(tsv) -> list[dict[str, str]]:
+    with tsv.open(newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def sourced(dataset) -> InteractionDataset:
+    return with_sources(dataset, learner=5)
+
+
+@pytest.mark.parametrize("protocol", ["T", "C", "sparsity", "cold_start"])
+def test_source_id_export_round_trips_with_and_without_a_dataset(sourced, tmp_path, protocol):
+    split = split_of(sourced, protocol)
+    tsv, sidecar = S.export_split(split, tmp_path / "split.tsv")
+    lines = tsv.read_text().splitlines()
+    assert lines[0] == "listener_pk\tartist_pk\tweight\tsplit\tlastfm_user_id\tlastfm_artist_id\tartist_entity_id"
+    meta = json.loads(sidecar.read_text())
+    assert meta["format"] == "leitmotif.split.v2" and meta["columns"] == lines[0].split("\t")
+    assert meta["learner_accounts"] == 1 and meta["lastfm_user_ids"][5] is None
+    assert "learner" in meta["column_meanings"]["lastfm_user_id"]
+    for reloaded in (S.import_split(tsv), S.import_split(tsv, dataset=sourced)):
+        assert_same_split(split, reloaded)
+        assert_same_sources(split.sources, reloaded.sources)
+
+
+def test_source_id_rows_carry_the_ids_of_their_user_and_item(sourced, tmp_path):
+    split = S.protocol_t_split(sourced, seed=0)
+    tsv, _ = S.export_split(split, tmp_path / "t.tsv")
+    user_at = {int(pk): k for k, pk in enumerate(sourced.user_ids)}
+    item_at = {int(pk): k for k, pk in enumerate(sourced.item_ids)}
+    learner_rows = 0
+    for row in read_rows(tsv):
+        u, i = user_at[int(row["listener_pk"])], item_at[int(row["artist_pk"])]
+        lastfm_user = int(sourced.sources.lastfm_user_ids[u])
+        if lastfm_user == NO_LASTFM_ID:
+            assert row["lastfm_user_id"] == ""
+            learner_rows += 1
+        else:
+            assert int(row["lastfm_user_id"]) == lastfm_user
+        assert int(row["lastfm_artist_id"]) == sourced.sources.lastfm_artist_ids[i]
+        assert row["artist_entity_id"] == sourced.sources.artist_entity_ids[i]
+        assert float(row["weight"]) == sourced.matrix[u, i]
+    assert learner_rows == sourced.matrix[5].nnz > 0
+
+
+def test_import_into_a_dataset_loaded_in_another_order_matches_by_lastfm_id(dataset, tmp_path):
+    """Same Last.FM data, other primary keys and index order: rows land on the same Last.FM pairs."""
+    here = with_sources(dataset)
+    split = S.protocol_t_split(here, seed=0)
+    tsv, _ = S.export_split(split, tmp_path / "t.tsv")
+    coo = here.matrix.tocoo()
+    new_user_pk = {int(pk): 90_000 - int(pk) for pk in here.user_ids}  # reverses the user order
+    new_item_pk = {int(pk): 70_000 - 3 * int(pk) for pk in here.item_ids}
+    there = InteractionDataset.from_arrays(
+        [new_user_pk[int(here.user_ids[r])] for r in coo.row],
+        [new_item_pk[int(here.item_ids[c])] for c in coo.col],
+        coo.data,
+    )
+    lastfm_user = {new_user_pk[int(pk)]: int(v) for pk, v in zip(here.user_ids, here.sources.lastfm_user_ids)}
+    lastfm_artist = {new_item_pk[int(pk)]: int(v) for pk, v in zip(here.item_ids, here.sources.lastfm_artist_ids)}
+    there = dataclasses.replace(
+        there,
+        sources=SourceIds(
+            lastfm_user_ids=np.asarray([lastfm_user[int(pk)] for pk in there.user_ids]),
+            lastfm_artist_ids=np.asarray([lastfm_artist[int(pk)] for pk in there.item_ids]),
+            artist_entity_ids=np.asarray(
+                [f"lastfm:artist:{lastfm_artist[int(pk)]}" for pk in there.item_ids], dtype=object
+            ),
+        ),
+    )
+    reloaded = S.import_split(tsv, dataset=there)
+    assert np.array_equal(reloaded.user_ids, there.user_ids) and reloaded.sources is there.sources
+
+    def by_lastfm(s, matrix):
+        m = matrix.tocoo()
+        return {
+            (int(s.sources.lastfm_user_ids[r]), int(s.sources.lastfm_artist_ids[c]), float(w))
+            for r, c, w in zip(m.row, m.col, m.data)
+        }
+
+    for part in ("train", "validation", "test"):
+        assert by_lastfm(reloaded, getattr(reloaded, part)) == by_lastfm(split, getattr(split, part)), part
+    assert not same_matrix(reloaded.test, split.test)  # the index spaces really differ
+
+    # A Last.FM user the other database does not have: file:line of that user's first row.
+    gone = int(there.sources.lastfm_user_ids[3])
+    without = dataclasses.replace(
+        there,
+        sources=dataclasses.replace(
+            there.sources,
+            lastfm_user_ids=np.where(there.sources.lastfm_user_ids == gone, 1, there.sources.lastfm_user_ids),
+        ),
+    )
+    line = next(k for k, row in enumerate(read_rows(tsv), start=2) if row["lastfm_user_id"] == str(gone))
+    with pytest.raises(DataFileError, match=f"Last.FM user {gone} .*is not in the dataset") as info:
+        S.import_split(tsv, dataset=without)
+    assert (info.value.path, info.value.line) == (str(tsv), line)
+
+
+def test_import_by_source_ids_needs_a_dataset_with_source_ids(sourced, dataset, tmp_path):
+    tsv, _ = S.export_split(S.protocol_t_split(sourced, seed=0), tmp_path / "t.tsv")
+    with pytest.raises(ValueError, match="InteractionDataset.from_catalog"):
+        S.import_split(tsv, dataset=dataset)
+
+
+@pytest.fixture
+def exported_sourced(sourced, tmp_path):
+    tsv, _ = S.export_split(S.protocol_t_split(sourced, seed=0), tmp_path / "t.tsv")
+    return tsv
+
+
+def edit_cell(column: str, value):
+    """Edit of data line 1 (file line 2): set ``column`` to ``value`` (a callable gets the row's cells)."""
+    index = S.SOURCE_COLUMNS.index(column)
+
+    def edit(lines):
+        cells = lines[1].split("\t")
+        cells[index] = value(cells) if callable(value) else value
+        lines[1] = "\t".join(cells)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda ls: ls.__setitem__(0, S.TSV_HEADER), "header must be 'listener_pk"),
+        (lambda ls: ls.__setitem__(1, ls[1].rsplit("\t", 1)[0]), "expected 7 tab-separated columns"),
+        (edit_cell("listener_pk", "x"), "listener_pk and artist_pk must be integers"),
+        (edit_cell("lastfm_user_id", "abc"), "lastfm_user_id must be an integer, or empty"),
+        (edit_cell("lastfm_user_id", "999999"), "Last.FM user 999999 is not listed in the sidecar"),
+        (edit_cell("lastfm_user_id", lambda c: str(2 * (int(c[0]) + 3) + 1)), "does not match Last.FM user"),
+        (edit_cell("lastfm_user_id", ""), r"lastfm_user_id is empty \(a learner account\) but the sidecar lists"),
+        (edit_cell("lastfm_artist_id", "7"), "Last.FM artist 7 is not listed in the sidecar"),
+        (edit_cell("lastfm_artist_id", "x"), "lastfm_artist_id must be an integer"),
+        (edit_cell("artist_pk", lambda c: str(int(c[1]) + 7)), "artist_pk .* does not match Last.FM artist"),
+        (edit_cell("artist_entity_id", "lastfm:artist:1"), "artist_entity_id 'lastfm:artist:1' does not match"),
+        (edit_cell("artist_entity_id", ""), "artist_entity_id is empty"),
+        (edit_cell("weight", "-1"), "finite play count"),
+    ],
+)
+def test_malformed_source_id_rows_name_file_and_line(exported_sourced, edit, message):
+    rewrite(exported_sourced, edit)
+    with pytest.raises(DataFileError, match=message) as info:
+        S.import_split(exported_sourced)
+    line = 1 if "header" in message else 2
+    assert (info.value.path, info.value.line) == (str(exported_sourced), line)
+    assert f"{exported_sourced}:{line}:" in str(info.value)
+
+
+def test_learner_rows_are_matched_by_listener_pk(sourced, exported_sourced):
+    learner_pk = int(sourced.user_ids[5])
+    lines = exported_sourced.read_text().splitlines()
+    k = next(n for n, line in enumerate(lines) if line.startswith(f"{learner_pk}\t"))
+    assert lines[k].split("\t")[4] == ""
+    other = int(sourced.user_ids[6])
+    rewrite(exported_sourced, lambda ls: ls.__setitem__(k, f"{other}\t" + ls[k].split("\t", 1)[1]))
+    with pytest.raises(DataFileError, match=f"lastfm_user_id is empty .* listener_pk {other}") as info:
+        S.import_split(exported_sourced)
+    assert info.value.line == k + 1
+
+
+def test_sidecar_source_lists_are_checked(exported_sourced):
+    sidecar = S.sidecar_path(exported_sourced)
+    meta = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**meta, "lastfm_artist_ids": meta["lastfm_artist_ids"][:-1]}))
+    with pytest.raises(DataFileError, match="lastfm_artist_ids must be a list aligned with item_ids") as info:
+        S.import_split(exported_sourced)
+    assert info.value.path == str(sidecar)
+    sidecar.write_text(json.dumps({**meta, "columns": ["user", "item"]}))
+    with pytest.raises(DataFileError, match="columns must be"):
+        S.import_split(exported_sourced)
+
+
+def test_a_v1_export_still_imports(dataset, tmp_path):
+    split = S.protocol_t_split(dataset, seed=2)
+    tsv, sidecar = S.export_split(split, tmp_path / "old.tsv")
+    meta = json.loads(sidecar.read_text())
+    for key in ("columns", "column_meanings"):
+        meta.pop(key)
+    meta.update(format="leitmotif.split.v1", columns=["user_id", "item_id", "weight", "split"], weight="play count")
+    sidecar.write_text(json.dumps(meta))
+    assert_same_split(split, S.import_split(tsv))
+    assert_same_split(split, S.import_split(tsv, dataset=dataset))  # matched by id: the dataset's own ids
+
+
+@pytest.fixture
+def lastfm_catalog(db, tmp_path):
+    """The tiny Last.FM folder loaded after an unrelated artist (so pks differ from Last.FM ids), plus a learner."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from catalog.models import Artist, Listen, Listener
+
+    Artist.objects.create(lastfm_id=9_999, name="Loaded first", entity_id="lastfm:artist:9999")
+    Listener.objects.create(lastfm_id=9_999)
+    root = write_tiny_lastfm(tmp_path / "data")
+    call_command("load_lastfm", data_dir=str(root), backend="sql", no_progress=True)
+    learner = Listener.objects.create(user=get_user_model().objects.create_user(username="learner", password="x"))
+    for n, artist in enumerate(Artist.objects.filter(lastfm_id__in=[1, 2, 3, 5]).order_by("lastfm_id")):
+        Listen.objects.create(listener=learner, artist=artist, play_count=3 + n)
+    return root, learner
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("protocol", ["T", "C"])
+def test_catalog_export_joins_back_to_the_lastfm_files_and_the_catalog(lastfm_catalog, tmp_path, protocol):
+    from catalog.models import Artist, Listen, Listener
+
+    root, learner = lastfm_catalog
+    dataset = InteractionDataset.from_catalog()
+    split = split_of(dataset, protocol, seed=0)
+    tsv, sidecar = S.export_split(split, tmp_path / "split.tsv")
+    rows = read_rows(tsv)
+    source = {}
+    with (root / "lastfm-kgcn" / "user_artists.dat").open(newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            source[(row["userID"], row["artistID"])] = float(row["weight"])
+    listener_lastfm = dict(Listener.objects.values_list("pk", "lastfm_id"))
+    artist_ids = {
+        pk: (lastfm, entity) for pk, lastfm, entity in Artist.objects.values_list("pk", "lastfm_id", "entity_id")
+    }
+    joined = learner_rows = 0
+    for row in rows:
+        lastfm_user = listener_lastfm[int(row["listener_pk"])]
+        assert row["lastfm_user_id"] == ("" if lastfm_user is None else str(lastfm_user))
+        assert (int(row["lastfm_artist_id"]), row["artist_entity_id"]) == artist_ids[int(row["artist_pk"])]
+        if float(row["weight"]) == 0:  # a sampled negative: the user never listened to it
+            assert not Listen.objects.filter(
+                listener_id=int(row["listener_pk"]), artist_id=int(row["artist_pk"])
+            ).exists()
+        elif lastfm_user is None:
+            assert int(row["listener_pk"]) == learner.pk
+            learner_rows += 1
+        else:  # a Last.FM listen: the same (user, artist, play count) as in the source file
+            assert source[(row["lastfm_user_id"], row["lastfm_artist_id"])] == float(row["weight"])
+            joined += 1
+    assert learner_rows == 4 and joined == len(source)
+    # The case this format exists for: primary keys that are not the Last.FM ids.
+    assert any(row["listener_pk"] != row["lastfm_user_id"] for row in rows if row["lastfm_user_id"])
+    assert any(row["artist_pk"] != row["lastfm_artist_id"] for row in rows)
+    meta = json.loads(sidecar.read_text())
+    assert meta["learner_accounts"] == 1
+    assert meta["lastfm_user_ids"][meta["user_ids"].index(learner.pk)] is None
+    for reloaded in (S.import_split(tsv), S.import_split(tsv, dataset=dataset)):
+        assert_same_split(split, reloaded)
+        assert_same_sources(dataset.sources, reloaded.sources)

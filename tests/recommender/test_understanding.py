@@ -104,8 +104,16 @@ def test_labelled_request_files_are_well_formed():
 def real_names_graph(sql_store):
     """The names the labelled requests use, read from the real data files: catalogue artists, every
     Last.FM tag, and the courses loader's instruments and concepts (no relations needed to parse)."""
-    from ingestion.loaders.courses import CONCEPTS, INSTRUMENTS, concept_entity_id, instrument_entity_id, term_aliases
-    from ingestion.loaders.lastfm import artist_entity_id, read_artists, read_tags, tag_entity_id
+    from ingestion.loaders.lastfm import read_artists, read_tags
+    from kg.schema import (
+        CONCEPTS,
+        INSTRUMENTS,
+        artist_entity_id,
+        concept_entity_id,
+        instrument_entity_id,
+        tag_entity_id,
+        term_aliases,
+    )
 
     data = Path(settings.LEITMOTIF_DATA_DIR)
     artists = read_artists(data / "lastfm-hetrec" / "artists.dat")

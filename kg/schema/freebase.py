@@ -1,4 +1,4 @@
-"""Readable graph names for the Freebase predicates of the KGCN Last.FM graph.
+"""Readable graph names for the Freebase predicates of the KGCN Last.FM graph (the graph's imported types).
 
 Why a table: the KGCN release keeps Freebase predicate names (``music.artist.origin``) but strips every
 label, so the only honest thing we can say about a non-item entity is what kind of thing it is, read

@@ -10,6 +10,12 @@ and results must be readable by the API afterwards anyway. ``INGESTION_JOB_RUNNE
 * ``inline``: run before the response (tests, scripts).
 
 A job is claimed by an atomic status update (queued -> running), so two workers never run the same job.
+
+Database connections: the thread and the worker loop run outside any request, so they do what Django does
+around a request themselves (drop a broken or expired connection before a job; the thread closes its own at
+the end). ``run_job`` itself never closes a connection: run inline it works on the caller's connection,
+often inside the caller's transaction (``ATOMIC_REQUESTS``, a script's ``transaction.atomic``, a test), and
+closing that one would break the caller's transaction (PostgreSQL: "the connection is closed").
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from core.errors import ConfigurationError, IngestionJobError, LeitmotifError
@@ -72,12 +78,30 @@ def submit_job(
 
 def _start_thread(job_id) -> None:
     def target() -> None:
+        # This thread's connections are its own (Django keeps one per thread): close them when done, or
+        # each job would leave an idle server connection behind until the process ends.
         try:
+            release_stale_connections()
             run_job(job_id)
+        except Exception:  # run_job records pipeline errors; this is the database itself failing
+            logger.exception("ingestion job %s could not run", job_id)
         finally:
-            connection.close()
+            connections.close_all()
 
     threading.Thread(target=target, name=f"ingestion-{job_id}", daemon=True).start()
+
+
+def release_stale_connections() -> None:
+    """Close broken connections and those past ``CONN_MAX_AGE``, as Django does between requests.
+
+    Unlike ``django.db.close_old_connections``, a connection inside a transaction is left alone: that
+    function takes "autocommit is off" for a connection someone forgot to clean up and closes it, which
+    inside a live ``transaction.atomic`` (an inline job, a worker called from a test) kills the caller's
+    transaction. SQLite's in-memory test database ignores ``close()``, so only PostgreSQL showed it.
+    """
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
 
 
 def claim_job(job_id) -> bool:
@@ -90,8 +114,10 @@ def claim_job(job_id) -> bool:
 
 
 def run_job(job_id) -> IngestionJob:
-    """Run one queued job to the end; the job row records success, the summary, or the error."""
-    close_old_connections()
+    """Run one queued job to the end; the job row records success, the summary, or the error.
+
+    Runs on the calling thread's connection and inside its transaction, if any (see the module docstring).
+    """
     if not claim_job(job_id):
         return IngestionJob.objects.get(pk=job_id)
     job = IngestionJob.objects.get(pk=job_id)
@@ -117,6 +143,7 @@ def run_job(job_id) -> IngestionJob:
 
 def run_queued_jobs(*, limit: int | None = None) -> list[IngestionJob]:
     """Run queued jobs oldest first (the worker loop calls this)."""
+    release_stale_connections()  # a worker lives for days: never query on a dead or expired connection
     done = []
     queued = (
         IngestionJob.objects.filter(status=IngestionJob.Status.QUEUED)
@@ -124,6 +151,7 @@ def run_queued_jobs(*, limit: int | None = None) -> list[IngestionJob]:
         .values_list("pk", flat=True)
     )
     for job_id in list(queued[:limit] if limit else queued):
+        release_stale_connections()  # a long job may have outlived CONN_MAX_AGE
         done.append(run_job(job_id))
     return done
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Leitmotif needs, only where they are missing (idempotent, quiet when
 # everything is present). Java 17 and Maven run the local Neo4j server (scripts/neo4j_local.py);
+# PostgreSQL backs the second run of `make test` (scripts/postgres_local.py);
 # Chromium runs the browser tests (tests/learning_platform/test_browser.py); FluidSynth renders audio.
 set -euo pipefail
 
@@ -13,6 +14,11 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # FluidSynth and the General MIDI SoundFont render the music21 score corpus to audio (load_works).
 command -v fluidsynth >/dev/null 2>&1 || missing+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
+# Debian's PostgreSQL server (initdb, pg_ctl, psql): scripts/postgres_local.py runs a private cluster from it for
+# the PostgreSQL half of `make test`. Its programs live in /usr/lib/postgresql/<version>/bin, off PATH.
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! command -v initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -14,6 +14,8 @@ import pytest
 import schemathesis
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -34,7 +36,14 @@ def api_schema(db, settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
     from learning_platform.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/schema/", application)
+    # Requests go through the real WSGI application, whose request signals close "old" connections;
+    # Django's test client switches that off around each request, and so must this test, or on
+    # PostgreSQL the test transaction's own connection is closed under it.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield schemathesis.openapi.from_wsgi("/api/schema/", application)
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from catalog.models import Interaction, Interest
 from tests.helpers.learner_world import GROUPS, PASSWORD, build_world, train_and_publish
@@ -73,6 +74,9 @@ def page(transactional_db, monkeypatch):
         context.close()
         browser.close()
     finally:
+        # While Playwright's loop ran, Django gave the test body its own connection: close it before the
+        # test database is dropped (PostgreSQL refuses to drop a database that still has users).
+        connections.close_all()
         manager.stop()
 
 

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client
 
 from catalog.models import Listener
@@ -126,6 +127,9 @@ def phone_page(transactional_db, monkeypatch):
         context.close()
         browser.close()
     finally:
+        # While Playwright's loop ran, Django gave the test body its own connection: close it before the
+        # test database is dropped (PostgreSQL refuses to drop a database that still has users).
+        connections.close_all()
         manager.stop()
 
 

@@ -175,7 +175,7 @@ class JointConfig:
     #: neighbouring solutions (as in stochastic weight averaging) smooths that out at no serving cost.
     average_epochs: int = 1
     #: Networks trained with different seeds on the same inputs; scores are the mean of their per-user
-    #: standardised scores (:func:`.joint.combine_member_scores`). Training and scoring cost grow linearly.
+    #: standardised scores (:func:`.scoring.combine_member_scores`). Training and scoring cost grow linearly.
     ensemble_members: int = 3
 
     def __post_init__(self) -> None:

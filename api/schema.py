@@ -46,7 +46,7 @@ BODY_STATUSES = {
 }
 
 
-def document_every_status(result: dict, generator, request, public) -> dict:  # noqa: ANN001 - drf-spectacular hook
+def document_every_status(result: dict, generator: object, request: object, public: bool) -> dict:
     """drf-spectacular post-processing hook: every operation lists every status it can answer.
 
     Why a hook: the statuses above come from DRF's machinery (authentication, throttling, content

@@ -17,6 +17,7 @@ Why these rules:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -126,7 +127,7 @@ def decision_refusal(fact: ExtractedFact) -> str | None:
     """Why this fact cannot be decided again, or ``None`` when it can."""
     if fact.status in DECIDABLE_STATUSES:
         return None
-    who = fact.decided_by.get_username() if fact.decided_by_id else "someone"
+    who = fact.decided_by.get_username() if fact.decided_by is not None else "someone"
     when = f" on {fact.decided_at:%Y-%m-%d %H:%M}" if fact.decided_at else ""
     return f"Fact {fact.pk} was already {fact.status} by {who}{when}; a decided fact cannot be decided again."
 
@@ -318,7 +319,7 @@ def correct_fact(
         try:
             for record in new_records.values():
                 create_entity(store, record=record, actor=actor)
-                undo.append(lambda entity_id=record.id: graph_entity_delete(store=store, entity_id=entity_id))
+                undo.append(functools.partial(graph_entity_delete, store=store, entity_id=record.id))
             relation_existed = store.get_relation(*new_triple) is not None
             put_facts_in_graph([fact], store=store, action="fact.correct", actor=actor, source=ADMIN_SOURCE)
             if not relation_existed:
@@ -361,7 +362,7 @@ def _remove_unsupported_ingestion_relations(
             graph_relation_delete(store=store, key=triple)
             removed.append(relation)
     except Exception:
-        _undo([lambda relation=relation: graph_upsert(store=store, relations=[relation]) for relation in removed])
+        _undo([functools.partial(graph_upsert, store=store, relations=[relation]) for relation in removed])
         raise
     return [relation.key for relation in removed]
 
@@ -412,7 +413,7 @@ def review_example(fact: ExtractedFact) -> dict[str, Any]:
         "original": original or None,
         "confidence": fact.confidence,
         "model_versions": fact.model_versions,
-        "decided_by": fact.decided_by.get_username() if fact.decided_by_id else None,
+        "decided_by": fact.decided_by.get_username() if fact.decided_by is not None else None,
         "decided_at": fact.decided_at.isoformat() if fact.decided_at else None,
         "note": fact.note,
     }

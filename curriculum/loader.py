@@ -559,8 +559,7 @@ def concept_entity(concept: ConceptSpec, file: CurriculumFile, existing: EntityR
     course loader rewrites them on its runs; changing them here would make the two loaders undo each
     other) and gets the curriculum data added to its properties.
     """
-    mine = existing is None or bool((existing.properties.get(CURRICULUM_PROPERTY) or {}).get("created"))
-    if mine:
+    if existing is None or bool((existing.properties.get(CURRICULUM_PROPERTY) or {}).get("created")):  # mine
         return EntityRecord(
             id=concept.entity_id,
             type=CONCEPT_TYPE,
@@ -662,9 +661,9 @@ def curriculum_records(file: CurriculumFile, state: GraphState) -> CurriculumRec
     relations: list[RelationRecord] = []
     kept_foreign: list[tuple[str, str, str, str]] = []
     for relation in _dedupe(wanted):
-        existing = state.relations.get(relation.key)
-        if existing is not None and existing.source not in OWNED_SOURCES:
-            kept_foreign.append((*relation.key, existing.source))
+        existing_relation = state.relations.get(relation.key)
+        if existing_relation is not None and existing_relation.source not in OWNED_SOURCES:
+            kept_foreign.append((*relation.key, existing_relation.source))
             continue
         relations.append(relation)
     file_ids = {concept.entity_id for concept in file.concepts}

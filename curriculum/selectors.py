@@ -475,8 +475,8 @@ def concept_music(
         )
     }
     for tag in tags:
-        members = [a for a in resources.tag_artists(tag.tag_id) if a in familiar_rows and a not in seen]
-        for entity_id in sorted(members, key=lambda e: (-taste.artists[e], familiar_rows[e].name)):
+        familiar_members = [a for a in resources.tag_artists(tag.tag_id) if a in familiar_rows and a not in seen]
+        for entity_id in sorted(familiar_members, key=lambda e: (-taste.artists[e], familiar_rows[e].name)):
             if len(chosen) >= limit:
                 break
             artist = familiar_rows[entity_id]
@@ -500,12 +500,12 @@ def concept_music(
             ranked = _popular_artists(
                 resources.tag_artists(tag.tag_id), exclude=seen | set(taste.artists), tag=tag.name, limit=limit
             )
-        for artist in ranked:
+        for resource in ranked:
             if len(chosen) >= limit:
                 break
-            if artist.entity_id not in seen:
-                chosen.append(artist)
-                seen.add(artist.entity_id)
+            if resource.entity_id not in seen:
+                chosen.append(resource)
+                seen.add(resource.entity_id)
     return chosen, tags
 
 

@@ -140,7 +140,7 @@ class ConvAutoencoder(nn.Module):
             previous = width
         self.encoder = nn.Sequential(*layers)
         bands, steps = n_mels, frames
-        for _ in channels:
+        for _block in channels:
             bands, steps = (bands + 1) // 2, (steps + 1) // 2
         self.map_shape = (channels[-1], bands, steps)
         flat = channels[-1] * bands * steps
@@ -195,6 +195,10 @@ for _spec in (
 del _spec
 
 
+#: The audio branch of an :class:`AudioEncoder` (``output_dim`` is the width of its vector).
+AudioNetwork = CnnAudio | CnnLstmAudio | ConvAutoencoder
+
+
 def available_variants() -> list[str]:
     """Every variant name, sorted (the ``--variant`` choices of ``train_audio_encoder``)."""
     return VARIANTS.names()
@@ -211,6 +215,13 @@ def variant_spec(name: str) -> VariantSpec:
 
 class AudioEncoder(nn.Module):
     """One variant, with its input and target normalisation; ``forward`` returns standardised predictions."""
+
+    # Buffers registered in ``__init__`` (``register_buffer``); declared so they type as tensors, not as
+    # ``nn.Module.__getattr__``'s ``Tensor | Module``.
+    mel_mean: torch.Tensor
+    mel_std: torch.Tensor
+    target_mean: torch.Tensor
+    target_std: torch.Tensor
 
     def __init__(
         self,
@@ -229,7 +240,7 @@ class AudioEncoder(nn.Module):
         super().__init__()
         self.spec = variant_spec(variant)
         self.variant = self.spec.name
-        self.audio: nn.Module | None = None
+        self.audio: AudioNetwork | None = None
         self.side: SideEmbeddings | None = None
         dims = dict(
             channels=tuple(channels),
@@ -239,7 +250,7 @@ class AudioEncoder(nn.Module):
             out_dim=hidden_dim,
             dropout=dropout,
         )
-        builders: dict[str, Callable[..., nn.Module]] = {
+        builders: dict[str, Callable[..., AudioNetwork]] = {
             "autoencoder": ConvAutoencoder,
             "cnn": CnnAudio,
             "cnn_lstm": CnnLstmAudio,
@@ -252,7 +263,7 @@ class AudioEncoder(nn.Module):
                 raise ConfigurationError(f"The {self.variant!r} variant needs side fields; the config lists none.")
             self.side = SideEmbeddings(side_vocab_sizes, side_dim)
         if self.variant == "autoencoder":
-            self.head = nn.Linear(hidden_dim, target_dim)  # the linear regression head on the bottleneck
+            self.head: nn.Module = nn.Linear(hidden_dim, target_dim)  # the linear regression head on the bottleneck
         else:
             width = (self.audio.output_dim if self.audio is not None else 0) + (
                 self.side.output_dim if self.side is not None else 0

@@ -271,8 +271,9 @@ def _corpus_entries() -> tuple[tuple[str, int | None, Any], ...]:
     entries = []
     bundle = corpus.corpora.CoreCorpus().metadataBundle
     # MetadataBundle has no __iter__: iterating falls back to __getitem__, which copies all 15,000
-    # entries per item (minutes). Its entry dict is read directly, with the slow way as a fallback.
-    for entry in getattr(bundle, "_metadataEntries", {}).values() or bundle:
+    # entries per item (minutes). Its entry dict is read directly, with the slow way as a fallback
+    # (spelt ``iter(bundle)`` so the type checker sees the __getitem__ protocol the loop would use anyway).
+    for entry in getattr(bundle, "_metadataEntries", {}).values() or iter(bundle):
         path = str(entry.sourcePath)
         if path.split("/")[0] not in directories:
             continue

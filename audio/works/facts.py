@@ -53,7 +53,10 @@ class WorkFacts:
 
     @property
     def key_name(self) -> str:
-        return key_display_name(self.key_tonic, self.key_mode) if self.key_tonic else ""
+        if not self.key_tonic:
+            return ""
+        assert self.key_mode is not None  # analysis._find_key gives tonic and mode together, or neither
+        return key_display_name(self.key_tonic, self.key_mode)
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from tqdm.auto import tqdm
 
@@ -123,9 +123,16 @@ LEVEL_NAMES: Mapping[str, str] = {value: str(label) for value, label in Course.L
 #: is a personal label more often than a genre, and a link to it would lead almost nowhere.
 MIN_GENRE_TAG_ARTISTS = 3
 
-MAX_TITLE_LENGTH = Course._meta.get_field("title").max_length
-MAX_URL_LENGTH = Course._meta.get_field("url").max_length
-MAX_SUBJECT_LENGTH = Course._meta.get_field("subject").max_length
+
+def _max_length(field: models.Field) -> int:
+    """``max_length`` of a character field (always set on a CharField)."""
+    assert field.max_length is not None
+    return field.max_length
+
+
+MAX_TITLE_LENGTH = _max_length(Course._meta.get_field("title"))
+MAX_URL_LENGTH = _max_length(Course._meta.get_field("url"))
+MAX_SUBJECT_LENGTH = _max_length(Course._meta.get_field("subject"))
 _PRICE_FIELD = Course._meta.get_field("price")
 MAX_PRICE = Decimal(10) ** (_PRICE_FIELD.max_digits - _PRICE_FIELD.decimal_places) - Decimal("0.01")
 _POSITIVE_INT_MAX = 2_147_483_647  # PositiveIntegerField on PostgreSQL

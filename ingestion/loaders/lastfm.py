@@ -51,9 +51,16 @@ HETREC_DIR_NAME = "lastfm-hetrec"
 KGCN_SOURCE = "lastfm-kgcn"
 HETREC_SOURCE = "lastfm-hetrec"
 
+
+def _max_length(field: models.Field) -> int:
+    """``max_length`` of a character field (always set on a CharField)."""
+    assert field.max_length is not None
+    return field.max_length
+
+
 #: Column limits of the catalog models, checked while parsing so a bad row names its line.
-MAX_NAME_LENGTH = Artist._meta.get_field("name").max_length
-MAX_URL_LENGTH = Artist._meta.get_field("url").max_length
+MAX_NAME_LENGTH = _max_length(Artist._meta.get_field("name"))
+MAX_URL_LENGTH = _max_length(Artist._meta.get_field("url"))
 
 #: The numbers published for KGCN's Last.FM data; the command says whether a load reproduces them.
 KGCN_PUBLISHED_COUNTS: Mapping[str, int] = {

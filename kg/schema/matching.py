@@ -116,8 +116,8 @@ class PhraseMatcher:
         entries.extend((phrase, None, 1.0) for phrase in blockers)
         return cls(entries)
 
-    def _spans(self, folded: str) -> tuple[list[str], list[tuple[int, int, Match]]]:
-        """Tokens of ``folded`` and the chosen ``(start, end, match)`` spans, blockers included (target None)."""
+    def _spans(self, folded: str) -> tuple[list[str], list[tuple[int, int, Match | None]]]:
+        """Tokens of ``folded`` and the chosen ``(start, end, match)`` spans, blockers included (match None)."""
         tokens = _tokens(folded)
         candidates: list[tuple[int, int, str | None, float]] = []
         for start, token in enumerate(tokens):
@@ -125,20 +125,21 @@ class PhraseMatcher:
                 if tuple(tokens[start : start + len(phrase)]) == phrase:
                     candidates.append((start, start + len(phrase), target, confidence))
         taken = [False] * len(tokens)
-        spans: list[tuple[int, int, Match]] = []
+        spans: list[tuple[int, int, Match | None]] = []
         for start, end, target, confidence in sorted(candidates, key=lambda c: (c[0] - c[1], c[0])):
             if any(taken[start:end]):
                 continue
             for i in range(start, end):
                 taken[i] = True
-            spans.append((start, end, Match(target, " ".join(tokens[start:end]), confidence)))
+            match = Match(target, " ".join(tokens[start:end]), confidence) if target is not None else None
+            spans.append((start, end, match))
         return tokens, spans
 
     def find(self, text: str) -> list[Match]:
         """Every target named in ``text``, once each (best confidence kept), in order of first mention."""
         folded = fold(text)
         tokens, spans = self._spans(folded)
-        found = [(start, match) for start, _, match in spans if match.target is not None]
+        found = [(start, match) for start, _, match in spans if match is not None]
         remaining = folded
         for phrase, written, target, confidence in self._substrings:
             position = remaining.find(phrase)
@@ -163,7 +164,7 @@ class PhraseMatcher:
         "drum machine" are not about an instrument lesson.
         """
         tokens, spans = self._spans(fold(text))
-        if not any(match.target for _, _, match in spans):
+        if not any(match is not None and match.target for _, _, match in spans):
             return []
         inside = {i for start, end, _ in spans for i in range(start, end)}
         if any(t != _BREAK and i not in inside and t not in allowed_extra_words for i, t in enumerate(tokens)):

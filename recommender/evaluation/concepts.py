@@ -114,8 +114,10 @@ class ConceptLinks:
 
     def default_unit_for_items(self, items: Sequence[int], *, top_tags: int = DEFAULT_UNIT_TOP_TAGS) -> np.ndarray:
         """The default unit of a learner whose items are ``items`` (item indices)."""
-        items = np.unique(np.asarray(items, dtype=np.int64))
-        linked_weights = self._item_linked_tags[items].sum(axis=0) if len(items) else np.zeros(len(self._linked_tags))
+        unique_items = np.unique(np.asarray(items, dtype=np.int64))
+        linked_weights = (
+            self._item_linked_tags[unique_items].sum(axis=0) if len(unique_items) else np.zeros(len(self._linked_tags))
+        )
         return self._unit_from_linked_weights(linked_weights, top_tags=top_tags)
 
     def _unit_from_linked_weights(self, weights: np.ndarray, *, top_tags: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -80,7 +81,7 @@ class JointInputs:
     # --- persistence --------------------------------------------------------------------------------
 
     def save(self, path: Path) -> None:
-        arrays: dict[str, np.ndarray] = {}
+        arrays: dict[str, Any] = {}  # np.savez types **kwds beside its bool allow_pickle
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in _SPARSE_FIELDS:

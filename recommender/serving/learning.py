@@ -128,7 +128,9 @@ class ItemFacts:
                 f"unit: {exc.message} Find concept ids with /api/v1/entities/?type=Concept&q=NAME."
             ) from None
 
-    def scores(self, items: Sequence[int], *, unit: np.ndarray | None, profile: np.ndarray | None) -> dict[str, Any]:
+    def scores(
+        self, items: Sequence[int] | np.ndarray, *, unit: np.ndarray | None, profile: np.ndarray | None
+    ) -> dict[str, Any]:
         """EMS and ERS of a returned list (``None`` where undefined; see the metric definitions)."""
         match = (
             LM.educational_match(items, self.concepts.dense_item_concepts, unit)
@@ -248,6 +250,7 @@ def learner_targets(
             )
     ids = facts.concepts.concept_ids
     unit_ids = tuple(ids[c] for c in unit.tolist())
+    profile: np.ndarray | None
     if request.mood is not None:
         profile = lexicon().preference(request.mood)
     else:

@@ -121,6 +121,7 @@ def rank_music(
             # is a better reason; with none, the weak but true path stays (it beats "popular").
             similar = music_fallback(serving, artist, int(item), history_items, similar_only=True)
             explanation = similar or explanation
+        assert explanation is not None  # music_fallback without similar_only always explains
         results.append(
             Recommendation(
                 rank=rank,

@@ -68,6 +68,7 @@ def interaction_record(
     with transaction.atomic():
         interaction = Interaction.objects.create(listener=listener, kind=kind, artist=artist, course=course)
         if kind == Interaction.Kind.LISTEN:
+            assert artist is not None  # listen is an artist kind: checked above
             updated = Listen.objects.filter(listener=listener, artist=artist).update(play_count=F("play_count") + 1)
             if not updated:
                 Listen.objects.create(listener=listener, artist=artist, play_count=1)

@@ -43,8 +43,10 @@ def listener_taste(listener: Listener) -> Taste:
     interests: list[tuple[int, str, str]] = []
     for marker, artist_pk, entity_id, plays, when, course_pk, extra, order_id in history_rows(listener.pk):
         if marker == LISTEN_ROW:
+            assert artist_pk is not None and entity_id is not None  # inner join on the listen's artist
             listens[artist_pk] = (entity_id, float(plays), timestamp(when))
         elif marker == INTEREST_ROW:
+            assert entity_id is not None and extra is not None  # NOT NULL columns of Interest
             interests.append((order_id, entity_id, extra))
         else:
             events.append((timestamp(when), order_id, marker, artist_pk, entity_id, course_pk, extra))
@@ -57,12 +59,14 @@ def listener_taste(listener: Listener) -> Taste:
     course_role: dict[str, str] = {}
     for created, _, kind, artist_pk, artist_entity, course_pk, course_entity in events:
         if artist_pk is not None:
+            assert artist_entity is not None  # the event's artist row exists (foreign key), entity_id NOT NULL
             last_event[artist_pk] = kind
             entity_of[artist_pk] = artist_entity
             event_time[artist_pk] = created
             if kind == Interaction.Kind.LIKE:
                 liked.add(artist_pk)
         elif course_pk is not None:
+            assert course_entity is not None  # the event's course row exists (foreign key), entity_id NOT NULL
             weight = 1.0 if kind == Interaction.Kind.COMPLETE else 0.7
             previous = course_weight.get(course_pk, (course_entity, 0.0))[1]
             course_weight[course_pk] = (course_entity, max(previous, weight))

@@ -113,12 +113,12 @@ class Command(LeitmotifCommand):
                 export_splits=opts["export_splits"],
             )
             if reranked:
-                run = reranked_experiment_run(
+                report_dir = reranked_experiment_run(
                     **common, settings=settings, units=opts["units"], minimum_pool=opts["pool_size"]
-                )
+                ).report_dir
             else:
-                run = experiment_run(**common)
+                report_dir = experiment_run(**common).report_dir
         except (LeitmotifError, ValueError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write((run.report_dir / "results.md").read_text())
-        self.stdout.write(self.style.SUCCESS(f"Report written to {run.report_dir}"))
+        self.stdout.write((report_dir / "results.md").read_text())
+        self.stdout.write(self.style.SUCCESS(f"Report written to {report_dir}"))

@@ -112,6 +112,7 @@ class Command(LeitmotifCommand):
         if outcome.published is not None:
             self.stdout.write(self.style.SUCCESS(f"[{_now()}] Published {outcome.published}"))
         else:
+            assert outcome.recommender_artifact is not None  # set on every refreshed outcome
             self.stdout.write(f"[{_now()}] Saved {Path(outcome.recommender_artifact)} (not published).")
 
 

@@ -120,7 +120,7 @@ class Command(LeitmotifCommand):
         return Interaction.objects.filter(created_at__gt=trained_at).count()
 
     def _retrain_once(self, options, *, only_if_new: bool) -> None:
-        overrides = {"use_content": not options["no_content"]}
+        overrides: dict[str, int | bool] = {"use_content": not options["no_content"]}
         if options["epochs"] is not None:
             overrides["epochs"] = options["epochs"]
         seed = options["seed"] if options["seed"] is not None else 0
@@ -132,6 +132,7 @@ class Command(LeitmotifCommand):
             if new is not None:
                 self.stdout.write(f"{new:,} learner event(s) since the published model was trained.")
         parent = None
+        warm_start = "."
         if options["from_checkpoint"] is not None:
             parent = load_trained_recommender(self._checkpoint_path(options["from_checkpoint"], options["output_dir"]))
             overrides = {
@@ -141,6 +142,8 @@ class Command(LeitmotifCommand):
                 overrides["use_content"] = False
             config = parent.config.with_overrides(**overrides)
             seed = options["seed"] if options["seed"] is not None else parent.seed
+            assert parent.path is not None  # a loaded artifact knows its directory
+            warm_start = f", warm-started from {parent.path.name} for {config.epochs} epochs."
         else:
             config = JointConfig().with_overrides(**overrides)
         with get_store(options["backend"] or settings.KG_BACKEND) as store:
@@ -150,7 +153,7 @@ class Command(LeitmotifCommand):
                 raise CommandError(f"{exc} Run `python manage.py load_lastfm` first.") from None
         self.stdout.write(
             f"Retraining on {dataset.n_users:,} listeners × {dataset.n_items:,} artists ({dataset.n_interactions:,} listens)"
-            + (f", warm-started from {parent.path.name} for {config.epochs} epochs." if parent is not None else ".")
+            + warm_start
         )
         trained = recommender_train(
             dataset=dataset,

@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 
 import numpy as np
 
+from core.caches import ProcessCache
 from recommender.explanations.snapshot import GraphSnapshot
 
 TAG_TYPE = "Tag"
@@ -181,19 +181,10 @@ class NodeQuality:
                 self.reasons[node] = reason
 
 
-_LOCK = threading.Lock()
-_CACHE: dict[str, NodeQuality] = {}
+#: One entry per snapshot version; a few versions at most are alive at once (the old one while the new loads).
+_QUALITY: ProcessCache[str, NodeQuality] = ProcessCache(max_entries=4)
 
 
 def node_quality(snapshot: GraphSnapshot) -> NodeQuality:
     """The :class:`NodeQuality` of ``snapshot``, computed once per snapshot version (a few ms on the full graph)."""
-    quality = _CACHE.get(snapshot.version)
-    if quality is None:
-        with _LOCK:
-            quality = _CACHE.get(snapshot.version)
-            if quality is None:
-                quality = NodeQuality(snapshot)
-                if len(_CACHE) >= 4:
-                    _CACHE.clear()
-                _CACHE[snapshot.version] = quality
-    return quality
+    return _QUALITY.get(snapshot.version, lambda: NodeQuality(snapshot))

@@ -21,7 +21,8 @@ Set-up, so the development data is used but never changed:
 
     .venv/bin/python benchmarks/api_latency.py [--clients 4] [--requests 40] [--rounds 3] [--port 8765]
 
-Writes benchmarks/results/api_latency.json.
+Writes benchmarks/results/api_latency.json (api_latency_<N>_workers.json for another --workers).
+The server uses the production gunicorn settings, ``docker/gunicorn.conf.py``.
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def start_server(db_path: Path, port: int, workers: int, log_path: Path) -> subp
     command = [
         str(gunicorn) if gunicorn.exists() else "gunicorn",
         "learning_platform.wsgi:application",
+        "--config",
+        str(REPO / "docker" / "gunicorn.conf.py"),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -320,7 +323,7 @@ def main() -> None:
         },
     }
     print(json.dumps({k: payload[k] for k in ("recommendations", "health", "ratio_p50", "ratio_p99")}, indent=2))
-    save_result("api_latency", payload)
+    save_result("api_latency" if args.workers == 2 else f"api_latency_{args.workers}_workers", payload)
     if recs_summary["errors"] or health_summary["errors"]:
         sys.exit(
             f"{recs_summary['errors'] + health_summary['errors']} requests failed (see error_examples in the results)."

@@ -14,6 +14,7 @@ app_name = "api"
 urlpatterns = [
     path("health/", api_views.HealthView.as_view(), name="health"),
     path("", include("recommender.api.urls")),
+    path("", include("kg.api.urls")),
     path("ingestion/", include("ingestion.api.urls")),
     path("audio", include("audio.api_urls")),
     path("learning/", include("curriculum.api_urls")),

@@ -8,8 +8,9 @@ name that reaches the SVG.
 
 Layout: the entity sits at the centre; its neighbours sit on an ellipse around it, in the order the
 caller chose (grouped by relation type, so edges of one type are next to each other); each edge is a
-line between the two circles carrying the relation type as its label and an arrow pointing from head
-to tail.
+line between the two circles carrying the relation's words (:mod:`.labels`) read from the centre
+outwards: "Isaac Hayes — tagged — soul", and for an edge stored the other way round the backward
+reading ("Isaac Hayes — has album — …"). Raw relation type names never reach the picture.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.text import shorten
+from learning_platform.learn.labels import entity_type_label, relation_label
 
 WIDTH = 760
 HEIGHT = 440
@@ -64,6 +66,8 @@ class PictureNode:
     name: str
     label: str
     type: str
+    #: The type as a learner reads it ("Musician" for ``MusicalArtist``).
+    type_label: str
     colour: str
     x: float
     y: float
@@ -81,12 +85,14 @@ class PictureEdge:
     y1: float
     x2: float
     y2: float
+    #: The relations' words read from the centre outwards ("tagged"), cut to fit the line.
     label: str
-    #: Every relation type on this line, for the tooltip (``label`` may be cut short).
+    #: Every relation's words on this line, for the tooltip (``label`` may be cut short).
     full_label: str
     label_x: float
     label_y: float
-    #: Draw an arrow head at the neighbour end (centre is the head) and/or at the centre end.
+    #: How the edges are stored: one from the centre (centre is the head) and/or one into it. The picture
+    #: reads every label from the centre outwards whatever the storage, so these are data, not drawing.
     arrow_out: bool
     arrow_in: bool
 
@@ -101,7 +107,17 @@ class GraphPicture:
     #: How many edges are drawn and how many the entity has in total.
     shown: int
     total_edges: int
+    #: (type label, colour) of every type drawn.
     legend: list[tuple[str, str]]
+    #: The neighbours grouped by the words joining them to the centre, for the list under the picture.
+    connections: list[tuple[str, list[PictureNode]]]
+
+    @property
+    def example(self) -> str:
+        """One edge read out ("Isaac Hayes tagged soul"), to show how the labels read."""
+        if not self.nodes:
+            return ""
+        return f"{self.centre.name} {self.edges[0].full_label.split(', ')[0]} {self.nodes[0].name}"
 
     @property
     def truncated(self) -> bool:
@@ -115,6 +131,11 @@ def short_label(name: str, limit: int = MAX_LABEL) -> str:
 
 def type_colour(entity_type: str) -> str:
     return TYPE_COLOURS.get(entity_type, DEFAULT_COLOUR)
+
+
+def edge_words(relations: Sequence[tuple[str, str]]) -> list[str]:
+    """The words of each relation read from the centre: ``out`` edges forward, ``in`` edges backward."""
+    return list(dict.fromkeys(relation_label(rel, direction) for rel, direction in relations))
 
 
 def layout_neighbourhood(
@@ -140,6 +161,7 @@ def layout_neighbourhood(
         name=centre_name,
         label=short_label(centre_name, 30),
         type=centre_type,
+        type_label=entity_type_label(centre_type),
         colour=type_colour(centre_type),
         x=cx,
         y=cy,
@@ -152,6 +174,7 @@ def layout_neighbourhood(
     )
     nodes: list[PictureNode] = []
     edges: list[PictureEdge] = []
+    connections: dict[str, list[PictureNode]] = {}
     n = len(neighbours)
     for i, item in enumerate(neighbours):
         # Start at the top and go clockwise; a half step offset keeps a lone neighbour off the centre label.
@@ -171,6 +194,7 @@ def layout_neighbourhood(
                 name=item.name,
                 label=short_label(item.name),
                 type=item.type,
+                type_label=entity_type_label(item.type),
                 colour=type_colour(item.type),
                 x=round(x, 1),
                 y=round(y, 1),
@@ -192,14 +216,16 @@ def layout_neighbourhood(
         # neighbouring edges do not overlap where the lines are still close together.
         t = 0.52 if i % 2 else 0.7
         directions = {direction for _, direction in item.relations}
+        words = ", ".join(edge_words(item.relations))
+        connections.setdefault(words, []).append(nodes[-1])
         edges.append(
             PictureEdge(
                 x1=round(x1, 1),
                 y1=round(y1, 1),
                 x2=round(x2, 1),
                 y2=round(y2, 1),
-                label=short_label(", ".join(dict.fromkeys(rel for rel, _ in item.relations)), MAX_EDGE_LABEL),
-                full_label=", ".join(dict.fromkeys(rel for rel, _ in item.relations)),
+                label=short_label(words, MAX_EDGE_LABEL),
+                full_label=words,
                 label_x=round(x1 + (x2 - x1) * t, 1),
                 label_y=round(y1 + (y2 - y1) * t - 3, 1),
                 arrow_out="out" in directions,
@@ -207,7 +233,7 @@ def layout_neighbourhood(
             )
         )
     legend_types = dict.fromkeys([centre_type, *(item.type for item in neighbours)])
-    legend = [(entity_type, type_colour(entity_type)) for entity_type in legend_types]
+    legend = [(entity_type_label(entity_type), type_colour(entity_type)) for entity_type in legend_types]
     return GraphPicture(
         width=width,
         height=height,
@@ -217,4 +243,5 @@ def layout_neighbourhood(
         shown=sum(len(item.relations) for item in neighbours),
         total_edges=max(total_edges, sum(len(item.relations) for item in neighbours)),
         legend=legend,
+        connections=list(connections.items()),
     )

@@ -8,7 +8,6 @@ from django.db.models import Count
 
 from api.permissions import is_readonly_client
 from catalog.models import Artist, Listener, TagAssignment
-from kg.stores import KnowledgeGraphStore
 
 
 def artist_top_tags(*, artist: Artist, limit: int = 10) -> list[dict[str, Any]]:
@@ -39,8 +38,3 @@ def me_summary(*, user: Any, listener: Listener | None) -> dict[str, Any]:
         "interactions": listener.interactions.count() if listener else 0,
         "interests": listener.interests.count() if listener else 0,
     }
-
-
-def entity_type_names(*, store: KnowledgeGraphStore) -> list[str]:
-    """Entity types present in the graph (for "unknown type" messages)."""
-    return sorted(store.stats().entities_by_type)

@@ -1,4 +1,4 @@
-"""Routes of the recommender's API (catalog browsing, graph entities, the learner's ``/me/`` endpoints).
+"""Routes of the recommender's API (catalog browsing, the learner's ``/me/`` and ``/users/{id}/`` endpoints).
 
 Included under ``/api/v1/`` by :mod:`learning_platform.api_urls`, which composes every app's routes.
 """
@@ -14,9 +14,6 @@ router.register("courses", views.CourseViewSet, basename="course")
 
 urlpatterns = [
     path("", include(router.urls)),
-    path("entities/", views.EntityListView.as_view(), name="entity-list"),
-    path("entities/<str:entity_id>/", views.EntityDetailView.as_view(), name="entity-detail"),
-    path("entities/<str:entity_id>/neighbours/", views.EntityNeighboursView.as_view(), name="entity-neighbours"),
     path("me/", views.MeView.as_view(), name="me"),
     path("me/history/", views.MyHistoryView.as_view(), name="me-history"),
     path("me/recommendations/", views.MyRecommendationsView.as_view(), name="me-recommendations"),

@@ -172,45 +172,6 @@ def test_bad_course_filters_are_explained(as_alice):
     assert_envelope(as_alice.get("/api/v1/courses/424242/"), 404, mentions=("424242",))
 
 
-# --- knowledge graph ----------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_entity_search_detail_and_neighbours(as_alice):
-    hits = as_alice.get("/api/v1/entities/?q=ja").json()
-    assert [e["id"] for e in hits["results"]] == ["lastfm:tag:2", "udemy:course:2"] or {
-        e["id"] for e in hits["results"]
-    } >= {"lastfm:tag:2"}
-    only_tags = as_alice.get("/api/v1/entities/?q=j&type=Tag").json()["results"]
-    assert [e["id"] for e in only_tags] == ["lastfm:tag:2"]
-    entity = as_alice.get("/api/v1/entities/lastfm:tag:2/").json()
-    assert entity == {"id": "lastfm:tag:2", "type": "Tag", "name": "jazz", "aliases": [], "properties": {}}
-    incoming = as_alice.get("/api/v1/entities/lastfm:tag:2/neighbours/?direction=in&relation_type=HAS_TAG").json()
-    assert {n["entity"]["name"] for n in incoming["results"]} == {"Gamma Jazz", "Delta Jazz"}
-    assert all(n["direction"] == "in" and n["relation"]["type"] == "HAS_TAG" for n in incoming["results"])
-    both = as_alice.get("/api/v1/entities/lastfm:tag:2/neighbours/?page_size=1").json()
-    assert both["count"] == 3 and both["next"]
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    "url,status,mentions",
-    [
-        ("/api/v1/entities/", 400, ("?q=",)),
-        ("/api/v1/entities/?q=", 400, ("blank",)),
-        ("/api/v1/entities/?q=a&type=Wizard", 400, ("Wizard", "Artist, Course")),
-        ("/api/v1/entities/?q=a&type=not-a-type", 400, ("capitalised",)),
-        ("/api/v1/entities/lastfm:artist:0/", 404, ("lastfm:artist:0", "/api/v1/entities/?q=")),
-        ("/api/v1/entities/lastfm:artist:0/neighbours/", 404, ("lastfm:artist:0",)),
-        ("/api/v1/entities/lastfm:tag:2/neighbours/?direction=sideways", 400, ("direction", "sideways")),
-        ("/api/v1/entities/lastfm:tag:2/neighbours/?relation_type=has_tag", 400, ("upper snake case",)),
-        ("/api/v1/entities/lastfm:tag:2/neighbours/?relation_type=MARRIED_TO", 400, ("MARRIED_TO", "HAS_TAG")),
-    ],
-)
-def test_bad_graph_requests_are_explained(as_alice, url, status, mentions):
-    assert_envelope(as_alice.get(url), status, mentions=mentions)
-
-
 # --- envelope outside views -----------------------------------------------------------------------
 
 

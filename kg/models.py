@@ -31,9 +31,12 @@ class Entity(models.Model):
     id = models.CharField(primary_key=True, max_length=MAX_ID_LENGTH)
     type = models.CharField(max_length=TYPE_MAX_LENGTH, db_index=True)
     name = models.TextField(blank=True)
-    #: ``name.lower()`` computed in Python (SQLite's ``lower()`` only folds ASCII), for prefix search.
+    #: ``name.lower()`` computed in Python (SQLite's ``lower()`` only folds ASCII): search results' order.
     name_lower = models.TextField(blank=True, db_index=True, editable=False)
-    #: The aliases in the order given; :class:`EntityAlias` mirrors them for indexed search.
+    #: Name and aliases folded and framed for substring search (``kg.stores.base.search_text``).
+    #: Not indexed: a substring test cannot use a B-tree, and one short column per row scans fast.
+    search_text = models.TextField(blank=True, default="", editable=False)
+    #: The aliases in the order given; :class:`EntityAlias` mirrors them (one lower-cased row each).
     aliases = models.JSONField(default=list, blank=True)
     properties = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -53,7 +56,10 @@ class Entity(models.Model):
 
 
 class EntityAlias(models.Model):
-    """One lower-cased alias of an entity, so alias prefix search uses an index instead of scanning JSON."""
+    """One lower-cased alias of an entity, indexed, so aliases can be looked up without scanning JSON.
+
+    Search itself reads :attr:`Entity.search_text`, which also holds the (folded) aliases.
+    """
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="alias_rows", db_index=False)
     alias_lower = models.TextField(db_index=True)

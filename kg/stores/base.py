@@ -16,7 +16,8 @@ Semantics every backend honours:
   :class:`~core.errors.UnknownEntityError` and writes nothing from that batch.
 * Writes of one batch are atomic. Batches are independent, which is why every write is idempotent:
   a job interrupted between batches is finished by running it again.
-* Search is case-insensitive and matches a prefix of the name or of any alias.
+* Search is case- and accent-insensitive and matches anywhere in the name or an alias, ranked
+  exact, then prefix, then word start, then mid-word substring (see :func:`search_text`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -193,6 +195,100 @@ class GraphStats:
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+# --- search keys shared by every backend ---------------------------------------------------------
+
+#: Separates the keys (name, aliases) inside a search text, and frames it: ``SEP key SEP key SEP``.
+SEARCH_KEY_SEPARATOR = "\x1f"
+#: Put before every character that starts a word (a letter or digit after a non-letter-or-digit).
+SEARCH_WORD_MARK = "\x02"
+#: Letters that Unicode does not decompose into a base letter plus an accent.
+_UNDECOMPOSED_LETTERS = str.maketrans(
+    {"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
+)
+
+
+def fold_for_search(text: str) -> str:
+    """``text`` as search compares it: case-folded, accents removed (``Dvořák`` → ``dvorak``), spaces collapsed.
+
+    Control characters (which include the two markers above) become spaces and format characters
+    (soft hyphen, zero-width joiner) are dropped, so a folded text never contains a marker.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = []
+    for char in decomposed:
+        category = unicodedata.category(char)
+        if category == "Mn" or category == "Cf":
+            continue
+        kept.append(" " if category == "Cc" else char)
+    return " ".join("".join(kept).casefold().translate(_UNDECOMPOSED_LETTERS).split())
+
+
+def _mark_word_starts(folded: str) -> str:
+    marked: list[str] = []
+    previous_is_word = False
+    for char in folded:
+        is_word = char.isalnum()
+        if is_word and not previous_is_word:
+            marked.append(SEARCH_WORD_MARK)
+        marked.append(char)
+        previous_is_word = is_word
+    return "".join(marked)
+
+
+def search_text(name: str, aliases: Iterable[str]) -> str:
+    """The one string a backend stores per entity so that search is a handful of substring tests.
+
+    Every non-blank key (the name, each alias) is folded by :func:`fold_for_search`, its word starts
+    are marked, and the keys are framed by separators. With ``q`` the query treated the same way
+    (:class:`SearchPatterns`), "a key equals / starts with / has a word starting with / contains
+    ``q``" are all plain "contains" tests on this string, which every database answers literally
+    (no wildcards) and which never match across two keys.
+    """
+    keys = list(dict.fromkeys(_mark_word_starts(key) for key in map(fold_for_search, (name, *aliases)) if key))
+    if not keys:
+        return ""
+    return SEARCH_KEY_SEPARATOR + SEARCH_KEY_SEPARATOR.join(keys) + SEARCH_KEY_SEPARATOR
+
+
+@dataclass(frozen=True)
+class SearchPatterns:
+    """The substrings of a :func:`search_text` that place an entity in each rank for one query.
+
+    Rank 0: a key equals the query; 1: a key starts with it; 2: a word of a key starts with it;
+    3: it occurs inside a word. Each pattern implies the next one, so ``substring`` is the filter and
+    the first pattern found gives the rank.
+    """
+
+    exact: str
+    prefix: str
+    word_start: str
+    substring: str
+
+    @classmethod
+    def for_query(cls, query: str) -> SearchPatterns | None:
+        """The patterns for ``query``, or ``None`` when it is blank once folded (a blank search finds nothing)."""
+        folded = fold_for_search(query)
+        if not folded:
+            return None
+        marked = _mark_word_starts(folded)
+        return cls(
+            exact=SEARCH_KEY_SEPARATOR + marked + SEARCH_KEY_SEPARATOR,
+            prefix=SEARCH_KEY_SEPARATOR + marked,
+            word_start=marked,
+            substring=marked.removeprefix(SEARCH_WORD_MARK),
+        )
+
+    def ordered(self) -> tuple[str, str, str]:
+        """The patterns of ranks 0, 1 and 2 (anything else that contains ``substring`` has rank 3)."""
+        return (self.exact, self.prefix, self.word_start)
+
+    def rank(self, text: str) -> int | None:
+        """The rank of an entity whose search text is ``text``, ``None`` when it does not match."""
+        if self.substring not in text:
+            return None
+        return next((rank for rank, pattern in enumerate(self.ordered()) if pattern in text), 3)
 
 
 # --- checks shared by every backend -----------------------------------------------------------
@@ -370,9 +466,12 @@ class KnowledgeGraphStore(ABC):
 
     @abstractmethod
     def search_entities(self, query: str, *, types: Sequence[str] | None = None, limit: int = 20) -> list[EntityRecord]:
-        """Case-insensitive prefix match on name or alias; exact name matches first, then by lower-cased name, then id.
+        """Entities whose name or an alias contains ``query``, best ``limit`` first.
 
-        A blank query returns ``[]``; the query text is always taken literally (no wildcards).
+        Matching ignores case and accents (:func:`fold_for_search`: ``dvorak`` finds ``Antonín
+        Dvořák``). Ranked by how the best key matches: exactly, then as a prefix, then at the start of
+        a word (``bach`` in ``Johann Sebastian Bach``), then inside a word; ties by lower-cased name,
+        then id. A blank query returns ``[]``; the query text is always taken literally (no wildcards).
         """
 
     @abstractmethod

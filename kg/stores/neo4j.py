@@ -45,6 +45,7 @@ from kg.stores.base import (
     KnowledgeGraphStore,
     Neighbour,
     RelationRecord,
+    SearchPatterns,
     UpsertResult,
     batched,
     canonical_properties_json,
@@ -54,6 +55,7 @@ from kg.stores.base import (
     merge_id_list,
     require_record,
     require_record_iterable,
+    search_text,
     type_filter,
 )
 
@@ -71,10 +73,28 @@ HOW_TO_START = "start it with `python scripts/neo4j_local.py start` or set NEO4J
 
 SCHEMA_STATEMENTS = (
     "CREATE CONSTRAINT entity_id_unique IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE",
-    # RANGE indexes serve equality, STARTS WITH and ordering; search and type filters use them.
+    # RANGE indexes serve equality, STARTS WITH and ordering (search results are ordered by name_lower).
     "CREATE INDEX entity_name_lower IF NOT EXISTS FOR (n:Entity) ON (n.name_lower)",
     "CREATE INDEX entity_type IF NOT EXISTS FOR (n:Entity) ON (n.type)",
+    # A TEXT index (trigram-based) answers ``CONTAINS``, which is what search asks of ``search_text``.
+    "CREATE TEXT INDEX entity_search_text IF NOT EXISTS FOR (n:Entity) ON (n.search_text)",
 )
+
+# Nodes written before ``search_text`` existed get it on the store's first use (a few batches, once).
+NODES_WITHOUT_SEARCH_TEXT = """
+MATCH (n:Entity) WHERE n.search_text IS NULL AND n.id IS NOT NULL
+RETURN n.id AS id, n.name AS name, n.aliases AS aliases
+LIMIT $limit
+"""
+
+SET_SEARCH_TEXT = """
+UNWIND $rows AS row
+MATCH (n:Entity {id: row.id})
+SET n.search_text = row.search_text
+REMOVE n.search_keys
+"""
+
+SEARCH_TEXT_BACKFILL_BATCH = 5000
 
 # --- Cypher (parameters only; the only dynamic parts are $(...) labels and types) --------------
 
@@ -115,7 +135,7 @@ CALL (n, row, old_type, same) {
       n.name = row.name,
       n.name_lower = row.name_lower,
       n.aliases = row.aliases,
-      n.search_keys = row.search_keys,
+      n.search_text = row.search_text,
       n.properties_json = row.properties_json,
       n.created_at = coalesce(n.created_at, $now),
       n.updated_at = $now
@@ -199,13 +219,19 @@ MATCH (n:Entity {id: id})
 DETACH DELETE n
 """
 
+# The patterns are those of ``SearchPatterns``: the text index finds the nodes containing
+# ``$substring``; the CASE ranks them exactly as the sql store does.
 SEARCH_ENTITIES = f"""
 MATCH (n:Entity)
-WHERE any(key IN n.search_keys WHERE key STARTS WITH $query)
+WHERE n.search_text CONTAINS $substring
   AND ($types IS NULL OR n.type IN $types)
-RETURN {_entity_projection("n")} AS entity
-ORDER BY CASE WHEN n.name_lower = $query THEN 0 ELSE 1 END, n.name_lower, n.id
+WITH n, CASE WHEN n.search_text CONTAINS $exact THEN 0
+             WHEN n.search_text CONTAINS $prefix THEN 1
+             WHEN n.search_text CONTAINS $word_start THEN 2
+             ELSE 3 END AS rank
+ORDER BY rank, n.name_lower, n.id
 LIMIT $limit
+RETURN {_entity_projection("n")} AS entity
 """
 
 ENTITY_EXISTS = "MATCH (n:Entity {id: $id}) RETURN count(n) > 0 AS found"
@@ -305,16 +331,6 @@ def _relation_from_row(row: Mapping[str, Any]) -> RelationRecord:
     )
 
 
-def _search_keys(name: str, aliases: Iterable[str]) -> list[str]:
-    """Lower-cased name and aliases, de-duplicated: what a prefix search compares against."""
-    keys: list[str] = []
-    for text in (name, *aliases):
-        key = text.lower()
-        if key.strip() and key not in keys:
-            keys.append(key)
-    return keys
-
-
 def _entity_row(entity: EntityRecord) -> dict[str, Any]:
     aliases = list(entity.aliases)
     return {
@@ -323,7 +339,7 @@ def _entity_row(entity: EntityRecord) -> dict[str, Any]:
         "name": entity.name,
         "name_lower": entity.name.lower(),
         "aliases": aliases,
-        "search_keys": _search_keys(entity.name, aliases),
+        "search_text": search_text(entity.name, aliases),
         "properties_json": canonical_properties_json(entity.properties, owner=f"Entity {entity.id!r}"),
     }
 
@@ -490,6 +506,7 @@ class Neo4jGraphStore(KnowledgeGraphStore):
                 with self._driver.session(database=self.database) as session:
                     for statement in SCHEMA_STATEMENTS:
                         session.run(statement).consume()
+                    _backfill_search_text(session)
             self._ready = True
         return self._driver
 
@@ -592,10 +609,18 @@ class Neo4jGraphStore(KnowledgeGraphStore):
         check_positive_int("limit", limit)
         if not isinstance(query, str):
             raise InvalidGraphDataError(f"Search query must be a string, got {query!r}.")
-        text = query.strip().lower()
-        if not text:
+        patterns = SearchPatterns.for_query(query)
+        if patterns is None:
             return []
-        rows = self._read_rows(SEARCH_ENTITIES, query=text, types=type_filter(types, "types"), limit=limit)
+        rows = self._read_rows(
+            SEARCH_ENTITIES,
+            exact=patterns.exact,
+            prefix=patterns.prefix,
+            word_start=patterns.word_start,
+            substring=patterns.substring,
+            types=type_filter(types, "types"),
+            limit=limit,
+        )
         return [_entity_from_row(row["entity"]) for row in rows]
 
     def neighbours(
@@ -697,6 +722,22 @@ class Neo4jGraphStore(KnowledgeGraphStore):
 
 
 # --- transaction functions (each runs inside one managed transaction) -----------------------
+
+
+def _backfill_search_text(session: neo4j.Session) -> None:
+    """Give every node that lacks it a ``search_text`` (graphs written before substring search existed)."""
+    while True:
+        rows = list(session.run(NODES_WITHOUT_SEARCH_TEXT, limit=SEARCH_TEXT_BACKFILL_BATCH))
+        if not rows:
+            return
+        updates = [
+            {"id": row["id"], "search_text": search_text(row["name"] or "", row["aliases"] or [])} for row in rows
+        ]
+        session.execute_write(_set_search_text, rows=updates)
+
+
+def _set_search_text(tx: neo4j.ManagedTransaction, *, rows: list[dict[str, str]]) -> None:
+    tx.run(SET_SEARCH_TEXT, rows=rows).consume()
 
 
 def _write_entities(tx: neo4j.ManagedTransaction, *, rows: list[dict[str, Any]], now: datetime) -> UpsertResult:

@@ -61,3 +61,19 @@ def test_graph_routes_keep_their_names_and_urls():
         reverse("api:entity-neighbours", kwargs={"entity_id": "lastfm:tag:2"})
         == "/api/v1/entities/lastfm:tag:2/neighbours/"
     )
+
+
+@pytest.mark.django_db
+def test_entity_search_finds_words_inside_names_word_starts_first(as_alice, sql_store):
+    from kg.stores import EntityRecord
+
+    sql_store.upsert_entities(
+        [
+            EntityRecord(id="t:offenbach", type="Artist", name="Jacques Offenbach"),
+            EntityRecord(id="t:bach", type="Artist", name="Johann Sebastian Bach"),
+            EntityRecord(id="t:chopin", type="Artist", name="Frédéric Chopin"),
+        ]
+    )
+    hits = as_alice.get("/api/v1/entities/?q=bach").json()["results"]
+    assert [e["name"] for e in hits] == ["Johann Sebastian Bach", "Jacques Offenbach"]
+    assert [e["name"] for e in as_alice.get("/api/v1/entities/?q=frederic").json()["results"]] == ["Frédéric Chopin"]

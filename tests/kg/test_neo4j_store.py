@@ -53,6 +53,7 @@ def test_first_use_creates_the_unique_id_constraint_and_search_index(neo4j_store
     ):
         run(raw_driver, "DROP CONSTRAINT $name", name=row["name"])
     run(raw_driver, "DROP INDEX entity_name_lower IF EXISTS")
+    run(raw_driver, "DROP INDEX entity_search_text IF EXISTS")
 
     store = store_for(neo4j_server)
     try:
@@ -64,6 +65,8 @@ def test_first_use_creates_the_unique_id_constraint_and_search_index(neo4j_store
     assert {"type": "UNIQUENESS", "labelsOrTypes": ["Entity"], "properties": ["id"]} in constraints
     indexes = run(raw_driver, "SHOW INDEXES YIELD labelsOrTypes, properties RETURN *")
     assert {"labelsOrTypes": ["Entity"], "properties": ["name_lower"]} in indexes
+    text_indexes = run(raw_driver, "SHOW TEXT INDEXES YIELD labelsOrTypes, properties RETURN *")
+    assert {"labelsOrTypes": ["Entity"], "properties": ["search_text"]} in text_indexes
     run(raw_driver, "CREATE (:Entity {id: 'dup'})")
     with pytest.raises(ConstraintError):
         run(raw_driver, "CREATE (:Entity {id: 'dup'})")
@@ -105,7 +108,8 @@ def test_stored_shape_uses_real_relationship_types_and_json_properties(neo4j_sto
     )
 
     node = run(raw_driver, "MATCH (n:Entity {id: 'a:1'}) RETURN n {.*} AS n")[0]["n"]
-    assert node["search_keys"] == ["björk", "bjork"]
+    assert node["search_text"] == "\x1f\x02bjork\x1f"  # name and alias fold to one key
+    assert "search_keys" not in node
     assert node["name_lower"] == "björk"
     assert node["properties_json"] == '{"era":{"start":1993}}'
     edge = run(
@@ -307,3 +311,42 @@ def test_merge_ids_must_be_a_list(neo4j_store):
     with pytest.raises(InvalidGraphDataError, match="list of entity ids"):
         neo4j_store.merge_entities(keep_id="a:1", merge_ids="a:2")
     assert neo4j_store.stats().entities == 2
+
+
+@needs_neo4j
+def test_search_is_answered_from_the_text_index(neo4j_store, raw_driver):
+    from kg.stores.base import SearchPatterns
+    from kg.stores.neo4j import SEARCH_ENTITIES
+
+    neo4j_store.ping()
+    patterns = SearchPatterns.for_query("bach")
+    params = {
+        "exact": patterns.exact,
+        "prefix": patterns.prefix,
+        "word_start": patterns.word_start,
+        "substring": patterns.substring,
+        "types": None,
+        "limit": 20,
+    }
+    _, summary, _ = raw_driver.execute_query("EXPLAIN " + SEARCH_ENTITIES, params, database_="neo4j")
+    plan = summary.plan["args"]["string-representation"]
+    assert "NodeIndexContainsScan" in plan and "TEXT INDEX n:Entity(search_text)" in plan
+
+
+@needs_neo4j
+def test_first_use_gives_older_nodes_their_search_text(neo4j_server, raw_driver):
+    run(raw_driver, "MATCH (n:Entity) DETACH DELETE n")
+    run(
+        raw_driver,
+        "CREATE (:Entity:Artist {id: 'old:1', type: 'Artist', name: 'Johann Sebastian Bach', aliases: ['JSB'], "
+        "name_lower: 'johann sebastian bach', search_keys: ['johann sebastian bach', 'jsb'], properties_json: '{}', "
+        "created_at: datetime(), updated_at: datetime()})",
+    )
+    store = store_for(neo4j_server)
+    try:
+        assert [e.id for e in store.search_entities("bach")] == ["old:1"]
+        assert [e.id for e in store.search_entities("jsb")] == ["old:1"]
+    finally:
+        store.clear()
+        store.close()
+    assert run(raw_driver, "MATCH (n:Entity) WHERE n.search_keys IS NOT NULL RETURN count(n) AS c") == [{"c": 0}]

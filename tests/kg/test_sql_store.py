@@ -84,6 +84,44 @@ def test_name_lower_is_unicode_aware(sql_store):
     assert [e.id for e in sql_store.search_entities("éla")] == ["a:1"]
 
 
+def test_search_text_column_follows_every_change(sql_store):
+    def stored(entity_id: str) -> str:
+        return Entity.objects.get(pk=entity_id).search_text
+
+    sql_store.upsert_entities([artist("a:1", "Dvořák", "Antonín"), artist("a:2", "Szopen", "  ")])
+    assert stored("a:1") == "\x1f\x02dvorak\x1f\x02antonin\x1f"
+    assert stored("a:2") == "\x1f\x02szopen\x1f"  # blank aliases are no keys
+    sql_store.upsert_entities([artist("a:2", "Chopin")])
+    assert stored("a:2") == "\x1f\x02chopin\x1f"
+    sql_store.merge_entities(keep_id="a:1", merge_ids=["a:2"])
+    assert stored("a:1") == "\x1f\x02dvorak\x1f\x02antonin\x1f\x02chopin\x1f"
+
+
+def test_migration_fills_search_text_of_existing_rows(sql_store, monkeypatch):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("kg.migrations.0004_entity_search_text")
+    sql_store.upsert_entities([artist(f"a:{i}", f"Jóhann {i}", "JJ") for i in range(5)])
+    Entity.objects.update(search_text="")
+    assert sql_store.search_entities("johann") == []
+
+    class Editor:  # what RunPython hands over, as far as the function reads it
+        connection = connection
+
+    monkeypatch.setattr(migration, "BATCH", 2)  # several pages
+    migration.fill_search_text(apps, Editor())
+    assert [e.id for e in sql_store.search_entities("johann")] == [f"a:{i}" for i in range(5)]
+    assert Entity.objects.get(pk="a:0").search_text == "\x1f\x02johann \x020\x1f\x02jj\x1f"
+
+
+def test_search_scans_one_query_and_fetches_only_the_hits(sql_store, django_assert_max_num_queries):
+    sql_store.upsert_entities([artist(f"a:{i}", f"Band {i}") for i in range(30)])
+    with django_assert_max_num_queries(2):
+        assert len(sql_store.search_entities("band", limit=5)) == 5
+
+
 def test_alias_rows_follow_every_change(sql_store):
     sql_store.upsert_entities([artist("a:1", "Radiohead", "On a Friday", "ON A FRIDAY", "", "RH")])
     assert alias_rows("a:1") == {"on a friday", "rh"}

@@ -194,13 +194,63 @@ def test_delete_relation(small_graph):
 # --- search and neighbours ----------------------------------------------------------------
 
 
-def test_search_is_case_insensitive_prefix_on_name_and_alias(small_graph):
+def test_search_is_case_insensitive_on_name_and_alias(small_graph):
     # Ordered by lower-cased name: "radio dept." sorts before "radiohead".
     assert [e.id for e in small_graph.search_entities("radio")] == ["a:radio-dept", "a:radiohead"]
     assert {e.id for e in small_graph.search_entities("RADIO")} == {"a:radiohead", "a:radio-dept"}
     assert [e.id for e in small_graph.search_entities("on a fri")] == ["a:radiohead"]
     assert [e.id for e in small_graph.search_entities("brit")] == ["p:uk"]
-    assert small_graph.search_entities("head") == []  # prefix, not substring
+    assert [e.id for e in small_graph.search_entities("head")] == ["a:radiohead"]  # inside a word, too
+    assert [e.id for e in small_graph.search_entities("kingdom")] == ["p:uk"]
+
+
+def test_search_ranks_exact_then_prefix_then_word_start_then_substring(graph_store):
+    graph_store.upsert_entities(
+        [
+            artist("a:offenbach", "Jacques Offenbach"),  # substring of a word
+            artist("a:jsb", "Johann Sebastian Bach", "J. S. Bach"),  # word start
+            artist("a:cpe", "Carl Philipp Emanuel Bach"),  # word start
+            artist("a:bachman", "Bachman-Turner Overdrive"),  # prefix
+            artist("a:bach", "Bach"),  # exact
+            artist("a:sebastian", "Sebastian Bach"),  # word start
+            tag("t:baroque", "baroque"),  # no match
+        ]
+    )
+    ranked = ["a:bach", "a:bachman", "a:cpe", "a:jsb", "a:sebastian", "a:offenbach"]
+    assert [e.id for e in graph_store.search_entities("bach")] == ranked
+    assert [e.id for e in graph_store.search_entities("BACH", limit=3)] == ranked[:3]
+    # A phrase matches across words; an alias counts like the name (here by its own exact match).
+    assert [e.id for e in graph_store.search_entities("sebastian bach")] == ["a:sebastian", "a:jsb"]
+    assert [e.id for e in graph_store.search_entities("j. s. bach")] == ["a:jsb"]
+    assert [e.id for e in graph_store.search_entities("ach", types=["Artist"], limit=2)] == ranked[:2]
+
+
+def test_search_ignores_accents_and_case_on_both_sides(graph_store):
+    graph_store.upsert_entities(
+        [
+            artist("a:dvorak", "Antonín Dvořák"),
+            artist("a:bjork", "Björk Guðmundsdóttir"),
+            artist("a:sigur", "Sigur Rós"),
+            artist("a:strauss", "Johann Strauß"),
+        ]
+    )
+    assert [e.id for e in graph_store.search_entities("dvorak")] == ["a:dvorak"]
+    assert [e.id for e in graph_store.search_entities("DVOŘÁK")] == ["a:dvorak"]
+    assert [e.id for e in graph_store.search_entities("antonin")] == ["a:dvorak"]
+    assert [e.id for e in graph_store.search_entities("bjork")] == ["a:bjork"]
+    assert [e.id for e in graph_store.search_entities("ros")] == ["a:sigur"]
+    assert [e.id for e in graph_store.search_entities("strauss")] == ["a:strauss"]
+    assert graph_store.search_entities("rosé") == []
+
+
+def test_search_follows_updates_and_merges(graph_store):
+    graph_store.upsert_entities([artist("a:1", "Frédéric Chopin"), artist("a:2", "Fryderyk Szopen", "Chopin, F.")])
+    # The alias "Chopin, F." starts with the query: a prefix match ranks before a:1's word start.
+    assert [e.id for e in graph_store.search_entities("chopin")] == ["a:2", "a:1"]
+    graph_store.upsert_entities([artist("a:2", "Fryderyk Szopen")])
+    assert [e.id for e in graph_store.search_entities("chopin")] == ["a:1"]
+    graph_store.merge_entities(keep_id="a:1", merge_ids=["a:2"])
+    assert [e.id for e in graph_store.search_entities("szopen")] == ["a:1"]
 
 
 def test_search_orders_exact_matches_first_and_filters_by_type(graph_store):
@@ -216,6 +266,8 @@ def test_search_treats_query_text_literally(small_graph):
     assert small_graph.search_entities("%") == []
     assert small_graph.search_entities(".*") == []
     assert small_graph.search_entities("' OR 1=1 --") == []
+    assert small_graph.search_entities("_") == []
+    assert small_graph.search_entities("radio%") == []
 
 
 def test_neighbours_with_direction_and_type(small_graph):

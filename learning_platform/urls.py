@@ -9,6 +9,7 @@ admin.site.site_title = "Leitmotif"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
     path("", include("learning_platform.learn.urls")),
     path("learn/", include("curriculum.urls")),
     path("admin/", admin.site.urls),

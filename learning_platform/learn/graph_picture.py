@@ -9,8 +9,9 @@ name that reaches the SVG.
 Layout: the entity sits at the centre; its neighbours sit on an ellipse around it, in the order the
 caller chose (grouped by relation type, so edges of one type are next to each other); each edge is a
 line between the two circles carrying the relation's words (:mod:`.labels`) read from the centre
-outwards: "Isaac Hayes — tagged — soul", and for an edge stored the other way round the backward
-reading ("Isaac Hayes — has album — …"). Raw relation type names never reach the picture.
+outwards: "Isaac Hayes — tagged — soul", and for an edge stored the other way round (an album's
+``ARTIST`` edge pointing at the artist) the backward reading ("Isaac Hayes — released — …"); the arrow
+head marks that reading direction. Raw relation type names never reach the picture.
 """
 
 from __future__ import annotations

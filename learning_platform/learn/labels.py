@@ -36,7 +36,7 @@ RELATION_LABELS: Mapping[str, RelationLabel] = {
     # Last.FM tags and the course graph (kg.schema.types).
     "HAS_TAG": RelationLabel("tagged", "tag of"),
     "COVERS_TAG": RelationLabel("covers", "covered by"),
-    "HAS_LEVEL": RelationLabel("level", "level of"),
+    "HAS_LEVEL": RelationLabel("at level", "level of"),
     "TEACHES_INSTRUMENT": RelationLabel("teaches", "taught in"),
     "TEACHES_CONCEPT": RelationLabel("teaches", "taught in"),
     "ABOUT_INSTRUMENT": RelationLabel("about", "topic of"),
@@ -125,6 +125,67 @@ RELATION_LABELS: Mapping[str, RelationLabel] = {
     "SUBJECT_KEY": RelationLabel("related to", "related to"),
 }
 
+#: Relations of Freebase's film, television, games, awards and bookkeeping predicates: their other end is
+#: never a music entity a learner page shows (a film, a game, a nomination, a time zone …).
+NON_MUSIC_RELATION_TYPES: frozenset[str] = frozenset(
+    {
+        "ACTOR_FILM",
+        "PERSON_OR_ENTITY_APPEARING_IN_FILM_FILM",
+        "DISTRIBUTOR_FILM",
+        "PRODUCTION_COMPANY_FILM",
+        "WRITER_FILM",
+        "DIRECTOR_FILM",
+        "PRODUCER_FILM",
+        "EDITOR_FILM",
+        "CHARACTER_FILM",
+        "CINEMATOGRAPHER_FILM",
+        "SET_DESIGNER_FILM",
+        "FILM_GENRE",
+        "LANGUAGE",
+        "COUNTRY",
+        "RATING",
+        "PRODUCTION_COMPANY",
+        "ACTOR",
+        "STAR",
+        "FILM_WRITER",
+        "FILM_DIRECTOR",
+        "PRODUCER",
+        "EXECUTIVE_PRODUCER",
+        "EDITOR",
+        "MUSIC",
+        "ART_DIRECTOR",
+        "CINEMATOGRAPHER",
+        "PROGRAM_GENRE",
+        "COUNTRY_OF_ORIGIN",
+        "REGULAR_CAST",
+        "SERIES_EPISODE_WRITER",
+        "SERIES_EPISODE_DIRECTOR",
+        "STARRING_ROLES",
+        "CREATOR",
+        "GAMES_PUBLISHER_GAMES_PUBLISHED",
+        "CVG_PUBLISHER_GAMES_PUBLISHED",
+        "GAME_PUBLISHER",
+        "COMPUTER_VIDEOGAME_PUBLISHER",
+        "NOMINEE_AWARD_NOMINATIONS",
+        "COMPETITOR_AWARD_NOMINATIONS",
+        "WINNER_AWARDS_WON",
+        "COMPETITOR_AWARDS_WON",
+        "WON_AWARD",
+        "PERFORMANCE",
+        "PROFESSION",
+        "INDUSTRY",
+        "TIME_ZONE",
+        "KEY",
+        "SUBJECT_KEY",
+    }
+)
+
+#: The relations a neighbourhood picture reads from the store. Why a list and not "everything, then
+#: filter": the store returns edges ordered by relation type, so an artist with 900 film edges
+#: (``ACTOR_FILM`` sorts first) would fill the fetch before its first ``HAS_TAG``. A new relation type
+#: appears in pictures once it has words in :data:`RELATION_LABELS`.
+LEARNER_RELATION_TYPES: frozenset[str] = frozenset(RELATION_LABELS) - NON_MUSIC_RELATION_TYPES
+
 _BACKWARD = frozenset({"backward", "in"})
 
 
@@ -201,5 +262,21 @@ SOURCE_LABELS: Mapping[str, str] = {
 }
 
 
-def source_label(basis: str) -> str:
+#: For graph explanations: where the cited path starts, by the listener's role towards its first node
+#: (the roles of ``recommender.explanations.rendering.ROLE_OPENINGS``).
+GRAPH_SOURCE_BY_ROLE: Mapping[str, str] = {
+    "interest": "From your picks",
+    "request": "From what you asked for",
+    "listen": "From your listening",
+    "like": "From artists you liked",
+    "enroll": "From courses you enrolled in",
+    "complete": "From courses you completed",
+    "engaged": "Linked to what you like",
+}
+
+
+def source_label(basis: str, role: str = "") -> str:
+    """Where a recommendation comes from, in words; ``role`` refines a graph basis (the path's starting point)."""
+    if basis == "graph" and role in GRAPH_SOURCE_BY_ROLE:
+        return GRAPH_SOURCE_BY_ROLE[role]
     return SOURCE_LABELS.get(basis, "")

@@ -16,11 +16,23 @@ from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Lower
 from django.urls import reverse
 
-from catalog.models import Artist, Course, Interaction, Listener, Tag
+from accounts.services import CURATOR_GROUP
+from catalog.models import Artist, Course, Interaction, Interest, Listener, Tag
 from kg.stores import EntityRecord, KnowledgeGraphStore, Neighbour
 from learning_platform.learn.graph_picture import GraphPicture, PictureInput, layout_neighbourhood
+from learning_platform.learn.labels import (
+    LEARNER_ENTITY_TYPES,
+    LEARNER_RELATION_TYPES,
+    anonymous_mention,
+    is_placeholder_name,
+    relation_label,
+    source_label,
+)
+from recommender.explanations.quality import CURATED_TAG_RELATIONS, min_tag_artists, tag_name_is_non_descriptive
+from recommender.explanations.rendering import ROLE_OPENINGS
 
 #: Entity types a learner may pick during onboarding (seeds for cold-start recommendations).
 INTEREST_TYPES: tuple[str, ...] = ("Artist", "Tag", "Instrument")
@@ -32,7 +44,7 @@ MAX_QUERY_LENGTH = 100
 PICTURE_NEIGHBOURS = 14
 #: Edges read from the store before choosing the ones to draw (a popular tag has thousands).
 PICTURE_FETCH_LIMIT = 400
-_SUGGESTIONS_CACHE_KEY = "learn:onboarding-suggestions:v1"
+_SUGGESTIONS_CACHE_KEY = "learn:onboarding-suggestions:v2"
 _SUGGESTIONS_TTL = 600
 
 
@@ -66,6 +78,55 @@ def display_name(entity: EntityRecord) -> str:
     return entity.name if is_named(entity) else f"unnamed {entity.type.lower()}"
 
 
+def is_presentable(entity: EntityRecord) -> bool:
+    """Whether a learner page may show ``entity``: it has a real name and is about music or learning.
+
+    Anonymous KGCN entities (``Film kgcn:3847``), names that are only an id, and Freebase's films,
+    games, awards and the like (see :data:`~learning_platform.learn.labels.LEARNER_ENTITY_TYPES`) are
+    true facts of the graph, but a learner can do nothing with "unnamed film" seven times over.
+    """
+    return is_named(entity) and not is_placeholder_name(entity.name, entity.id) and entity.type in LEARNER_ENTITY_TYPES
+
+
+def noise_tag_ids(tags: Iterable[EntityRecord], *, exempt: Iterable[str] = ()) -> set[str]:
+    """Ids of the tags among ``tags`` that describe nothing ("seen live", "awesome", "my top 20", one listener's tag).
+
+    The rules are the recommender's (:mod:`recommender.explanations.quality`): its stoplist, personal or
+    negated wording, an artist's own name, and a tag given to fewer artists than
+    :func:`~recommender.explanations.quality.min_tag_artists` (counted in the catalogue; a tag the
+    catalogue does not know is not judged on support). Tags in ``exempt`` (linked to a course or an
+    instrument, so matched against the genre and instrument vocabulary) are always kept.
+    """
+    keep = set(exempt)
+    candidates = {t.id: t for t in tags if t.type == "Tag" and t.id not in keep}
+    if not candidates:
+        return set()
+    names = {t.name.strip().lower() for t in candidates.values()}
+    artist_names = set(
+        Artist.objects.annotate(lower_name=Lower("name"))
+        .filter(lower_name__in=names)
+        .values_list("lower_name", flat=True)
+    )
+    noisy = {i for i, t in candidates.items() if tag_name_is_non_descriptive(t.name, artist_names)}
+    support = dict(
+        Tag.objects.filter(entity_id__in=[i for i in candidates if i not in noisy])
+        .annotate(artists=Count("assignments__artist", distinct=True))
+        .values_list("entity_id", "artists")
+    )
+    if support:
+        threshold = min_tag_artists(Artist.objects.count())
+        noisy |= {entity_id for entity_id, artists in support.items() if artists < threshold}
+    return noisy
+
+
+def presentable_neighbours(neighbours: Sequence[Neighbour]) -> list[Neighbour]:
+    """``neighbours`` without placeholder or non-music entities and without noise tags (see above)."""
+    shown = [n for n in neighbours if is_presentable(n.entity)]
+    curated = {n.entity.id for n in shown if n.relation.type in CURATED_TAG_RELATIONS}
+    noisy = noise_tag_ids((n.entity for n in shown), exempt=curated)
+    return [n for n in shown if n.entity.id not in noisy]
+
+
 def onboarding_suggestions(*, store: KnowledgeGraphStore, limit: int = 12) -> OnboardingSuggestions:
     """Popular artists and tags from the catalog, plus the named instruments of the graph.
 
@@ -81,12 +142,14 @@ def onboarding_suggestions(*, store: KnowledgeGraphStore, limit: int = 12) -> On
         .filter(listeners__gt=0)
         .order_by("-listeners", "name")[:limit]
     ]
+    # The most used tags include "seen live" and "favorites": fetch a few more and keep the descriptive ones.
     tags = [
         Candidate(entity_id=t.entity_id, name=t.name, type="Tag", detail=f"{t.uses} artists tagged")
         for t in Tag.objects.annotate(uses=Count("assignments__artist", distinct=True))
         .filter(uses__gt=0)
-        .order_by("-uses", "name")[:limit]
-    ]
+        .order_by("-uses", "name")[: limit * 3]
+        if tag_name_is_non_descriptive(t.name) is None
+    ][:limit]
     instruments = [
         Candidate(entity_id=e.id, name=e.name, type="Instrument")
         for e in store.iter_entities(types=["Instrument"])
@@ -239,7 +302,12 @@ def neighbourhood_picture(
     entity = store.get_entity(entity_id)
     if entity is None:
         return None
-    neighbours = store.neighbours(entity_id, direction="both", limit=PICTURE_FETCH_LIMIT)
+    # What a learner cannot use (placeholders, films, noise tags) is left out before choosing, so the
+    # slots go to real neighbours and "n of m connections" counts only what could be shown.
+    fetched = store.neighbours(
+        entity_id, direction="both", relation_types=sorted(LEARNER_RELATION_TYPES), limit=PICTURE_FETCH_LIMIT
+    )
+    neighbours = presentable_neighbours(fetched)
     chosen = choose_neighbours(neighbours, limit)
     urls = catalog_urls(e.id for e, _ in chosen)
     inputs = [
@@ -256,11 +324,14 @@ def neighbourhood_picture(
 
 
 def artist_tags(artist: Artist, *, store: KnowledgeGraphStore, limit: int = 15) -> list[Candidate]:
-    """The artist's tags from the graph, most used first (the HAS_TAG edge keeps how often it was given)."""
+    """The artist's descriptive tags from the graph, most used first (the HAS_TAG edge keeps how often it was given)."""
     if store.get_entity(artist.entity_id) is None:
         return []
     edges = store.neighbours(artist.entity_id, direction="out", relation_types=["HAS_TAG"], limit=PICTURE_FETCH_LIMIT)
-    edges = sorted(edges, key=lambda n: (-int(n.relation.properties.get("count", 1) or 1), n.entity.name.lower()))
+    edges = sorted(
+        presentable_neighbours(edges),
+        key=lambda n: (-int(n.relation.properties.get("count", 1) or 1), n.entity.name.lower()),
+    )
     return [Candidate(entity_id=n.entity.id, name=n.entity.name, type=n.entity.type) for n in edges[:limit]]
 
 
@@ -290,16 +361,21 @@ class Chip:
     """One piece of an explanation path: an entity (``kind='node'``) or a relation between two."""
 
     kind: str
+    #: What the page shows: an entity's name, or a relation's words read from the previous node to the
+    #: next ("tagged" forward, "tag of" backward; see :mod:`.labels`), never the raw relation type.
     label: str
     type: str = ""
     #: For relations: "→" when the edge points from the previous node to the next, else "←".
     arrow: str = ""
+    #: For relations: the stored relation type (``HAS_TAG``), kept for code, not shown to learners.
+    relation: str = ""
 
 
 @dataclass(frozen=True)
 class RecommendationCard:
+    """What a recommendation card draws. No score: the rank says the order, ``source`` says where it comes from."""
+
     rank: int
-    score: float
     kind: str
     entity_id: str
     title: str
@@ -310,6 +386,8 @@ class RecommendationCard:
     basis: str
     paths: list[list[Chip]]
     subtitle: str = ""
+    #: Where the recommendation comes from, in words ("From your picks"); empty when there is nothing to say.
+    source: str = ""
 
 
 def _value(obj: Any, key: str, default: Any = None) -> Any:
@@ -324,13 +402,10 @@ def path_chips(path: Any) -> list[Chip]:
     edges = list(_value(path, "edges", []) or [])
     chips: list[Chip] = []
     for index, node in enumerate(nodes):
-        chips.append(
-            Chip(
-                kind="node",
-                label=str(_value(node, "name", "") or _value(node, "id", "")),
-                type=str(_value(node, "type", "")),
-            )
-        )
+        name, entity_type = str(_value(node, "name", "") or ""), str(_value(node, "type", ""))
+        if is_placeholder_name(name, str(_value(node, "id", ""))):
+            name = anonymous_mention(entity_type)  # "a film", never "Film kgcn:3847" or an id
+        chips.append(Chip(kind="node", label=name, type=entity_type))
         if index < len(edges):
             edge = edges[index]
             forward = (
@@ -338,8 +413,33 @@ def path_chips(path: Any) -> list[Chip]:
                 if _value(edge, "head")
                 else _value(edge, "direction") != "backward"
             )
-            chips.append(Chip(kind="edge", label=str(_value(edge, "type", "")), arrow="→" if forward else "←"))
+            relation = str(_value(edge, "type", ""))
+            chips.append(
+                Chip(
+                    kind="edge",
+                    label=relation_label(relation, "forward" if forward else "backward"),
+                    arrow="→" if forward else "←",
+                    relation=relation,
+                )
+            )
     return chips
+
+
+def duration_text(hours: float | None) -> str:
+    """A course length as a learner reads it: "41 min", "1.5 h" (never "0.683333 h")."""
+    if not hours:
+        return "length not given"
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    return f"{round(hours, 1):g} h"
+
+
+def sentence_role(sentence: str) -> str:
+    """The listener's role towards the start of a graph explanation, read off its opening ("You picked …" → ``interest``)."""
+    for role, opening in ROLE_OPENINGS.items():
+        if sentence.startswith(f"{opening} "):
+            return role
+    return ""
 
 
 def recommendation_cards(recommendations: Iterable[Any]) -> list[RecommendationCard]:
@@ -351,25 +451,29 @@ def recommendation_cards(recommendations: Iterable[Any]) -> list[RecommendationC
         if rec.course is not None:
             course = rec.course
             title, url = course.title, reverse("learn:course", args=[course.pk])
-            subtitle = f"{course.get_level_display()} · {course.lectures} lectures · {course.duration_hours:g} h"
+            subtitle = (
+                f"{course.get_level_display()} · {course.lectures} lectures · {duration_text(course.duration_hours)}"
+            )
         elif rec.artist is not None:
             title, url, subtitle = rec.artist.name, reverse("learn:artist", args=[rec.artist.pk]), ""
         else:  # pragma: no cover - serving always attaches the catalog row
             title, url, subtitle = rec.entity_id, "", ""
+        sentence = str(_value(explanation, "sentence", "") or "")
+        basis = str(_value(explanation, "basis", "") or "")
         cards.append(
             RecommendationCard(
                 rank=rec.rank,
-                score=float(rec.score),
                 kind=rec.kind,
                 entity_id=rec.entity_id,
                 title=title,
                 url=url,
                 artist=rec.artist,
                 course=rec.course,
-                sentence=str(_value(explanation, "sentence", "") or ""),
-                basis=str(_value(explanation, "basis", "") or ""),
+                sentence=sentence,
+                basis=basis,
                 paths=[p for p in paths if p],
                 subtitle=subtitle,
+                source=source_label(basis, sentence_role(sentence)),
             )
         )
     return cards
@@ -410,3 +514,33 @@ def understanding_chips(
             )
         )
     return chips
+
+
+# --- who sees what --------------------------------------------------------------------------------
+
+
+def is_curator(user: Any) -> bool:
+    """Staff, superusers and members of the curator group: they see the data dashboard and the admin link."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_staff or user.is_superuser:
+        return True
+    return bool(user.groups.filter(name=CURATOR_GROUP).exists())
+
+
+@dataclass(frozen=True)
+class HomeNumbers:
+    artists: int
+    courses: int
+
+
+def home_numbers() -> HomeNumbers:
+    """The two counts the welcome page quotes (what there is to discover), from the catalogue."""
+    return HomeNumbers(artists=Artist.objects.count(), courses=Course.objects.count())
+
+
+def home_interests(user: Any, *, limit: int = 8) -> list[Interest]:
+    """The signed-in learner's first picks, for "because you like …" on the welcome page (none for visitors)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(Interest.objects.filter(listener__user=user).order_by("name")[:limit])

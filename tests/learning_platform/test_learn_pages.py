@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.urls import reverse
 
-from catalog.models import Artist, Course, Interaction, Interest, Listener
+from catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Tag, TagAssignment
 from kg.stores import EntityRecord, RelationRecord
 from learning_platform.learn.graph_picture import PictureInput, layout_neighbourhood, short_label
 from learning_platform.learn.selectors import choose_neighbours, path_chips
@@ -260,6 +260,39 @@ def test_for_you_lists_explained_recommendations(learner_client, learner, served
 
 
 @pytest.mark.django_db
+def test_for_you_shows_no_scores_and_reads_relations_in_words(learner_client, served):
+    learner_client.post(
+        reverse("learn:onboarding"), {"entity_id": [served.tags["blues"].entity_id, served.instruments["guitar"]]}
+    )
+    response = learner_client.get(reverse("learn:for_you"))
+    assert response.status_code == 200
+    html = _text(response)
+    assert not re.search(r"score", html, re.IGNORECASE), "no score may reach a learner page"
+    assert not re.search(r"\b[A-Z]{2,}(?:_[A-Z]+)+\b", html), "raw relation types on the page"
+    edges = re.findall(r'<span class="chip edge">([^<]*)</span>', html)
+    assert edges and all(re.fullmatch(r"[a-z ]+", words) for words in edges), edges
+    sources = set(re.findall(r'<span class="basis">([^<]*)</span>', html))
+    assert sources and sources <= {
+        "From your picks",
+        "Linked to what you like",
+        "Listeners like you",
+        "Popular on Leitmotif",
+        "Like artists you play",
+    }, sources
+
+
+@pytest.mark.django_db
+def test_onboarding_does_not_suggest_noise_tags(learner_client, world, sql_store):
+    seen_live = Tag.objects.create(lastfm_id=990, name="seen live", entity_id="lastfm:tag:990")
+    sql_store.upsert_entities([EntityRecord(id=seen_live.entity_id, type="Tag", name=seen_live.name)])
+    for listen in Listen.objects.select_related("listener", "artist")[:20]:
+        TagAssignment.objects.get_or_create(listener=listen.listener, artist=listen.artist, tag=seen_live)
+    html = _text(learner_client.get(reverse("learn:onboarding")))
+    assert "Popular tags" in html and ">blues<" in html
+    assert "seen live" not in html
+
+
+@pytest.mark.django_db
 def test_for_you_refuses_an_unknown_level(learner_client, world):
     response = learner_client.get(reverse("learn:for_you"), {"level": "guru"})
     assert response.status_code == 400
@@ -323,7 +356,8 @@ def test_artist_page_draws_its_graph_neighbourhood(client, world):
     assert response.status_code == 200
     html = _text(response)
     svg = html[html.index("<svg") : html.index("</svg>")]
-    assert "Glenn Gould" in svg and ">classical<" in svg and ">piano<" in svg and ">HAS_TAG<" in svg
+    # the edge label is the relation's words ("tagged"), not its raw type (was ">HAS_TAG<")
+    assert "Glenn Gould" in svg and ">classical<" in svg and ">piano<" in svg and ">tagged<" in svg
     assert svg.count("<circle") == 3  # the artist and its two tags
     assert "All 2 connections shown" in html
     assert "Log in</a> to like" in html
@@ -335,7 +369,8 @@ def test_course_page_links_graph_neighbours_and_shows_details(client, world):
     html = _text(client.get(reverse("learn:course", args=[course.pk])))
     assert "Beginner" in html and "11" in html
     svg = html[html.index("<svg") : html.index("</svg>")]
-    for label in ("TEACHES_INSTRUMENT", "COVERS_TAG", "HAS_LEVEL", ">guitar<", ">blues<", ">beginner<"):
+    # relation words instead of the raw types (were "TEACHES_INSTRUMENT", "COVERS_TAG", "HAS_LEVEL")
+    for label in (">teaches<", ">covers<", ">at level<", ">guitar<", ">blues<", ">beginner<"):
         assert label in svg
 
 
@@ -478,11 +513,13 @@ def test_path_chips_alternate_entities_and_relations_with_arrows():
         "score": 1.0,
     }
     chips = path_chips(path)
+    # labels are the relations' words read along the path (were "HAS_TAG" and "LIKED"); the raw type stays in .relation
     assert [(c.kind, c.label, c.arrow) for c in chips] == [
         ("node", "blues", ""),
-        ("edge", "HAS_TAG", "←"),
+        ("edge", "tag of", "←"),
         ("node", "B.B. King", ""),
-        ("edge", "LIKED", "→"),
+        ("edge", "related to", "→"),
         ("node", "Blues Guitar", ""),
     ]
+    assert [c.relation for c in chips if c.kind == "edge"] == ["HAS_TAG", "LIKED"]
     assert re.match(r"^Tag$", chips[0].type)

@@ -6,6 +6,13 @@ their artists (weighted by play count, likes count double), their onboarding pic
 enrolled in or completed. A small popularity prior (log subscribers) breaks ties and ranks courses for a
 listener with no connecting evidence. The same graph gives the explanation (you listen to Jimi Hendrix →
 blues rock → "Blues Guitar Improvisation").
+
+Enrolments strengthen a learner's topic: a course the learner enrolled in or completed restarts the walk
+at what it teaches — its instruments (most), genre tags and concepts (:data:`COURSE_TOPIC_SHARES`) —
+not at the course node, whose restart mass would mostly stay on the (excluded) course itself. The walk
+does not pass through levels (:data:`~.graph_index.WALK_CUT_TYPES`: "Beginner" links hundreds of courses
+of every instrument); the level is a soft preference instead (:data:`LEVEL_PREFERENCE_WEIGHT`). Graph
+evidence is scaled by the best course the listener can still be shown, so the top result scores ~1.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recommender.serving.course_table import course_table
+from kg.schema.types import COVERS_TAG, TEACHES_CONCEPT, TEACHES_INSTRUMENT
+from recommender.serving.course_table import CourseTable, course_table
 from recommender.serving.graph_index import graph_index
 from recommender.serving.phrasing import MAX_EXPLANATION_SOURCES, explain_paths, popularity_explanation
 from recommender.serving.ranking import ListPlan
@@ -33,6 +41,56 @@ REQUEST_SEED_WEIGHT = 1.0
 MAX_COURSE_SEED_ARTISTS = 30
 #: Weight of the popularity prior (log subscribers, scaled to [0, 1]) against the graph evidence (scaled to [0, 1]).
 COURSE_POPULARITY_WEIGHT = 0.05
+#: How an enrolled/completed course's restart mass is shared among what it teaches (each share split
+#: evenly among that relation's nodes; a relation the course lacks gives its share to the others).
+COURSE_TOPIC_SHARES: dict[str, float] = {TEACHES_INSTRUMENT: 0.6, COVERS_TAG: 0.25, TEACHES_CONCEPT: 0.15}
+#: Share of the [0, 1] evidence scale given to a course whose level continues the learner's (the level of
+#: a course they enrolled in, the next one up, or "all levels"); the graph evidence keeps the rest.
+LEVEL_PREFERENCE_WEIGHT = 0.1
+#: Levels that continue each level (a learner of "all levels" courses has no level preference).
+LEVEL_CONTINUATIONS: dict[str, frozenset[str]] = {
+    "beginner": frozenset({"beginner", "intermediate", "all"}),
+    "intermediate": frozenset({"intermediate", "expert", "all"}),
+    "expert": frozenset({"expert", "all"}),
+}
+
+
+def course_topic_seeds(snapshot: GraphSnapshot, course_node: int) -> list[tuple[int, float]]:
+    """Nodes an enrolled course restarts the walk at (instruments, tags, concepts), weights summing to 1.
+
+    A course with none of these relations seeds itself.
+    """
+    start, end = snapshot.indptr[course_node], snapshot.indptr[course_node + 1]
+    by_relation: dict[str, list[int]] = {name: [] for name in COURSE_TOPIC_SHARES}
+    for neighbour, edge, forward in zip(
+        snapshot.adj_nodes[start:end].tolist(),
+        snapshot.adj_edges[start:end].tolist(),
+        snapshot.adj_forward[start:end].tolist(),
+    ):
+        relation = snapshot.relation_types[snapshot.rels[edge]]
+        if forward and relation in by_relation and neighbour not in by_relation[relation]:
+            by_relation[relation].append(neighbour)
+    total = sum(COURSE_TOPIC_SHARES[r] for r, nodes in by_relation.items() if nodes)
+    if total <= 0:
+        return [(course_node, 1.0)]
+    return [
+        (node, COURSE_TOPIC_SHARES[relation] / total / len(nodes))
+        for relation, nodes in by_relation.items()
+        for node in nodes
+    ]
+
+
+def _level_preference(table: CourseTable, taste: Taste) -> np.ndarray:
+    """1.0 for courses whose level continues a course the listener enrolled in (see :data:`LEVEL_CONTINUATIONS`)."""
+    if not taste.courses:
+        return np.zeros(len(table.pks))
+    taken = np.isin(table.pks, [pk for pk, _, _ in taste.courses])
+    preferred: set[str] = set()
+    for level in set(table.levels[taken].tolist()):
+        preferred |= LEVEL_CONTINUATIONS.get(level, frozenset())  # "all levels" says nothing about the level
+    if not preferred:
+        return np.zeros(len(table.pks))
+    return np.isin(table.levels, list(preferred)).astype(np.float64)
 
 
 def rank_courses(
@@ -54,16 +112,26 @@ def rank_courses(
         return [], np.zeros(0, dtype=np.int64)
     seeds: dict[int, float] = {}
 
-    def add(entries: list[tuple[str, float]]) -> None:
+    def add_nodes(entries: list[tuple[int, float]]) -> None:
         total = sum(w for _, w in entries)
-        for entity_id, weight in entries:
-            node = snapshot.node_index.get(entity_id)
-            if node is not None and total > 0:
+        for node, weight in entries:
+            if total > 0:
                 seeds[node] = seeds.get(node, 0.0) + weight / total
+
+    def add(entries: list[tuple[str, float]]) -> None:
+        add_nodes([(snapshot.node_index[e], w) for e, w in entries if e in snapshot.node_index])
 
     add([(e, w) for _, e, w in taste.artists[-MAX_COURSE_SEED_ARTISTS:]])
     add([(e, 1.0) for e, _ in taste.interests])
-    add([(e, w) for _, e, w in taste.courses])
+    # an enrolled/completed course seeds its topic (instruments, tags, concepts), weighted by the course's weight
+    add_nodes(
+        [
+            (node, w * share)
+            for _, e, w in taste.courses
+            if e in snapshot.node_index
+            for node, share in course_topic_seeds(snapshot, snapshot.node_index[e])
+        ]
+    )
     if taste.request:
         # What this request names outweighs the whole history (REQUEST_SEED_WEIGHT shares of the restart mass).
         add([(e, REQUEST_SEED_WEIGHT * 3.0 / len(taste.request)) for e in taste.request])
@@ -72,8 +140,6 @@ def rank_courses(
         nodes = list(seeds)
         weights = np.asarray([seeds[n] for n in nodes])
         evidence = graph.personalised_pagerank(nodes, weights)[table.nodes]
-    top = evidence.max()
-    ranking = (evidence / top if top > 0 else evidence) + COURSE_POPULARITY_WEIGHT * table.popularity
     allowed = np.ones(len(table.pks), dtype=bool)
     if exclude_seen and taste.courses:
         taken = {pk for pk, _, _ in taste.courses}
@@ -84,6 +150,13 @@ def rank_courses(
         allowed &= graph.nodes_next_to(tag_node)[table.nodes]
     if near_nodes:
         allowed &= np.logical_or.reduce([graph.nodes_next_to(n)[table.nodes] for n in near_nodes])
+    # scaled by the best course that can be shown (not by an excluded enrolled course holding the restart mass)
+    top = evidence[allowed].max() if allowed.any() else 0.0
+    scaled = evidence / top if top > 0 else evidence
+    preference = _level_preference(table, taste)
+    if preference.any():  # the level as a soft preference, sharing the [0, 1] evidence scale with the graph
+        scaled = (1.0 - LEVEL_PREFERENCE_WEIGHT) * scaled + LEVEL_PREFERENCE_WEIGHT * preference
+    ranking = scaled + COURSE_POPULARITY_WEIGHT * table.popularity
     chosen = plan.choose(ranking, allowed, k)
     if not len(chosen):
         return [], chosen

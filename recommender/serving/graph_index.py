@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from catalog.models import Artist, Tag
 from core.caches import ProcessCache
 from core.errors import UnknownEntityError
+from kg.schema.types import LEVEL_TYPE
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from recommender.explanations import GraphSnapshot
@@ -30,6 +31,10 @@ SNAPSHOT_RECHECK_SECONDS = 10.0
 #: Personalised PageRank: restart probability and power iterations (4 reach courses 3 edges away).
 PPR_RESTART = 0.3
 PPR_ITERATIONS = 4
+#: Node types the course walk does not pass through: a level (Beginner, All levels …) links hundreds of
+#: courses of every instrument, so mass through it says nothing about the topic; the ranking uses the
+#: level as a soft preference instead (:mod:`.course_ranking`).
+WALK_CUT_TYPES = frozenset({LEVEL_TYPE})
 
 _SNAPSHOT: ProcessCache[str, GraphSnapshot] = ProcessCache(recheck_seconds=SNAPSHOT_RECHECK_SECONDS)
 
@@ -61,6 +66,11 @@ class GraphIndex:
         self.adjacency = sp.csr_matrix((data, snapshot.adj_nodes.astype(np.int64), snapshot.indptr), shape=(n, n))
         degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
         self.inverse_degree = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
+        # The personalised PageRank's walk: the same graph without the edges of WALK_CUT_TYPES nodes.
+        kept = sp.diags((~np.isin(np.asarray(snapshot.types, dtype=object), list(WALK_CUT_TYPES))).astype(np.float64))
+        self.walk_adjacency = (kept @ self.adjacency @ kept).tocsr()
+        walk_degree = np.asarray(self.walk_adjacency.sum(axis=1)).ravel()
+        self.walk_inverse_degree = np.divide(1.0, walk_degree, out=np.zeros_like(walk_degree), where=walk_degree > 0)
         entity_of = dict(
             Artist.objects.filter(pk__in=[int(x) for x in serving.item_ids]).values_list("pk", "entity_id")
         )
@@ -86,12 +96,16 @@ class GraphIndex:
         return total
 
     def personalised_pagerank(self, nodes: Sequence[int], weights: np.ndarray) -> np.ndarray:
-        """PageRank restarting at ``nodes`` (in proportion to ``weights``), :data:`PPR_ITERATIONS` power steps."""
+        """PageRank restarting at ``nodes`` (in proportion to ``weights``), :data:`PPR_ITERATIONS` power steps.
+
+        The walk skips :data:`WALK_CUT_TYPES` nodes (hubs such as levels that connect every topic).
+        """
         restart = np.zeros(self.n)
         np.add.at(restart, np.asarray(nodes, dtype=np.int64), weights / weights.sum())
         vector = restart.copy()
         for _ in range(PPR_ITERATIONS):
-            vector = PPR_RESTART * restart + (1.0 - PPR_RESTART) * self.step(vector)
+            walked = self.walk_adjacency @ (vector * self.walk_inverse_degree)
+            vector = PPR_RESTART * restart + (1.0 - PPR_RESTART) * walked
         return vector
 
     def nodes_next_to(self, node: int) -> np.ndarray:

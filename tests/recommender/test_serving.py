@@ -466,6 +466,113 @@ def test_enrolled_courses_are_excluded_and_shape_the_next_course_call(published,
     assert "You enrolled in" in recs[0].explanation.sentence
 
 
+# (pk, udemy id, title, level, subscribers, tags, instrument, concepts): more courses for continuation; the
+# popular beginner courses of other instruments share only the level "Beginner" (a hub) with the blues course.
+MORE_COURSES = [
+    (20, 9020, "Blues Guitar Lessons for Beginners", "beginner", 300, ["blues"], "guitar", ["12-bar-blues"]),
+    (21, 9021, "Slide Blues Guitar", "intermediate", 80, ["blues"], "guitar", ["12-bar-blues"]),
+    (22, 9022, "Blues Rhythm Guitar", "beginner", 60, ["blues"], "guitar", []),
+    (23, 9023, "Free Beginner Electric Guitar Lessons", "beginner", 90000, [], "guitar", ["chords"]),
+    (24, 9024, "Pianoforall", "beginner", 80000, [], "piano", []),
+    (25, 9025, "Beginner Piano Chords", "beginner", 200, [], "piano", ["chords"]),
+    (26, 9026, "Piano Scales Made Easy", "beginner", 150, [], "piano", []),
+    (27, 9027, "Classical Piano Repertoire", "intermediate", 120, [], "piano", []),
+    (28, 9028, "Beginner Drums", "beginner", 70000, [], "drums", []),
+    (29, 9029, "Ukulele in a Day", "beginner", 60000, [], "ukulele", []),
+    (30, 9030, "Expert Guitar Shred", "expert", 40000, [], "guitar", []),
+]
+
+
+@pytest.fixture
+def more_courses(catalog):
+    """Eleven more courses in the catalogue and the graph (instruments, tags, concepts, levels)."""
+    from kg.services import graph_upsert
+    from kg.stores import EntityRecord, RelationRecord, get_store
+    from recommender.explanations import invalidate_snapshots
+
+    courses = {
+        pk: Course.objects.create(
+            pk=pk, udemy_id=udemy, title=title, level=level, subscribers=subs, entity_id=f"udemy:course:{udemy}"
+        )
+        for pk, udemy, title, level, subs, *_ in MORE_COURSES
+    }
+    entities = [EntityRecord(id=f"udemy:course:{u}", type="Course", name=title) for _, u, title, *_ in MORE_COURSES]
+    entities += [EntityRecord(id=f"leitmotif:instrument:{i}", type="Instrument", name=i) for i in ("drums", "ukulele")]
+    entities += [EntityRecord(id="leitmotif:level:expert", type="Level", name="expert")]
+    entities += [EntityRecord(id=f"leitmotif:concept:{c}", type="Concept", name=c) for c in ("12-bar-blues", "chords")]
+    triples = []
+    for _, udemy, _, level, _, tags, instrument, concepts in MORE_COURSES:
+        course = f"udemy:course:{udemy}"
+        triples += [(course, "COVERS_TAG", tag_entity(t)) for t in tags]
+        triples += [(course, "TEACHES_CONCEPT", f"leitmotif:concept:{c}") for c in concepts]
+        triples += [
+            (course, "TEACHES_INSTRUMENT", f"leitmotif:instrument:{instrument}"),
+            (course, "HAS_LEVEL", f"leitmotif:level:{level}"),
+        ]
+    with get_store("sql") as store:
+        graph_upsert(
+            store=store,
+            entities=entities,
+            relations=[RelationRecord(head=h, type=r, tail=t, source="test") for h, r, t in triples],
+        )
+    invalidate_snapshots()
+    snapshot_forget()
+    return {**catalog["courses"], **courses}
+
+
+def _instruments_of(recs) -> list[str]:
+    """The instrument each recommended course teaches, read from the graph ("" when none)."""
+    from recommender.explanations import current_snapshot
+
+    snapshot = current_snapshot()
+    instruments = ("guitar", "piano", "drums", "ukulele")
+    return [
+        ",".join(
+            i for i in instruments if snapshot.has_edge(r.entity_id, "TEACHES_INSTRUMENT", f"leitmotif:instrument:{i}")
+        )
+        for r in recs
+    ]
+
+
+def test_after_a_blues_guitar_enrolment_the_next_courses_are_guitar_courses(published, learner, more_courses):
+    interaction_record(learner, kind="enroll", course=more_courses[20])  # Blues Guitar Lessons for Beginners
+    recs = recommendations_for_listener(learner, kind="course", k=5)
+    assert "Blues Guitar Lessons for Beginners" not in names(recs)  # enrolled: excluded
+    assert _instruments_of(recs) == ["guitar"] * 5, names(recs)
+    # the other blues-guitar courses lead; the popular beginner piano/drums/ukulele courses (level only) do not appear
+    blues_guitar = {"Beginner Blues Guitar", "Blues Guitar Improvisation", "Slide Blues Guitar", "Blues Rhythm Guitar"}
+    assert set(names(recs)[:4]) == blues_guitar
+    assert recs[0].score >= 0.9  # scaled by the best course that can be shown, not by the enrolled one
+    # the level is a soft preference: the expert course (same instrument, two levels up) comes after the others
+    assert "Expert Guitar Shred" not in names(recs)
+    for rec in recs:
+        assert rec.explanation.basis == "graph" and "You enrolled in" in rec.explanation.sentence
+        for path in rec.explanation.paths:
+            _check_path_is_real(path, sources={"udemy:course:9020"}, target=rec.entity_id)
+
+
+def test_after_a_piano_enrolment_the_next_courses_are_piano_courses(published, learner, more_courses):
+    interaction_record(learner, kind="complete", course=more_courses[25])  # Beginner Piano Chords
+    recs = recommendations_for_listener(learner, kind="course", k=4)
+    assert "Beginner Piano Chords" not in names(recs)
+    assert _instruments_of(recs) == ["piano"] * 4, names(recs)
+    # a beginner electric-guitar course sharing the level (and a concept) is not the pianist's next course
+    assert "Free Beginner Electric Guitar Lessons" not in names(recs)
+
+
+def test_enrolled_courses_stay_excluded_and_an_instrument_pick_keeps_its_weight(published, learner, more_courses):
+    interests_set(learner, ["leitmotif:instrument:guitar"])
+    for pk in (20, 4, 22):
+        interaction_record(learner, kind="enroll", course=more_courses[pk])
+    recs = recommendations_for_listener(learner, kind="course", k=10)
+    taken = {"Blues Guitar Lessons for Beginners", "Beginner Blues Guitar", "Blues Rhythm Guitar"}
+    assert not taken & set(names(recs))
+    assert _instruments_of(recs[:3]) == ["guitar"] * 3
+    # asked to include seen courses, the enrolled ones may come back (and then score at most ~1)
+    everything = recommendations_for_listener(learner, kind="course", k=10, exclude_seen=False)
+    assert taken & set(names(everything)) and max(r.score for r in everything) <= 1.0 + 0.05 + 1e-9
+
+
 # --- services and history ----------------------------------------------------------------------------
 
 

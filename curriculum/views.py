@@ -16,11 +16,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Course
 from core.errors import LeitmotifError, StoreUnavailableError
+from core.pages import safe_next
 from curriculum import selectors, services
 from curriculum.forms import GoalSearchForm, LessonForm, MasteryForm, PathForm, ProfileForm, QuizForm
 from curriculum.graph import curriculum_graph
@@ -40,15 +40,6 @@ def _error_page(request: HttpRequest, *, title: str, message: str, status: int) 
 
 def _unavailable(request: HttpRequest, exc: StoreUnavailableError) -> HttpResponse:
     return _error_page(request, title="The knowledge graph is unavailable", message=exc.message, status=503)
-
-
-def _safe_next(request: HttpRequest, candidate: str | None, default: str) -> str:
-    """Only local addresses are followed after a POST (no open redirect)."""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return default
 
 
 def _form_errors(form: Any) -> str:
@@ -257,7 +248,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 @require_POST
 def mastery(request: HttpRequest) -> HttpResponse:
     form = MasteryForm(request.POST)
-    back = _safe_next(request, request.POST.get("next"), reverse("curriculum:my_learning"))
+    back = safe_next(request, request.POST.get("next"), reverse("curriculum:my_learning"))
     if not form.is_valid():
         messages.error(request, f"Nothing was recorded: {_form_errors(form)}")
         return redirect(back)
@@ -282,7 +273,7 @@ def mastery(request: HttpRequest) -> HttpResponse:
 @require_POST
 def lesson(request: HttpRequest) -> HttpResponse:
     form = LessonForm(request.POST)
-    back = _safe_next(request, request.POST.get("next"), reverse("curriculum:my_learning"))
+    back = safe_next(request, request.POST.get("next"), reverse("curriculum:my_learning"))
     if not form.is_valid():
         messages.error(request, f"Nothing was recorded: {_form_errors(form)}")
         return redirect(back)

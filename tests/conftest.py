@@ -25,6 +25,9 @@ import pytest
 
 from tests.helpers.admin import PASSWORD
 
+#: Fixtures shared by the API tests of several packages (recommender, kg).
+pytest_plugins = ["tests.helpers.api_fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = ["sql", "neo4j"]
 

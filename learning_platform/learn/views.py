@@ -14,12 +14,12 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.services import is_learner
 from catalog.models import Artist, Course, Interaction
 from core.errors import LeitmotifError, NotALearnerError, StoreUnavailableError, UnknownEntityError
+from core.pages import safe_next
 from kg.stores import get_store
 from learning_platform.learn import selectors
 from learning_platform.learn.forms import (
@@ -51,15 +51,6 @@ def _error_page(request: HttpRequest, *, title: str, message: str, status: int) 
 
 def _store_unavailable(request: HttpRequest, exc: StoreUnavailableError) -> HttpResponse:
     return _error_page(request, title="The knowledge graph is unavailable", message=exc.message, status=503)
-
-
-def _safe_next(request: HttpRequest, candidate: str | None, default: str) -> str:
-    """Only local addresses are followed after a POST (no open redirect)."""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return default
 
 
 # --- accounts -------------------------------------------------------------------------------
@@ -164,7 +155,7 @@ def interest_add(request: HttpRequest) -> HttpResponse:
     except UnknownEntityError as exc:
         return _error_page(request, title="Cannot add this interest", message=exc.message, status=400)
     messages.success(request, f"Added {entities[0].name} to your interests.")
-    return redirect(_safe_next(request, request.POST.get("next"), reverse("learn:onboarding")))
+    return redirect(safe_next(request, request.POST.get("next"), reverse("learn:onboarding")))
 
 
 # --- recommendations ------------------------------------------------------------------------
@@ -219,7 +210,7 @@ def interaction(request: HttpRequest) -> HttpResponse:
         Interaction.Kind.ENROLL: "You enrolled in",
     }[data["kind"]]
     messages.success(request, f"{verb} {target}. Your recommendations are updated.")
-    return redirect(_safe_next(request, data["next"], reverse("learn:for_you")))
+    return redirect(safe_next(request, data["next"], reverse("learn:for_you")))
 
 
 # --- artist and course pages ----------------------------------------------------------------

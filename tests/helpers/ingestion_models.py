@@ -2,7 +2,7 @@
 
 :func:`train_tiny_ingestion_models` trains, in about three seconds, a NER model that knows
 "<First Last> plays the <instrument> ." and a relation model that knows INSTRUMENTS_PLAYED from the same
-pattern (the relation tests' corpus), as ``tests/ingestion/test_pipeline.py`` does; :func:`install_ingestion_models`
+pattern (the relation tests' corpus), for ``tests/ingestion/test_pipeline.py`` and the end-to-end test; :func:`install_ingestion_models`
 copies them where :func:`ingestion.pipeline.load_pipeline` looks (``<artifacts>/ner``, ``<artifacts>/relations``).
 """
 

@@ -15,29 +15,15 @@ from api.services import api_client_create
 from core.errors import ConfigurationError
 from ingestion.documents import text_document
 from ingestion.models import ExtractedFact, ExtractedMention, IngestionJob, SourceDocument
-from ingestion.ner import NerTrainingConfig, load_ner_model
-from ingestion.ner.artifacts import save_ner_artifact
-from ingestion.ner.training import assemble_training_data, train_pipeline
+from ingestion.ner import load_ner_model
 from ingestion.pipeline import IngestionPipeline, IngestionSummary
 from kg.models import CurationEvent
 from kg.stores.base import EntityRecord
-from tests.helpers.ner_corpora import bio_text, read_bio_text
-from tests.helpers.relation_corpora import (
-    CROSSRE,
-    DEV_LINE,
-    DUET,
-    FEWREL,
-    METALLICA,
-    PUPPETS,
-    fewrel_lines,
-    tiny_config,
-)
+from tests.helpers.ingestion_models import train_tiny_ingestion_models
 
 #: The neo4j half needs the database too: documents, mentions and facts live there on every backend.
 pytestmark = pytest.mark.django_db
 
-PEOPLE = ["Alice Smith", "Bob Jones", "Carla Diaz", "Dan Brown", "Eva Green", "Frank Lee", "Gina Ray", "Hugo Kim"]
-INSTRUMENTS = ["cello", "guitar", "piano", "violin", "drums", "flute", "harp", "banjo"]
 DOCUMENT = "Alice Smith plays the cello .\nBob Jones plays the guitar ."
 
 
@@ -46,50 +32,13 @@ def trained_models(tmp_path_factory):
     """A tiny NER model that knows "<First Last> plays the <instrument> ." and a tiny relation model
     trained on the relation tests' corpus (which teaches INSTRUMENTS_PLAYED from the same pattern)."""
     from ingestion.relations import load_relation_extractor
-    from ingestion.relations.pipeline import run_relation_training
 
-    root = tmp_path_factory.mktemp("ingestion-models")
-    sentences = [
-        (f"{person} plays the {instrument} .", [(0, 2, "musicalartist"), (4, 5, "musicalinstrument")])
-        for person in PEOPLE
-        for instrument in INSTRUMENTS
-    ]
-    config = NerTrainingConfig(
-        seed=7,
-        epochs=6,
-        patience=6,
-        width=32,
-        depth=1,
-        embed_rows=500,
-        hidden_width=32,
-        learn_rate=0.01,
-        batch_size_start=4,
-        batch_size_end=8,
-        validation_fraction=0.1,
-        weak_sources=(),
-    )
-    data = assemble_training_data(
-        config, train_sources={"crossner_train": read_bio_text(bio_text(sentences), corpus="crossner")}
-    )
-    ner_path = save_ner_artifact(
-        train_pipeline(config, data, progress=False).nlp, config=config, metrics={}, directory=root / "ner"
-    )
-
-    data_dir = root / "data"
-    (data_dir / CROSSRE).mkdir(parents=True)
-    (data_dir / FEWREL).mkdir()
-    (data_dir / CROSSRE / "re_train.jsonl").write_text("\n".join([METALLICA, PUPPETS, DUET]) + "\n")
-    (data_dir / CROSSRE / "re_test_part_shared.jsonl").write_text(
-        DEV_LINE.replace("music-dev-1", "music-test-9") + "\n"
-    )
-    (data_dir / CROSSRE / "re_dev.jsonl").write_text(DEV_LINE + "\n")
-    (data_dir / FEWREL / "train.jsonl").write_text("\n".join(fewrel_lines()) + "\n")
-    run = run_relation_training(tiny_config(epochs=4), data_dir=data_dir, output_dir=root / "relations", progress=False)
+    paths = train_tiny_ingestion_models(tmp_path_factory.mktemp("ingestion-models"))
     return {
-        "ner": load_ner_model(ner_path),
-        "relations": load_relation_extractor(run.artifact),
-        "ner_path": ner_path,
-        "re_path": run.artifact,
+        "ner": load_ner_model(paths["ner"]),
+        "relations": load_relation_extractor(paths["relations"]),
+        "ner_path": paths["ner"],
+        "re_path": paths["relations"],
     }
 
 

@@ -471,38 +471,15 @@ def test_interaction_triples_come_from_catalog_listens(db):
 
 def test_train_kge_command_with_interactions(sql_store, tmp_path):
     _fill_store(sql_store, music_graph())
-    with pytest.raises(CommandError, match="needs listening data.*load_lastfm"):
-        call_command(
-            "train_kge",
-            "--model",
-            "transe",
-            "--epochs",
-            "1",
-            "--dim",
-            "8",
-            "--include-interactions",
-            "--backend",
-            "sql",
-            "--output-dir",
-            str(tmp_path),
-            "--no-progress",
-        )
-    listener = _listen(listener_lastfm_id=10, artist_lastfm_id=1, entity_id="artist:1")
-    call_command(
+    command = (
         "train_kge",
-        "--model",
-        "transe",
-        "--epochs",
-        "1",
-        "--dim",
-        "8",
-        "--include-interactions",
-        "--backend",
-        "sql",
-        "--output-dir",
-        str(tmp_path),
-        "--no-progress",
+        *("--model", "transe", "--epochs", "1", "--dim", "8", "--include-interactions"),
+        *("--backend", "sql", "--output-dir", str(tmp_path), "--no-progress"),
     )
+    with pytest.raises(CommandError, match="needs listening data.*load_lastfm"):
+        call_command(*command)
+    listener = _listen(listener_lastfm_id=10, artist_lastfm_id=1, entity_id="artist:1")
+    call_command(*command)
     artifact = load_kge_artifact(latest_artifact("transe", directory=tmp_path))
     assert artifact.config.include_interactions is True
     assert f"user:{listener.pk}" in artifact.entity_to_id

@@ -16,23 +16,11 @@ from django.contrib.auth import get_user_model
 
 from catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Tag, TagAssignment
 from kg.stores import EntityRecord, RelationRecord
+from tests.helpers.recommender_data import TINY as TINY_MODEL
 
 PASSWORD = "a-long-learner-pass-42"
-TINY = dict(
-    embedding_dim=16,
-    id_dim=8,
-    graph_dim=16,
-    content_dim=8,
-    hidden_dim=32,
-    behaviour_dim=4,
-    attention_dim=8,
-    epochs=2,
-    batch_size=64,
-    learning_rate=0.01,
-    patience=2,
-    use_content=True,
-    ensemble_members=1,
-)
+#: The shared tiny model, trained for two epochs (use_content=True).
+TINY = {**TINY_MODEL, "epochs": 2, "patience": 2, "use_content": True}
 GROUPS = {
     "blues": ["B.B. King", "Muddy Waters", "Howlin' Wolf", "Buddy Guy", "Albert King"],
     "classical": ["Glenn Gould", "Martha Argerich", "Lang Lang", "Yuja Wang", "Mitsuko Uchida"],

@@ -4,60 +4,17 @@ A tiny catalog (five artists, three tags, two courses) with its graph in the sql
 learner and staff accounts on it, and ``served``: that catalog grown to two taste groups with a tiny model
 trained on it and published, the way the serving tests do it.
 
-``api_settings`` is not autouse, so that it does not reach every recommender module: a module opts in with
-``pytestmark = pytest.mark.usefixtures("api_settings")``.
+The catalog and account fixtures (``api_settings``, ``catalog``, ``alice``, ``bob``, ``staff``, ``as_alice``)
+are shared with the graph API tests: :mod:`tests.helpers.api_fixtures`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from catalog.models import Artist, Listen, Listener
 from kg.stores import EntityRecord, RelationRecord
-from tests.helpers.api_catalog import api_catalog_create
-from tests.helpers.recommender_api import PASSWORD, api_learner_create, token_client
 from tests.helpers.recommender_data import TINY
-
-
-@pytest.fixture
-def api_settings(settings):
-    """The sql store of the test database, fresh throttle counters, and a fast password hasher for test users."""
-    settings.KG_BACKEND = "sql"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def catalog(sql_store) -> dict[str, Any]:
-    """Five artists, three tags, two courses, two Last.FM listeners; the same in the graph."""
-    return api_catalog_create(sql_store)
-
-
-@pytest.fixture
-def alice(catalog):
-    return api_learner_create("alice")
-
-
-@pytest.fixture
-def bob(catalog):
-    return api_learner_create("bob")
-
-
-@pytest.fixture
-def staff(catalog):
-    return get_user_model().objects.create_user(username="staffer", password=PASSWORD, is_staff=True)
-
-
-@pytest.fixture
-def as_alice(alice) -> APIClient:
-    return token_client(alice)
 
 
 @pytest.fixture

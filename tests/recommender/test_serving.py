@@ -32,22 +32,10 @@ from recommender.serving.selectors import (
 )
 from recommender.serving.services import InteractionInputError, interaction_record, interests_set, learner_listener
 from recommender.training import recommender_train
+from tests.helpers.recommender_data import TINY as TINY_MODEL
 
-TINY = dict(
-    embedding_dim=16,
-    id_dim=8,
-    graph_dim=16,
-    content_dim=8,
-    hidden_dim=32,
-    behaviour_dim=4,
-    attention_dim=8,
-    epochs=2,
-    batch_size=64,
-    learning_rate=0.01,
-    patience=2,
-    use_content=False,
-    ensemble_members=1,
-)
+#: The shared tiny model, trained for two epochs (use_content=False).
+TINY = {**TINY_MODEL, "epochs": 2, "patience": 2, "use_content": False}
 
 # (pk, lastfm id, name, tags)
 ARTISTS = [

@@ -8,15 +8,26 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 KG_BACKEND ?= sql
 export KG_BACKEND
+# With KG_BACKEND=neo4j and no NEO4J_URI of your own, `make demo` starts a private Neo4j 5.26 on loopback
+# (scripts/neo4j_local.py) and every step below talks to it.
+NEO4J_PORT ?= 7687
+ifeq ($(KG_BACKEND),neo4j)
+ifeq ($(origin NEO4J_URI),undefined)
+LOCAL_NEO4J := yes
+NEO4J_URI := bolt://127.0.0.1:$(NEO4J_PORT)
+NEO4J_PASSWORD ?= leitmotif-dev
+endif
+export NEO4J_URI NEO4J_PASSWORD
+endif
 ARTIFACTS ?= $(or $(LEITMOTIF_ARTIFACTS_DIR),artifacts)
 DATA_DIR ?= $(or $(LEITMOTIF_DATA_DIR),../shared/data)
 # Works of the music21 corpus rendered to audio for the demo (`load_works` without --limit loads them all).
 DEMO_WORKS ?= 24
 POSTGRES_TEST_PORT ?= 15432
 
-.PHONY: demo test check postgres-start postgres-stop system-deps venv migrate load models ingest train retrain curator serve neo4j-start neo4j-stop bench clean-db
+.PHONY: demo graph-backend redis-start redis-stop worker beat test check postgres-start postgres-stop system-deps venv migrate load models ingest train retrain curator serve neo4j-start neo4j-stop bench clean-db
 
-demo: system-deps venv migrate load models ingest train curator serve
+demo: system-deps venv graph-backend migrate load models ingest train curator serve
 
 # The suite runs twice: on SQLite (the default database) and on a real PostgreSQL 15 that
 # scripts/postgres_local.py starts on 127.0.0.1 (with CI=true a PostgreSQL that cannot start fails the run).
@@ -38,6 +49,13 @@ check: venv
 	$(VENV)/bin/lint-imports
 	$(PY) -m mypy
 
+# The graph store the steps use: nothing to start for the embedded sql store; a local Neo4j for KG_BACKEND=neo4j.
+graph-backend: venv
+	@if [ "$(LOCAL_NEO4J)" = yes ]; then \
+		echo "KG_BACKEND=neo4j: starting a local Neo4j on $(NEO4J_URI)"; \
+		$(PY) scripts/neo4j_local.py start --port $(NEO4J_PORT) --password "$(NEO4J_PASSWORD)" >/dev/null; \
+	else echo "Knowledge graph store: $(KG_BACKEND)$(if $(filter neo4j,$(KG_BACKEND)), at $(NEO4J_URI))"; fi
+
 system-deps:
 	@bash scripts/install_system_deps.sh
 
@@ -47,6 +65,8 @@ $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	@# basic-pitch ships its model (nmp.onnx, run by onnxruntime); --no-deps because it pins TensorFlow < 2.15.1, which needs numpy 1
+	$(PY) -m pip install --quiet --no-deps basic-pitch==0.4.0
 	touch $(STAMP)
 
 migrate: venv
@@ -96,8 +116,23 @@ serve: venv
 	@echo "Serving Leitmotif on http://$(HOST):$(PORT)/ (learners: /signup/, API docs: /api/docs/, curators: /admin/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# Background work with a real broker (otherwise tasks run in the calling process): start Redis, then a
+# worker and the beat schedule, with CELERY_BROKER_URL set to the URL `make redis-start` prints.
+REDIS_PORT ?= 6379
+redis-start:
+	$(PY) scripts/redis_local.py start --port $(REDIS_PORT)
+
+redis-stop:
+	$(PY) scripts/redis_local.py stop --port $(REDIS_PORT)
+
+worker: venv
+	$(VENV)/bin/celery -A learning_platform worker --loglevel=INFO --concurrency=1
+
+beat: venv
+	$(VENV)/bin/celery -A learning_platform beat --loglevel=INFO --schedule var/celerybeat-schedule
+
 neo4j-start:
-	$(PY) scripts/neo4j_local.py start --port $${NEO4J_PORT:-7687} --password $${NEO4J_PASSWORD:-leitmotif-dev}
+	$(PY) scripts/neo4j_local.py start --port $(NEO4J_PORT) --password $${NEO4J_PASSWORD:-leitmotif-dev}
 
 postgres-start:
 	$(PY) scripts/postgres_local.py start --port $(POSTGRES_TEST_PORT)
@@ -106,7 +141,7 @@ postgres-stop:
 	$(PY) scripts/postgres_local.py stop --port $(POSTGRES_TEST_PORT)
 
 neo4j-stop:
-	$(PY) scripts/neo4j_local.py stop --port $${NEO4J_PORT:-7687}
+	$(PY) scripts/neo4j_local.py stop --port $(NEO4J_PORT)
 
 bench: system-deps venv
 	$(PY) benchmarks/kg_load.py

@@ -1,13 +1,19 @@
-"""Ingestion jobs: a database-backed queue, so an API call returns at once and the work happens elsewhere.
+"""Ingestion jobs: an API call stores the documents as a queued ``IngestionJob`` and returns at once; the work happens elsewhere.
 
-Why the database and not a broker: the project already has one, jobs are few and long, and their status
-and results must be readable by the API afterwards anyway. ``INGESTION_JOB_RUNNER`` says who runs a job:
+The job row (documents, status, summary) is what the ingestion API reads. ``INGESTION_JOB_RUNNER`` says
+who runs a job:
 
-* ``thread`` (default, good for ``runserver`` and the demo): a daemon thread of the web process, started
-  after the submitting transaction commits;
-* ``worker``: nothing in the web process; ``python manage.py process_ingestion_jobs --every 5`` (the
-  compose ``ingester`` service) picks queued jobs up;
+* ``celery`` (the default when ``CELERY_BROKER_URL`` is set): a generic :class:`jobs.models.Job` with the
+  same id is queued and a Celery worker runs the ``ingestion.run_job`` task (:mod:`ingestion.tasks`) with
+  retries, back-off and time limits; ``/api/v1/jobs/{id}`` shows the queue's side (attempts, progress).
+  The web process never runs it. Set explicitly without a broker, the task runs eagerly in-process;
+* ``thread`` (the default without a broker: zero-setup ``runserver`` and demo): a daemon thread of the
+  web process, started after the submitting transaction commits;
+* ``worker``: nothing in the web process; ``python manage.py process_ingestion_jobs`` picks queued jobs up
+  (by hand or from cron; the compose stack uses Celery instead);
 * ``inline``: run before the response (tests, scripts).
+
+Whatever the runner, the NER model sees each document in bounded pieces (:class:`ingestion.documents.ChunkedNer`).
 
 A job is claimed by an atomic status update (queued -> running), so two workers never run the same job.
 
@@ -23,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -32,14 +38,17 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from core.errors import ConfigurationError, IngestionJobError, LeitmotifError
-from ingestion.documents import TextDocument
+from ingestion.documents import ChunkedNer, TextDocument
 from ingestion.models import IngestionJob
 from ingestion.pipeline import IngestionSummary, load_pipeline
+from jobs.services import job_submit
 from kg.stores.registry import get_store
 
 logger = logging.getLogger(__name__)
 
-RUNNERS = ("thread", "worker", "inline")
+RUNNERS = ("celery", "thread", "worker", "inline")
+#: The Celery task that runs one ingestion job (:mod:`ingestion.tasks`).
+INGESTION_TASK = "ingestion.run_job"
 #: Most documents one API job may carry.
 MAX_DOCUMENTS_PER_JOB = 100
 
@@ -68,7 +77,10 @@ def submit_job(
         payload=[asdict(d) for d in documents],
         options=options or {},
     )
-    if runner == "inline":
+    if runner == "celery":
+        job_submit(task_name=INGESTION_TASK, arguments={"ingestion_job_id": str(job.pk)}, user=user, job_id=job.pk)
+        job.refresh_from_db()
+    elif runner == "inline":
         run_job(job.pk)
         job.refresh_from_db()
     elif runner == "thread":
@@ -113,10 +125,19 @@ def claim_job(job_id) -> bool:
     )
 
 
-def run_job(job_id) -> IngestionJob:
+def run_job(
+    job_id,
+    *,
+    retry_on: tuple[type[BaseException], ...] = (),
+    progress: Callable[[float, str], None] | None = None,
+) -> IngestionJob:
     """Run one queued job to the end; the job row records success, the summary, or the error.
 
     Runs on the calling thread's connection and inside its transaction, if any (see the module docstring).
+    An error of a ``retry_on`` type (the Celery task passes transient ones: an unreachable store, a lost
+    database connection) puts the job back to ``queued`` and is raised, so the task can retry it; documents
+    already ingested are skipped on the next attempt (same text, same hash). ``progress(fraction, message)``
+    is called after each document.
     """
     if not claim_job(job_id):
         return IngestionJob.objects.get(pk=job_id)
@@ -126,9 +147,17 @@ def run_job(job_id) -> IngestionJob:
         documents = [TextDocument(**item) for item in job.payload]
         with get_store() as store:
             pipeline = load_pipeline(store=store, actor=job.submitted_by, job=job, **job.options)
-            pipeline.ingest(documents, summary=summary)
+            if not isinstance(pipeline.ner, ChunkedNer):
+                pipeline.ner = ChunkedNer(pipeline.ner)
+            for position, document in enumerate(documents, start=1):
+                pipeline.ingest([document], summary=summary)
+                if progress is not None:
+                    progress(position / len(documents), f"{position} of {len(documents)} documents")
         job.status = IngestionJob.Status.SUCCEEDED if not summary.failed else IngestionJob.Status.FAILED
         job.error = "; ".join(summary.problems)
+    except retry_on:
+        IngestionJob.objects.filter(pk=job_id).update(status=IngestionJob.Status.QUEUED, started_at=None)
+        raise
     except LeitmotifError as exc:
         job.status, job.error = IngestionJob.Status.FAILED, exc.message
     except Exception as exc:

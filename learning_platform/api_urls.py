@@ -19,6 +19,8 @@ urlpatterns = [
     path("audio", include("audio.api_urls")),
     path("learning/", include("curriculum.api_urls")),
     path("me/data/", include("privacy.api_urls")),
+    path("practice/", include("practice.api_urls")),
+    path("jobs/", include("jobs.api_urls")),
     # Last: anything else under /api/v1/ is a 404 in the error envelope.
     re_path(r"^(?P<unmatched>.*)$", api_views.api_not_found, name="not-found"),
 ]

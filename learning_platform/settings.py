@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     # Bottom to top (the layers in pyproject.toml's import-linter contract); the README has the map.
+    "jobs",
     "catalog",
     "accounts",
     "api",
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "recommender",
     "audio",
     "curriculum",
+    "practice",
     "privacy",
     "learning_platform.learn",
 ]
@@ -285,3 +287,45 @@ if not DEBUG:
     MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+
+# --- Celery (task queue: learning_platform/celery.py, job records: jobs/) ------------------------------
+# Without CELERY_BROKER_URL every task runs eagerly in the calling process (zero-setup first run); with it
+# (e.g. redis://:password@127.0.0.1:6379/0) the web process only queues, and `celery -A learning_platform worker`
+# runs them. Job status lives in jobs.Job rows, so no result backend is needed.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_DEFAULT_QUEUE = "leitmotif"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A message is acknowledged when its task ends; a worker lost mid-task (hard time limit, memory) leaves it
+# to be redelivered. One message at a time per process: the jobs are long.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Limits: a soft limit (the task records a failure) then a hard one (the child is killed); a child process
+# is replaced after this many KiB of resident memory or this many tasks (torch and spaCy keep memory).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3 * 3600)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3 * 3600 + 300)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 3_000_000)
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 20)
+# Redis redelivers an unacknowledged message after the visibility timeout: longer than any task may run.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+# celery beat: the periodic work that used to be `--every` loops (the commands still run once by hand).
+CELERY_BEAT_SCHEDULE = {
+    "refresh-models": {
+        "task": "recommender.refresh_models",
+        "schedule": float(env_int("REFRESH_EVERY_SECONDS", 900)),
+        "kwargs": {"only_if_new_facts": True},
+    },
+    "retrain-recommender": {
+        "task": "recommender.retrain",
+        "schedule": float(env_int("RETRAIN_EVERY_SECONDS", 3600)),
+        "kwargs": {"only_if_new_interactions": True},
+    },
+}
+if CELERY_BROKER_URL and not os.environ.get("INGESTION_JOB_RUNNER"):
+    INGESTION_JOB_RUNNER = "celery"  # with a broker, API ingestion jobs go to the worker, never a web thread

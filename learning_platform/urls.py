@@ -12,6 +12,7 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("", include("learning_platform.learn.urls")),
     path("learn/", include("curriculum.urls")),
+    path("practice/", include("practice.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("learning_platform.api_urls")),
     # OpenAPI 3 schema and Swagger UI (assets served locally from drf-spectacular-sidecar).

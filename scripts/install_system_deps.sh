@@ -14,6 +14,8 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # FluidSynth and the General MIDI SoundFont render the music21 score corpus to audio (load_works).
 command -v fluidsynth >/dev/null 2>&1 || missing+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
+[ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || missing+=(timgm6mb-soundfont)  # a second SoundFont for varied practice performances (practice/synthesis.py)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)  # Celery broker (scripts/redis_local.py, tests/jobs)
 # Debian's PostgreSQL server (initdb, pg_ctl, psql): scripts/postgres_local.py runs a private cluster from it for
 # the PostgreSQL half of `make test`. Its programs live in /usr/lib/postgresql/<version>/bin, off PATH.
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! command -v initdb >/dev/null 2>&1; then

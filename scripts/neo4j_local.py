@@ -146,7 +146,15 @@ def _bolt_answers(port: int) -> bool:
 def _set_initial_password(home: Path, conf: Path, password: str) -> None:
     """Set the neo4j user's password before first start (what `neo4j-admin dbms set-initial-password` does)."""
     auth_dir = home / "data" / "dbms"
+    remembered = home / "initial-password"
     if (auth_dir / "auth.ini").exists() or (auth_dir / "auth").exists():
+        # The password is set once per data directory: starting it again with another one would only time
+        # out on authentication, so say so at once.
+        if remembered.exists() and remembered.read_text() != password:
+            raise Neo4jLauncherError(
+                f"The Neo4j data in {home} was initialised with another password; start it with that password, "
+                "or with --fresh to wipe it and begin again."
+            )
         return
     classpath = f"{lib_dir()}/*"
     cmd = [
@@ -162,6 +170,8 @@ def _set_initial_password(home: Path, conf: Path, password: str) -> None:
     result = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise Neo4jLauncherError(f"Could not set the initial Neo4j password: {result.stderr.strip()[-800:]}")
+    remembered.write_text(password)
+    remembered.chmod(0o600)
 
 
 def start(

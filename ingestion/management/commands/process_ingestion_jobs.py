@@ -1,6 +1,9 @@
-"""``python manage.py process_ingestion_jobs [--every SECONDS]``: the worker that runs queued API ingestion jobs.
+"""``python manage.py process_ingestion_jobs [--every SECONDS]``: run queued API ingestion jobs from the command line.
 
-Used when ``INGESTION_JOB_RUNNER=worker`` (the compose ``ingester`` service); harmless otherwise.
+With a broker (``CELERY_BROKER_URL``) jobs go to the Celery worker (``ingestion.run_job``) and this is not
+needed; it serves ``INGESTION_JOB_RUNNER=worker`` on a host without Redis (once, from cron, or as a
+polling loop with ``--every``), and picks up a job whose message was lost. Harmless otherwise: a job is
+claimed atomically, so it never runs twice.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Thin on purpose: detection, both warm starts, publishing and the stamp are
 :func:`recommender.refresh.models_refresh`; this command turns options into its arguments, prints what
-happened and turns a :class:`LeitmotifError` into a one-line ``CommandError``. ``--every SECONDS`` keeps
-it running as the background worker (the ``refresher`` service of ``docker/compose.yaml``), checking for
-new facts each round (it implies ``--only-if-new-facts``); a failed round keeps the served model and is
-retried next round.
+happened and turns a :class:`LeitmotifError` into a one-line ``CommandError``. The schedule is celery
+beat's (``recommender.refresh_models`` in ``CELERY_BEAT_SCHEDULE``, run by the compose ``worker``);
+``--every SECONDS`` remains for a host without a broker: a loop checking for new facts each round (it
+implies ``--only-if-new-facts``); a failed round keeps the served model and is retried next round.
 """
 
 from __future__ import annotations

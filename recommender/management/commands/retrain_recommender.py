@@ -11,9 +11,9 @@ publishes the new artifact through :func:`recommender.serving.model_holder.model
 that fails at any point leaves the serving model untouched. ``--no-publish`` only trains.
 
 ``--only-if-new-interactions`` skips the run when no learner event arrived after the published model
-was trained (so a frequent schedule costs nothing on quiet days), and ``--every SECONDS`` keeps the
-command running as a background worker that does exactly that check-then-retrain every interval
-(the ``retrainer`` service of ``docker/compose.yaml``).
+was trained (so a frequent schedule costs nothing on quiet days). The schedule is celery beat's
+(``recommender.retrain`` in ``CELERY_BEAT_SCHEDULE``, run by the compose ``worker``); ``--every SECONDS``
+remains for a host without a broker: a loop that does that check-then-retrain every interval.
 
 ``--from-checkpoint [ARTIFACT]`` warm-starts from a trained model (default: the published one) instead of
 random weights: users, items and graph entities it knew keep their parameters (matched by id), new ones

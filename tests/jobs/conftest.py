@@ -1,0 +1,118 @@
+"""A real Redis broker and a real Celery worker for the task-queue tests.
+
+The broker is started once per test session by ``scripts/redis_local.py`` on a loopback port, with the same
+port discipline as the Neo4j fixture: ``REDIS_TEST_PORT`` (default 16379) if no other session holds its
+lock, else a free port of its own. Locally, a Redis that cannot start skips these tests with the reason;
+with ``CI=true`` the run fails instead, because CI must exercise the real queue.
+
+``celery_worker`` points the project's Celery app at that broker for one test (eager mode off, as in
+production with ``CELERY_BROKER_URL`` set), starts a real worker consuming the project's queue in a thread
+of the test process (so it shares the test database), and puts everything back afterwards.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load_launcher():
+    spec = importlib.util.spec_from_file_location("redis_local", REPO / "scripts" / "redis_local.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _claim_port(launcher) -> tuple[int, Any]:
+    """The default port if no other session holds its lock, else a free loopback port; with the held lock."""
+    locks = launcher.cache_root()
+    locks.mkdir(parents=True, exist_ok=True)
+    port = launcher.DEFAULT_PORT
+    while True:
+        handle = open(locks / f"redis-test-{port}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return port, handle
+        except BlockingIOError:
+            handle.close()
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_broker() -> Iterator[dict]:
+    """Details (``url``, ``port``) of a running private Redis, stopped at the end of the session."""
+    launcher = _load_launcher()
+    port, lock = _claim_port(launcher)
+    try:
+        try:
+            state = launcher.start(port=port)
+        except Exception as exc:
+            message = f"the Redis broker could not start: {str(exc).rstrip('.')}"
+            if _in_ci():
+                pytest.exit(f"CI=true and {message}. The task-queue tests must run in CI.", returncode=3)
+            pytest.skip(message)
+        yield state
+        if not state["already_running"]:
+            launcher.stop(port=port)
+            if port != launcher.DEFAULT_PORT:
+                shutil.rmtree(launcher.run_dir(port), ignore_errors=True)
+    finally:
+        lock.close()
+
+
+@pytest.fixture
+def celery_worker(redis_broker, settings) -> Iterator[Any]:
+    """The project's Celery app on the test broker, with a real worker thread consuming its queue."""
+    from celery.contrib.testing import tasks as _ping_task  # noqa: F401 - registers celery.ping, which start_worker needs
+    from celery.contrib.testing.worker import start_worker
+
+    from learning_platform.celery import app
+
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    settings.CELERY_BROKER_URL = redis_broker["url"]
+    app.conf.update(broker_url=redis_broker["url"], task_always_eager=False)
+    app.loader.import_default_modules()
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(app.conf.task_default_queue)
+    try:
+        with start_worker(
+            app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
+        ) as worker:
+            yield worker
+    finally:
+        app.conf.update(saved)  # the connection pools stay open on the session's broker; nothing else uses them
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    """Poll ``predicate`` until it returns something truthy (returned), failing after ``timeout`` seconds."""
+
+    def wait(predicate: Callable[[], Any], *, timeout: float = 60.0, what: str = "the condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+            time.sleep(0.1)
+
+    return wait

@@ -68,5 +68,6 @@ LINKABLE_ENTITY_TYPES: Mapping[str, tuple[str, ...]] = {
 NEW_ENTITY_TYPE: Mapping[str, str] = {
     **{label: types[0] for label, types in LINKABLE_ENTITY_TYPES.items()},
     "ARTIST": "MusicalArtist",
-    "BAND": "Band",
+    # The graph has no "Band" type: Freebase groups are MusicalArtist too (the review queue offers only graph types).
+    "BAND": "MusicalArtist",
 }

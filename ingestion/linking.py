@@ -192,6 +192,27 @@ class EntityLinker:
         """
         return self._lookup(text, label, context=context, exact_only=exact_only)
 
+    def conflicting_types(self, text: str, label: str) -> tuple[str, ...]:
+        """Types of graph entities named exactly ``text`` (case, accents and punctuation aside) that a
+        mention labelled ``label`` may NOT link to, when no entity of an allowed type has the name.
+
+        Why: the NER model sometimes labels a country as a band ("Croatia"); linking then proposes a new
+        band, and a relation like "Croatia HAS_GENRE folk music" follows. When the graph already knows the
+        name as another kind of entity (a Place), the label is more likely wrong than the graph, so the
+        pipeline keeps such a mention out of relations. Entities proposed by this linker do not count.
+        """
+        allowed = LINKABLE_ENTITY_TYPES.get(label, ("Entity",))
+        surface = " ".join(text.split())
+        found = [
+            c
+            for table, key in ((self.index.exact, surface.casefold()), (self.index.normalised, normalise_name(surface)))
+            for c in table.get(key, ())
+            if c.entity_id not in self._proposed
+        ]
+        if not found or any(c.entity_type in allowed for c in found):
+            return ()
+        return tuple(sorted({c.entity_type for c in found}))
+
     def _fuzzy(self, key: str, allowed: Sequence[str]) -> tuple[list[LinkCandidate], float] | None:
         best: tuple[str, float] | None = None
         for entity_type in allowed:

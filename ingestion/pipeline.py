@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -24,14 +25,17 @@ from django.db import transaction
 from tqdm.auto import tqdm
 
 from core.errors import ConfigurationError, LeitmotifError
-from ingestion.documents import DocumentProblem, TextDocument
+from ingestion.documents import ChunkedNer, DocumentProblem, TextDocument
 from ingestion.graph_writes import put_facts_in_graph
+from ingestion.labels import LINKABLE_ENTITY_TYPES, NEW_ENTITY_TYPE
 from ingestion.linking import EntityLinker, LinkResult
 from ingestion.models import ExtractedFact, ExtractedMention, IngestionJob, SourceDocument
 from ingestion.relations.records import MentionSpan
+from ingestion.relations.schema import RELATIONS_BY_NAME
 from kg.stores.base import KnowledgeGraphStore
 
-#: Facts below this confidence are not kept at all (counted as rejected by the model).
+#: Facts below this confidence are not kept at all (counted as rejected by the model). The confidence is
+#: calibrated (expected precision), so this drops what is more likely wrong than right.
 DEFAULT_MIN_CONFIDENCE = 0.5
 
 
@@ -80,7 +84,7 @@ class IngestionSummary:
 
 
 @dataclass(frozen=True)
-class _Mention:
+class AnalysedMention:
     sentence_index: int
     start: int
     end: int
@@ -90,7 +94,9 @@ class _Mention:
 
 
 @dataclass(frozen=True)
-class _Fact:
+class AnalysedFact:
+    """``mentions[head] -relation-> mentions[tail]``; ``confidence`` is the calibrated one (expected precision)."""
+
     sentence_index: int
     sentence_start: int
     sentence_end: int
@@ -101,11 +107,159 @@ class _Fact:
 
 
 @dataclass
+class TextAnalysis:
+    """Everything the models found in one text, before anything is written."""
+
+    sentence_count: int
+    mentions: list[AnalysedMention]
+    facts: list[AnalysedFact]
+    #: Facts dropped because their confidence was below the minimum.
+    rejected: int = 0
+    #: Facts dropped by the pipeline's filters: linked types that do not fit the relation, duplicates.
+    filtered: dict[str, int] = field(
+        default_factory=lambda: {"type": 0, "label_conflict": 0, "duplicate": 0, "same_entity": 0}
+    )
+
+
+@dataclass
 class _Analysis:
     document: TextDocument
     sentence_count: int
-    mentions: list[_Mention]
-    facts: list[_Fact]
+    mentions: list[AnalysedMention]
+    facts: list[AnalysedFact]
+
+
+@cache
+def entity_types_for_labels(labels: tuple[str, ...]) -> frozenset[str]:
+    """Graph entity types a mention with one of these NER labels may be linked to (or proposed as)."""
+    return frozenset(
+        {t for label in labels for t in LINKABLE_ENTITY_TYPES.get(label, ())}
+        | {NEW_ENTITY_TYPE[label] for label in labels if label in NEW_ENTITY_TYPE}
+    )
+
+
+def fits_relation(relation: str, head: LinkResult, tail: LinkResult) -> bool:
+    """Whether the *linked* entities' types can hold ``relation`` (a relation outside the schema cannot).
+
+    The classifier only sees NER labels; linking can still land a mention on an entity of another kind
+    (a "band" that is a country in the graph). Such a triple is impossible, so it is dropped, not queued.
+    """
+    schema = RELATIONS_BY_NAME.get(relation)
+    if schema is None:
+        return False
+    return head.entity_type in entity_types_for_labels(schema.head_labels) and tail.entity_type in (
+        entity_types_for_labels(schema.tail_labels)
+    )
+
+
+def _predict_sentences(relations: RelationComponent, items: list[tuple[str, list[MentionSpan]]]) -> list[Any]:
+    """Relations of many sentences, in one batched call when the component offers ``predict_many``."""
+    if not items:
+        return []
+    predict_many = getattr(relations, "predict_many", None)
+    if callable(predict_many):
+        return list(predict_many(items))
+    return [relations.predict(sentence, spans) for sentence, spans in items]
+
+
+def analyse_text(
+    text: str,
+    *,
+    ner: NerComponent,
+    linker: EntityLinker,
+    relations: RelationComponent,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    seconds: dict[str, float] | None = None,
+) -> TextAnalysis:
+    """NER → linking → relation extraction → filters over ``text``; writes nothing (the benchmark and
+    :class:`IngestionPipeline` share it).
+
+    Filters, in order: a mention proposed as new whose name the graph knows only as an entity of a type its
+    NER label cannot have ("Croatia" labelled BAND while the graph has the Place) takes part in no
+    relation; a relation between two mentions linked to one entity is dropped; a relation whose
+    linked head/tail types cannot hold it is dropped (:func:`fits_relation`); the same triple (same
+    entities, relation; either order for a symmetric relation) found twice in one sentence is kept once,
+    with its highest confidence; what is left below ``min_confidence`` is counted as rejected.
+    """
+    timings = seconds if seconds is not None else {}
+
+    @contextmanager
+    def timed(stage: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+    with timed("ner"):
+        sentences = list(ner.extract_sentences(text))
+    mentions: list[AnalysedMention] = []
+    by_sentence: list[tuple[Any, list[int]]] = []
+    with timed("linking"):
+        window = linker.context_window
+        for sentence in sentences:
+            indices = []
+            for mention in sentence.mentions:
+                context = text[max(0, mention.start - window) : mention.end + window]
+                link = linker.link(mention.text, mention.label, context=context)
+                indices.append(len(mentions))
+                mentions.append(
+                    AnalysedMention(sentence.index, mention.start, mention.end, mention.text, mention.label, link)
+                )
+            by_sentence.append((sentence, indices))
+    analysis = TextAnalysis(sentence_count=len(sentences), mentions=mentions, facts=[])
+    with timed("linking"):
+        conflicted = {i for i, m in enumerate(mentions) if m.link.is_new and linker.conflicting_types(m.text, m.label)}
+    with timed("relations"):
+        work = [(sentence, indices) for sentence, indices in by_sentence if len(indices) >= 2]
+        items = [
+            (
+                sentence.text,
+                [
+                    MentionSpan(mentions[i].start - sentence.start, mentions[i].end - sentence.start, mentions[i].label)
+                    for i in indices
+                ],
+            )
+            for sentence, indices in work
+        ]
+        for (sentence, indices), predictions in zip(work, _predict_sentences(relations, items)):
+            best: dict[tuple[str, str, str], AnalysedFact] = {}
+            for prediction in predictions:
+                head, tail = indices[prediction.head], indices[prediction.tail]
+                head_link, tail_link = mentions[head].link, mentions[tail].link
+                if head in conflicted or tail in conflicted:
+                    analysis.filtered["label_conflict"] += 1
+                    continue
+                if head_link.entity_id == tail_link.entity_id:
+                    analysis.filtered["same_entity"] += 1
+                    continue
+                if not fits_relation(prediction.relation, head_link, tail_link):
+                    analysis.filtered["type"] += 1
+                    continue
+                schema = RELATIONS_BY_NAME[prediction.relation]
+                ends = (head_link.entity_id, tail_link.entity_id)
+                key = (*(sorted(ends) if schema.symmetric else ends), prediction.relation)
+                fact = AnalysedFact(
+                    sentence.index,
+                    sentence.start,
+                    sentence.end,
+                    head,
+                    tail,
+                    prediction.relation,
+                    float(prediction.confidence),
+                )
+                kept = best.get(key)
+                if kept is not None:
+                    analysis.filtered["duplicate"] += 1
+                    if kept.confidence >= fact.confidence:
+                        continue
+                best[key] = fact
+            for fact in best.values():
+                if fact.confidence < min_confidence:
+                    analysis.rejected += 1
+                else:
+                    analysis.facts.append(fact)
+    return analysis
 
 
 class IngestionPipeline:
@@ -130,7 +284,8 @@ class IngestionPipeline:
                 "check INGESTION_AUTO_ACCEPT_CONFIDENCE and --min-confidence."
             )
         self.store = store
-        self.ner = ner
+        # NER runs on bounded pieces of the text, so a multi-megabyte single-line document costs bounded memory.
+        self.ner = ner if isinstance(ner, ChunkedNer) else ChunkedNer(ner)
         self.relations = relations
         self.linker = linker or EntityLinker(store)
         self.accept_confidence = accept
@@ -178,51 +333,18 @@ class IngestionPipeline:
     # --- analysis (no writes) --------------------------------------------------------------
 
     def _analyse(self, document: TextDocument, *, summary: IngestionSummary) -> _Analysis:
-        text = document.text
-        with self._timed(summary, "ner"):
-            sentences = list(self.ner.extract_sentences(text))
-        mentions: list[_Mention] = []
-        by_sentence: list[tuple[Any, list[int]]] = []
-        with self._timed(summary, "linking"):
-            window = self.linker.context_window
-            for sentence in sentences:
-                indices = []
-                for mention in sentence.mentions:
-                    context = text[max(0, mention.start - window) : mention.end + window]
-                    link = self.linker.link(mention.text, mention.label, context=context)
-                    indices.append(len(mentions))
-                    mentions.append(
-                        _Mention(sentence.index, mention.start, mention.end, mention.text, mention.label, link)
-                    )
-                by_sentence.append((sentence, indices))
-        facts: list[_Fact] = []
-        with self._timed(summary, "relations"):
-            for sentence, indices in by_sentence:
-                if len(indices) < 2:
-                    continue
-                spans = [
-                    MentionSpan(mentions[i].start - sentence.start, mentions[i].end - sentence.start, mentions[i].label)
-                    for i in indices
-                ]
-                for prediction in self.relations.predict(sentence.text, spans):
-                    head, tail = indices[prediction.head], indices[prediction.tail]
-                    if mentions[head].link.entity_id == mentions[tail].link.entity_id:
-                        continue
-                    if prediction.confidence < self.min_confidence:
-                        summary.triples_rejected += 1
-                        continue
-                    facts.append(
-                        _Fact(
-                            sentence.index,
-                            sentence.start,
-                            sentence.end,
-                            head,
-                            tail,
-                            prediction.relation,
-                            float(prediction.confidence),
-                        )
-                    )
-        return _Analysis(document=document, sentence_count=len(sentences), mentions=mentions, facts=facts)
+        found = analyse_text(
+            document.text,
+            ner=self.ner,
+            linker=self.linker,
+            relations=self.relations,
+            min_confidence=self.min_confidence,
+            seconds=summary.seconds,
+        )
+        summary.triples_rejected += found.rejected
+        return _Analysis(
+            document=document, sentence_count=found.sentence_count, mentions=found.mentions, facts=found.facts
+        )
 
     # --- writes ----------------------------------------------------------------------------
 

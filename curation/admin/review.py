@@ -15,11 +15,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import LeitmotifError
 from curation import review
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
 
 #: Bulk decisions report at most this many skipped facts by name (the rest are counted).
 SKIPPED_REPORTED = 5
+#: Query parameter of the grouped queue's page (removed before Django's changelist sees the query).
+GROUP_PAGE_PARAM = "gp"
+#: Groups per page of the review queue.
+GROUPS_PER_PAGE = 40
 
 
 # --- list filters -------------------------------------------------------------------------------------------
@@ -92,6 +97,23 @@ class ConfidenceFilter(admin.SimpleListFilter):
         if bounds is None:
             return queryset
         return queryset.filter(confidence__gte=bounds[0], confidence__lt=bounds[1])
+
+
+class EntityFilter(admin.SimpleListFilter):
+    """Facts about one entity (as head or tail): set from a row's entity link, used for batch decisions."""
+
+    title = "entity"
+    parameter_name = "entity"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = (self.value() or "").strip()
+        return [(value, value)] if value else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(head_entity_id=value) | Q(tail_entity_id=value))
 
 
 class ModelVersionFilter(admin.SimpleListFilter):
@@ -172,6 +194,7 @@ class ExtractedFactAdmin(admin.ModelAdmin):
         "relation_type",
         ConfidenceFilter,
         ModelVersionFilter,
+        EntityFilter,
         ("document", admin.RelatedOnlyFieldListFilter),
     ]
     search_fields = ["head__text", "tail__text", "head_entity_id", "tail_entity_id", "document__name"]
@@ -259,7 +282,96 @@ class ExtractedFactAdmin(admin.ModelAdmin):
         )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        return super().changelist_view(request, {**(extra_context or {}), "title": "Review queue: extracted facts"})
+        """Django's changelist (filters, search, actions), with the grouped, ordered review queue as its body.
+
+        Why on top of the changelist instead of a page of its own: the filters and the search narrow the
+        queue (``cl.queryset``), and the grouped rows are computed from exactly that queryset.
+        """
+        page_text = request.GET.get(GROUP_PAGE_PARAM, "1")
+        if GROUP_PAGE_PARAM in request.GET:
+            query = request.GET.copy()
+            del query[GROUP_PAGE_PARAM]
+            request.GET = query  # type: ignore[assignment]  # a mutable copy, read by the changelist below
+        response = super().changelist_view(request, {**(extra_context or {}), "title": "Review queue: extracted facts"})
+        context = getattr(response, "context_data", None)
+        if isinstance(response, TemplateResponse) and context is not None and "cl" in context:
+            page = int(page_text) if page_text.isdigit() else 1
+            context.update(self._queue_context(request, context["cl"], page))
+        return response
+
+    def _queue_context(self, request: HttpRequest, cl: Any, page: int) -> dict[str, Any]:
+        can_curate = curation.user_can_curate(request.user)
+        context: dict[str, Any] = {
+            "can_curate": can_curate,
+            "queue_rows": [],
+            "queue_page": None,
+            "precision": [],
+            "next_url": request.get_full_path(),
+            "decide_url": reverse("admin:ingestion_extractedfact_review_decide"),
+            "link_url": reverse("admin:ingestion_extractedfact_review_link"),
+            "batch_url": reverse("admin:ingestion_extractedfact_review_batch"),
+        }
+        try:
+            with curation.curator_store() as store:
+                queue = review.review_page(
+                    cl.queryset, store=store, page=page, per_page=GROUPS_PER_PAGE, with_candidates=can_curate
+                )
+        except LeitmotifError as exc:
+            messages.error(request, f"The review queue could not be read from the graph: {exc.message}")
+            return context
+        rows = []
+        for group in queue.groups:
+            rows.append(
+                {
+                    "group": group,
+                    "head_url": entity_url(group.head_entity_id) if group.head is not None else "",
+                    "tail_url": entity_url(group.tail_entity_id) if group.tail is not None else "",
+                    "head_filter": cl.get_query_string({"entity": group.head_entity_id}, [GROUP_PAGE_PARAM]),
+                    "tail_filter": cl.get_query_string({"entity": group.tail_entity_id}, [GROUP_PAGE_PARAM]),
+                    "relation_filter": cl.get_query_string(
+                        {"relation_type__exact": group.relation_type}, [GROUP_PAGE_PARAM, "relation_type"]
+                    ),
+                    "sentences": [
+                        {
+                            "html": review.sentence_html(fact),
+                            "document": str(fact.document)[:60],
+                            "confidence": fact.confidence,
+                            "url": self._fact_url(fact.pk),
+                        }
+                        for fact in group.facts
+                    ],
+                    "ends": [
+                        {
+                            "end": end,
+                            "text": group.end_text(end),
+                            "candidates": group.candidates.get(end, []),
+                            "types": group.new_types.get(end, []),
+                        }
+                        for end in group.unlinked_ends
+                    ],
+                }
+            )
+        relation = request.GET.get("relation_type__exact") or request.GET.get("relation_type") or ""
+        entity = request.GET.get("entity", "")
+        pending = (
+            ExtractedFact.objects.filter(status=ExtractedFact.Status.PENDING)
+            .order_by()
+            .values_list("relation_type")
+            .annotate(n=Count("id"))
+            .order_by("relation_type")
+        )
+        context.update(
+            queue_rows=rows,
+            queue_page=queue,
+            previous_url=cl.get_query_string({GROUP_PAGE_PARAM: queue.page - 1}) if queue.page > 1 else "",
+            next_page_url=cl.get_query_string({GROUP_PAGE_PARAM: queue.page + 1}) if queue.page < queue.pages else "",
+            precision=review.relation_model_precision(review.queue_model_versions(cl.queryset)),
+            batch_relation=relation,
+            batch_entity=entity,
+            batch_relation_words=review.relation_words(relation) if relation else "",
+            pending_relations=[(r, review.relation_words(r), n) for r, n in pending],
+        )
+        return context
 
     # bulk actions
     @admin.action(description="Approve selected facts (write them to the graph)", permissions=["curate"])
@@ -272,9 +384,14 @@ class ExtractedFactAdmin(admin.ModelAdmin):
 
     def _decide(self, request: HttpRequest, decide: Callable, fact_ids: list[int], verb: str, note: str = "") -> bool:
         """Run one decision service; its outcome (or the reason it failed) becomes messages. True if anything was decided."""
+        return self._run_decision(
+            request, lambda store: decide(fact_ids, store=store, actor=request.user, note=note), verb
+        )
+
+    def _run_decision(self, request: HttpRequest, call: Callable[[Any], review.ReviewReport], verb: str) -> bool:
         try:
             with curation.curator_store() as store:
-                report = decide(fact_ids, store=store, actor=request.user, note=note)
+                report = call(store)
         except LeitmotifError as exc:
             messages.error(request, f"Nothing was decided: {exc.message}")
             return False
@@ -285,6 +402,8 @@ class ExtractedFactAdmin(admin.ModelAdmin):
                 else ""
             )
             messages.success(request, f"{verb} {len(report.decided)} fact(s){extra}.")
+        elif not report.skipped:
+            messages.warning(request, "Nothing was decided.")
         for _, reason in report.skipped[:SKIPPED_REPORTED]:
             messages.warning(request, reason)
         if len(report.skipped) > SKIPPED_REPORTED:
@@ -298,6 +417,9 @@ class ExtractedFactAdmin(admin.ModelAdmin):
     def get_urls(self) -> list:
         wrap = self.admin_site.admin_view
         return [
+            path("review/decide/", wrap(self.review_decide_view), name="ingestion_extractedfact_review_decide"),
+            path("review/link/", wrap(self.review_link_view), name="ingestion_extractedfact_review_link"),
+            path("review/batch/", wrap(self.review_batch_view), name="ingestion_extractedfact_review_batch"),
             path("<path:object_id>/approve/", wrap(self.approve_view), name="ingestion_extractedfact_approve"),
             path("<path:object_id>/reject/", wrap(self.reject_view), name="ingestion_extractedfact_reject"),
             path("<path:object_id>/correct/", wrap(self.correct_view), name="ingestion_extractedfact_correct"),
@@ -311,6 +433,132 @@ class ExtractedFactAdmin(admin.ModelAdmin):
             return int(unquote(object_id))
         except ValueError:
             return -1
+
+    # the grouped queue: decide groups, link ends, batch decisions
+
+    def _require_curator(self, request: HttpRequest) -> None:
+        if not curation.user_can_curate(request.user):
+            raise PermissionDenied("Only curators may decide extracted facts.")
+
+    def _safe_next(self, request: HttpRequest) -> str:
+        """The ``next`` the form carried when it is a same-site URL, else ``""``."""
+        target = request.POST.get("next") or request.GET.get("next") or ""
+        if url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return target
+        return ""
+
+    def _back(self, request: HttpRequest, fallback: str = "") -> HttpResponseRedirect:
+        """Back to the queue page the curator came from."""
+        return HttpResponseRedirect(
+            self._safe_next(request) or fallback or reverse("admin:ingestion_extractedfact_changelist")
+        )
+
+    def review_decide_view(self, request: HttpRequest) -> HttpResponse:
+        """Approve or reject one group (a row's button, or a/r) or the selected groups (x, then the bulk buttons)."""
+        self._require_curator(request)
+        if request.method != "POST":
+            return self._back(request)
+        note = request.POST.get("note", "").strip()
+        if "bulk" in request.POST:
+            decision, leads = request.POST["bulk"], request.POST.getlist("lead")
+        else:
+            decision = next((d for d in review.DECISIONS if d in request.POST), "")
+            leads = [request.POST[decision]] if decision else []
+        verb = {"approve": "Approved", "reject": "Rejected"}.get(decision, "Decided")
+        self._run_decision(
+            request,
+            lambda store: review.decide_groups(leads, decision=decision, store=store, actor=request.user, note=note),
+            verb,
+        )
+        return self._back(request)
+
+    def review_link_view(self, request: HttpRequest) -> HttpResponse:
+        """Link a fact's unlinked head or tail to a candidate (``pick``) or to a new entity of a schema type (``create``)."""
+        self._require_curator(request)
+        if request.method != "POST":
+            return self._back(request)
+        entity_id = new_type = new_name = ""
+        if "pick" in request.POST:
+            end, _, rest = request.POST["pick"].partition("|")
+            lead, _, entity_id = rest.partition("|")
+        else:
+            end, _, lead = request.POST.get("create", "").partition("|")
+            new_type = request.POST.get(f"new_type_{lead}_{end}", "")
+            new_name = request.POST.get(f"new_name_{lead}_{end}", "")
+        if not lead.isdigit():
+            messages.error(request, "Nothing was linked: pick a candidate or a type on a fact's row.")
+            return self._back(request)
+        try:
+            with curation.curator_store() as store:
+                report = review.link_fact_end(
+                    int(lead),
+                    end=end,
+                    store=store,
+                    actor=request.user,
+                    entity_id=entity_id,
+                    new_type=new_type,
+                    new_name=new_name,
+                )
+        except LeitmotifError as exc:
+            messages.error(request, f"Nothing was linked: {exc.message}")
+        else:
+            made = "a new entity " if report.created else ""
+            messages.success(
+                request,
+                f"Linked the {report.end} to {made}{report.entity.name} ({report.entity.type}, {report.entity.id}); "
+                f"{len(report.facts)} fact(s) now name it. Approve or reject the fact next.",
+            )
+        return self._back(request)
+
+    def review_batch_view(self, request: HttpRequest) -> HttpResponse:
+        """Batch approve/reject every pending fact with a relation and/or about an entity: confirm (GET), decide (POST)."""
+        self._require_curator(request)
+        data = request.POST if request.method == "POST" else request.GET
+        decision = data.get("decision", "")
+        relation, entity = data.get("relation", "").strip(), data.get("entity", "").strip()
+        queue_url = reverse("admin:ingestion_extractedfact_changelist")
+        if request.method == "POST":
+            expected_text = data.get("expected", "")
+            if not expected_text.isdigit():
+                messages.error(request, "Nothing was decided: confirm the batch from its confirmation page.")
+                return self._back(request, queue_url)
+            verb = {"approve": "Approved", "reject": "Rejected"}.get(decision, "Decided")
+            self._run_decision(
+                request,
+                lambda store: review.batch_decide(
+                    decision=decision,
+                    relation_type=relation,
+                    entity_id=entity,
+                    expected=int(expected_text),
+                    store=store,
+                    actor=request.user,
+                    note=data.get("note", "").strip(),
+                ),
+                verb,
+            )
+            return self._back(request, queue_url)
+        try:
+            with curation.curator_store() as store:
+                preview = review.batch_preview(decision=decision, relation_type=relation, entity_id=entity, store=store)
+        except LeitmotifError as exc:
+            messages.error(request, f"Nothing to confirm: {exc.message}")
+            return self._back(request, queue_url)
+        return TemplateResponse(
+            request,
+            "admin/ingestion/extractedfact/batch.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": f"{decision.capitalize()} {preview.facts} pending fact(s)?",
+                "preview": preview,
+                "sample": preview.groups[:15],
+                "unlinked": sum(1 for g in preview.groups if g.unlinked_ends),
+                "next_url": self._safe_next(request),
+                "queue_url": queue_url,
+            },
+        )
 
     def _fact_url(self, fact_id: int) -> str:
         return reverse("admin:ingestion_extractedfact_change", args=[fact_id])

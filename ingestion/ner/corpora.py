@@ -122,11 +122,12 @@ class LabeledSentence:
         doc.set_ents(entities, missing=missing, default="outside" if self.rest_is_outside else "missing")
         return doc
 
-    def lowercased(self) -> LabeledSentence:
-        """The same sentence in lower case (how people type queries); labels unchanged."""
+    def lowercased(self, relabel: Mapping[str, str] | None = None) -> LabeledSentence:
+        """The same sentence in lower case (how people type queries); labels renamed by ``relabel`` if given."""
+        relabel = relabel or {}
         return LabeledSentence(
             tokens=tuple(t.lower() for t in self.tokens),
-            entities=self.entities,
+            entities=tuple(TokenSpan(s.start, s.end, relabel.get(s.label, s.label)) for s in self.entities),
             corpus=self.corpus,
             origin=f"{self.origin} (lower-cased)",
             missing=self.missing,

@@ -117,6 +117,7 @@ class NerModel:
 
 def sentences_of(doc) -> list[Sentence]:
     """Non-empty sentences of a processed ``Doc`` with the mentions that start in each."""
+    text = doc.text  # built once: every ``doc.text`` joins the whole document again
     sentences: list[tuple[int, int]] = []  # (start_char, end_char) without surrounding whitespace
     token_sentence: dict[int, int] = {}
     for sent in doc.sents:
@@ -125,7 +126,7 @@ def sentences_of(doc) -> list[Sentence]:
             continue
         start = words[0].idx
         end = words[-1].idx + len(words[-1].text)
-        stripped_end = start + len(doc.text[start:end].rstrip())
+        stripped_end = start + len(text[start:end].rstrip())
         for token in sent:
             token_sentence[token.i] = len(sentences)
         sentences.append((start, stripped_end))
@@ -136,14 +137,14 @@ def sentences_of(doc) -> list[Sentence]:
             continue
         sentence_start, sentence_end = sentences[index]
         start, end = max(ent.start_char, sentence_start), min(ent.end_char, sentence_end)
-        end = start + len(doc.text[start:end].rstrip())
+        end = start + len(text[start:end].rstrip())
         if end <= start:
             continue
         mentions[index].append(
-            Mention(start=start, end=end, text=doc.text[start:end], label=ent.label_, sentence_index=index)
+            Mention(start=start, end=end, text=text[start:end], label=ent.label_, sentence_index=index)
         )
     return [
-        Sentence(index=i, start=start, end=end, text=doc.text[start:end], mentions=tuple(mentions[i]))
+        Sentence(index=i, start=start, end=end, text=text[start:end], mentions=tuple(mentions[i]))
         for i, (start, end) in enumerate(sentences)
     ]
 

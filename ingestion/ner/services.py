@@ -12,6 +12,7 @@ from ingestion.labels import NER_LABELS
 from ingestion.ner.artifacts import save_ner_artifact
 from ingestion.ner.config import NerTrainingConfig
 from ingestion.ner.evaluation import NerScores
+from ingestion.ner.features import GAZETTEER_COMPONENT
 from ingestion.ner.training import (
     TrainedNer,
     artist_band_merged_f1,
@@ -53,8 +54,11 @@ def ner_train_and_save(
     data = assemble_training_data(config, data_dir=data_dir, store=store, progress=progress)
     trained = train_pipeline(config, data, progress=progress)
     dev = evaluate_dev(trained.nlp, dev_sets)
+    gazetteer = trained.nlp.get_pipe(GAZETTEER_COMPONENT) if GAZETTEER_COMPONENT in trained.nlp.pipe_names else None
     metrics: dict[str, Any] = {
         "labels": list(NER_LABELS),
+        "representation": config.representation,
+        "gazetteer_feature_names": gazetteer.size if gazetteer is not None else None,
         "data": dict(data.stats),
         "training": {
             "best_epoch": trained.best_epoch,

@@ -16,6 +16,7 @@ randomness, and BLAS runs on one thread, so the same config and data give the sa
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import Counter
@@ -27,10 +28,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from core.errors import DataFileError
 from ingestion.labels import NER_LABELS
-from ingestion.ner.config import DEV_SOURCES, TRAIN_SOURCES, NerTrainingConfig
+from ingestion.ner.config import DEV_SOURCES, HELD_OUT_FILES, TRAIN_SOURCES, NerTrainingConfig
 from ingestion.ner.corpora import LabeledSentence, read_bio_file
 from ingestion.ner.evaluation import NerScores, evaluate_pipeline, score_spans
-from ingestion.ner.pipeline import TRAINABLE_COMPONENTS, build_pipeline
+from ingestion.ner.features import GAZETTEER_COMPONENT, GraphGazetteer, gazetteer_feature_names
+from ingestion.ner.pipeline import FEATURE_COMPONENTS, build_pipeline, initialize_pipeline, trainable_components
 from ingestion.ner.weak import (
     Gazetteer,
     WeakContext,
@@ -68,9 +70,28 @@ class TrainingData:
         return [*self.train, *(self.weak.examples if self.weak else ()), *self.lowercased]
 
 
+def held_out_sentences(*, data_dir: Path) -> frozenset[tuple[str, ...]]:
+    """Token sequences of :data:`HELD_OUT_FILES` (JSONL with a ``sentence`` token list), never to be trained on."""
+    held: set[tuple[str, ...]] = set()
+    for relative in HELD_OUT_FILES:
+        path = Path(data_dir) / relative
+        if not path.is_file():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                held.add(tuple(json.loads(line)["sentence"]))
+    return frozenset(held)
+
+
 def read_train_sources(config: NerTrainingConfig, *, data_dir: Path) -> dict[str, list[LabeledSentence]]:
+    """The gold training corpora, without any sentence of :data:`HELD_OUT_FILES`."""
+    held = held_out_sentences(data_dir=data_dir)
     return {
-        name: read_bio_file(Path(data_dir) / TRAIN_SOURCES[name][1], corpus=TRAIN_SOURCES[name][0])
+        name: [
+            sentence
+            for sentence in read_bio_file(Path(data_dir) / TRAIN_SOURCES[name][1], corpus=TRAIN_SOURCES[name][0])
+            if sentence.tokens not in held
+        ]
         for name in config.train_sources
     }
 
@@ -137,11 +158,9 @@ def assemble_training_data(
     rng = random.Random(config.seed)
 
     weak: WeakExamples | None = None
+    if (config.uses_weak_labels or config.gazetteer_features) and gazetteer is None and store is not None:
+        gazetteer = gazetteer_from_store(store, min_genre_tag_artists=config.min_genre_tag_artists, progress=progress)
     if config.uses_weak_labels:
-        if gazetteer is None and store is not None:
-            gazetteer = gazetteer_from_store(
-                store, min_genre_tag_artists=config.min_genre_tag_artists, progress=progress
-            )
         if gazetteer is not None:
             titles: Sequence[str] = ()
             if "course_titles" in config.weak_sources:
@@ -159,7 +178,8 @@ def assemble_training_data(
 
     cased = [s for s in train if any(t != t.lower() for t in s.tokens)]
     lowercase_count = round(config.lowercase_fraction * len(cased))
-    lowercased = tuple(s.lowercased() for s in rng.sample(cased, lowercase_count)) if lowercase_count else ()
+    relabel = {"BAND": "ARTIST"} if config.lowercase_band_as_artist else None
+    lowercased = tuple(s.lowercased(relabel) for s in rng.sample(cased, lowercase_count)) if lowercase_count else ()
 
     stats = {
         "train_sentences": {name: sizes[0] for name, sizes in split.sizes.items()},
@@ -211,12 +231,17 @@ def _blas_single_thread():
 
 
 def _examples(nlp, sentences: Sequence[LabeledSentence]):
+    """Training examples; the predicted side gets the gazetteer features the pipeline computes at run time."""
     from spacy.training import Example
 
+    annotators = [nlp.get_pipe(name) for name in FEATURE_COMPONENTS if name in nlp.pipe_names]
     examples = []
     for sentence in sentences:
         reference = sentence.to_doc(nlp.vocab)
-        examples.append(Example(nlp.make_doc(reference.text), reference))
+        predicted = nlp.make_doc(reference.text)
+        for annotate in annotators:
+            predicted = annotate(predicted)
+        examples.append(Example(predicted, reference))
     return examples
 
 
@@ -238,11 +263,15 @@ def train_pipeline(config: NerTrainingConfig, data: TrainingData, *, progress: b
     with _blas_single_thread():
         fix_random_seed(config.seed)
         nlp = build_pipeline(config)
+        if GAZETTEER_COMPONENT in nlp.pipe_names and data.gazetteer is not None:
+            gazetteer = cast("GraphGazetteer", nlp.get_pipe(GAZETTEER_COMPONENT))
+            gazetteer.set_names(gazetteer_feature_names(data.gazetteer))
         examples = _examples(nlp, data.training_examples())
         if not examples:
             raise DataFileError("no training sentences: the configured train sources are empty.")
         optimizer = Adam(learn_rate=config.learn_rate, L2=0.01, grad_clip=1.0, use_averages=config.use_averages)
-        nlp.initialize(lambda: examples, sgd=optimizer)
+        initialize_pipeline(nlp, config, lambda: examples, sgd=optimizer)
+        components = trainable_components(nlp)
         rng = random.Random(config.seed)
         sizes = compounding(config.batch_size_start, config.batch_size_end, config.batch_size_compound)
         best_f1 = -1.0
@@ -255,7 +284,7 @@ def train_pipeline(config: NerTrainingConfig, data: TrainingData, *, progress: b
         for epoch in bar:
             rng.shuffle(examples)
             losses: dict[str, float] = {}
-            with nlp.select_pipes(enable=list(TRAINABLE_COMPONENTS)):
+            with nlp.select_pipes(enable=list(components)):
                 for batch in minibatch(examples, size=sizes):
                     nlp.update(batch, drop=config.dropout, sgd=optimizer, losses=losses)
             with nlp.use_params(optimizer.averages) if config.use_averages else nullcontext():
@@ -263,9 +292,7 @@ def train_pipeline(config: NerTrainingConfig, data: TrainingData, *, progress: b
                 f1 = scores.micro.f1
                 if f1 > best_f1:
                     best_f1, best_epoch, best_scores, stale = f1, epoch, scores, 0
-                    best_state = tuple(
-                        _trainable(nlp, name).to_bytes(exclude=["vocab"]) for name in TRAINABLE_COMPONENTS
-                    )
+                    best_state = tuple(_trainable(nlp, name).to_bytes(exclude=["vocab"]) for name in components)
                 else:
                     stale += 1
             history.append(
@@ -282,7 +309,7 @@ def train_pipeline(config: NerTrainingConfig, data: TrainingData, *, progress: b
                 break
         bar.close()
         assert best_state is not None and best_scores is not None
-        for name, state in zip(TRAINABLE_COMPONENTS, best_state):
+        for name, state in zip(components, best_state):
             _trainable(nlp, name).from_bytes(state, exclude=["vocab"])
     return TrainedNer(
         nlp=nlp,

@@ -57,7 +57,20 @@ ENTITY_TYPE_LABELS: Mapping[str, str] = {
 ARTIST_ENTITY_TYPE = "Artist"
 TAG_ENTITY_TYPE = "Tag"
 #: Relations (Freebase, on Last.FM artists) that only a person has.
-PERSON_RELATIONS = frozenset({"PLACE_OF_BIRTH", "PLACE_OF_DEATH", "PROFESSION", "INSTRUMENTS_PLAYED"})
+#: Acting, writing and directing films and a nationality are a person's too: without them, solo artists whose
+#: only other fact is an ``ORIGIN`` were taken for bands.
+PERSON_RELATIONS = frozenset(
+    {
+        "PLACE_OF_BIRTH",
+        "PLACE_OF_DEATH",
+        "PROFESSION",
+        "INSTRUMENTS_PLAYED",
+        "NATIONALITY",
+        "ACTOR_FILM",
+        "WRITER_FILM",
+        "DIRECTOR_FILM",
+    }
+)
 #: A relation groups have too; without a person relation it marks a band.
 GROUP_RELATIONS = frozenset({"ORIGIN"})
 TAG_RELATION = "HAS_TAG"

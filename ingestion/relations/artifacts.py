@@ -6,7 +6,10 @@ Layout of one version (``bilstm-<UTC timestamp>-<config hash>``):
 * ``vocab.json`` – the vocabulary, special tokens first;
 * ``model_state.pt`` – the BiLSTM state dict;
 * ``metrics.json`` – dev tables of the BiLSTM and the baseline, validation scores, history, data report;
-* ``manifest.json`` – format version, class labels, temperature, library versions, SHA-256 of every file.
+* ``manifest.json`` – format version, class labels, temperature, the confidence calibrator
+  (``calibration``: isotonic breakpoints fitted on the validation slice of train), the measured precision
+  of the calibrated confidence on dev per source (``precision_at_confidence``, see
+  :func:`relation_precision_table`), library versions, SHA-256 of every file.
 
 Same guarantees as the other artifacts of the project (:mod:`core.artifacts`): written
 into a hidden directory then renamed, and every file checked against the manifest when loaded. Any
@@ -25,12 +28,13 @@ import torch
 
 from core.artifacts import new_artifact_directory, read_json, sha256_file, write_json
 from core.errors import LeitmotifError, ModelArtifactError
+from ingestion.relations.calibration import IsotonicCalibrator
 from ingestion.relations.config import RelationTrainingConfig
 from ingestion.relations.features import Vocabulary
 from ingestion.relations.schema import RELATION_LABELS
 from ingestion.relations.training import BiLstmTrainingResult, build_model
 
-ARTIFACT_FORMAT_VERSION = 1
+ARTIFACT_FORMAT_VERSION = 2
 RELATIONS_SUBDIR = "relations"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
@@ -58,6 +62,7 @@ def save_relation_artifact(
     metrics: Mapping[str, Any],
     directory: Path | str | None = None,
     now: datetime | None = None,
+    precision_at_confidence: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a new version under ``directory`` (default ``<artifacts>/relations``) and return its path."""
     directory = relations_artifacts_dir(directory)
@@ -76,6 +81,11 @@ def save_relation_artifact(
                 "version": name,
                 "labels": list(RELATION_LABELS),
                 "temperature": result.temperature,
+                "none_bias": result.none_bias,
+                "calibration": result.calibrator.to_dict(),
+                "precision_at_confidence": dict(precision_at_confidence or {}),
+                "seed": result.config.seed,
+                "config_hash": result.config.config_hash(),
                 "vocabulary_size": len(result.vocabulary),
                 "torch_version": torch.__version__,
                 "sha256": {f: sha256_file(partial / f) for f in ARTIFACT_FILES},
@@ -133,6 +143,30 @@ class LoadedRelationArtifact:
     def temperature(self) -> float:
         return float(self.manifest["temperature"])
 
+    @property
+    def none_bias(self) -> float:
+        return float(self.manifest.get("none_bias", 0.0))
+
+    @property
+    def calibrator(self) -> IsotonicCalibrator:
+        return IsotonicCalibrator.from_dict(self.manifest.get("calibration"))
+
+
+def relation_precision_table(version: str, directory: Path | str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The measured precision of a relation model version's confidence, per dev source (``crossre``,
+    ``fewrel``): ``[{"threshold", "accepted", "share_accepted", "precision", "recall"}, ...]`` where a row
+    counts the predicted relations with confidence > threshold. ``{}`` when the version is unknown or
+    older than calibration (the review queue then shows nothing)."""
+    path = relations_artifacts_dir(directory) / version
+    if not _NAME_PATTERN.match(version) or not (path / MANIFEST_FILE).is_file():
+        return {}
+    try:
+        manifest = read_json(path / MANIFEST_FILE)
+    except LeitmotifError:
+        return {}
+    table = manifest.get("precision_at_confidence") if isinstance(manifest, dict) else None
+    return dict(table) if isinstance(table, dict) else {}
+
 
 def load_relation_artifact(path: Path | str) -> LoadedRelationArtifact:
     path = Path(path)
@@ -156,6 +190,10 @@ def load_relation_artifact(path: Path | str) -> LoadedRelationArtifact:
             raise ModelArtifactError(
                 f"{path / MANIFEST_FILE}: temperature {temperature!r} is not a positive number; {TRAIN_HINT}."
             )
+        IsotonicCalibrator.from_dict(manifest.get("calibration"))  # malformed → ModelArtifactError
+        none_bias = manifest.get("none_bias", 0.0)
+        if isinstance(none_bias, bool) or not isinstance(none_bias, (int, float)):
+            raise ModelArtifactError(f"{path / MANIFEST_FILE}: none_bias {none_bias!r} is not a number; {TRAIN_HINT}.")
         checksums = manifest.get("sha256") or {}
         for filename in ARTIFACT_FILES:
             file_path = path / filename

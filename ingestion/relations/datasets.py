@@ -1,12 +1,14 @@
 """The training, validation and development splits, built the same way by training and benchmarks.
 
-* dev (reporting only, never trained on): CrossRE ``re_dev.jsonl`` mapped to our schema + a seeded
-  fold of FewRel (stratified by relation, grouped by sentence text so a sentence is never on both sides).
-* train: CrossRE ``re_train.jsonl`` + ``re_test_part_shared.jsonl`` (the data README allows the shared
-  test part as training material) + the rest of FewRel, minus any sentence whose text is also in dev
-  (the official CrossNER splits repeat some sentences), plus optional distant-supervision labels.
-* validation: a seeded slice of train (grouped by text, per source) for early stopping and the softmax
-  temperature. Carved after distant supervision, so it looks like the rest of train.
+* dev (reporting only, never trained on, never used for a choice): a seeded 20 % of the CrossRE pool
+  (``re_train`` + ``re_dev``, grouped by text; or a separate ``crossre_dev_file``) mapped to our schema,
+  and a seeded fold of FewRel (stratified by relation, grouped by sentence text). Reported per source.
+* train: the rest of the CrossRE pool + the rest of FewRel (capped per relation), minus any sentence
+  whose text is also in dev (the official CrossNER splits repeat some sentences), plus optional
+  distant-supervision labels. ``re_test_part_shared`` is never in it: it is the end-to-end test set.
+* validation: a seeded slice of train (grouped by text, per source) for early stopping, the NONE offset,
+  the temperature, the confidence calibrator and (end to end) the auto-accept threshold. Carved after
+  distant supervision, so it looks like the rest of train.
 """
 
 from __future__ import annotations
@@ -86,6 +88,19 @@ def stratified_group_split(
     return kept, out
 
 
+def cap_per_relation(sentences: Sequence[AnnotatedSentence], *, limit: int, seed: int) -> list[AnnotatedSentence]:
+    """At most ``limit`` sentences per (first) relation, a seeded sample; the input order is kept."""
+    by_relation: dict[str, list[int]] = defaultdict(list)
+    for index, sentence in enumerate(sentences):
+        by_relation[_first_relation(sentence)].append(index)
+    rng = random.Random(seed + 2)
+    kept: set[int] = set()
+    for name in sorted(by_relation):
+        indices = by_relation[name]
+        kept.update(indices if len(indices) <= limit else rng.sample(indices, limit))
+    return [sentence for index, sentence in enumerate(sentences) if index in kept]
+
+
 def _first_relation(sentence: AnnotatedSentence) -> str:
     return sorted(sentence.relations.values())[0] if sentence.relations else NONE_RELATION
 
@@ -106,9 +121,14 @@ def build_relation_datasets(
     crossre_train_raw = [s for f in config.crossre_train_files for s in read_crossre(resolve_data_path(f, data_dir))]
     crossre_train = crossre_to_annotated(crossre_train_raw, report=crossre_report)
     dev_report = MappingReport()
-    crossre_dev = crossre_to_annotated(
-        read_crossre(resolve_data_path(config.crossre_dev_file, data_dir)), report=dev_report
-    )
+    if config.crossre_dev_file is not None:
+        crossre_dev = crossre_to_annotated(
+            read_crossre(resolve_data_path(config.crossre_dev_file, data_dir)), report=dev_report
+        )
+    else:
+        crossre_train, crossre_dev = stratified_group_split(
+            crossre_train, fraction=config.crossre_report_fraction, seed=config.seed + 3, stratum=lambda s: s.source
+        )
 
     fewrel_train: list[AnnotatedSentence] = []
     fewrel_dev: list[AnnotatedSentence] = []
@@ -122,12 +142,23 @@ def build_relation_datasets(
         fewrel_train, fewrel_dev = stratified_group_split(
             fewrel, fraction=config.fewrel_dev_fraction, seed=config.seed, stratum=_first_relation
         )
+        if config.fewrel_max_per_relation is not None:
+            fewrel_train = cap_per_relation(fewrel_train, limit=config.fewrel_max_per_relation, seed=config.seed)
 
     dev = crossre_dev + fewrel_dev
     dev_texts = {text_key(s.text) for s in dev}
+    held_out_texts: set[str] = set()
+    for held_file in config.held_out_files:
+        held_path = resolve_data_path(held_file, data_dir)
+        if held_path.is_file():
+            held_out_texts |= {text_key(s.text) for s in crossre_to_annotated(read_crossre(held_path))}
+    dev = [s for s in dev if text_key(s.text) not in held_out_texts]
     candidates = crossre_train + fewrel_train
     train = [s for s in candidates if text_key(s.text) not in dev_texts]
     removed = len(candidates) - len(train)
+    kept = [s for s in train if text_key(s.text) not in held_out_texts]
+    removed_held_out = len(train) - len(kept)
+    train = kept
 
     distant_report: dict[str, Any] = {"enabled": distant is not None}
     if distant is not None:
@@ -148,6 +179,10 @@ def build_relation_datasets(
         "fewrel_mapping": fewrel_report.to_dict(),
         "fewrel_sentences": {"train": len(fewrel_train), "dev": len(fewrel_dev)},
         "train_sentences_removed_as_also_in_dev": removed,
+        "sentences_removed_as_in_held_out_files": removed_held_out,
+        "crossre_dev": config.crossre_dev_file or f"{config.crossre_report_fraction:.0%} of the CrossRE pool",
+        "crossre_report_ids": [s.id for s in crossre_dev],
+        "validation_ids": [s.id for s in validation],
         "distant_supervision": distant_report,
     }
     return RelationDatasets(train=train, validation=validation, dev=dev, report=report)

@@ -3,6 +3,10 @@
 Which pairs are classified: every ordered pair of non-overlapping mentions whose NER labels fit some
 relation of :mod:`.schema`; the classifier can only choose NONE or a relation that fits the labels.
 A symmetric relation (ASSOCIATED_WITH) can come back for both orders of a pair, as its own prediction.
+
+Confidence is calibrated: the temperature-scaled probability of the chosen relation passed through the
+artifact's isotonic calibrator, so 0.9 means "about 9 in 10 such predictions were right" on held-out
+CrossRE-style pairs (see :mod:`.calibration`); ``RelationPrediction.probability`` keeps the raw one.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import torch
 from core.errors import DocumentInputError
 from ingestion.labels import NER_LABELS
 from ingestion.relations.artifacts import LoadedRelationArtifact, latest_relation_artifact, load_relation_artifact
-from ingestion.relations.encoding import EncodedPair, encode_pairs
+from ingestion.relations.encoding import EncodedPair, encode_pairs, sentence_vectors
+from ingestion.relations.features import tokenise
 from ingestion.relations.records import MentionSpan, RelationPrediction, candidate_pairs
 from ingestion.relations.schema import NONE_RELATION, RELATION_LABELS
-from ingestion.relations.training import predict_logits
+from ingestion.relations.training import apply_none_bias, predict_logits
 
 DEFAULT_BATCH_SIZE = 128
 
@@ -65,6 +70,9 @@ class RelationExtractor:
         self._max_tokens = artifact.config.max_tokens
         self._context_tokens = artifact.config.context_tokens
         self._temperature = artifact.temperature
+        self._calibrator = artifact.calibrator
+        self._none_bias = artifact.none_bias
+        self._encoder = artifact.config.contextual_encoder
 
     @property
     def version(self) -> str:
@@ -102,6 +110,7 @@ class RelationExtractor:
         encoded: list[EncodedPair] = []
         owners: list[tuple[int, int, int]] = []  # (item, head, tail)
         count = 0
+        work = []
         for item_index, item in enumerate(items):
             count += 1
             if not isinstance(item, (tuple, list)) or len(item) != 2:
@@ -109,6 +118,10 @@ class RelationExtractor:
             sentence, mentions = item
             checked = validate_mentions(sentence, mentions)
             pairs = candidate_pairs(checked)
+            if pairs:
+                work.append((item_index, sentence, checked, pairs, tokenise(sentence, checked)))
+        vectors = sentence_vectors([w[4] for w in work], self._encoder)
+        for (item_index, sentence, checked, pairs, tokenised), sentence_vectors_ in zip(work, vectors):
             encoded.extend(
                 encode_pairs(
                     sentence,
@@ -117,19 +130,29 @@ class RelationExtractor:
                     vocabulary=self._vocabulary,
                     max_tokens=self._max_tokens,
                     context_tokens=self._context_tokens,
+                    tokenised=tokenised,
+                    vectors=sentence_vectors_,
                 )
             )
             owners.extend((item_index, h, t) for h, t in pairs)
         results: list[list[RelationPrediction]] = [[] for _ in range(count)]
         if not encoded:
             return results
-        logits = predict_logits(self._model, encoded, pad_id=self._vocabulary.pad_id, batch_size=batch_size)
+        logits = apply_none_bias(
+            predict_logits(self._model, encoded, pad_id=self._vocabulary.pad_id, batch_size=batch_size),
+            self._none_bias,
+        )
         probabilities = torch.softmax(logits / self._temperature, dim=1)
-        confidence, best = probabilities.max(dim=1)
+        top, best = probabilities.max(dim=1)
+        calibrated = self._calibrator.apply(top.tolist())
         none_index = RELATION_LABELS.index(NONE_RELATION)
-        for (item_index, head, tail), label_index, prob in zip(owners, best.tolist(), confidence.tolist()):
+        for (item_index, head, tail), label_index, prob, confidence in zip(
+            owners, best.tolist(), top.tolist(), calibrated.tolist()
+        ):
             if label_index != none_index:
-                results[item_index].append(RelationPrediction(head, tail, RELATION_LABELS[label_index], float(prob)))
+                results[item_index].append(
+                    RelationPrediction(head, tail, RELATION_LABELS[label_index], float(confidence), float(prob))
+                )
         for predictions in results:
             predictions.sort(key=lambda p: (-p.confidence, p.head, p.tail))
         return results

@@ -65,6 +65,8 @@ class TokenisedSentence:
 
     words: tuple[str, ...]
     mention_tokens: tuple[tuple[int, int], ...]
+    #: The same tokens as written (case and digits kept), what the contextual encoder reads.
+    surface: tuple[str, ...] = ()
 
 
 def tokenise(text: str, mentions: Sequence[MentionSpan]) -> TokenisedSentence:
@@ -80,7 +82,8 @@ def tokenise(text: str, mentions: Sequence[MentionSpan]) -> TokenisedSentence:
                 "give character offsets of the mention's words."
             )
         ranges.append((span.start, span.end))
-    words = tuple(normalise_word(token.text) for token in doc if not token.is_space)
+    surface = tuple(token.text for token in doc if not token.is_space)
+    words = tuple(normalise_word(token) for token in surface)
     if len(words) != len(doc):
         # Whitespace tokens (double spaces, tabs) would shift indices; re-map ranges onto kept tokens.
         kept = [i for i, token in enumerate(doc) if not token.is_space]
@@ -95,7 +98,7 @@ def tokenise(text: str, mentions: Sequence[MentionSpan]) -> TokenisedSentence:
             return (inside[0], inside[-1] + 1)
 
         ranges = [remap(index, start, end) for index, (start, end) in enumerate(ranges)]
-    return TokenisedSentence(words, tuple(ranges))
+    return TokenisedSentence(words, tuple(ranges), surface)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ class MarkedPair:
     tokens: tuple[str, ...]
     head_marker_index: int
     tail_marker_index: int
+    #: For each token, the index of its word in the sentence (-1 for a marker).
+    word_index: tuple[int, ...] = ()
 
 
 def pair_window(
@@ -162,17 +167,21 @@ def mark_pair(
     openings = {hs: head_marker(head_label), ts: tail_marker(tail_label)}
     closings = {he - 1: HEAD_END, te - 1: TAIL_END}
     tokens: list[str] = []
+    word_index: list[int] = []
     marker_index: dict[str, int] = {}
     for i in pair_window(sentence, head, tail, context_tokens=context_tokens, max_tokens=max_tokens):
         opening = openings.get(i)
         if opening is not None:
             marker_index[opening[1]] = len(tokens)
             tokens.append(opening)
+            word_index.append(-1)
         tokens.append(sentence.words[i])
+        word_index.append(i)
         closing = closings.get(i)
         if closing is not None:
             tokens.append(closing)
-    return MarkedPair(tuple(tokens), marker_index["H"], marker_index["T"])
+            word_index.append(-1)
+    return MarkedPair(tuple(tokens), marker_index["H"], marker_index["T"], tuple(word_index))
 
 
 class Vocabulary:

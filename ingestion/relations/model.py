@@ -1,7 +1,8 @@
 """The BiLSTM relation classifier.
 
-Architecture (Zhou et al. 2016 / "entity start" pooling of Baldini Soares et al. 2019, without a
-pre-trained encoder): word embeddings learned from scratch → one bidirectional LSTM over the marked
+Architecture (Zhou et al. 2016 / "entity start" pooling of Baldini Soares et al. 2019): word embeddings
+learned from scratch, concatenated (when the artifact has a contextual encoder) with a learned projection
+of each word's frozen MiniLM vector (:mod:`.contextual`) → one bidirectional LSTM over the marked
 sentence → the LSTM states at the two opening markers, concatenated with a max-pool over the sentence
 → a two-layer MLP → one logit per class. Logits of classes the schema forbids for the pair's NER labels
 are masked, so the softmax only spreads over relations that could hold.
@@ -28,10 +29,17 @@ class BiLstmRelationClassifier(nn.Module):
         mlp_dim: int,
         dropout: float,
         padding_idx: int = 0,
+        context_dim: int = 0,
+        context_projection_dim: int = 0,
     ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
-        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.context_projection: nn.Module | None = None
+        lstm_input = embedding_dim
+        if context_dim > 0:
+            self.context_projection = nn.Sequential(nn.Linear(context_dim, context_projection_dim), nn.Tanh())
+            lstm_input += context_projection_dim
+        self.lstm = nn.LSTM(lstm_input, hidden_dim, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Sequential(
             nn.Linear(6 * hidden_dim, mlp_dim),
@@ -47,8 +55,14 @@ class BiLstmRelationClassifier(nn.Module):
         head_index: torch.Tensor,  # (batch,) position of the <H:..> marker
         tail_index: torch.Tensor,  # (batch,) position of the <T:..> marker
         allowed: torch.Tensor,  # (batch, classes) bool
+        context: torch.Tensor | None = None,  # (batch, length, context_dim) frozen encoder vectors
     ) -> torch.Tensor:
-        embedded = self.dropout(self.embedding(token_ids))
+        embedded = self.embedding(token_ids)
+        if self.context_projection is not None:
+            if context is None:
+                raise ValueError("this model reads contextual vectors; encode the pairs with its encoder")
+            embedded = torch.cat([embedded, self.context_projection(context)], dim=-1)
+        embedded = self.dropout(embedded)
         packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         states, _ = self.lstm(packed)
         states, _ = pad_packed_sequence(states, batch_first=True, total_length=token_ids.shape[1])

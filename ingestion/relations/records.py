@@ -27,12 +27,17 @@ class MentionSpan:
 
 @dataclass(frozen=True)
 class RelationPrediction:
-    """``mentions[head] -relation-> mentions[tail]`` with a softmax probability (temperature-scaled)."""
+    """``mentions[head] -relation-> mentions[tail]``.
+
+    ``confidence`` is calibrated (the expected precision of such a prediction, see
+    :mod:`ingestion.relations.calibration`); ``probability`` is the model's temperature-scaled softmax.
+    """
 
     head: int
     tail: int
     relation: str
     confidence: float
+    probability: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ def train_tiny_ingestion_models(root: Path) -> dict[str, Path]:
     ]
     config = NerTrainingConfig(
         seed=7,
+        representation="blank.v1",  # seconds to train, no pretrained package needed
+        gazetteer_features=False,
         epochs=6,
         patience=6,
         width=32,

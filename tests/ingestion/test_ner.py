@@ -20,7 +20,7 @@ from core.errors import ConfigurationError, DataFileError, DocumentInputError, M
 from ingestion.labels import CORPUS_LABEL_MAP, NER_LABELS
 from ingestion.ner import Mention, NerModel, NerTrainingConfig, Sentence, config_from_json, load_ner_model
 from ingestion.ner.artifacts import list_ner_artifacts, save_ner_artifact
-from ingestion.ner.config import DEV_SOURCES, TRAIN_SOURCES
+from ingestion.ner.config import DEV_SOURCES, TRAIN_SOURCES, WEAK_SOURCES
 from ingestion.ner.corpora import LabeledSentence, joined_spaces, read_bio_file
 from ingestion.ner.evaluation import evaluate_pipeline, format_scores_table, score_spans
 from ingestion.ner.model import sentences_of
@@ -104,6 +104,8 @@ def tiny_sources(copies: int = 6) -> dict[str, list[LabeledSentence]]:
 
 TINY_CONFIG = NerTrainingConfig(
     seed=7,
+    representation="blank.v1",  # the pretrained representation has its own tests in tests/ingestion/ner/
+    gazetteer_features=False,
     epochs=2,
     patience=2,
     width=32,
@@ -367,7 +369,7 @@ def test_gazetteer_reads_names_from_the_graph_store(sql_store):
 def test_an_empty_graph_gives_no_weak_examples(sql_store):
     gazetteer = gazetteer_from_store(sql_store)
     assert gazetteer.is_empty
-    config = NerTrainingConfig(weak_fraction=1.0)
+    config = NerTrainingConfig(weak_sources=WEAK_SOURCES, weak_fraction=1.0)
     data = assemble_training_data(
         config, store=sql_store, course_titles=["Blues Guitar for Beginners"], train_sources=tiny_sources(1)
     )
@@ -619,7 +621,7 @@ def test_train_ner_command_refuses_bad_options_in_one_line(arguments, fragment):
 def test_train_ner_command_reports_a_missing_corpus(tmp_path, settings):
     settings.LEITMOTIF_DATA_DIR = str(tmp_path / "empty")
     with pytest.raises(CommandError, match="NER corpus file not found"):
-        call_command("train_ner", "--no-weak", "--no-progress")
+        call_command("train_ner", "--no-weak", "--no-gazetteer", "--no-progress")
 
 
 def test_saved_artifact_can_be_copied_and_loaded_elsewhere(tiny_trained, tmp_path):

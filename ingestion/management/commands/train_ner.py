@@ -22,8 +22,9 @@ from kg.stores import get_store
 
 class Command(LeitmotifCommand):
     help = (
-        "Train the music-domain NER model (spaCy tok2vec + ner from a blank pipeline) on CrossNER + MusicRecoNER "
-        "and weak labels from the knowledge graph; report dev scores and save a versioned artifact."
+        "Train the music-domain NER model (spaCy NER fine-tuned from en_core_web_sm's pretrained encoder, with the "
+        "graph's names as gazetteer features) on CrossNER + MusicRecoNER and weak labels from the knowledge graph; "
+        "report dev scores and save a versioned artifact."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -31,6 +32,9 @@ class Command(LeitmotifCommand):
         parser.add_argument("--seed", type=int, default=None, help="Random seed (split, weak labels, training).")
         parser.add_argument(
             "--no-weak", action="store_true", help="Train on gold data only (no weak labels from the graph)."
+        )
+        parser.add_argument(
+            "--no-gazetteer", action="store_true", help="Do not use the graph's names as an encoder feature."
         )
         parser.add_argument(
             "--output",
@@ -55,11 +59,13 @@ class Command(LeitmotifCommand):
         config = config.updated(epochs=options["epochs"], seed=options["seed"])
         if options["no_weak"]:
             config = config.updated(weak_sources=())
+        if options["no_gazetteer"]:
+            config = config.updated(gazetteer_features=False)
         output = options["output"]
         if output is not None and output.exists() and not output.is_dir():
             raise CommandError(f"--output {output} exists and is not a directory.")
         progress = not options["no_progress"]
-        if config.uses_weak_labels:
+        if config.uses_weak_labels or config.gazetteer_features:
             with get_store(options["backend"] or settings.KG_BACKEND) as store:
                 store.ping()
                 report = ner_train_and_save(config, store=store, output=output, progress=progress)

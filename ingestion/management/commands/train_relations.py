@@ -39,7 +39,10 @@ class Command(LeitmotifCommand):
         parser.add_argument("--epochs", default=None, help="Maximum training epochs (early stopping may end sooner).")
         parser.add_argument("--seed", default=None, help="Seed for splits, initialisation and batching.")
         parser.add_argument(
-            "--no-distant", action="store_true", help="Skip distant supervision from the graph's triples."
+            "--distant", action="store_true", help="Add distant supervision from the graph's triples (off by default)."
+        )
+        parser.add_argument(
+            "--no-distant", action="store_true", help="Skip distant supervision from the graph's triples (the default)."
         )
         parser.add_argument(
             "--output", default=None, help="Folder to hold the new version (default: <artifacts>/relations)."
@@ -63,6 +66,10 @@ class Command(LeitmotifCommand):
             overrides["epochs"] = _positive_int("--epochs", options["epochs"], minimum=1)
         if options["seed"] is not None:
             overrides["seed"] = _positive_int("--seed", options["seed"], minimum=0)
+        if options["distant"] and options["no_distant"]:
+            raise ConfigurationError("Give at most one of --distant and --no-distant.")
+        if options["distant"]:
+            overrides["distant_supervision"] = True
         if options["no_distant"]:
             overrides["distant_supervision"] = False
         config = RelationTrainingConfig(**overrides)
@@ -120,9 +127,19 @@ class Command(LeitmotifCommand):
         )
         write("")
         write(run.dev_table())
-        for table in run.source_tables():
-            write("")
-            write(table)
+        calibration = b.calibrator.to_dict()
+        write("")
+        write(
+            f"Confidence calibration: isotonic, fitted on {calibration['fitted_on']} "
+            f"({calibration['predictions']} predicted relations). Measured on dev:"
+        )
+        for source, rows in run.precision_at_confidence.items():
+            cells = ", ".join(
+                f">{r['threshold']:.2f}: P={r['precision'] if r['precision'] is not None else '—'} "
+                f"share={r['share_accepted']}"
+                for r in rows
+            )
+            write(f"  {source}: {cells}")
         if run.artifact is not None:
             write("")
             write(self.style.SUCCESS(f"Saved the artifact to {run.artifact}"))

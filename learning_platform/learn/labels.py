@@ -20,6 +20,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from recommender.explanations.quality import MUSIC_NODE_TYPES
+
 
 @dataclass(frozen=True)
 class RelationLabel:
@@ -199,28 +201,8 @@ def relation_label(relation_type: str, direction: str = "forward") -> str:
 
 #: Entity types a learner page may show: music, the catalogue and the curriculum. Freebase's films,
 #: games, awards, languages, ratings, companies and time zones are true facts, but not about music.
-LEARNER_ENTITY_TYPES: frozenset[str] = frozenset(
-    {
-        "Artist",
-        "Tag",
-        "Course",
-        "Level",
-        "Instrument",
-        "Concept",
-        "Work",
-        "Person",
-        "Era",
-        "Form",
-        "Key",
-        "Metre",
-        "Collection",
-        "Genre",
-        "Album",
-        "Track",
-        "MusicalArtist",
-        "Place",
-    }
-)
+#: One list with the explanation path search, so a page never shows a node a reason could not pass through.
+LEARNER_ENTITY_TYPES: frozenset[str] = MUSIC_NODE_TYPES
 
 #: Names shown for entity types (legend, tooltips); others are split at capitals ("AwardNomination" → "Award nomination").
 ENTITY_TYPE_LABELS: Mapping[str, str] = {"MusicalArtist": "Musician"}

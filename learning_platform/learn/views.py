@@ -18,7 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.services import is_learner
 from catalog.models import Artist, Course, Interaction
-from core.errors import LeitmotifError, NotALearnerError, StoreUnavailableError, UnknownEntityError
+from core.errors import (
+    LeitmotifError,
+    NotALearnerError,
+    RecommendationRequestError,
+    StoreUnavailableError,
+    UnknownEntityError,
+)
 from core.pages import safe_next
 from kg.stores import get_store
 from learning_platform.learn import selectors
@@ -312,6 +318,12 @@ def ask(request: HttpRequest) -> HttpResponse:
         return render(request, "learn/ask.html", context, status=503)
     except StoreUnavailableError as exc:
         return _store_unavailable(request, exc)
+    except RecommendationRequestError:  # a request of only common words: say what to write instead
+        context["request_error"] = (
+            "Your request has only common words. Name an artist, a genre, a mood, an instrument, a level or "
+            "something to learn, for example “calm piano music for a beginner”."
+        )
+        return render(request, "learn/ask.html", context, status=400)
     context.update(
         answer=answer,
         parsed=answer.parsed,

@@ -10,6 +10,8 @@ start) are scored like any other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfTransformer
@@ -73,6 +75,25 @@ class ContentTags(BaselineRecommender):
             context.side_info, self.n_items, kg_weight=self.kg_weight, sublinear_tf=self.sublinear_tf
         )
         self.user_profiles = normalize(train @ self.item_vectors, norm="l2").astype(np.float32)
+        self.n_tags = int(context.side_info.item_tags.shape[1])
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return (self.user_profiles[users] @ self.item_vectors.T).toarray()
+
+    def score_picks(self, items: Sequence[int], tags: Sequence[int]) -> np.ndarray:
+        """A new learner's scores from onboarding picks: cosine with the picked artists' vectors plus the picked tags.
+
+        A picked tag is a unit vector on its tag column (the tag block comes first in the item vectors),
+        weighted like one artist, so "classical" pulls towards artists whose tag profile is classical.
+        """
+        n_columns = self.item_vectors.shape[1]
+        profile = np.zeros(n_columns, dtype=np.float64)
+        if len(items):
+            profile += np.asarray(self.item_vectors[list(items)].sum(axis=0), dtype=np.float64).ravel()
+        for tag in tags:
+            if 0 <= tag < self.n_tags:
+                profile[tag] += 1.0
+        norm = np.linalg.norm(profile)
+        if norm == 0:
+            return np.zeros(self.n_items, dtype=np.float64)
+        return np.asarray(self.item_vectors @ (profile / norm), dtype=np.float64).ravel()

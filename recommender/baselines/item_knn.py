@@ -7,6 +7,8 @@ its neighbours. Optional shrinkage damps similarities supported by few common us
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -36,3 +38,16 @@ class ItemKNN(BaselineRecommender):
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return (self.train[users] @ self.neighbours).toarray()
+
+    def score_picks(self, items: Sequence[int], tags: Sequence[int]) -> np.ndarray:
+        """A new learner's scores from onboarding picks: the summed neighbour rows of the picked artists.
+
+        Tags mean nothing to item-KNN. Items no pick reaches tie at 0 and are ordered by training
+        popularity (a tiny tie-break), so a learner with no artist picks gets the popular list rather
+        than the lowest item indices.
+        """
+        popularity = np.asarray(self.train.sum(axis=0), dtype=np.float64).ravel()
+        tie_break = 1e-9 * popularity / (popularity.max() or 1.0)
+        if not len(items):
+            return tie_break
+        return np.asarray(self.neighbours[list(items)].sum(axis=0), dtype=np.float64).ravel() + tie_break

@@ -6,6 +6,8 @@ it is surprisingly hard to beat on accuracy (and easy to beat on coverage/novelt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -28,3 +30,8 @@ class MostPopular(BaselineRecommender):
     def _score(self, users: np.ndarray) -> np.ndarray:
         assert self.item_popularity is not None  # set by _fit; score() refuses a model that was not fitted
         return np.broadcast_to(self.item_popularity, (len(users), self.n_items))
+
+    def score_picks(self, items: Sequence[int], tags: Sequence[int]) -> np.ndarray:
+        """A new learner's scores from onboarding picks: the same popularity list whatever they picked."""
+        assert self.item_popularity is not None  # set by _fit
+        return self.item_popularity.astype(np.float64)

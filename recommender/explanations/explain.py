@@ -9,7 +9,8 @@ really based on through :meth:`Explanation.fallback` — nothing is ever made up
 Noise tags ("seen live", "none", a tag on one artist, an artist's name; see :mod:`.quality`) are true
 edges, so a path through one may still be cited, but the default scorer ranks it below every path
 without one, and an explanation whose every cited path needs such a tag is marked
-``evidence["weak"] = True``. A *weak* explanation gives way to the caller's fallback when one is given
+``evidence["weak"] = True``; beside at least one clean path, paths through noise are not cited at
+all. A *weak* explanation gives way to the caller's fallback when one is given
 (for music, the co-listening link the model itself used is a better reason than a shared "fuck yeah"
 tag); with no fallback it is returned as is — a weak true reason beats none.
 """
@@ -257,11 +258,11 @@ def explain_many(
             )
             continue
         rendered = []
-        weak = True
+        clean: list[bool] = []
         for group_index, row in picked:
             group = groups[group_index]
             path = GraphPath(tuple(group.nodes[row].tolist()), tuple(group.edges[row].tolist()))
-            weak = weak and not bool(descriptive[list(path.intermediates)].all())
+            clean.append(bool(descriptive[list(path.intermediates)].all()))
             role = roles.get(snapshot.ids[path.nodes[0]], DEFAULT_ROLE)
             rendered.append(
                 ExplanationPath(
@@ -271,6 +272,11 @@ def explain_many(
                     sentence=path_sentence(snapshot, path, role=role),
                 )
             )
+        weak = not any(clean)
+        if not weak:
+            # A noise tag is never cited beside a real reason: "RHCP has tag "electronic"" stands alone,
+            # without "… Daft Punk has tag "1995" → RHCP has tag "1995"" under it.
+            rendered = [path for path, ok in zip(rendered, clean, strict=True) if ok]
         if weak and fallbacks.get(target_id) is not None:
             results[target_id] = fallbacks[target_id]
             continue

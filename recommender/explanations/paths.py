@@ -24,8 +24,10 @@ Rules that keep explanations honest and cheap:
   a 3-edge path (a tag on 2,000 artists explains nothing), and at most ``per_node_limit`` sources or
   neighbours are followed through any one intermediate node; the enumeration stops at
   ``max_candidates`` paths. Shorter paths are enumerated first, so a cap only ever drops longer ones;
-* anonymous KGCN nodes (``Film kgcn:3847``) may be intermediates — the edge is real — but the scorers
-  penalise them and the renderer calls them "a film" instead of printing the placeholder.
+* a reason is about music and readable: no intermediate is a non-music node (a film, a game, an award)
+  or a node known only by a placeholder name (``Film kgcn:3847``); :attr:`.quality.NodeQuality.passable`
+  decides, and the search leaves such nodes out of the mids and of the expanded neighbours. (They used
+  to be allowed, penalised by the scorers; onboarding learners then read "… appears in a film …").
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ class SourceSide:
             return
         mids = snapshot.adj_nodes[positions].astype(np.int64)
         edges = snapshot.adj_edges[positions].astype(np.int64)
-        keep = ~self.source_mask[mids]
+        keep = ~self.source_mask[mids] & _passable(snapshot)[mids]
         mids, owners, edges = mids[keep], owners[keep], edges[keep]
         if not len(mids):
             return
@@ -212,7 +214,14 @@ def enumerate_short(side: SourceSide, target_side: TargetSide) -> list[PathArray
 def expandable_neighbours(snapshot: GraphSnapshot, target_side: TargetSide, max_expand_degree: int) -> np.ndarray:
     """Distinct neighbours ``b`` of the target that a 3-edge path may pass through (degree within the cap)."""
     b = np.unique(target_side.inner_nodes)
-    return b[snapshot.degree[b] <= max_expand_degree]
+    return b[(snapshot.degree[b] <= max_expand_degree) & _passable(snapshot)[b]]
+
+
+def _passable(snapshot: GraphSnapshot) -> np.ndarray:
+    """Nodes a path may pass through (music and named; see :class:`.quality.NodeQuality`)."""
+    from recommender.explanations.quality import node_quality
+
+    return node_quality(snapshot).passable
 
 
 def enumerate_three(

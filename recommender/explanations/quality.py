@@ -19,7 +19,12 @@ signals taken from the data itself, not from a hand-made list of good tags:
    "not-emo"" was a real explanation before this rule).
 4. **An artist's name**: a tag equal (case-insensitively) to the name of an Artist in the graph names
    the artist, it does not describe them.
-5. **Low support**: a tag carried by fewer than :func:`min_tag_artists` artists (one artist in a
+5. **Dates and favourites**: a tag that is only a year or a date ("1995", "2008", "10/10") or a
+   favourites word in any spelling ("fave", "faves", "myfavoritesongs") says when a listener met the
+   music or that they like it, not what it is ("electronic → Red Hot Chili Peppers via the tag
+   "1995"" was a real onboarding recommendation before this rule). Decades ("80s", "90s") stay: an era
+   is a category.
+6. **Low support**: a tag carried by fewer than :func:`min_tag_artists` artists (one artist in a
    thousand, never fewer than 2) is one listener's idiosyncrasy rather than a shared category; half of
    the 4,026 Last.FM tags are on a single artist. Relative to the catalogue so a small graph (tests,
    a fresh install) is not judged by the full catalogue's numbers.
@@ -31,6 +36,13 @@ the structural scorer also prefers them a little (:data:`CURATED_TAG_BONUS`).
 
 Only ``Tag`` nodes are judged: artists, courses, instruments, concepts and (anonymous) Freebase genres
 and places are real entities, not user labels.
+
+**Passable nodes.** Apart from noise, a reason may never pass through a node a learner cannot read as
+music (:data:`MUSIC_NODE_TYPES`; films, games, awards, languages are true facts but not about music)
+or one known only by a placeholder name ("Film kgcn:3847", or its own id): :attr:`NodeQuality.passable` is False for
+both and the path search (:mod:`.paths`) never uses them as intermediates. The same flags drive the
+explanation-quality metric (:mod:`recommender.evaluation.explanation_quality`), so what is measured is
+what serving avoids. The learner pages' filter (``learning_platform/learn/labels.py``) uses the same set.
 """
 
 from __future__ import annotations
@@ -41,7 +53,7 @@ import re
 import numpy as np
 
 from core.caches import ProcessCache
-from recommender.explanations.snapshot import GraphSnapshot
+from recommender.explanations.snapshot import ANONYMOUS_NAME_PATTERN, GraphSnapshot
 
 TAG_TYPE = "Tag"
 
@@ -101,6 +113,38 @@ NON_DESCRIPTIVE_TAGS: frozenset[str] = frozenset(
     }
 )
 
+#: A year, a date or a score ("1995", "2008", "10/10", "01.02.2009"): when or how much, not what.
+DATE_PATTERN = re.compile(r"^[\d\s./:-]+$")
+
+#: Favourites in any spelling, also glued to other words ("fave", "faves", "myfavoritesongs", "favorito").
+FAVOURITE_PATTERN = re.compile(r"fav(?:ou?rit|es?\b|s?\b)")
+
+#: Entity types a reason may pass through: music, the catalogue and the curriculum (the learner pages'
+#: ``LEARNER_ENTITY_TYPES``). Freebase's films, games, awards, languages, ratings, companies, professions
+#: and time zones are true facts but say nothing about the music.
+MUSIC_NODE_TYPES: frozenset[str] = frozenset(
+    {
+        "Artist",
+        "Tag",
+        "Course",
+        "Level",
+        "Instrument",
+        "Concept",
+        "Work",
+        "Person",
+        "Era",
+        "Form",
+        "Key",
+        "Metre",
+        "Collection",
+        "Genre",
+        "Album",
+        "Track",
+        "MusicalArtist",
+        "Place",
+    }
+)
+
 #: First-person, favourites and numbered-list wording: one user's private list, not a category.
 PERSONAL_PATTERN = re.compile(r"\b(?:my|i|me|favou?rites?|favs?|top ?\d+)\b")
 
@@ -134,6 +178,10 @@ def tag_name_is_non_descriptive(name: str, artist_names: frozenset[str] | set[st
     key = normalise_name(name)
     if not key or key in NON_DESCRIPTIVE_TAGS:
         return "stoplist"
+    if DATE_PATTERN.match(key):
+        return "date"
+    if FAVOURITE_PATTERN.search(key):
+        return "personal"
     if PERSONAL_PATTERN.search(key) or len(key.split()) > MAX_CATEGORY_WORDS:
         return "personal"
     if NEGATION_PATTERN.search(key):
@@ -144,7 +192,12 @@ def tag_name_is_non_descriptive(name: str, artist_names: frozenset[str] | set[st
 
 
 class NodeQuality:
-    """Per-node flags of one snapshot: ``descriptive`` (False for noise tags) and ``curated`` (genre/instrument tags)."""
+    """Per-node flags of one snapshot.
+
+    ``descriptive`` (False for noise tags), ``curated`` (genre/instrument tags), ``music`` (a music,
+    catalogue or curriculum type), ``named`` (a real name, not a placeholder) and ``passable`` (music and
+    named: a reason may pass through it).
+    """
 
     def __init__(self, snapshot: GraphSnapshot):
         n = snapshot.n_nodes
@@ -153,6 +206,16 @@ class NodeQuality:
         is_artist = types == "Artist" if n else np.zeros(0, dtype=bool)
         self.descriptive = np.ones(n, dtype=bool)
         self.curated = np.zeros(n, dtype=bool)
+        self.music = np.fromiter((t in MUSIC_NODE_TYPES for t in snapshot.types), dtype=bool, count=n)
+        self.named = np.fromiter(
+            (
+                bool(name.strip()) and name.strip() != entity_id and not ANONYMOUS_NAME_PATTERN.match(name.strip())
+                for name, entity_id in zip(snapshot.names, snapshot.ids)
+            ),
+            dtype=bool,
+            count=n,
+        )
+        self.passable = self.music & self.named
         self.reasons: dict[int, str] = {}
         if not is_tag.any():
             return

@@ -94,6 +94,26 @@ def serving_model_build(path: Path) -> ServingModel:
     )
 
 
+def serving_model_from_trained(trained: TrainedRecommender, *, name: str) -> ServingModel:
+    """A :class:`ServingModel` around a model trained in this process (never published, nothing on disk).
+
+    Why: the onboarding evaluation trains on a user-level split and must then score its held-out
+    learners through the very serving code a signed-up learner meets (:func:`.music_ranking.music_scores`),
+    which reads a ``ServingModel``; saving and publishing an evaluation model would replace the product's.
+    """
+    item_ids = np.asarray(trained.item_ids, dtype=np.int64)
+    has_tags = _item_has_tags(item_ids)
+    trained.model.score_history([np.zeros(0, dtype=np.int64)], user_indices=[None], item_has_tags=has_tags)
+    return ServingModel(
+        name=name,
+        path=Path(name),
+        trained=trained,
+        item_index={int(pk): i for i, pk in enumerate(item_ids)},
+        user_index={int(pk): u for u, pk in enumerate(np.asarray(trained.user_ids, dtype=np.int64))},
+        item_has_tags=has_tags,
+    )
+
+
 def _item_has_tags(item_ids: np.ndarray) -> np.ndarray:
     """Whether each item (Artist pk) has a tag assignment: the same flag ``build_side_info`` gave training."""
     from catalog.models import TagAssignment

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from catalog.models import Listener
 from core.caches import ProcessCache
-from core.errors import ModelArtifactError
+from core.errors import ModelArtifactError, RecommendationRequestError
 from ingestion.linking import EntityLinker
 from kg.stores import get_store
 from recommender.understanding.answer import COURSE_LEVELS, RequestAnswer, answer_request
@@ -84,4 +84,15 @@ def ask(
     level: str | None = None,
     kind: str | None = None,
 ) -> RequestAnswer:
-    return answer_request(listener, parse_request(text, drop=drop, level=level, kind=kind), k=k)
+    """Answer ``text`` for ``listener``; a request of only common words ("the and of") is refused with
+    :class:`RecommendationRequestError` (a 400 from the API): there is nothing to answer from, and
+    popular music would pretend otherwise. Unknown words are not refused (they may be names the graph
+    lacks): they are answered from the rest and reported."""
+    drop = list(drop)
+    parsed = parse_request(text, drop=drop, level=level, kind=kind)
+    if not parsed.understood and not parsed.unknown and not drop:
+        raise RecommendationRequestError(
+            f"q has only common words ({parsed.text!r}): name an artist, a genre, a mood, an instrument, a level "
+            "or something to learn, e.g. ?q=calm piano music for a beginner."
+        )
+    return answer_request(listener, parsed, k=k)

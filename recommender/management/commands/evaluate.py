@@ -14,14 +14,26 @@ from recommender.reranking import available_rerankers
 class Command(LeitmotifCommand):
     help = (
         "Evaluate recommenders on the Last.FM data with a protocol (T: full-ranking top-K; C: CTR AUC/F1; "
-        "sparsity; coldstart) and write reports/<run-id>/ (metrics.json, results.md, plots). With --rerank "
+        "sparsity; coldstart; onboarding: new learners' sign-up picks, user-level split; requests: generated plain-English requests, "
+        "answers checked against the graph by the published model) and write reports/<run-id>/ (metrics.json, results.md, plots). With --rerank "
         "(and/or --units) every model is also evaluated under each re-ranking, with EMS, ERS, ARP, long-tail "
         "share and intra-list diversity beside the accuracy metrics."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--protocol", required=True, choices=PROTOCOLS)
-        parser.add_argument("--models", nargs="+", required=True, help=f"any of: {', '.join(available_recommenders())}")
+        parser.add_argument("--protocol", required=True, choices=(*PROTOCOLS, "onboarding", "requests"))
+        parser.add_argument(
+            "--part",
+            choices=("test", "validation"),
+            default="test",
+            help="onboarding only: score the test learners (report) or the validation learners (for choices)",
+        )
+        parser.add_argument(
+            "--models",
+            nargs="+",
+            default=None,
+            help=f"any of: {', '.join(available_recommenders())} (not used by --protocol requests: it asks the published model)",
+        )
         parser.add_argument("--seeds", nargs="+", type=int, default=[0])
         parser.add_argument("--ks", nargs="+", type=int, default=[5, 10, 20])
         parser.add_argument(
@@ -80,6 +92,20 @@ class Command(LeitmotifCommand):
         import torch
 
         torch.set_num_threads(opts["torch_threads"])
+        if opts["protocol"] == "requests":
+            from recommender.understanding.requests_protocol import requests_report
+
+            try:
+                report_dir = requests_report(seed=opts["seeds"][0], reports_dir=opts["reports_dir"])
+            except LeitmotifError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write((report_dir / "results.md").read_text())
+            self.stdout.write(self.style.SUCCESS(f"Report written to {report_dir}"))
+            return
+        if not opts["models"]:
+            raise CommandError(
+                f"--models is required for --protocol {opts['protocol']}: any of {', '.join(available_recommenders())}."
+            )
         try:
             params = json.loads(opts["params"])
         except json.JSONDecodeError as exc:
@@ -112,7 +138,13 @@ class Command(LeitmotifCommand):
                 progress=not opts["no_progress"],
                 export_splits=opts["export_splits"],
             )
-            if reranked:
+            if opts["protocol"] == "onboarding":  # --rerank was refused above: not a RERANK_PROTOCOL
+                from recommender.evaluation.onboarding import onboarding_run
+
+                common.pop("protocol")
+                common.pop("export_splits")
+                report_dir = onboarding_run(**common, part=opts["part"]).report_dir
+            elif reranked:
                 report_dir = reranked_experiment_run(
                     **common, settings=settings, units=opts["units"], minimum_pool=opts["pool_size"]
                 ).report_dir

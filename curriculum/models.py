@@ -41,13 +41,14 @@ class ConceptMastery(models.Model):
         SELF_ASSESSED = "self", "Self-assessed"
         QUIZ = "quiz", "Quiz"
         LESSON = "lesson", "Completed lesson"
+        PRACTICE = "practice", "Practice feedback"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="concept_mastery")
     #: Graph entity id of the concept, e.g. ``leitmotif:concept:intervals``.
     concept_id = models.CharField(max_length=255)
     mastery = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     source = models.CharField(max_length=16, choices=Source.choices)
-    #: For a lesson: the course entity id that taught it; for a quiz: "2/3".
+    #: For a lesson: the course entity id that taught it; for a quiz: "2/3"; for practice: "practice session <id>".
     evidence = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)

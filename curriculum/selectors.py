@@ -528,6 +528,7 @@ def _join(items: Sequence[str], limit: int = 3) -> str:
 def evidence_phrase(names: Sequence[str], states: Sequence[MasteryState]) -> list[str]:
     """How the learner came to master these concepts, grouped by evidence ("marked A and B as mastered")."""
     self_assessed = [n for n, s in zip(names, states) if s.source == ConceptMastery.Source.SELF_ASSESSED]
+    practised = [n for n, s in zip(names, states) if s.source == ConceptMastery.Source.PRACTICE]
     by_course: dict[str, list[str]] = {}
     phrases: list[str] = []
     for name, state in zip(names, states):
@@ -540,6 +541,8 @@ def evidence_phrase(names: Sequence[str], states: Sequence[MasteryState]) -> lis
             )
     for course, finished in by_course.items():
         phrases.append(f"finished {_join(finished)} in the course “{course}”")
+    if practised:
+        phrases.append(f"showed {_join(practised)} in your practice recordings")
     if self_assessed:
         phrases.append(f"marked {_join(self_assessed)} as mastered")
     return phrases

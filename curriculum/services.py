@@ -91,6 +91,29 @@ def mastery_set(user: Any, concept_id: str, *, mastery: float, graph: Curriculum
     return row
 
 
+def mastery_from_practice(
+    user: Any, concept_id: str, *, mastery: float, session_id: int, graph: CurriculumGraph
+) -> ConceptMastery:
+    """Record what a judged practice session says about a concept (the practice app computes the new value).
+
+    Why a source of its own: a learner reading their progress, and the next-step ranking, must be able to
+    tell "I said I know it" from "the recording showed it" (see ``ConceptMastery.Source``).
+    """
+    require_learner(user)
+    node = graph.concept(concept_id)
+    value = _check_mastery(mastery)
+    row, _ = ConceptMastery.objects.update_or_create(
+        user=user,
+        concept_id=node.id,
+        defaults={
+            "mastery": value,
+            "source": ConceptMastery.Source.PRACTICE,
+            "evidence": f"practice session {int(session_id)}",
+        },
+    )
+    return row
+
+
 @dataclass(frozen=True)
 class QuizResult:
     concept_id: str

@@ -48,7 +48,9 @@ from catalog.models import Friendship, Interaction, Interest, Listen, Listener, 
 from core.errors import LeitmotifError
 from curriculum.models import ConceptMastery, LearnerProfile
 from ingestion.models import ExtractedFact, IngestionJob, SourceDocument
+from jobs.models import Job
 from kg.models import CurationEvent
+from practice.models import PracticeSession
 from privacy.models import DataRightsEvent, ForgottenListener
 
 EXPORT_SCHEMA = "leitmotif.learner-data-export"
@@ -73,6 +75,8 @@ COVERED_MODELS = frozenset(
         "curriculum.ConceptMastery",
         "ingestion.IngestionJob",
         "ingestion.ExtractedFact",
+        "jobs.Job",
+        "practice.PracticeSession",
         "kg.CurationEvent",
     }
 )
@@ -146,6 +150,8 @@ def learner_data_export(user: Any) -> dict[str, Any]:
         "tag_assignments": counted("catalog.TagAssignment", _tag_assignments(listener)),
         "friendships": counted("catalog.Friendship", _friendships(listener)),
         "ingestion_jobs": counted("ingestion.IngestionJob", _ingestion_jobs(user)),
+        "practice_sessions": counted("practice.PracticeSession", _practice_sessions(user)),
+        "background_jobs": counted("jobs.Job", _background_jobs(user)),
         "api_tokens": counted("authtoken.Token", _tokens(user)),
         "login_records": _login_records(user, counted),
         "curation": {
@@ -332,6 +338,51 @@ def _ingestion_jobs(user: Any) -> list[dict[str, Any]]:
         }
         for job in jobs
     ]
+
+
+def _background_jobs(user: Any) -> list[dict[str, Any]]:
+    """The background tasks the account started (ingestion, analysis …): what ran, when and how it ended."""
+    return [
+        {
+            "id": str(job.pk),
+            "task": job.task_name,
+            "status": job.status,
+            "attempts": job.attempts,
+            "created_at": _when(job.created_at),
+            "finished_at": _when(job.finished_at),
+            "error": job.error,
+        }
+        for job in Job.objects.filter(submitted_by=user).order_by("created_at")
+    ]
+
+
+def _practice_sessions(user: Any) -> list[dict[str, Any]]:
+    """Each recording the learner uploaded (by checksum: the file itself is theirs to download from the session) and its feedback."""
+    rows = []
+    for session in PracticeSession.objects.filter(user=user).select_related("work").order_by("created_at", "pk"):
+        feedback = getattr(session, "feedback", None)
+        rows.append(
+            {
+                "id": session.pk,
+                "work": session.work.title,
+                "created_at": _when(session.created_at),
+                "status": session.status,
+                "original_name": session.original_name,
+                "duration_seconds": session.duration_seconds,
+                "audio_sha256": session.audio_sha256,
+                "feedback": None
+                if feedback is None
+                else {
+                    "overall": feedback.overall,
+                    "dimensions": feedback.dimensions,
+                    "note_errors": feedback.note_errors,
+                    "sentences": feedback.sentences,
+                    "concepts": feedback.concepts,
+                    "next_step": feedback.next_step,
+                },
+            }
+        )
+    return rows
 
 
 def _tokens(user: Any) -> list[dict[str, Any]]:

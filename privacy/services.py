@@ -50,6 +50,8 @@ from catalog.models import Friendship, Interaction, Interest, Listen, Listener, 
 from core.errors import NotALearnerError
 from curriculum.models import ConceptMastery, LearnerProfile
 from ingestion.models import IngestionJob
+from jobs.models import Job
+from practice.models import PracticeSession
 from privacy import selectors
 from privacy.models import DataRightsEvent, ForgottenListener
 
@@ -199,6 +201,8 @@ def learner_account_delete(
             ):
                 _add(deleted, queryset.delete()[1])
         _add(deleted, IngestionJob.objects.filter(submitted_by=user).delete()[1])
+        _add(deleted, PracticeSession.objects.filter(user=user).delete()[1])  # and their feedback
+        _add(deleted, Job.objects.filter(submitted_by=user).delete()[1])
         _add(deleted, LearnerProfile.objects.filter(user=user).delete()[1])
         _add(deleted, ConceptMastery.objects.filter(user=user).delete()[1])
         _add(deleted, LogEntry.objects.filter(user=user).delete()[1])
@@ -222,6 +226,7 @@ def learner_account_delete(
         if held and listener is not None:
             listener_id = listener.pk
             transaction.on_commit(lambda: unload_trained_rows([listener_id]))
+        transaction.on_commit(lambda: _practice_recordings_delete(user_id))
     return DeletionReceipt(
         deleted=dict(sorted(deleted.items())),
         anonymised={label: n for label, n in anonymised.items() if n},
@@ -229,6 +234,12 @@ def learner_account_delete(
         artifacts=[h.artifact for h in held],
         audit_event=event.pk,
     )
+
+
+def _practice_recordings_delete(user_id: int) -> None:
+    from practice.services import recordings_delete
+
+    recordings_delete(user_id)
 
 
 def unload_trained_rows(listener_ids: Iterable[int]) -> None:

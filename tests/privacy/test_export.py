@@ -29,7 +29,7 @@ def test_every_model_referencing_a_user_or_listener_is_covered():
     for model in (get_user_model(), Listener):
         for relation in model._meta.related_objects:
             referencing.add(relation.related_model._meta.label)
-    for model in (Listener,):  # Friendship.friend has related_name="+": not a related object, found by field
+    for model in (get_user_model(), Listener):  # related_name="+" (Friendship.friend, Job.submitted_by): found by field
         from django.apps import apps
 
         for candidate in apps.get_models():

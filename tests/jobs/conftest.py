@@ -103,12 +103,23 @@ def celery_worker(redis_broker, settings) -> Iterator[Any]:
 
 @pytest.fixture
 def wait_for() -> Callable[..., Any]:
-    """Poll ``predicate`` until it returns something truthy (returned), failing after ``timeout`` seconds."""
+    """Poll ``predicate`` until it returns something truthy (returned), failing after ``timeout`` seconds.
+
+    The test database on SQLite is an in-memory, shared-cache database: while the worker thread writes a
+    table, another connection's statement on it fails at once with "database table is locked" instead of
+    waiting (a file database, and PostgreSQL, wait). Such a poll counts as "not yet".
+    """
+    from django.db import OperationalError
 
     def wait(predicate: Callable[[], Any], *, timeout: float = 60.0, what: str = "the condition") -> Any:
         deadline = time.monotonic() + timeout
         while True:
-            value = predicate()
+            try:
+                value = predicate()
+            except OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:

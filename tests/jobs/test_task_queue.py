@@ -108,7 +108,10 @@ def test_a_task_delivered_twice_runs_once(celery_worker, tmp_path, wait_for):
     # The same message again (what a redelivery or a double submit looks like), then a marker job: the worker
     # takes one message at a time, so once the marker is done the duplicate has been handled.
     app.send_task(COUNT_TASK, kwargs={"path": str(runs), "job_id": str(job.pk)}, task_id=str(job.pk))
-    marker = job_submit(task_name=COUNT_TASK, arguments={"path": str(tmp_path / "marker.txt")})
+    marker = wait_for(
+        lambda: job_submit(task_name=COUNT_TASK, arguments={"path": str(tmp_path / "marker.txt")}),
+        what="the marker job to be queued",
+    )
     wait_for(_finished(marker.pk), what="the marker job")
     job.refresh_from_db()
     assert runs.read_text().splitlines() == [str(job.pk)]

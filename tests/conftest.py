@@ -13,35 +13,20 @@ review-queue tests, which drive the same admin site on both backends.
 
 from __future__ import annotations
 
-import fcntl
-import importlib.util
 import os
 import shutil
-import socket
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.admin import PASSWORD
+from tests.helpers.servers import claim_test_port, in_ci, load_launcher
 
 #: Fixtures shared by the API tests of several packages (recommender, kg).
 pytest_plugins = ["tests.helpers.api_fixtures"]
 
-REPO = Path(__file__).resolve().parent.parent
 BACKENDS = ["sql", "neo4j"]
-
-
-def _load_launcher():
-    spec = importlib.util.spec_from_file_location("neo4j_local", REPO / "scripts" / "neo4j_local.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(autouse=True)
@@ -61,14 +46,15 @@ def neo4j_server():
             "password": os.environ.get("NEO4J_TEST_PASSWORD", ""),
         }
         return
-    launcher = _load_launcher()
-    port, lock = _claim_port(launcher)
+    launcher = load_launcher("neo4j_local")
+    # NEO4J_TEST_PORT pins the port: a session holding it is shared, as asked
+    port, lock = claim_test_port(launcher, lock_prefix="neo4j-test", share_if_taken="NEO4J_TEST_PORT" in os.environ)
     try:
         try:
             state = launcher.start(port=port)
         except Exception as exc:
             message = f"Neo4j test server could not start: {exc}"
-            if _in_ci():
+            if in_ci():
                 pytest.exit(f"CI=true and {message}. The Neo4j half of the suite must run in CI.", returncode=3)
             pytest.skip(message)
         yield state
@@ -80,28 +66,6 @@ def neo4j_server():
             launcher.stop(port=port)
     finally:
         lock.close()
-
-
-def _claim_port(launcher):
-    """The default test port if no other session holds it, else a free loopback port; returns it with its held lock.
-
-    ``flock`` locks vanish with their process, so a crashed session never blocks the port.
-    """
-    locks = launcher.cache_root()
-    locks.mkdir(parents=True, exist_ok=True)
-    port = launcher.DEFAULT_PORT
-    while True:
-        handle = open(locks / f"neo4j-test-{port}.lock", "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return port, handle
-        except BlockingIOError:
-            handle.close()
-            if "NEO4J_TEST_PORT" in os.environ:  # pinned: share the running server, as asked
-                return port, open(os.devnull)
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -6,32 +6,15 @@ PostgreSQL's server programs the lifecycle test is skipped locally and fails wit
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers.servers import free_port, load_launcher
 
-
-def _load_launcher():
-    spec = importlib.util.spec_from_file_location("postgres_local", REPO / "scripts" / "postgres_local.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
-launcher = _load_launcher()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+launcher = load_launcher("postgres_local")
 
 
 def test_url_names_the_loopback_cluster(capsys):
@@ -42,13 +25,13 @@ def test_url_names_the_loopback_cluster(capsys):
 def test_missing_server_programs_say_what_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("POSTGRES_BINDIR", str(tmp_path))
     monkeypatch.setenv("LEITMOTIF_CACHE", str(tmp_path / "cache"))
-    assert launcher.main(["start", "--port", str(_free_port())]) == 1
+    assert launcher.main(["start", "--port", str(free_port())]) == 1
     assert "apt-get install postgresql" in capsys.readouterr().err
 
 
 def test_status_of_a_cluster_that_is_not_running(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("LEITMOTIF_CACHE", str(tmp_path))
-    assert launcher.main(["status", "--port", str(_free_port())]) == 1
+    assert launcher.main(["status", "--port", str(free_port())]) == 1
     assert "not running" in capsys.readouterr().out
 
 
@@ -61,7 +44,7 @@ def cluster_port(monkeypatch, tmp_path):
             pytest.fail(f"CI=true and {exc}")
         pytest.skip(str(exc))
     monkeypatch.setenv("LEITMOTIF_CACHE", str(tmp_path))
-    port = _free_port()
+    port = free_port()
     yield port
     launcher.stop(port=port)
     shutil.rmtree(launcher.run_dir(port), ignore_errors=True)

@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 
 from accounts.services import curator_group_ensure
 from ingestion.models import ExtractedFact, ExtractedMention, SourceDocument
 from kg.models import CurationEvent
 from kg.stores import EntityRecord, RelationRecord
+from tests.helpers.browser import DESKTOP, chromium_page
 
-VIEWPORT = {"width": 1280, "height": 900}
 PASSWORD = "a-long-test-password-123"
 SCREENSHOTS = Path(os.environ.get("LEITMOTIF_SCREENSHOT_DIR", "/tmp"))
-CHROMIUM = "/usr/bin/chromium"
 BB_PROPOSAL = "leitmotif:extracted:musicalartist:b-b-king"
 #: Long names on purpose: a row must stay one line (ellipsis) instead of growing.
 TEXT = (
@@ -42,49 +39,11 @@ TEXT = (
 )
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _unavailable(reason: str) -> None:
-    message = (
-        f"The browser test cannot run: {reason}. Install Debian's Chromium with "
-        "`bash scripts/install_system_deps.sh` (or `apt-get install chromium`) and the pinned `playwright` package."
-    )
-    if _in_ci():
-        pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture
 def page(transactional_db, monkeypatch):
-    """A headless Chromium page; see ``tests/learning_platform/test_browser.py`` for why this shape."""
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - playwright is pinned in requirements.txt
-        _unavailable(f"the playwright package is not installed ({exc})")
-    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if executable is None:
-        _unavailable("no `chromium` executable")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    manager = sync_playwright().start()
-    try:
-        try:
-            browser = manager.chromium.launch(
-                executable_path=executable, args=["--headless", "--no-sandbox", "--disable-gpu"]
-            )
-        except PlaywrightError as exc:
-            _unavailable(f"Chromium at {executable} did not start ({str(exc).splitlines()[0]})")
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1, locale="en-US")
-        page = context.new_page()
-        page.set_default_timeout(60_000)
+    """A headless Chromium page at the curator's 1,280 px (see ``tests/helpers/browser.py``)."""
+    with chromium_page(monkeypatch, viewport=DESKTOP, timeout_ms=60_000) as page:
         yield page
-        context.close()
-        browser.close()
-    finally:
-        connections.close_all()
-        manager.stop()
 
 
 def _mention(document, surface, occurrence, *, entity_id, label, entity_type, method="exact"):
@@ -231,7 +190,7 @@ def test_a_curator_reviews_the_queue_with_the_keyboard(live_server, page, queue)
     # one line per claim, everything visible at 1,280 px without horizontal scrolling
     rows = page.locator("#lm-queue tr.lm-row")
     assert rows.count() == 7  # eight facts; the two "Tony Williams plays drums" sentences are one claim
-    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
     first = rows.nth(0)
     height = first.bounding_box()["height"]
     line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#lm-queue td')).lineHeight)")
@@ -248,7 +207,7 @@ def test_a_curator_reviews_the_queue_with_the_keyboard(live_server, page, queue)
         element = first.locator(cell)
         assert element.is_visible(), cell
         box = element.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= VIEWPORT["width"], (cell, box)
+        assert box["x"] >= 0 and box["x"] + box["width"] <= DESKTOP["width"], (cell, box)
     actions = first.locator("td.lm-actions").bounding_box()
     reject = first.locator("button.lm-reject").bounding_box()
     assert reject["x"] + reject["width"] <= actions["x"] + actions["width"] + 1  # not cut off by its column

@@ -12,61 +12,27 @@ of the test process (so it shares the test database), and puts everything back a
 
 from __future__ import annotations
 
-import fcntl
-import importlib.util
-import os
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_launcher():
-    spec = importlib.util.spec_from_file_location("redis_local", REPO / "scripts" / "redis_local.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _claim_port(launcher) -> tuple[int, Any]:
-    """The default port if no other session holds its lock, else a free loopback port; with the held lock."""
-    locks = launcher.cache_root()
-    locks.mkdir(parents=True, exist_ok=True)
-    port = launcher.DEFAULT_PORT
-    while True:
-        handle = open(locks / f"redis-test-{port}.lock", "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return port, handle
-        except BlockingIOError:
-            handle.close()
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
+from tests.helpers.servers import claim_test_port, in_ci, load_launcher
 
 
 @pytest.fixture(scope="session")
 def redis_broker() -> Iterator[dict]:
     """Details (``url``, ``port``) of a running private Redis, stopped at the end of the session."""
-    launcher = _load_launcher()
-    port, lock = _claim_port(launcher)
+    launcher = load_launcher("redis_local")
+    port, lock = claim_test_port(launcher, lock_prefix="redis-test")
     try:
         try:
             state = launcher.start(port=port)
         except Exception as exc:
             message = f"the Redis broker could not start: {str(exc).rstrip('.')}"
-            if _in_ci():
+            if in_ci():
                 pytest.exit(f"CI=true and {message}. The task-queue tests must run in CI.", returncode=3)
             pytest.skip(message)
         yield state

@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import socket
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.servers import free_port, load_launcher
 
 
 @pytest.fixture(scope="module")
 def launcher():
-    spec = importlib.util.spec_from_file_location("redis_local_under_test", REPO / "scripts" / "redis_local.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return load_launcher("redis_local", module_name="redis_local_under_test")
 
 
 def test_start_reuse_status_and_stop(launcher, monkeypatch, tmp_path):
     monkeypatch.setenv("LEITMOTIF_CACHE", str(tmp_path))
-    port = _free_port()
+    port = free_port()
     try:
         state = launcher.start(port=port)
     except launcher.RedisLauncherError as exc:
@@ -60,5 +48,5 @@ def test_a_missing_redis_server_says_how_to_install_it(launcher, monkeypatch, tm
     monkeypatch.setenv("LEITMOTIF_CACHE", str(tmp_path))
     monkeypatch.setenv("REDIS_SERVER", str(tmp_path / "no-redis-server"))
     with pytest.raises(launcher.RedisLauncherError, match="apt-get install redis-server"):
-        launcher.start(port=_free_port())
-    assert launcher.main(["start", "--port", str(_free_port())]) == 1
+        launcher.start(port=free_port())
+    assert launcher.main(["start", "--port", str(free_port())]) == 1

@@ -15,69 +15,22 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 
 from catalog.models import Artist, Course, Interaction, Interest
+from tests.helpers.browser import DESKTOP, PHONE, chromium_page
 from tests.helpers.learner_world import GROUPS, PASSWORD, build_world, train_and_publish
-
-VIEWPORT = {"width": 1280, "height": 900}
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _unavailable(reason: str) -> None:
-    message = (
-        f"The browser test cannot run: {reason}. Install Debian's Chromium with "
-        "`bash scripts/install_system_deps.sh` (or `apt-get install chromium`) and the pinned `playwright` package."
-    )
-    if _in_ci():
-        pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture
 def page(transactional_db, monkeypatch):
-    """A page of a headless Chromium driven by Playwright, with the test database set up before it.
-
-    Why function scope and the ``transactional_db`` dependency: Playwright's sync API keeps an event loop
-    running in this thread while it is started, and Django refuses ORM calls while a loop runs. So the
-    browser starts after the database fixture and stops before the database is flushed, and Django's
-    async-safety check is switched off only in between (the test's own ORM calls are plain sync calls).
-    """
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - playwright is pinned in requirements.txt
-        _unavailable(f"the playwright package is not installed ({exc})")
-    executable = shutil.which("chromium")
-    if executable is None:
-        _unavailable("no `chromium` executable on PATH")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    manager = sync_playwright().start()
-    try:
-        try:
-            browser = manager.chromium.launch(executable_path=executable, args=["--headless", "--no-sandbox"])
-        except PlaywrightError as exc:
-            _unavailable(f"Chromium at {executable} did not start ({str(exc).splitlines()[0]})")
-        context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1, locale="en-US")
-        page = context.new_page()
-        page.set_default_timeout(20_000)
+    """A headless Chromium page (see ``tests/helpers/browser.py`` for why it starts after the database)."""
+    with chromium_page(monkeypatch, viewport=DESKTOP, timeout_ms=20_000) as page:
         yield page
-        context.close()
-        browser.close()
-    finally:
-        # While Playwright's loop ran, Django gave the test body its own connection: close it before the
-        # test database is dropped (PostgreSQL refuses to drop a database that still has users).
-        connections.close_all()
-        manager.stop()
 
 
 @pytest.fixture
@@ -111,7 +64,7 @@ def check_screenshot(png: bytes, *, width: int) -> None:
     image = Image.open(io.BytesIO(png))
     image.load()
     assert image.format == "PNG"
-    assert image.width == width and image.height >= VIEWPORT["height"], image.size
+    assert image.width == width and image.height >= DESKTOP["height"], image.size
     pixels = np.asarray(image.convert("RGB"))
     # A blank or failed render is one flat colour; a page of cards, chips and text varies a lot.
     spread = float(pixels.std())
@@ -174,7 +127,7 @@ def test_new_learner_gets_explained_recommendations_that_react_to_clicks(live_se
     shot = Path(os.environ.get("LEITMOTIF_KEEP_SCREENSHOT") or tmp_path / "for_you.png")
     png = page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size == len(png)
-    check_screenshot(png, width=VIEWPORT["width"])
+    check_screenshot(png, width=DESKTOP["width"])
 
     # --- like the top artist: after a reload it is gone and the list changed ---------------
     liked = music[0]
@@ -202,9 +155,6 @@ def test_new_learner_gets_explained_recommendations_that_react_to_clicks(live_se
     assert page.locator("svg.graph circle").count() >= 3
     # the edges read in words ("tagged"); this asserted the raw "HAS_TAG" before relation labels
     assert "tagged" in (page.locator("svg.graph").text_content() or "")
-
-
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,21 +20,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from django.db import connections
 
 from catalog.models import Artist, Course, Listen, Listener, Tag, TagAssignment
 from kg.stores import EntityRecord, RelationRecord
+from tests.helpers.browser import DESKTOP, PHONE, chromium_page
 from tests.helpers.recommender_data import TINY
 
 PASSWORD = "a-long-persona-pass-42"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 SHOTS = Path(os.environ.get("LEITMOTIF_PERSONA_SHOTS", "/tmp"))
 RAW_RELATIONS = ("HAS_TAG", "TEACHES_INSTRUMENT", "COVERS_TAG", "ABOUT_INSTRUMENT", "HAS_LEVEL", "TEACHES_CONCEPT")
 
@@ -138,49 +135,11 @@ PERSONAS = [
 ]
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _unavailable(reason: str) -> None:
-    message = (
-        f"The persona browser tests cannot run: {reason}. Install Debian's Chromium with "
-        "`bash scripts/install_system_deps.sh` (or `apt-get install chromium`) and the pinned `playwright` package."
-    )
-    if _in_ci():
-        pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture
 def page(transactional_db, monkeypatch):
-    """A headless Chromium page (set up after the database, closed before it is flushed; see test_browser)."""
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - playwright is pinned in requirements.txt
-        _unavailable(f"the playwright package is not installed ({exc})")
-    executable = shutil.which("chromium")
-    if executable is None:
-        _unavailable("no `chromium` executable on PATH")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    manager = sync_playwright().start()
-    try:
-        try:
-            browser = manager.chromium.launch(
-                executable_path=executable, args=["--headless", "--no-sandbox", "--disable-gpu"]
-            )
-        except PlaywrightError as exc:
-            _unavailable(f"Chromium at {executable} did not start ({str(exc).splitlines()[0]})")
-        context = browser.new_context(viewport=DESKTOP, device_scale_factor=1, locale="en-US")
-        page = context.new_page()
-        page.set_default_timeout(20_000)
+    """A headless Chromium page (set up after the database, closed before it is flushed; see tests/helpers/browser.py)."""
+    with chromium_page(monkeypatch, viewport=DESKTOP, timeout_ms=20_000) as page:
         yield page
-        context.close()
-        browser.close()
-    finally:
-        connections.close_all()
-        manager.stop()
 
 
 def build_persona_world(store) -> dict[str, dict[str, str]]:

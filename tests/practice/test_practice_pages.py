@@ -5,14 +5,12 @@ feedback at phone width. Screenshots go to /tmp/h7-*.png."""
 from __future__ import annotations
 
 import io
-import os
-import shutil
 
 import numpy as np
 import pytest
-from django.db import connections
 from django.test import override_settings
 
+from tests.helpers.browser import PHONE, chromium_page
 from tests.helpers.recommender_api import PASSWORD, api_learner_create
 from tests.practice.conftest import TUNE, make_work, needs_fluidsynth, wav_bytes
 
@@ -73,42 +71,11 @@ def test_picker_reference_and_feedback_pages(client, fast_passwords, curriculum,
 # --- browser --------------------------------------------------------------------------------------------
 
 
-def _unavailable(reason: str) -> None:
-    message = f"The browser test cannot run: {reason}. Install Debian's Chromium (scripts/install_system_deps.sh)."
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture
 def browser_page(transactional_db, monkeypatch):
-    """A headless Chromium page (the same set-up as tests/learning_platform/test_browser.py)."""
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - playwright is pinned in requirements.txt
-        _unavailable(f"the playwright package is not installed ({exc})")
-    executable = shutil.which("chromium")
-    if executable is None:
-        _unavailable("no `chromium` executable on PATH")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    manager = sync_playwright().start()
-    try:
-        try:
-            browser = manager.chromium.launch(
-                executable_path=executable, args=["--headless", "--no-sandbox", "--disable-gpu"]
-            )
-        except PlaywrightError as exc:
-            _unavailable(f"Chromium at {executable} did not start ({str(exc).splitlines()[0]})")
-        context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, locale="en-US")
-        page = context.new_page()
-        page.set_default_timeout(120_000)
+    """A headless Chromium page at phone width (see ``tests/helpers/browser.py``)."""
+    with chromium_page(monkeypatch, viewport=PHONE, timeout_ms=120_000) as page:
         yield page
-        context.close()
-        browser.close()
-    finally:
-        connections.close_all()
-        manager.stop()
 
 
 def _check_screenshot(png: bytes, *, width: int) -> None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django.test import Client
 
 from catalog.models import Listener
 from privacy.models import DataRightsEvent
+from tests.helpers.browser import PHONE, chromium_page
 from tests.privacy.conftest import PASSWORD, make_learner
 
 SETTINGS = "/settings/"
@@ -108,29 +107,9 @@ def test_another_learner_sees_only_their_own_counts(learner, world):
 
 @pytest.fixture
 def phone_page(transactional_db, monkeypatch):
-    """Debian's Chromium at 390 × 844 (skipped without it, as the learner browser test is)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover
-        pytest.skip("playwright is not installed")
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("no `chromium` executable on PATH")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    manager = sync_playwright().start()
-    try:
-        browser = manager.chromium.launch(executable_path=executable, args=["--headless", "--no-sandbox"])
-        context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
+    """Debian's Chromium at 390 × 844 (see ``tests/helpers/browser.py``)."""
+    with chromium_page(monkeypatch, viewport=PHONE, timeout_ms=20_000) as page:
         yield page
-        context.close()
-        browser.close()
-    finally:
-        # While Playwright's loop ran, Django gave the test body its own connection: close it before the
-        # test database is dropped (PostgreSQL refuses to drop a database that still has users).
-        connections.close_all()
-        manager.stop()
 
 
 def test_the_page_works_at_390_pixels(phone_page, live_server, settings):

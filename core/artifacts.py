@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +74,29 @@ def new_artifact_directory(directory: Path, name: str) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+
+
+#: The UTC time in an artifact's name, ``<kind>-<time>-<config hash>``: names of one kind sort by time.
+ARTIFACT_TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+
+
+def timestamped_artifact_name(kind: str, created: datetime, config_hash: str) -> str:
+    """``<kind>-<UTC time>-<config hash>``, the name of a new artifact directory."""
+    return f"{kind}-{created.strftime(ARTIFACT_TIMESTAMP_FORMAT)}-{config_hash}"
+
+
+def artifacts_by_time(
+    root: Path, pattern: re.Pattern[str], *, kind: str | None = None, kind_group: str = "variant"
+) -> list[Path]:
+    """Directories of ``root`` named by ``pattern`` (with a ``timestamp`` group), oldest first.
+
+    With ``kind``, only those whose ``kind_group`` matches it. A missing ``root`` holds none.
+    """
+    if not root.is_dir():
+        return []
+    found = []
+    for child in root.iterdir():
+        match = pattern.match(child.name)
+        if child.is_dir() and match and (kind is None or match[kind_group] == kind):
+            found.append((match["timestamp"], child.name, child))
+    return [child for *_, child in sorted(found)]

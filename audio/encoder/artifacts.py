@@ -32,7 +32,14 @@ from django.conf import settings
 
 from audio.encoder.config import AudioEncoderConfig
 from audio.encoder.dataset import FIELD_RELATIONS, SideVocabulary
-from core.artifacts import new_artifact_directory, read_json, sha256_file, write_json
+from core.artifacts import (
+    artifacts_by_time,
+    new_artifact_directory,
+    read_json,
+    sha256_file,
+    timestamped_artifact_name,
+    write_json,
+)
 from core.errors import DataFileError, LeitmotifError, ModelArtifactError
 
 FORMAT_VERSION = 1
@@ -170,7 +177,7 @@ def save_audio_encoder(*, trained, directory: Path | None = None, now: datetime 
     """Write a :class:`~.training.TrainedEncoder` as a new artifact; returns its path."""
     directory = directory or audio_artifacts_dir()
     created = (now or datetime.now(UTC)).astimezone(UTC)
-    name = f"{trained.config.variant}-{created.strftime('%Y%m%dT%H%M%S.%fZ')}-{trained.config.config_hash()}"
+    name = timestamped_artifact_name(trained.config.variant, created, trained.config.config_hash())
     with new_artifact_directory(directory, name) as partial:
         write_json(partial / "config.json", {**trained.saved_config(), "created_at": created.isoformat()})
         write_json(partial / "metrics.json", trained.metrics)
@@ -192,15 +199,7 @@ def save_audio_encoder(*, trained, directory: Path | None = None, now: datetime 
 
 
 def list_audio_encoders(variant: str | None = None) -> list[Path]:
-    root = audio_artifacts_dir()
-    if not root.is_dir():
-        return []
-    found = []
-    for child in root.iterdir():
-        match = _NAME.match(child.name)
-        if child.is_dir() and match and (variant is None or match["variant"] == variant):
-            found.append((match["timestamp"], child.name, child))
-    return [child for *_, child in sorted(found)]
+    return artifacts_by_time(audio_artifacts_dir(), _NAME, kind=variant)
 
 
 def latest_audio_encoder(variant: str | None = None) -> Path:

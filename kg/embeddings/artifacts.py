@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.artifacts import new_artifact_directory
+from core.artifacts import artifacts_by_time, new_artifact_directory, timestamped_artifact_name
 from core.artifacts import read_json as _read_json
 from core.artifacts import sha256_file as _sha256
 from core.artifacts import write_json as _write_json
@@ -61,7 +61,6 @@ ARTIFACT_FILES = (
 #: Files newer artifacts have and older ones lack; checked against the manifest whenever it lists them.
 OPTIONAL_ARTIFACT_FILES = (SPLIT_FILE,)
 SPLIT_PARTS = ("training", "validation", "testing")
-_TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 _NAME_PATTERN = re.compile(r"^(?P<model>[a-z0-9]+)-(?P<timestamp>\d{8}T\d{6}\.\d{6}Z)-(?P<hash>[0-9a-f]{12})$")
 
 
@@ -111,7 +110,7 @@ def save_kge_artifact(
     """
     directory = kge_artifacts_dir(directory)
     created = (now or datetime.now(UTC)).astimezone(UTC)
-    name = f"{result.config.spec.alias}-{created.strftime(_TIMESTAMP_FORMAT)}-{result.config.config_hash()}"
+    name = timestamped_artifact_name(result.config.spec.alias, created, result.config.config_hash())
     with new_artifact_directory(directory, name) as partial:
         metrics = result.metrics_dict()
         if extra_metrics:
@@ -262,16 +261,11 @@ def load_kge_split(artifact: KgeArtifact) -> dict[str, np.ndarray]:
 
 def list_kge_artifacts(model: str | None = None, *, directory: Path | str | None = None) -> list[Path]:
     """Artifact directories (oldest first), optionally only those of ``model`` (alias or versioned name)."""
-    directory = kge_artifacts_dir(directory)
-    if not directory.is_dir():
+    root = kge_artifacts_dir(directory)
+    if not root.is_dir():  # before the name check: no artifacts at all is an empty list for any name
         return []
     alias = model_spec(model).alias if model is not None else None
-    found = []
-    for child in directory.iterdir():
-        match = _NAME_PATTERN.match(child.name)
-        if child.is_dir() and match and (alias is None or match["model"] == alias):
-            found.append((match["timestamp"], child.name, child))
-    return [child for _, _, child in sorted(found)]
+    return artifacts_by_time(root, _NAME_PATTERN, kind=alias, kind_group="model")
 
 
 def latest_artifact(model: str, *, directory: Path | str | None = None) -> Path:

@@ -19,7 +19,14 @@ import numpy as np
 import torch
 from django.conf import settings
 
-from core.artifacts import new_artifact_directory, read_json, sha256_file, write_json
+from core.artifacts import (
+    artifacts_by_time,
+    new_artifact_directory,
+    read_json,
+    sha256_file,
+    timestamped_artifact_name,
+    write_json,
+)
 from core.errors import LeitmotifError, ModelArtifactError
 from practice.hfn.config import HFNConfig
 from practice.hfn.model import HFN, build_model
@@ -51,7 +58,7 @@ class LoadedHFN:
 def save_hfn(trained: TrainedHFN, *, directory: Path | None = None, now: datetime | None = None) -> Path:
     directory = directory or hfn_artifacts_dir()
     created = (now or datetime.now(UTC)).astimezone(UTC)
-    name = f"{trained.config.variant}-{created.strftime('%Y%m%dT%H%M%S.%fZ')}-{trained.config.config_hash()}"
+    name = timestamped_artifact_name(trained.config.variant, created, trained.config.config_hash())
     with new_artifact_directory(directory, name) as partial:
         write_json(
             partial / "config.json",
@@ -73,15 +80,7 @@ def save_hfn(trained: TrainedHFN, *, directory: Path | None = None, now: datetim
 
 
 def list_hfns(variant: str | None = None) -> list[Path]:
-    root = hfn_artifacts_dir()
-    if not root.is_dir():
-        return []
-    found = []
-    for child in root.iterdir():
-        match = _NAME.match(child.name)
-        if child.is_dir() and match and (variant is None or match["variant"] == variant):
-            found.append((match["timestamp"], child.name, child))
-    return [child for *_, child in sorted(found)]
+    return artifacts_by_time(hfn_artifacts_dir(), _NAME, kind=variant)
 
 
 def load_hfn(path: Path | str | None = None) -> LoadedHFN:

@@ -203,6 +203,11 @@ AUDIO_SAMPLE_RATE = int(os.environ.get("AUDIO_SAMPLE_RATE", 22050))
 AUDIO_MAX_SECONDS = float(os.environ.get("AUDIO_MAX_SECONDS", 600))
 AUDIO_MAX_UPLOAD_BYTES = int(os.environ.get("AUDIO_MAX_UPLOAD_BYTES", 50_000_000))
 
+# Who the product recommender trains on (recommender/data.py, InteractionDataset.from_catalog): "catalog"
+# = every loaded artist, so all of HetRec (Chopin, Mozart …) can be recommended; "kgcn" = the KGCN-linked
+# subset, which the offline protocols (`manage.py evaluate`) always use so their figures stay comparable.
+RECOMMENDER_POPULATION = os.environ.get("RECOMMENDER_POPULATION", "catalog")
+
 # Knowledge-graph store, chosen by registry name (see kg/stores/registry.py).
 KG_BACKEND = os.environ.get("KG_BACKEND", "sql")
 NEO4J_URI = os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687")

@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 #: held-out (validation/test) pairs must never reach a model through the graph.
 LISTENER_ENTITY_TYPES: tuple[str, ...] = ("Listener", "User")
 
+#: Who :meth:`InteractionDataset.from_catalog` reads: the KGCN-linked artists (the offline protocols'
+#: benchmark population) or every catalog artist (the product model).
+DATASET_POPULATIONS: tuple[str, ...] = ("kgcn", "catalog")
+
 #: :attr:`SourceIds.lastfm_user_ids` of a learner account: a listener who signed up in Leitmotif and so has
 #: no Last.FM user id.
 NO_LASTFM_ID = -1
@@ -200,15 +204,19 @@ class InteractionDataset:
         *,
         store: KnowledgeGraphStore | None = None,
         exclude_entity_types: Collection[str] = LISTENER_ENTITY_TYPES,
+        population: str = "kgcn",
     ) -> InteractionDataset:
-        """Read the KGCN-linked listening data from the catalog (users = ``Listener`` pks, items = ``Artist`` pks).
+        """Read listening data from the catalog (users = ``Listener`` pks, items = ``Artist`` pks).
 
         ``sources`` carries every user's Last.FM id and every item's Last.FM id and graph entity id.
 
-        Items are every artist with ``kgcn_entity`` set (the KG-linked subset KGCN evaluates on), even
-        those nobody listened to yet; users are the listeners with at least one listen of such an
-        artist; zero-play listens are not interactions and are skipped. With a graph ``store``, item
-        side information is attached (see :func:`build_side_info`).
+        ``population="kgcn"`` (the offline protocols' population, so their figures stay comparable with
+        the KGCN papers): items are every artist with ``kgcn_entity`` set, even those nobody listened
+        to yet. ``population="catalog"`` (what the product model trains on): every catalog artist, so
+        Chopin, Mozart and the other artists outside the KGCN subset can be recommended. Users are the
+        listeners with at least one listen of such an artist; zero-play listens are not interactions
+        and are skipped. With a graph ``store``, item side information is attached (see
+        :func:`build_side_info`).
 
         Listeners who opted out of training (``Listener.training_opt_out``, set from the learner's
         settings) are left out entirely: their listens, and with them the likes and listens their
@@ -218,11 +226,18 @@ class InteractionDataset:
         """
         from catalog.models import Artist, Listen
 
-        item_ids = np.fromiter(
-            Artist.objects.filter(kgcn_entity__isnull=False).order_by("pk").values_list("pk", flat=True), dtype=np.int64
-        )
+        if population not in DATASET_POPULATIONS:
+            raise ValueError(f"population must be one of {', '.join(DATASET_POPULATIONS)}, got {population!r}.")
+        artists = Artist.objects.all()
+        listens = Listen.objects.all()
+        if population == "kgcn":
+            artists, listens = (
+                artists.filter(kgcn_entity__isnull=False),
+                listens.filter(artist__kgcn_entity__isnull=False),
+            )
+        item_ids = np.fromiter(artists.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
         rows = list(
-            Listen.objects.filter(artist__kgcn_entity__isnull=False, play_count__gt=0)
+            listens.filter(play_count__gt=0)
             .exclude(listener__training_opt_out=True)
             .order_by("listener_id", "artist_id")
             .values_list("listener_id", "artist_id", "play_count")

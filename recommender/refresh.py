@@ -376,15 +376,16 @@ def _refresh_recommender(
     parent_path: Path, *, store, epochs: int | None, kge_artifact: Path | None, directory, progress: bool, log
 ) -> tuple[Path, dict[str, float]]:
     from kg.embeddings.artifacts import load_kge_artifact
-    from recommender.data import InteractionDataset
-    from recommender.training import load_trained_recommender, recommender_train, refresh_epochs_default
+    from recommender.training import (
+        load_trained_recommender,
+        product_dataset,
+        recommender_train,
+        refresh_epochs_default,
+    )
 
     parent = load_trained_recommender(parent_path)
     config = parent.config.with_overrides(epochs=refresh_epochs_default(parent) if epochs is None else epochs)
-    try:
-        dataset = InteractionDataset.from_catalog(store=store)
-    except ValueError as exc:
-        raise ConfigurationError(f"{exc} Run `python manage.py load_lastfm` first.") from exc
+    dataset = product_dataset(store=store)
     kge_for_new_entities = None
     if kge_artifact is not None and config.use_graph:
         artifact = load_kge_artifact(kge_artifact)

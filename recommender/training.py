@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,6 +52,9 @@ from recommender.evaluation.splits import TopKSplit, protocol_t_split
 from recommender.models.config import JointConfig
 from recommender.models.joint import JointKGRecommender
 from recommender.models.warm_start import JointWarmStart, rows_by_id
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from kg.stores.base import KnowledgeGraphStore
 
 ARTIFACT_FORMAT = "leitmotif.recommender.v1"
 #: A warm-started run trains this share of the from-scratch run's epochs unless told otherwise.
@@ -81,6 +84,21 @@ class TrainedRecommender:
     @property
     def validation_metrics(self) -> dict[str, float]:
         return self.metrics["validation"]
+
+
+def product_dataset(*, store: KnowledgeGraphStore) -> InteractionDataset:
+    """What the served model trains on: ``settings.RECOMMENDER_POPULATION`` (every catalog artist by default).
+
+    One place for the train, retrain and refresh paths, so the model a learner meets and the model a
+    refresh warm-starts always cover the same artists. A catalog without listens raises
+    :class:`~core.errors.ConfigurationError` saying what to load.
+    """
+    from django.conf import settings
+
+    try:
+        return InteractionDataset.from_catalog(store=store, population=settings.RECOMMENDER_POPULATION)
+    except ValueError as exc:
+        raise ConfigurationError(f"{exc} Run `python manage.py load_lastfm` first.") from None
 
 
 def recommender_artifacts_dir(directory: Path | str | None = None) -> Path:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,6 +38,7 @@ from recommender.baselines.torch_utils import (
     seeded_torch,
     train_module,
     validation_recall,
+    validation_users,
 )
 from recommender.models.config import JointConfig
 from recommender.models.inputs import JointInputs
@@ -134,6 +135,14 @@ def fit_member(
     )
 
 
+class SampledCandidates(NamedTuple):
+    """One sampled-softmax step's items: which (sorted), where each item sits (``n_items`` → padding), ``log Q``."""
+
+    items: torch.Tensor
+    positions: torch.Tensor
+    log_q: torch.Tensor
+
+
 class MemberTrainer:
     """The optimisation of one network: batches, the two losses, Adam groups and epoch averaging.
 
@@ -152,6 +161,11 @@ class MemberTrainer:
         self.loss_parts: list[dict[str, float]] = []
         #: (validation recall, epoch, weights) of each validated epoch, kept only with ``average_epochs > 1``.
         self._snapshots: list[tuple[float, int, dict[str, torch.Tensor]]] = []
+        #: The loss this catalogue trains with (``JointConfig.rec_loss_for``).
+        self.rec_loss = config.rec_loss_for(inputs.n_items)
+        #: Sampled softmax: the seen items negatives are drawn from and every item's ``log Q`` (built once).
+        self._seen_items: np.ndarray | None = None
+        self._log_q = torch.zeros(0)
 
     def train(
         self,
@@ -167,9 +181,15 @@ class MemberTrainer:
         kg_sampler = self._kg_sampler() if c.uses_kg_loss and len(self.inputs.kg_triples) else None
         evaluate = None
         if validation is not None:
+            watched = validation_users(validation)
+            if 0 < c.max_validation_users < len(watched):
+                # its own stream, so sampling validation users leaves the training draws unchanged
+                watched = np.sort(
+                    np.random.default_rng(len(watched)).choice(watched, c.max_validation_users, replace=False)
+                )
 
             def evaluate() -> float:
-                recall = validation_recall(score, train=train, validation=validation)
+                recall = validation_recall(score, train=train, validation=validation, users=watched)
                 if c.average_epochs > 1:
                     state = {key: value.detach().clone() for key, value in self.network.state_dict().items()}
                     self._snapshots.append((recall, len(self._snapshots) + 1, state))
@@ -238,21 +258,37 @@ class MemberTrainer:
         kg_batch = c.kg_batch_size or (math.ceil(len(kg_order) / n_steps) if kg_order is not None else 0)
         kg_triples = torch.from_numpy(self.inputs.kg_triples)
         totals = {"rec": 0.0, "kg": 0.0}
+        sampled = self.rec_loss == "sampled_softmax"
         for step, index in enumerate(sampler.shuffled_batches(c.batch_size)):
             users = torch.from_numpy(sampler.users[index])
             items = torch.from_numpy(sampler.items[index])
             hide = torch.rand(net.n_items) < c.item_id_dropout if c.item_id_dropout > 0 else None
-            item_side = net.item_table(hide_ids=hide)
-            user_side = net.user_side(users, item_side.vectors, exclude=items, history_dropout=c.history_dropout)
+            candidates = self._candidates(sampler.users[index], sampler.items[index]) if sampled else None
+            if candidates is None:
+                item_side = net.item_table(hide_ids=hide)
+                user_side = net.user_side(users, item_side.vectors, exclude=items, history_dropout=c.history_dropout)
+            else:
+                item_side = net.item_table(hide_ids=hide, items=candidates.items)
+                user_side = net.user_side(
+                    users,
+                    item_side.vectors,
+                    exclude=items,
+                    history_dropout=c.history_dropout,
+                    item_positions=candidates.positions,
+                )
             neighbourhood = stored_neighbourhood(
-                sampler.users[index], inputs=self.inputs, config=c, targets=sampler.items[index]
+                sampler.users[index],
+                inputs=self.inputs,
+                config=c,
+                targets=sampler.items[index],
+                columns=None if candidates is None else candidates.items.numpy(),
             )
             logits = net.logits(user_side, item_side, neighbourhood=neighbourhood)
-            rec = self._rec_loss(logits, users, items, sampler)
+            rec = self._rec_loss(logits, users, items, sampler, candidates)
             if neighbourhood is not None and c.tower_loss_weight > 0:
                 # the towers alone must rank well too: for cold items they are all there is
                 tower_logits = net.logits(user_side, item_side, neighbourhood=None)
-                rec = rec + c.tower_loss_weight * self._rec_loss(tower_logits, users, items, sampler)
+                rec = rec + c.tower_loss_weight * self._rec_loss(tower_logits, users, items, sampler, candidates)
             loss = rec
             totals["rec"] += float(rec.detach())
             if kg_sampler is not None and kg_order is not None and c.uses_kg_loss:
@@ -267,12 +303,53 @@ class MemberTrainer:
             yield loss
         self.loss_parts.append({name: value / max(n_steps, 1) for name, value in totals.items()})
 
+    def _candidates(self, users: np.ndarray, items: np.ndarray) -> SampledCandidates:
+        """The items one sampled-softmax step scores: the batch's targets and histories plus uniform negatives.
+
+        Drawn from ``self.rng`` after the batch order, so a seed still fixes every step.
+        """
+        net, c = self.network, self.config
+        if self._seen_items is None:
+            popularity = np.bincount(self.inputs.history[self.inputs.history < net.n_items], minlength=net.n_items)
+            self._seen_items = np.flatnonzero(~self.inputs.unseen_items.astype(bool))
+            # expected number of times each item enters one step's candidate set: in-batch items arrive
+            # in proportion to how often they fill histories and targets, uniform ones with K / |seen|
+            rows_per_step = c.batch_size * (1.0 + float((self.inputs.history < net.n_items).sum(axis=1).mean()))
+            share = popularity / max(float(popularity.sum()), 1.0)
+            expected = rows_per_step * share + min(1.0, c.sampled_negatives / max(len(self._seen_items), 1))
+            self._log_q = torch.from_numpy(np.log(np.clip(expected, 1e-6, 1.0)).astype(np.float32))
+        history = self.inputs.history[users]
+        drawn = self._seen_items[self.rng.integers(0, len(self._seen_items), size=c.sampled_negatives)]
+        chosen = np.unique(np.concatenate([items, history[history < net.n_items], drawn]))
+        positions = np.full(net.n_items + 1, len(chosen), dtype=np.int64)
+        positions[chosen] = np.arange(len(chosen))
+        chosen_tensor = torch.from_numpy(chosen.astype(np.int64))
+        return SampledCandidates(
+            items=chosen_tensor, positions=torch.from_numpy(positions), log_q=self._log_q[chosen_tensor]
+        )
+
     def _rec_loss(
-        self, logits: torch.Tensor, users: torch.Tensor, items: torch.Tensor, sampler: InteractionSampler
+        self,
+        logits: torch.Tensor,
+        users: torch.Tensor,
+        items: torch.Tensor,
+        sampler: InteractionSampler,
+        candidates: SampledCandidates | None = None,
     ) -> torch.Tensor:
-        """Full softmax without the user's other training items (and, by default, unseen items), or BPR."""
+        """Full softmax without the user's other training items (and, by default, unseen items), its sampled form, or BPR.
+
+        Sampled: ``logits`` has one column per candidate; the user's other training items are removed
+        as in the full softmax and every logit is corrected by ``− log Q`` (see ``sampled_negatives``).
+        Candidates are seen items only, so ``unseen_items_as_negatives`` has nothing to add there.
+        """
         net = self.network
-        if self.config.rec_loss == "softmax":
+        if candidates is not None:
+            history = net.history[users]
+            others = candidates.positions[history.masked_fill(history == items.unsqueeze(1), net.n_items)]
+            padded = torch.cat([logits - candidates.log_q, logits.new_zeros(len(users), 1)], dim=1)
+            logits = padded.scatter(1, others, float("-inf"))[:, :-1]
+            return F.cross_entropy(logits, candidates.positions[items])
+        if self.rec_loss == "softmax":
             # the user's other training items are known history, not negatives (as in evaluation)
             history = net.history[users]
             others = history.masked_fill(history == items.unsqueeze(1), net.n_items)

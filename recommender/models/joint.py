@@ -356,6 +356,7 @@ class JointKGRecommender(BaselineRecommender):
             "validation_recall@10": history.validation_recall if history else [],
             "averaged_epochs": getattr(self, "averaged_epochs", []),
             "ensemble_members": len(self.networks()),
+            "rec_loss": self.config.rec_loss_for(self.inputs.n_items) if hasattr(self, "inputs") else None,
             "other_members": getattr(self, "member_summaries", []),
             "neighbourhood_weights": {
                 name: round(float(weight.detach()), 6)

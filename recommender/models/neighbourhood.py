@@ -102,15 +102,22 @@ def neighbourhood_scores(
     popularity: np.ndarray,
     shrink: float,
     targets: np.ndarray | None = None,
+    columns: np.ndarray | None = None,
 ) -> np.ndarray:
     """(B × n_items) ``n_u(i)`` for padded ``history`` rows; with ``targets``, leave-one-out for each row's target.
 
     With ``targets`` the target is removed from its row's history and its own column is recomputed
-    without that user's co-occurrences (see the module docstring).
+    without that user's co-occurrences (see the module docstring). With ``columns`` (sorted, unique
+    item indices that include every target) only those columns are returned, (B × len(columns)):
+    what a sampled-softmax step needs, without a dense row over the whole catalogue.
     """
     n_items = similarity.shape[0]
     members = history_matrix(history, n_items=n_items, exclude=targets)
-    scores = np.asarray((members @ similarity).todense(), dtype=np.float32)
+    product = members @ similarity
+    if columns is None:
+        scores = np.asarray(product.todense(), dtype=np.float32)
+    else:
+        scores = np.asarray(sp.csc_matrix(product)[:, columns].todense(), dtype=np.float32)
     if targets is None:
         return scores
     coo = members.tocoo()
@@ -123,7 +130,8 @@ def neighbourhood_scores(
     root_without_user = np.sqrt(np.maximum(popularity[row_targets].astype(np.float64) - 1.0, 0.0))
     corrected = np.maximum(counts - 1.0, 0.0) / (root[items] * root_without_user + shrink)
     column = np.bincount(rows, weights=corrected, minlength=len(history))
-    scores[np.arange(len(history)), targets] = column.astype(np.float32)
+    target_columns = targets if columns is None else np.searchsorted(columns, targets)
+    scores[np.arange(len(history)), target_columns] = column.astype(np.float32)
     return scores
 
 

@@ -161,18 +161,29 @@ class JointNetwork(nn.Module):
 
     # --- towers -------------------------------------------------------------------------------------
 
-    def item_table(self, *, hide_ids: torch.Tensor | None = None) -> ItemSide:
-        """Vectors, biases (and neighbourhood gates) of every item; ``hide_ids`` marks items scored without their id."""
+    def item_table(self, *, hide_ids: torch.Tensor | None = None, items: torch.Tensor | None = None) -> ItemSide:
+        """Vectors, biases (and neighbourhood gates) of every item, or of ``items`` only (in that order).
+
+        ``hide_ids`` (one flag per item of the whole catalogue) marks items scored without their id.
+        ``items`` is what the sampled softmax uses: the tower runs on the step's candidates instead of
+        the whole catalogue, so a step costs the same whatever the catalogue's size.
+        """
         hidden = self.unseen_items if hide_ids is None else (self.unseen_items | hide_ids)
-        parts = [self.item_id.weight * (~hidden).unsqueeze(1).to(self.item_id.weight.dtype)]
+        if items is None:
+            ids, visible = self.item_id.weight, ~hidden
+        else:
+            ids, visible = self.item_id(items), ~hidden[items]
+        parts = [ids * visible.unsqueeze(1).to(ids.dtype)]
         if self.entities is not None:
-            parts.append(self.entities.weight[self.item_entity])
+            entity = self.item_entity if items is None else self.item_entity[items]
+            parts.append(self.entities.weight[entity])
             if self.config.graph_neighbours:
-                parts.append(torch.sparse.mm(self.item_neighbours, self.entities.weight))
+                neighbours = self.item_neighbours if items is None else self.item_neighbours.index_select(0, items)
+                parts.append(torch.sparse.mm(neighbours, self.entities.weight))
         if self.content_projection is not None:
-            parts.append(self.content_projection(self.content))
+            parts.append(self.content_projection(self.content if items is None else self.content[items]))
         if self.audio_projection is not None:
-            parts.append(self.audio_projection(self.audio))
+            parts.append(self.audio_projection(self.audio if items is None else self.audio[items]))
         out = self.item_mlp(torch.cat(parts, dim=1))
         d = self.config.embedding_dim
         vectors = F.normalize(out[:, :d], dim=-1) if self.config.similarity == "cosine" else out[:, :d]
@@ -187,14 +198,22 @@ class JointNetwork(nn.Module):
         *,
         exclude: torch.Tensor | None = None,
         history_dropout: float = 0.0,
+        item_positions: torch.Tensor | None = None,
     ) -> UserSide:
-        """User tower for ``users``; ``exclude`` (one item per user) is removed from that user's history."""
+        """User tower for ``users``; ``exclude`` (one item per user) is removed from that user's history.
+
+        ``item_vectors`` are every item's vectors, or (sampled softmax) only some items' vectors, with
+        ``item_positions`` ((n_items + 1,) : the row of each item in ``item_vectors``, the padding index
+        ``n_items`` mapped to ``len(item_vectors)``); every history item of ``users`` must have a row.
+        """
         history = self.history[users]  # (B, L), padded with n_items
         mask = history < self.n_items
         if exclude is not None:
             mask &= history != exclude.unsqueeze(1)
         if history_dropout > 0:
             mask &= torch.rand(mask.shape) >= history_dropout
+        if item_positions is not None:
+            history = item_positions[history]
         padded = torch.cat([item_vectors, item_vectors.new_zeros(1, item_vectors.shape[1])])
         members = padded[history]  # (B, L, d)
         if self.attention is not None:

@@ -43,28 +43,35 @@ def cold_transferred(cosine: np.ndarray, *, inputs: JointInputs, config: JointCo
 
 
 def stored_neighbourhood(
-    users: np.ndarray, *, inputs: JointInputs, config: JointConfig, targets: np.ndarray | None = None
+    users: np.ndarray,
+    *,
+    inputs: JointInputs,
+    config: JointConfig,
+    targets: np.ndarray | None = None,
+    columns: np.ndarray | None = None,
 ) -> Neighbourhood | None:
-    """The configured neighbourhood terms of ``users``' stored histories; with ``targets``, left-one-out (training)."""
+    """The configured neighbourhood terms of ``users``' stored histories; with ``targets``, left-one-out (training).
+
+    ``columns`` (sorted unique item indices, sampled-softmax training) keeps only those items' columns
+    and skips the cold transfer: it fills only unseen items' columns, which that loss never scores.
+    """
     c = config
     if not c.use_neighbourhood:
         return None
     history = inputs.history[users]
     cosine = ease = None
     if c.uses_cosine_neighbourhood:
-        cosine = torch.from_numpy(
-            cold_transferred(
-                neighbourhood_scores(
-                    history,
-                    similarity=inputs.item_similarity,
-                    popularity=inputs.item_popularity,
-                    shrink=c.neighbourhood_shrink,
-                    targets=targets,
-                ),
-                inputs=inputs,
-                config=c,
-            )
+        scores = neighbourhood_scores(
+            history,
+            similarity=inputs.item_similarity,
+            popularity=inputs.item_popularity,
+            shrink=c.neighbourhood_shrink,
+            targets=targets,
+            columns=columns,
         )
+        cosine = torch.from_numpy(scores if columns is not None else cold_transferred(scores, inputs=inputs, config=c))
+    if columns is not None and c.uses_ease_neighbourhood:
+        raise ValueError("The EASE term has no sampled form (JointConfig refuses it with rec_loss='sampled_softmax').")
     if c.uses_ease_neighbourhood:
         ease = torch.from_numpy(
             ease_scores(

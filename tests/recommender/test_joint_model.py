@@ -256,6 +256,71 @@ def test_neighbourhood_training_column_leaves_the_user_out():
     np.testing.assert_allclose(np.delete(loo, 1, axis=1), np.delete(naive, 1, axis=1))  # other columns unchanged
 
 
+def test_neighbourhood_columns_are_the_same_numbers_as_the_full_rows():
+    rng = np.random.default_rng(0)
+    train = sp.csr_matrix((rng.random((30, 12)) < 0.3).astype(np.float32))
+    similarity, popularity = cosine_item_similarity(train, shrink=1.0)
+    history = np.array([[0, 3, 5, 12], [1, 2, 12, 12]])  # padded with n_items = 12
+    targets = np.array([3, 2])
+    columns = np.array([2, 3, 7, 9])
+    kwargs = {"similarity": similarity, "popularity": popularity, "shrink": 1.0, "targets": targets}
+    full = neighbourhood_scores(history, **kwargs)
+    np.testing.assert_allclose(neighbourhood_scores(history, columns=columns, **kwargs), full[:, columns])
+
+
+def test_sampled_softmax_trains_on_the_steps_candidates_and_ranks_like_the_full_one(data):
+    """The sampled loss sees only part of the catalogue per step, yet learns the same taste groups."""
+    sampled = build(data, rec_loss="sampled_softmax", sampled_negatives=4).fit(data.train, seed=0, context=data.context)
+    scores = sampled.score(np.arange(data.n_users))
+    assert np.isfinite(sampled.history.losses).all() and np.isfinite(scores).all()
+    seen = data.train.toarray() > 0
+    assert scores[seen].mean() > scores[~seen].mean() + 1.0
+    assert mean_cluster_auc(scores, data) >= 0.8
+    again = build(data, rec_loss="sampled_softmax", sampled_negatives=4).fit(data.train, seed=0, context=data.context)
+    np.testing.assert_array_equal(again.score(np.arange(data.n_users)), scores)  # the seed fixes every draw
+
+
+def test_sampled_softmax_candidates_hold_every_target_and_history_item(data):
+    from recommender.models.fitting import MemberTrainer
+
+    model = build(data, rec_loss="sampled_softmax", sampled_negatives=3, epochs=1).fit(
+        data.train, seed=0, context=data.context
+    )
+    trainer = MemberTrainer(
+        network=model.network, inputs=model.inputs, config=model.config, rng=np.random.default_rng(0)
+    )
+    users, items = np.array([0, 1, 2]), np.array([int(data.train[u].indices[0]) for u in (0, 1, 2)])
+    candidates = trainer._candidates(users, items)
+    chosen = candidates.items.numpy()
+    history = model.inputs.history[users]
+    assert set(items) | set(history[history < model.inputs.n_items].tolist()) <= set(chosen.tolist())
+    assert (np.diff(chosen) > 0).all() and not model.inputs.unseen_items[chosen].any()
+    assert (candidates.positions.numpy()[chosen] == np.arange(len(chosen))).all()
+    assert candidates.positions[model.inputs.n_items] == len(chosen)  # the padding row
+    assert torch.isfinite(candidates.log_q).all() and (candidates.log_q <= 0).all()
+
+
+def test_auto_loss_is_the_full_softmax_for_small_catalogues_and_the_sampled_one_for_large():
+    config = JointConfig()
+    assert config.rec_loss == "auto"
+    assert config.rec_loss_for(3_846) == "softmax"  # the KGCN subset every default was tuned on
+    assert config.rec_loss_for(17_632) == "sampled_softmax"  # the full HetRec catalogue
+    assert JointConfig(neighbourhood_terms="cosine+ease").rec_loss_for(17_632) == "softmax"
+    assert JointConfig(rec_loss="bpr").rec_loss_for(17_632) == "bpr"
+
+
+def test_sampled_softmax_refuses_the_dense_ease_term():
+    with pytest.raises(ConfigurationError, match="sampled_softmax"):
+        JointConfig(rec_loss="sampled_softmax", neighbourhood_terms="cosine+ease")
+
+
+def test_validation_users_can_be_sampled_for_early_stopping(data):
+    context = TrainingContext(side_info=data.side_info, validation=data.validation)
+    model = build(data, epochs=2, patience=5, max_validation_users=3).fit(data.train, seed=0, context=context)
+    recalls = [recall for _, recall in model.history.validation_recall]
+    assert len(recalls) == 2 and all(0.0 <= recall <= 1.0 for recall in recalls)
+
+
 def test_ease_training_scores_equal_a_refit_without_the_pair():
     """The rank-2 Woodbury correction gives exactly EASE refit on the data minus (u, t), in every column."""
     rng = np.random.default_rng(0)

@@ -32,15 +32,15 @@ from django.core.management.base import CommandError, CommandParser
 
 from catalog.models import Interaction
 from core.artifacts import read_json
-from core.errors import LeitmotifError
+from core.errors import ConfigurationError, LeitmotifError
 from core.management import LeitmotifCommand
 from kg.embeddings.training import limit_torch_threads
 from kg.stores import get_store
-from recommender.data import InteractionDataset
 from recommender.models.config import JointConfig
 from recommender.serving.model_holder import model_publish, published_artifact
 from recommender.training import (
     load_trained_recommender,
+    product_dataset,
     recommender_artifacts_dir,
     recommender_train,
     refresh_epochs_default,
@@ -148,9 +148,9 @@ class Command(LeitmotifCommand):
             config = JointConfig().with_overrides(**overrides)
         with get_store(options["backend"] or settings.KG_BACKEND) as store:
             try:
-                dataset = InteractionDataset.from_catalog(store=store)
-            except ValueError as exc:
-                raise CommandError(f"{exc} Run `python manage.py load_lastfm` first.") from None
+                dataset = product_dataset(store=store)
+            except ConfigurationError as exc:
+                raise CommandError(exc.message) from None
         self.stdout.write(
             f"Retraining on {dataset.n_users:,} listeners × {dataset.n_items:,} artists ({dataset.n_interactions:,} listens)"
             + warm_start

@@ -13,12 +13,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
+from core.errors import ConfigurationError
 from core.management import LeitmotifCommand
 from kg.embeddings.training import limit_torch_threads
 from kg.stores import get_store
-from recommender.data import InteractionDataset
 from recommender.models.config import JointConfig
-from recommender.training import recommender_train
+from recommender.training import product_dataset, recommender_train
 
 #: Command option → config field, for the options that override a config default only when given.
 _OVERRIDES = {
@@ -90,9 +90,9 @@ class Command(LeitmotifCommand):
         config = JointConfig().with_overrides(**overrides)
         with get_store(backend) as store:
             try:
-                dataset = InteractionDataset.from_catalog(store=store)
-            except ValueError as exc:
-                raise CommandError(f"{exc} Run `python manage.py load_lastfm` first.") from None
+                dataset = product_dataset(store=store)
+            except ConfigurationError as exc:
+                raise CommandError(exc.message) from None
         self.stdout.write(
             f"Training {config.kg_interaction}-joint recommender on {dataset.n_users:,} users × {dataset.n_items:,} items "
             f"({dataset.n_interactions:,} interactions, graph from {backend!r}): λ={config.lambda_kg:g}, "

@@ -9,6 +9,7 @@ address only), so the page the learner returns to shows the recomputed path.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib import messages
@@ -28,6 +29,10 @@ from curriculum.loader import fold_tag_name
 from curriculum.path_picture import layout_path
 from curriculum.vocabulary import LEVEL_NAMES, LEVELS
 from kg.stores import get_store
+
+logger = logging.getLogger(__name__)
+#: Said to the operator (in the log) when a learner page finds no curriculum; learners see plain words.
+NO_CURRICULUM_HINT = "The curriculum is not loaded: run `python manage.py load_curriculum` (part of `make demo`)."
 
 LOGIN = "learn:login"
 #: Artists listed by the goal picker's search.
@@ -88,6 +93,8 @@ def my_learning(request: HttpRequest) -> HttpResponse:
         "concept_count": len(graph.concepts),
         "stretch": stretch,
     }
+    if not graph.concepts:
+        logger.warning(NO_CURRICULUM_HINT)
     return render(request, "curriculum/my_learning.html", context)
 
 
@@ -125,6 +132,8 @@ def goals(request: HttpRequest) -> HttpResponse:
         "tags": sorted(tags.items(), key=lambda item: item[1].casefold()),
         "concept_count": len(graph.concepts),
     }
+    if not graph.concepts:
+        logger.warning(NO_CURRICULUM_HINT)
     return render(request, "curriculum/goals.html", context, status=200 if search.is_valid() else 400)
 
 

@@ -8,6 +8,8 @@ WebM/Opus, which libsndfile does not read); the feedback page reads the session 
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -19,6 +21,8 @@ from core.errors import LeitmotifError
 from practice import selectors
 from practice.api import session_payload
 from practice.timeline import timeline
+
+logger = logging.getLogger(__name__)
 
 LOGIN = "learn:login"
 
@@ -54,6 +58,8 @@ def practice_page(request: HttpRequest) -> HttpResponse:
         "sessions": sessions,
         "history": selectors.progress_history(request.user),
     }
+    if not works:
+        logger.warning("No works with a score are loaded: run `python manage.py load_works` (part of `make demo`).")
     return render(request, "practice/practice.html", context)
 
 

@@ -19,6 +19,8 @@ What a load does (``python manage.py load_works``):
 4. **Write** the ``catalog.Work`` rows (:mod:`.catalog_rows`, compare-and-write, one transaction) and
    the graph (:mod:`.graph_records`) through :func:`kg.services.graph_sync`, which also removes this
    loader's own relations of the loaded works that the data no longer supports.
+5. **Link** each composer to the Last.FM artist listeners play them as (``Person -SAME_AS-> Artist``,
+   :mod:`.lastfm_links`), from a reviewed table of Last.FM ids, when both entities are in the graph.
 
 Where knowledge is data, not branches: composers, eras, forms, extra instruments and part names are
 tables (:mod:`.tables`); the graph's names and the instrument vocabulary shared with the course loader
@@ -100,6 +102,14 @@ from audio.works.graph_records import (
     merge_with_existing,
     work_graph_records,
 )
+from audio.works.lastfm_links import (
+    LASTFM_LINK_RELATIONS,
+    LASTFM_LINK_SOURCE,
+    ComposerLinksReport,
+    composer_link_records,
+    composer_links_sync,
+    composer_person_id,
+)
 from audio.works.rendering import (
     WORKS_SUBDIR,
     analysis_key,
@@ -122,6 +132,7 @@ from audio.works.tables import (
     FORM_MATCHER,
     FORMS,
     GM_PROGRAMS,
+    LASTFM_ARTIST_IDS,
     MASS_SECTIONS,
     PART_NAME_SYNONYMS,
     PATH_FORMS,
@@ -152,6 +163,9 @@ __all__ = [
     "FORMS",
     "FORM_MATCHER",
     "GM_PROGRAMS",
+    "LASTFM_ARTIST_IDS",
+    "LASTFM_LINK_RELATIONS",
+    "LASTFM_LINK_SOURCE",
     "MASS_SECTIONS",
     "MUSIC21_SOURCE_PREFIX",
     "PART_NAME_SYNONYMS",
@@ -166,6 +180,7 @@ __all__ = [
     "WORKS_SUBDIR",
     "WORK_RELATIONS",
     "Composer",
+    "ComposerLinksReport",
     "Era",
     "GraphRecords",
     "PartFacts",
@@ -178,6 +193,9 @@ __all__ = [
     "abc_header",
     "analyse_score",
     "analysis_key",
+    "composer_link_records",
+    "composer_links_sync",
+    "composer_person_id",
     "corpus_file",
     "humdrum_header",
     "instrument_slugs",
@@ -255,10 +273,13 @@ class WorksLoadReport:
     relations_by_type: dict[str, int]
     backend: str
     elapsed_seconds: float
+    #: Composers linked to their Last.FM artists (:mod:`.lastfm_links`), after the works were written.
+    composer_links: ComposerLinksReport | None = None
 
     @property
     def written(self) -> int:
-        return self.catalog.written + self.graph.written + self.removed_relations
+        links = self.composer_links.written if self.composer_links is not None else 0
+        return self.catalog.written + self.graph.written + self.removed_relations + links
 
 
 def works_load(
@@ -321,6 +342,8 @@ def works_load(
         around=[work_entity_id(work.facts.slug) for work in prepared],
         description="Works",
     )
+    # Either load order works: whichever of the works and the Last.FM artists comes second makes the link.
+    links = composer_links_sync(store=store)
     pruned = prune_rendered_audio() if prune_audio else 0
     return WorksLoadReport(
         selected=len(refs),
@@ -342,4 +365,5 @@ def works_load(
         relations_by_type=dict(sorted(Counter(r.type for r in records.relations).items())),
         backend=getattr(store, "registry_name", type(store).__name__),
         elapsed_seconds=round(time.perf_counter() - started, 1),
+        composer_links=links,
     )

@@ -86,6 +86,47 @@ COMPOSERS: Mapping[str, Composer] = {
     "webern": Composer("Anton Webern", 1883, 1945, ("modern",), ("webern",)),
 }
 
+#: The Last.FM artist (HetRec 2011 ``artists.dat`` id) under which listeners play each composer's music,
+#: for ``Person -SAME_AS-> Artist``. Reviewed by hand against ``lastfm-hetrec/artists.dat`` (the name there
+#: is in the comment); ``tests/audio/test_works_composer_links.py`` checks every id still names that artist.
+#: An explicit table, not name matching: "Sebastian Bach" (7117) is a rock singer, "Eberhard Weber" a jazz
+#: bassist, "Janis Joplin" not Scott, "Claude-Michel Schönberg" not Arnold. Misspelt duplicates
+#: ("J..S. Bach" 16128, "Wulfgang Amadeus Mozart" 17758, "Fryderyk Chopin" 17988) are left out: each composer
+#: links to the one artist most listeners use. Composers absent from the data set (the trecento
+#: composers, Palestrina, Lusitano, Weber, Clara Schumann, Liliʻuokalani, Amy Beach, Scott Joplin,
+#: J. Rosamond Johnson, Schoenberg, Webern) have no row.
+LASTFM_ARTIST_IDS: Mapping[str, int] = {
+    "josquin": 1144,  # Josquin des Prez
+    "monteverdi": 10889,  # Claudio Monteverdi
+    "corelli": 9143,  # Arcangelo Corelli
+    "bach": 1123,  # Johann Sebastian Bach
+    "handel": 1175,  # Georg Friedrich Händel
+    "cpebach": 14361,  # Carl Philipp Emanuel Bach
+    "haydn": 15338,  # Franz Joseph Haydn
+    "mozart": 1121,  # Wolfgang Amadeus Mozart
+    "beethoven": 1130,  # Ludwig van Beethoven
+    "schubert": 9271,  # Franz Schubert
+    "chopin": 1112,  # Frédéric Chopin
+    "schumann_robert": 16334,  # Robert Schumann
+    "verdi": 5982,  # Giuseppe Verdi
+}
+#: The name ``artists.dat`` gives each id of :data:`LASTFM_ARTIST_IDS` (what the review checked).
+LASTFM_ARTIST_NAMES: Mapping[int, str] = {
+    1144: "Josquin des Prez",
+    10889: "Claudio Monteverdi",
+    9143: "Arcangelo Corelli",
+    1123: "Johann Sebastian Bach",
+    1175: "Georg Friedrich Händel",
+    14361: "Carl Philipp Emanuel Bach",
+    15338: "Franz Joseph Haydn",
+    1121: "Wolfgang Amadeus Mozart",
+    1130: "Ludwig van Beethoven",
+    9271: "Franz Schubert",
+    1112: "Frédéric Chopin",
+    16334: "Robert Schumann",
+    5982: "Giuseppe Verdi",
+}
+
 #: Forms and genres by slug (display names). Only these are linked; anything else leaves the form empty.
 FORMS: Mapping[str, Term] = {
     "chorale": Term("Chorale", ("chorale", "choral")),

@@ -62,6 +62,9 @@ SCORED_FOR = "SCORED_FOR"
 IN_COLLECTION = "IN_COLLECTION"
 #: ``Person -LIVED_IN_ERA-> Era``.
 LIVED_IN_ERA = "LIVED_IN_ERA"
+#: ``Person -SAME_AS-> Artist``: the composer is the person whose music Last.FM lists under that artist
+#: (properties: ``lastfm_artist_id``; the works loader writes it from a reviewed table, never by name guessing).
+SAME_AS = "SAME_AS"
 
 #: ``Concept -PREREQUISITE_OF-> Concept`` (prerequisite → dependent).
 PREREQUISITE_OF = "PREREQUISITE_OF"

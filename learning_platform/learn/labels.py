@@ -36,6 +36,7 @@ FALLBACK_LABEL = RelationLabel("related to", "related to")
 #: Every relation type a learner can meet, by where it comes from.
 RELATION_LABELS: Mapping[str, RelationLabel] = {
     # Last.FM tags and the course graph (kg.schema.types).
+    "SAME_AS": RelationLabel("is listed as", "is the composer"),
     "HAS_TAG": RelationLabel("tagged", "tag of"),
     "COVERS_TAG": RelationLabel("covers", "covered by"),
     "HAS_LEVEL": RelationLabel("at level", "level of"),

@@ -24,6 +24,7 @@ urlpatterns = [
     path("artists/<int:pk>/", views.artist_detail, name="artist"),
     path("courses/<int:pk>/", views.course_detail, name="course"),
     path("works/<int:pk>/", works.work_detail, name="work"),
+    path("works/<int:pk>/recording", works.work_audio, name="work_audio"),
     path("search/", views.search, name="search"),
     path("history/", views.history, name="history"),
     path("ask/", views.ask, name="ask"),

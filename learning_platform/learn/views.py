@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.services import is_learner
-from catalog.models import Artist, Course, Interaction
+from catalog.models import Artist, Course, Interaction, Listener
 from core.errors import (
     LeitmotifError,
     NotALearnerError,
@@ -27,7 +27,7 @@ from core.errors import (
 )
 from core.pages import safe_next
 from kg.stores import get_store
-from learning_platform.learn import selectors
+from learning_platform.learn import pieces, selectors
 from learning_platform.learn.forms import (
     CourseFilterForm,
     InteractionForm,
@@ -47,6 +47,11 @@ from recommender.serving import services as serving_services
 from recommender.serving.model_holder import NoServingModelError
 
 LOGIN = "learn:login"
+#: What a learner reads while no recommender model is published (the operator's hint goes to the log).
+NO_MODEL_TEXT = (
+    "Recommendations will appear here as soon as the site has learned from its listeners. "
+    "Your picks are saved and will be used then."
+)
 MUSIC_K = 10
 COURSE_K = 6
 
@@ -172,7 +177,13 @@ def interest_add(request: HttpRequest) -> HttpResponse:
 def for_you(request: HttpRequest) -> HttpResponse:
     listener = serving_services.learner_listener(request.user)
     filters = CourseFilterForm(request.GET)
-    context: dict = {"filters": filters, "interests": list(listener.interests.all()), "music": [], "courses": []}
+    context: dict = {
+        "filters": filters,
+        "interests": list(listener.interests.all()),
+        "music": [],
+        "courses": [],
+        **_pieces_context(request, listener),
+    }
     if not filters.is_valid():
         context["error"] = " ".join(str(e) for errs in filters.errors.values() for e in errs)
         return render(request, "learn/for_you.html", context, status=400)
@@ -181,7 +192,8 @@ def for_you(request: HttpRequest) -> HttpResponse:
         music = serving_selectors.recommendations_for_listener(listener, kind="music", k=MUSIC_K)
         courses = serving_selectors.recommendations_for_listener(listener, kind="course", k=COURSE_K, level=level)
     except NoServingModelError as exc:
-        context["no_model"] = exc.message
+        context["no_model"] = NO_MODEL_TEXT
+        pieces.log_operator_hint("No recommender model is served", f"{exc.message} (`make demo` trains one)")
         return render(request, "learn/for_you.html", context, status=503)
     except StoreUnavailableError as exc:
         return _store_unavailable(request, exc)
@@ -191,6 +203,24 @@ def for_you(request: HttpRequest) -> HttpResponse:
     context["music"] = selectors.recommendation_cards(music)
     context["courses"] = selectors.recommendation_cards(courses)
     return render(request, "learn/for_you.html", context)
+
+
+def _pieces_context(request: HttpRequest, listener: Listener) -> dict:
+    """The "Pieces to play" of the signed-in learner: works for their instrument that their taste points to.
+
+    Independent of the recommender model, so it shows even while no model is published; an unreachable
+    graph only leaves the section empty.
+    """
+    from curriculum.selectors import learner_settings
+
+    learner = learner_settings(request.user)
+    try:
+        with get_store() as store:
+            chosen = pieces.pieces_to_play(listener, instruments=learner.instruments, store=store)
+    except StoreUnavailableError as exc:
+        pieces.log_operator_hint("For you without pieces to play", exc.message)
+        chosen = []
+    return {"pieces": chosen, "has_instrument": bool(learner.instruments)}
 
 
 @login_required(login_url=LOGIN)
@@ -233,10 +263,12 @@ def artist_detail(request: HttpRequest, pk: int) -> HttpResponse:
         with get_store() as store:
             picture = selectors.neighbourhood_picture(artist.entity_id, store=store)
             tags = selectors.artist_tags(artist, store=store)
+            works = pieces.works_of_artist(artist, store=store)
     except StoreUnavailableError as exc:
         return _store_unavailable(request, exc)
     context = {
         "artist": artist,
+        "works": works,
         "picture": picture,
         "tags": tags,
         "listeners": selectors.artist_listener_count(artist),
@@ -314,7 +346,8 @@ def ask(request: HttpRequest) -> HttpResponse:
     try:
         answer = ask_request(listener, text, k=MUSIC_K, drop=drop, level=level, kind=kind)
     except NoServingModelError as exc:
-        context["no_model"] = exc.message
+        context["no_model"] = NO_MODEL_TEXT
+        pieces.log_operator_hint("No recommender model is served", f"{exc.message} (`make demo` trains one)")
         return render(request, "learn/ask.html", context, status=503)
     except StoreUnavailableError as exc:
         return _store_unavailable(request, exc)

@@ -229,7 +229,7 @@ def test_for_you_without_a_published_model_explains_how_to_train(learner_client,
     response = learner_client.get(reverse("learn:for_you"))
     assert response.status_code == 503
     html = _text(response)
-    assert "Recommendations are not available yet" in html and "make demo" in html
+    assert "Recommendations are not available yet" in html and "Recommendations will appear here" in html
     assert "pick a few artists" in html.lower()
 
 

@@ -3,7 +3,9 @@
 Thin on purpose: the work is :func:`audio.works.works_load`; this command parses the
 options, picks the store, turns a :class:`LeitmotifError` into a one-line ``CommandError`` and prints
 the summary. Run it after ``load_courses`` if you want works and courses to share instrument entities
-(either order works; the second loader reuses what the first made).
+(either order works; the second loader reuses what the first made). Each run also links the loaded
+composers to their Last.FM artists when those are in the graph; ``--link-composers-only`` does just that
+(no rendering, no FluidSynth), for when ``load_lastfm`` ran after the works.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import CommandParser
 
-from audio.works import DEFAULT_SECONDS, DEFAULT_SEED, WorksLoadReport, works_load
+from audio.works import (
+    DEFAULT_SECONDS,
+    DEFAULT_SEED,
+    ComposerLinksReport,
+    WorksLoadReport,
+    composer_links_sync,
+    works_load,
+)
 from core.management import LeitmotifCommand
 from kg.stores import get_store
 from kg.stores.base import UpsertResult
@@ -52,12 +61,22 @@ class Command(LeitmotifCommand):
             action="store_true",
             help="Afterwards delete rendered files under LEITMOTIF_CACHE_DIR/works/ that no catalogue work refers to.",
         )
+        parser.add_argument(
+            "--link-composers-only",
+            action="store_true",
+            help="Only link composers already in the graph to their Last.FM artists (Person -SAME_AS-> Artist); "
+            "renders and loads no works. Run it after load_lastfm when the works were loaded first.",
+        )
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
 
     def handle(self, *args, **options) -> None:
         composers = [name for name in (options["composers"] or "").split(",") if name.strip()] or None
         backend = options["backend"] or settings.KG_BACKEND
         with get_store(backend) as store:
+            if options["link_composers_only"]:
+                store.ping()
+                self._print_links(composer_links_sync(store=store))
+                return
             report = works_load(
                 store=store,
                 limit=options["limit"],
@@ -92,9 +111,21 @@ class Command(LeitmotifCommand):
         write("By era: " + _top(report.by_era))
         write("By form: " + _top(report.by_form))
         write("Entities: " + _top(report.entities_by_type) + ". Relations: " + _top(report.relations_by_type) + ".")
+        if report.composer_links is not None:
+            self._print_links(report.composer_links)
         for label, reason in report.skipped:
             write(f"Skipped {label}: {reason}")
         write(f"Done in {report.elapsed_seconds:.1f} s.")
+
+    def _print_links(self, links: ComposerLinksReport) -> None:
+        result = links.sync.upserted.relations
+        self.stdout.write(
+            f"Composers linked to their Last.FM artists: {len(links.linked)} "
+            f"({result.created} created, {result.updated} updated, {result.unchanged} unchanged"
+            + (f", {links.sync.removed_relations} stale removed" if links.sync.removed_relations else "")
+            + f"); not linked yet: {len(links.missing_artists)} without their Last.FM artist in the graph "
+            f"(load_lastfm, then load_works --link-composers-only), {len(links.missing_composers)} without works loaded."
+        )
 
 
 def _row(label: str, result: UpsertResult) -> str:

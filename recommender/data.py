@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from kg.schema import ARTIST_TYPE
 from recommender.base import ItemSideInfo
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -275,7 +276,8 @@ def build_side_info(
     * ``item_tags[i, t]`` = number of ``TagAssignment`` rows (listeners) that gave tag ``t`` to artist
       ``i``; tags are the ones used on at least one item, ordered by Tag pk.
     * ``kg_triples`` are all ``store.iter_triples()`` except those touching an entity whose type is in
-      ``exclude_entity_types`` (per-listener edges would leak held-out interactions). Entity ids are
+      ``exclude_entity_types`` (per-listener edges would leak held-out interactions) or an artist that
+      is not one of ``item_ids``. Entity ids are
       every triple endpoint plus every item's ``entity_id`` (so an artist without edges still has an
       entity), sorted; relation types sorted. ``item_entity[i]`` is the index of artist ``i``'s entity.
     """
@@ -316,6 +318,9 @@ def build_side_info(
     excluded = (
         {e.id for e in store.iter_entities(types=sorted(exclude_entity_types))} if exclude_entity_types else set()
     )
+    # Artists outside this dataset (the KGCN population leaves ~13,800 HetRec artists out) bring no
+    # edges either: the offline protocols keep the graph they were tuned and reported on.
+    excluded |= {e.id for e in store.iter_entities(types=[ARTIST_TYPE])} - set(entity_of_item.values())
     raw = [t for t in store.iter_triples() if t[0] not in excluded and t[2] not in excluded]
     entity_ids = sorted({h for h, _, _ in raw} | {t for _, _, t in raw} | set(entity_of_item.values()))
     relation_types = sorted({r for _, r, _ in raw})

@@ -186,7 +186,7 @@ def test_the_whole_product_on_each_graph_backend(admin_store, settings, tmp_path
     # --- 1. load ---------------------------------------------------------------------------------------
     _load_lastfm_fixture(backend=backend)
     fixture_entities, fixture_relations = _stats(store)
-    assert fixture_entities["Artist"] == 3 and fixture_relations["HAS_TAG"] >= 1, (fixture_entities, fixture_relations)
+    assert fixture_entities["Artist"] == 5 and fixture_relations["HAS_TAG"] >= 1, (fixture_entities, fixture_relations)
     if backend == "neo4j":  # the same command into the sql store: both backends hold the same graph
         _load_lastfm_fixture(backend="sql")
         _assert_same_graph(store)

@@ -49,10 +49,10 @@ class EntitySearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(
         max_length=MAX_NAME_LENGTH,
         trim_whitespace=True,
-        help_text="Case-insensitive prefix of a name or alias (exact matches first).",
+        help_text="Case-insensitive text found anywhere in a name or alias; exact and whole-word matches first, then prefixes, then the most listened artists.",
         error_messages={
-            "required": "Give a search text: ?q=<prefix of a name>, e.g. ?q=blues.",
-            "blank": "q is blank: give a prefix of a name, e.g. ?q=blues.",
+            "required": "Give a search text: ?q=<part of a name>, e.g. ?q=blues.",
+            "blank": "q is blank: give part of a name, e.g. ?q=blues.",
         },
     )
     type = serializers.CharField(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -17,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.schema import ERRORS
+from catalog.models import Artist
 from kg.api import selectors
 from kg.api.serializers import (
     MAX_NEIGHBOURS,
@@ -28,7 +30,12 @@ from kg.api.serializers import (
     entity_data,
     neighbour_data,
 )
-from kg.stores import get_store
+from kg.stores import EntityRecord, get_store, search_match_rank
+
+#: Matches read from the store before they are re-ranked for a person (at most :data:`MAX_SEARCH_RESULTS` are
+#: returned). The store ranks exact, prefix, word start, substring, so every match where the query is whole
+#: words of a name sits among its first ranks; twice the answer's size leaves room for a crowd of prefix matches.
+SEARCH_CANDIDATES = 2 * MAX_SEARCH_RESULTS
 
 ENTITY_ID = OpenApiParameter(
     "entity_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Graph entity id, e.g. lastfm:artist:289."
@@ -49,8 +56,31 @@ def _entity_or_404(store: Any, entity_id: str) -> Any:
     return entity
 
 
+def _artist_listeners(entity_ids: list[str]) -> dict[str, int]:
+    """Last.FM listeners of each catalog artist among ``entity_ids`` (other entities are absent)."""
+    return dict(
+        Artist.objects.filter(entity_id__in=entity_ids).annotate(n=Count("listens")).values_list("entity_id", "n")
+    )
+
+
+def ranked_for_person(query: str, hits: list[EntityRecord], *, limit: int) -> list[EntityRecord]:
+    """``hits`` re-ranked the way a person means ``query``, best ``limit`` first.
+
+    Exact, then the query as whole words of a name or alias ("mozart" in "Wolfgang Amadeus Mozart"),
+    then prefix ("Mozart Season"), word start, substring (:func:`~kg.stores.search_match_rank`); ties
+    by the artist's listeners in the catalog (0 for any other entity), then by name and id.
+    """
+    listeners = _artist_listeners([e.id for e in hits if e.type == "Artist"])
+
+    def key(entity: EntityRecord) -> tuple[int, int, str, str]:
+        rank = search_match_rank(query, entity.name, entity.aliases)
+        return (99 if rank is None else rank, -listeners.get(entity.id, 0), entity.name.casefold(), entity.id)
+
+    return sorted(hits, key=key)[:limit]
+
+
 class EntityListView(generics.GenericAPIView):
-    """Search the knowledge graph by name (prefix of a name or alias, exact matches first)."""
+    """Search the knowledge graph by name or alias, anywhere in it (exact, whole words, prefix first; then most listened)."""
 
     serializer_class = EntitySerializer
     filter_backends: list = []
@@ -75,7 +105,8 @@ class EntityListView(generics.GenericAPIView):
                             ]
                         }
                     )
-            hits = store.search_entities(params["q"], types=types, limit=MAX_SEARCH_RESULTS)
+            found = store.search_entities(params["q"], types=types, limit=SEARCH_CANDIDATES)
+        hits = ranked_for_person(params["q"], found, limit=MAX_SEARCH_RESULTS)
         page = self.paginate_queryset(hits)
         assert page is not None  # DEFAULT_PAGINATION_CLASS is set in settings
         return self.get_paginated_response([entity_data(e) for e in page])

@@ -6,6 +6,7 @@ from kg.stores.base import (
     Neighbour,
     RelationRecord,
     UpsertResult,
+    search_match_rank,
 )
 from kg.stores.registry import available_backends, get_store, resolve_backend_name
 
@@ -20,4 +21,5 @@ __all__ = [
     "available_backends",
     "get_store",
     "resolve_backend_name",
+    "search_match_rank",
 ]

@@ -291,6 +291,54 @@ class SearchPatterns:
         return next((rank for rank, pattern in enumerate(self.ordered()) if pattern in text), 3)
 
 
+#: Ranks of :func:`search_match_rank`, best first.
+MATCH_EXACT, MATCH_WHOLE_WORDS, MATCH_PREFIX, MATCH_WORD_START, MATCH_INSIDE_WORD = range(5)
+
+
+def search_match_rank(query: str, name: str, aliases: Iterable[str] = ()) -> int | None:
+    """How well ``query`` matches ``name`` or an alias, for pages that rank results for a person.
+
+    Finer than the stores' rank (:class:`SearchPatterns`) in one way: a query that is one or more
+    whole words of a key ("bach" in "Johann Sebastian Bach", "mozart" in "Wolfgang Amadeus Mozart")
+    ranks right after an exact match and before a key that merely starts with it ("Bachman-Turner
+    Overdrive"), because a person typing a surname means the person. Ranks: :data:`MATCH_EXACT`,
+    :data:`MATCH_WHOLE_WORDS`, :data:`MATCH_PREFIX`, :data:`MATCH_WORD_START`,
+    :data:`MATCH_INSIDE_WORD`; ``None`` when nothing matches. Folding is :func:`fold_for_search`'s
+    (case and accents ignored). Callers break ties, e.g. by popularity, then by name.
+    """
+    folded = fold_for_search(query)
+    if not folded:
+        return None
+    best: int | None = None
+    for key in (fold_for_search(k) for k in (name, *aliases)):
+        rank = _key_match_rank(folded, key)
+        if rank is not None and (best is None or rank < best):
+            best = rank
+    return best
+
+
+def _key_match_rank(folded: str, key: str) -> int | None:
+    if key == folded:
+        return MATCH_EXACT
+    best: int | None = None
+    start = key.find(folded)
+    while start != -1:
+        end = start + len(folded)
+        word_start = start == 0 or not key[start - 1].isalnum() or not folded[0].isalnum()
+        word_end = end == len(key) or not key[end].isalnum() or not folded[-1].isalnum()
+        if word_start and word_end:
+            return MATCH_WHOLE_WORDS
+        if start == 0:
+            rank = MATCH_PREFIX
+        elif word_start:
+            rank = MATCH_WORD_START
+        else:
+            rank = MATCH_INSIDE_WORD
+        best = rank if best is None else min(best, rank)
+        start = key.find(folded, start + 1)
+    return best
+
+
 # --- checks shared by every backend -----------------------------------------------------------
 
 
@@ -470,8 +518,8 @@ class KnowledgeGraphStore(ABC):
 
         Matching ignores case and accents (:func:`fold_for_search`: ``dvorak`` finds ``Antonín
         Dvořák``). Ranked by how the best key matches: exactly, then as a prefix, then at the start of
-        a word (``bach`` in ``Johann Sebastian Bach``), then inside a word; ties by lower-cased name,
-        then id. A blank query returns ``[]``; the query text is always taken literally (no wildcards).
+        a word (``bach`` in ``Johann Sebastian Bach``), then inside a word; ties by the folded name
+        and aliases (:func:`search_text`, so accents do not sort "Frédéric" after "Fryderyk"), then id. A blank query returns ``[]``; the query text is always taken literally (no wildcards).
         """
 
     @abstractmethod

@@ -220,7 +220,7 @@ DETACH DELETE n
 """
 
 # The patterns are those of ``SearchPatterns``: the text index finds the nodes containing
-# ``$substring``; the CASE ranks them exactly as the sql store does.
+# ``$substring``; the CASE ranks them exactly as the sql store does, ties by the folded name (search_text).
 SEARCH_ENTITIES = f"""
 MATCH (n:Entity)
 WHERE n.search_text CONTAINS $substring
@@ -229,7 +229,7 @@ WITH n, CASE WHEN n.search_text CONTAINS $exact THEN 0
              WHEN n.search_text CONTAINS $prefix THEN 1
              WHEN n.search_text CONTAINS $word_start THEN 2
              ELSE 3 END AS rank
-ORDER BY rank, n.name_lower, n.id
+ORDER BY rank, n.search_text, n.id
 LIMIT $limit
 RETURN {_entity_projection("n")} AS entity
 """

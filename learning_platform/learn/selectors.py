@@ -20,8 +20,10 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 
 from accounts.services import CURATOR_GROUP
-from catalog.models import Artist, Course, Interaction, Interest, Listener, Tag
-from kg.stores import EntityRecord, KnowledgeGraphStore, Neighbour
+from catalog.models import Artist, Course, Interaction, Interest, Listener, Tag, Work
+from catalog.selectors import tag_rule_artists
+from kg.schema import PERSON_TYPE, WORK_TYPE
+from kg.stores import EntityRecord, KnowledgeGraphStore, Neighbour, search_match_rank
 from learning_platform.learn.graph_picture import GraphPicture, PictureInput, layout_neighbourhood
 from learning_platform.learn.labels import (
     LEARNER_ENTITY_TYPES,
@@ -31,6 +33,7 @@ from learning_platform.learn.labels import (
     relation_label,
     source_label,
 )
+from learning_platform.learn.pieces import WorkLink, work_link
 from recommender.explanations.quality import CURATED_TAG_RELATIONS, min_tag_artists, tag_name_is_non_descriptive
 from recommender.explanations.rendering import ROLE_OPENINGS
 
@@ -44,6 +47,11 @@ MAX_QUERY_LENGTH = 100
 PICTURE_NEIGHBOURS = 14
 #: Edges read from the store before choosing the ones to draw (a popular tag has thousands).
 PICTURE_FETCH_LIMIT = 400
+#: How a pick of an artist outside the model's KGCN subset will count, said next to it on the onboarding page.
+NOT_IN_MODEL_TAGGED = " · recommends through its tags"
+NOT_IN_MODEL_UNTAGGED = " · too little data to steer recommendations yet"
+#: Matches read from the store before they are ranked for a person (see :func:`entities_ranked_search`).
+SEARCH_CANDIDATES = 200
 _SUGGESTIONS_CACHE_KEY = "learn:onboarding-suggestions:v2"
 _SUGGESTIONS_TTL = 600
 
@@ -93,29 +101,31 @@ def noise_tag_ids(tags: Iterable[EntityRecord], *, exempt: Iterable[str] = ()) -
 
     The rules are the recommender's (:mod:`recommender.explanations.quality`): its stoplist, personal or
     negated wording, an artist's own name, and a tag given to fewer artists than
-    :func:`~recommender.explanations.quality.min_tag_artists` (counted in the catalogue; a tag the
-    catalogue does not know is not judged on support). Tags in ``exempt`` (linked to a course or an
-    instrument, so matched against the genre and instrument vocabulary) are always kept.
+    :func:`~recommender.explanations.quality.min_tag_artists` (counted in the catalogue's KGCN-linked
+    artists, see :func:`catalog.selectors.tag_rule_artists`; a tag the catalogue does not know is not judged on support).
+    Tags in ``exempt`` (linked to a course or an instrument, so matched against the genre and
+    instrument vocabulary) are always kept.
     """
     keep = set(exempt)
     candidates = {t.id: t for t in tags if t.type == "Tag" and t.id not in keep}
     if not candidates:
         return set()
     names = {t.name.strip().lower() for t in candidates.values()}
+    artists = tag_rule_artists()
     artist_names = set(
-        Artist.objects.annotate(lower_name=Lower("name"))
-        .filter(lower_name__in=names)
-        .values_list("lower_name", flat=True)
+        artists.annotate(lower_name=Lower("name")).filter(lower_name__in=names).values_list("lower_name", flat=True)
     )
     noisy = {i for i, t in candidates.items() if tag_name_is_non_descriptive(t.name, artist_names)}
     support = dict(
         Tag.objects.filter(entity_id__in=[i for i in candidates if i not in noisy])
-        .annotate(artists=Count("assignments__artist", distinct=True))
+        .annotate(
+            artists=Count("assignments__artist", distinct=True, filter=Q(assignments__artist__in=artists.values("pk")))
+        )
         .values_list("entity_id", "artists")
     )
     if support:
-        threshold = min_tag_artists(Artist.objects.count())
-        noisy |= {entity_id for entity_id, artists in support.items() if artists < threshold}
+        threshold = min_tag_artists(artists.count())
+        noisy |= {entity_id for entity_id, n in support.items() if n < threshold}
     return noisy
 
 
@@ -128,7 +138,7 @@ def presentable_neighbours(neighbours: Sequence[Neighbour]) -> list[Neighbour]:
 
 
 def onboarding_suggestions(*, store: KnowledgeGraphStore, limit: int = 12) -> OnboardingSuggestions:
-    """Popular artists and tags from the catalog, plus the named instruments of the graph.
+    """Popular artists (of the model's KGCN-linked ones) and tags from the catalog, plus the graph's instruments.
 
     Why cached for a few minutes: the popularity counts scan the listening and tagging tables, and
     they do not change while a learner clicks through onboarding.
@@ -136,9 +146,12 @@ def onboarding_suggestions(*, store: KnowledgeGraphStore, limit: int = 12) -> On
     cached = cache.get(_SUGGESTIONS_CACHE_KEY)
     if cached is not None:
         return cached
+    # The model's artists (KGCN-linked): the twelve most listened artists of the whole catalogue (Lady
+    # Gaga, Britney Spears …) are all outside it and would only steer through their tags.
     artists = [
         Candidate(entity_id=a.entity_id, name=a.name, type="Artist", detail=f"{a.listeners} listeners")
-        for a in Artist.objects.annotate(listeners=Count("listens"))
+        for a in tag_rule_artists()
+        .annotate(listeners=Count("listens"))
         .filter(listeners__gt=0)
         .order_by("-listeners", "name")[:limit]
     ]
@@ -166,10 +179,72 @@ def onboarding_suggestions(*, store: KnowledgeGraphStore, limit: int = 12) -> On
     return suggestions
 
 
+def entity_popularity(entity_ids: Iterable[str]) -> dict[str, int]:
+    """Listeners of each artist and artists of each tag among ``entity_ids`` (from the catalog; others absent)."""
+    ids = list(set(entity_ids))
+    popularity: dict[str, int] = dict(
+        Artist.objects.filter(entity_id__in=ids).annotate(n=Count("listens")).values_list("entity_id", "n")
+    )
+    popularity.update(
+        Tag.objects.filter(entity_id__in=ids)
+        .annotate(n=Count("assignments__artist", distinct=True))
+        .values_list("entity_id", "n")
+    )
+    return popularity
+
+
+def _person_rank(query: str, name: str, aliases: Iterable[str], popularity: int) -> tuple[int, int, str]:
+    rank = search_match_rank(query, name, aliases)
+    return (rank if rank is not None else 99, -popularity, name.casefold())
+
+
+def entities_ranked_search(
+    query: str, *, store: KnowledgeGraphStore, types: Sequence[str] | None, limit: int
+) -> list[EntityRecord]:
+    """Graph entities matching ``query``, ranked for a person rather than by the store's name order.
+
+    The store finds the matches (case and accents ignored, aliases included) and ranks exact, prefix,
+    word start, substring, ties by name. With the whole HetRec catalogue that puts "Bachelor Girl"
+    before Johann Sebastian Bach and "Camper Van Beethoven" before Ludwig van Beethoven, so the first
+    :data:`SEARCH_CANDIDATES` matches are re-ranked here: exact, then the query as whole words of the
+    name (:func:`~kg.stores.search_match_rank`), then prefix, word start, substring; ties by
+    popularity (an artist's listeners, a tag's artists), then by name.
+    """
+    found = store.search_entities(query, types=list(types) if types else None, limit=max(limit, SEARCH_CANDIDATES))
+    popularity = entity_popularity(e.id for e in found)
+    found.sort(key=lambda e: (*_person_rank(query, e.name, e.aliases, popularity.get(e.id, 0)), e.id))
+    return found[:limit]
+
+
 def interest_candidates_search(query: str, *, store: KnowledgeGraphStore, limit: int = 30) -> list[Candidate]:
-    """Artists, tags and instruments whose name starts with ``query`` (the store's prefix search)."""
-    entities = store.search_entities(query, types=list(INTEREST_TYPES), limit=limit)
-    return [Candidate(entity_id=e.id, name=e.name, type=e.type) for e in entities if is_named(e)]
+    """Artists, tags and instruments matching ``query``, best match and most popular first.
+
+    Every HetRec artist can be picked, also the ones outside the KGCN subset the model is trained on
+    (Chopin, Mozart). The detail says how many listeners or artists stand behind each pick and, for
+    such an artist, how it will count: through its tags, or (with no tags) not yet at all.
+    """
+    entities = [e for e in entities_ranked_search(query, store=store, types=INTEREST_TYPES, limit=limit) if is_named(e)]
+    popularity = entity_popularity(e.id for e in entities)
+    outside_model = dict(
+        Artist.objects.filter(entity_id__in=[e.id for e in entities if e.type == "Artist"], kgcn_entity__isnull=True)
+        .annotate(tagged=Count("tag_assignments"))
+        .values_list("entity_id", "tagged")
+    )
+    candidates = []
+    for e in entities:
+        count = popularity.get(e.id)
+        detail = ""
+        if count is not None and e.type == "Artist":
+            detail = f"{count} listener{'s' if count != 1 else ''}"
+            if e.id in outside_model:
+                detail += NOT_IN_MODEL_TAGGED if outside_model[e.id] else NOT_IN_MODEL_UNTAGGED
+        elif count is not None and e.type == "Tag":
+            detail = f"{count} artist{'s' if count != 1 else ''} tagged"
+        candidates.append(Candidate(entity_id=e.id, name=e.name, type=e.type, detail=detail))
+    # A tag no listener gave to a catalogue artist ("bach", "beethoven": only on artist ids missing from
+    # artists.dat) goes after the rest, however exactly it matches: it reaches no artist by its tags.
+    unused = {e.id for e in entities if e.type == "Tag" and popularity.get(e.id) == 0}
+    return [c for c in candidates if c.entity_id not in unused] + [c for c in candidates if c.entity_id in unused]
 
 
 def interest_picks_resolve(
@@ -201,10 +276,11 @@ class SearchResults:
     artists: list[Artist] = field(default_factory=list)
     courses: list[Course] = field(default_factory=list)
     tags: list[Candidate] = field(default_factory=list)
+    works: list[WorkLink] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.artists or self.courses or self.tags)
+        return not (self.artists or self.courses or self.tags or self.works)
 
 
 def _ranked(queryset: QuerySet, field_name: str, query: str) -> QuerySet:
@@ -223,23 +299,86 @@ def _ranked(queryset: QuerySet, field_name: str, query: str) -> QuerySet:
     )
 
 
-def catalog_search(query: str, *, store: KnowledgeGraphStore, limit: int = 20) -> SearchResults:
-    """Artists and courses whose name contains ``query``; tags and instruments whose name starts with it.
+def artists_search(query: str, *, store: KnowledgeGraphStore, limit: int = 20) -> list[Artist]:
+    """Catalog artists matching ``query``: best match first, then most listeners, then name.
 
-    Why two kinds of match: course titles are sentences ("Learn Blues Guitar"), so a substring match
-    is what a learner expects; tags come from the graph's indexed prefix search.
+    Candidates are the graph's matches (accents and aliases: "chopin", "Frederic Chopin" and "szopen"
+    once merged) plus the catalog's case-insensitive substring matches (an artist the graph does not
+    hold yet), ranked by :func:`~kg.stores.search_match_rank` so "bach" lists Johann Sebastian Bach
+    (whole word, 31 listeners) before Sebastian Bach (4) and both before "Bachman-Turner Overdrive".
+    Each artist carries ``listeners`` (its number of Last.FM listeners).
+    """
+    hits = store.search_entities(query, types=["Artist"], limit=SEARCH_CANDIDATES)
+    aliases = {e.id: e.aliases for e in hits}
+    pks = set(Artist.objects.filter(name__icontains=query).values_list("pk", flat=True)[:SEARCH_CANDIDATES])
+    pks.update(Artist.objects.filter(entity_id__in=list(aliases)).values_list("pk", flat=True))
+    artists: list[Artist] = list(Artist.objects.filter(pk__in=pks).annotate(listeners=Count("listens")))
+    artists.sort(
+        key=lambda a: (*_person_rank(query, a.name, aliases.get(a.entity_id, ()), getattr(a, "listeners", 0)), a.pk)
+    )
+    return artists[:limit]
+
+
+def works_search(query: str, *, store: KnowledgeGraphStore, limit: int = 20) -> list[WorkLink]:
+    """Catalogue works whose title or composer matches ``query``, best match first.
+
+    Candidates are the catalogue's case-insensitive substring matches of the title or the composer's
+    name, plus the graph's matches (accents and aliases ignored: "dvorak" finds Dvořák's works, a
+    composer's other spellings find theirs): works by id, composers (``Person``) by name or alias.
+    Each work ranks by the better of its title's and its composer's
+    :func:`~kg.stores.search_match_rank` (so "bach" lists Bach's works before "Bachianas Brasileiras"),
+    a title match before a composer match of the same rank; ties by composer, then title.
+    """
+    hits = store.search_entities(query, types=[WORK_TYPE, PERSON_TYPE], limit=SEARCH_CANDIDATES)
+    work_ids = [e.id for e in hits if e.type == WORK_TYPE]
+    # A composer's name as the catalogue writes it -> the spellings the graph knows for them.
+    composer_aliases: dict[str, tuple[str, ...]] = {}
+    for person in (e for e in hits if e.type == PERSON_TYPE):
+        for spelling in (person.name, *person.aliases):
+            composer_aliases[spelling] = (person.name, *person.aliases)
+    title_aliases = {e.id: e.aliases for e in hits if e.type == WORK_TYPE}
+    pks = set(Work.objects.filter(title__icontains=query).values_list("pk", flat=True)[:SEARCH_CANDIDATES])
+    pks.update(Work.objects.filter(composer_name__icontains=query).values_list("pk", flat=True)[:SEARCH_CANDIDATES])
+    pks.update(
+        Work.objects.filter(Q(entity_id__in=work_ids) | Q(composer_name__in=list(composer_aliases))).values_list(
+            "pk", flat=True
+        )[:SEARCH_CANDIDATES]
+    )
+
+    def key(work: Work) -> tuple[int, int, str, str, int]:
+        by_title = search_match_rank(query, work.title, title_aliases.get(work.entity_id, ()))
+        by_composer = (
+            search_match_rank(query, work.composer_name, composer_aliases.get(work.composer_name, ()))
+            if work.composer_name
+            else None
+        )
+        ranks = [(r, source) for source, r in enumerate((by_title, by_composer)) if r is not None]
+        rank, source = min(ranks) if ranks else (99, 2)
+        return (rank, source, work.composer_name.casefold(), work.title.casefold(), work.pk)
+
+    works = sorted(Work.objects.filter(pk__in=pks), key=key)
+    return [work_link(w) for w in works[:limit]]
+
+
+def catalog_search(query: str, *, store: KnowledgeGraphStore, limit: int = 20) -> SearchResults:
+    """Artists, courses, works, tags and instruments matching ``query``.
+
+    Artists: :func:`artists_search` (every HetRec artist, best match then most listened). Courses: title
+    contains the query (titles are sentences, "Learn Blues Guitar"). Works: :func:`works_search` (title or
+    composer). Tags, instruments and concepts: the graph's search, re-ranked by :func:`entities_ranked_search`.
     """
     query = " ".join(query.split())
     if not query:
         return SearchResults(query="")
-    artists = list(_ranked(Artist.objects.all(), "name", query)[:limit])
+    artists = artists_search(query, store=store, limit=limit)
     courses = list(_ranked(Course.objects.all(), "title", query)[:limit])
     tags = [
         Candidate(entity_id=e.id, name=e.name, type=e.type)
-        for e in store.search_entities(query, types=["Tag", "Instrument", "Concept"], limit=limit)
+        for e in entities_ranked_search(query, store=store, types=["Tag", "Instrument", "Concept"], limit=limit)
         if is_named(e)
     ]
-    return SearchResults(query=query, artists=artists, courses=courses, tags=tags)
+    works = works_search(query, store=store, limit=limit)
+    return SearchResults(query=query, artists=artists, courses=courses, tags=tags, works=works)
 
 
 # --- pages of one artist or course ----------------------------------------------------------
@@ -493,13 +632,32 @@ class UnderstandingChip:
 def understanding_chips(
     parsed: Any, *, text: str, drop: Sequence[str], level: str | None, kind: str | None
 ) -> list[UnderstandingChip]:
-    """Chips for "how we understood your request"; each links to the same request with that piece dropped."""
+    """Chips for "how we understood your request"; each links to the same request with that piece dropped.
+
+    A mood word ("calm") is also linked by the parser to the Last.FM tag of the same word (role
+    ``genre``, source ``lexicon``, the mood's span); the recommender reads that tag as part of the mood
+    (:mod:`recommender.understanding.constraints`), so it gets no chip of its own, and removing the mood
+    drops it too (otherwise the tag would come back as a genre).
+    """
     base = {"q": text, **({"level": level} if level is not None else {}), **({"kind": kind} if kind else {})}
+    moods = [item for item in parsed.understood if item.role == "mood"]
+    # The tag each mood word names: same span, linked by the lexicon.
+    mood_tags: dict[tuple[int, int], list[str]] = defaultdict(list)
+    folded_in: set[int] = set()
+    for item in parsed.understood:
+        if (
+            item.role == "genre"
+            and item.source == "lexicon"
+            and any((m.start, m.end) == (item.start, item.end) for m in moods)
+        ):
+            mood_tags[(item.start, item.end)].append(item.value)
+            folded_in.add(id(item))
     chips = []
     for item in parsed.understood:
-        if item.role == "kind":
+        if item.role == "kind" or id(item) in folded_in:
             continue
-        params = list(base.items()) + [("drop", d) for d in (*drop, item.value)]
+        dropped = [item.value, *(mood_tags.get((item.start, item.end), []) if item.role == "mood" else [])]
+        params = list(base.items()) + [("drop", d) for d in dict.fromkeys((*drop, *dropped))]
         if item.role == "level":
             params = [(k, v) for k, v in params if k not in {"level", "drop"} or (k == "drop" and v != item.value)] + [
                 ("level", "")

@@ -204,6 +204,9 @@ class NodeQuality:
         types = np.asarray(snapshot.types, dtype=object)
         is_tag = types == TAG_TYPE if n else np.zeros(0, dtype=bool)
         is_artist = types == "Artist" if n else np.zeros(0, dtype=bool)
+        if snapshot.benchmark_artists.any():
+            # the tag rules count the KGCN-linked artists only: see catalog.selectors.tag_rule_artists
+            is_artist = snapshot.benchmark_artists
         self.descriptive = np.ones(n, dtype=bool)
         self.curated = np.zeros(n, dtype=bool)
         self.music = np.fromiter((t in MUSIC_NODE_TYPES for t in snapshot.types), dtype=bool, count=n)

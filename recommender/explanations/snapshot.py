@@ -86,6 +86,9 @@ class GraphSnapshot:
     names: list[str]
     types: list[str]
     anonymous: np.ndarray  # bool (n,)
+    #: bool (n,): the KGCN-linked artists (``properties["kgcn_entity"]`` set by the Last.FM loader), the
+    #: population tag rules are judged against (see :func:`catalog.selectors.tag_rule_artists`).
+    benchmark_artists: np.ndarray
     updated_at: list[datetime | None]
     relation_types: list[str]
     relation_index: dict[str, int]
@@ -132,6 +135,7 @@ class GraphSnapshot:
         names: list[str] = []
         types: list[str] = []
         anonymous: list[bool] = []
+        benchmark_artists: list[bool] = []
         updated_at: list[datetime | None] = []
         digest = hashlib.sha256()
         for entity in entities:
@@ -139,6 +143,9 @@ class GraphSnapshot:
             names.append(entity.name)
             types.append(entity.type)
             anonymous.append(is_anonymous(entity))
+            benchmark_artists.append(
+                entity.type == "Artist" and (entity.properties or {}).get("kgcn_entity") is not None
+            )
             updated_at.append(entity.updated_at)
             digest.update(f"E\x1f{entity.id}\x1f{entity.type}\x1f{entity.name}\x1e".encode())
         node_index = {entity_id: i for i, entity_id in enumerate(ids)}
@@ -192,6 +199,7 @@ class GraphSnapshot:
             names=names,
             types=types,
             anonymous=np.asarray(anonymous, dtype=bool),
+            benchmark_artists=np.asarray(benchmark_artists, dtype=bool),
             updated_at=updated_at,
             relation_types=relation_types,  # type: ignore[arg-type]
             relation_index=relation_index,

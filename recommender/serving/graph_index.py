@@ -121,6 +121,35 @@ class GraphIndex:
         totals = np.asarray(matrix.sum(axis=0)).ravel()
         return (matrix @ sp.diags(np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0))).tocsr()
 
+    def artist_tag_profile(self, node: int) -> dict[int, float]:
+        """For an artist node that is not a model item (outside the KGCN subset: Chopin, Mozart), its tags.
+
+        Tag node -> share of the artist's own tag assignments, over the descriptive tags that reach
+        model items (:attr:`tagged_nodes`; "seen live" and one listener's words are left out by the
+        explanation rules, :func:`~recommender.explanations.quality.tag_name_is_non_descriptive`).
+        Empty when the artist has no such tag: then it cannot steer the ranking through tags.
+        """
+        from django.db.models import Count
+
+        from recommender.explanations.quality import tag_name_is_non_descriptive
+
+        rows = (
+            TagAssignment.objects.filter(artist__entity_id=self._snapshot.ids[node])
+            .values_list("tag__entity_id", "tag__name")
+            .annotate(n=Count("id"))
+        )
+        node_index, tagged = self._snapshot.node_index, self.tagged_nodes
+        counts: dict[int, float] = {}
+        for tag_entity, tag_name, count in rows:
+            tag_node = node_index.get(tag_entity)
+            if tag_node is not None and tagged[tag_node] and tag_name_is_non_descriptive(tag_name) is None:
+                counts[tag_node] = counts.get(tag_node, 0.0) + float(count)
+        total = sum(counts.values())
+        # ordered by tag entity id, not node index: node order differs between graph backends, and the
+        # caller's weighted sum must add the same floats in the same order on both (near-ties flip otherwise)
+        ordered = sorted(counts, key=lambda tag_node: self._snapshot.ids[tag_node])
+        return {tag_node: counts[tag_node] / total for tag_node in ordered} if total else {}
+
     @cached_property
     def tagged_nodes(self) -> np.ndarray:
         """Tag nodes with at least one assignment (their artists are reached through :attr:`tag_shares`)."""

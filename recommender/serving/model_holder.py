@@ -14,6 +14,16 @@ Python reference assignment is atomic, so a concurrent request gets either the o
 the old model instead of queueing behind the load. A corrupt artifact never replaces a good one: the
 failure is logged, remembered (so it is not retried on every request) and the old model keeps serving.
 
+Several processes (gunicorn workers, Celery workers) each hold their own copy and each notices the new
+pointer on its own next request; nothing is shared between them but the pointer file. The stamp a
+process compares is the pointer's *content* plus its (inode, mtime), so a reused inode number with the
+same size and timestamp can never hide a new publication. A load that fails for any reason (a corrupt
+artifact, but also an unexpected error such as a database hiccup while warming) keeps the old model
+serving and never turns the request that noticed the change into an error; an unexpected failure is
+retried after :data:`RETRY_SECONDS`, a project error only when the pointer moves again.
+:func:`served_model_name` tells a response which model answered it (the ``X-Leitmotif-Model-Version``
+header of ``docker/gunicorn.conf.py``).
+
 Why a pointer and not "the newest directory": training writes artifacts that may be worse than the one
 serving (a failed experiment, a smaller run); someone, or the retrain job after its checks, decides
 which one serves.
@@ -43,6 +53,20 @@ logger = logging.getLogger(__name__)
 
 #: Name of the pointer file inside the recommender artifacts directory.
 PUBLISHED_POINTER = "PUBLISHED"
+#: Seconds before a load that failed with an unexpected (non-project) error is tried again.
+RETRY_SECONDS = 5.0
+
+_SERVED = threading.local()
+
+
+def served_model_name() -> str | None:
+    """Name of the model :meth:`ModelHolder.current` last returned in this thread (``None`` since :func:`served_model_forget`)."""
+    return getattr(_SERVED, "name", None)
+
+
+def served_model_forget() -> None:
+    """Start a new request: :func:`served_model_name` is ``None`` until the request asks for the model."""
+    _SERVED.name = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,16 +233,23 @@ def published_artifact(directory: Path | str | None = None) -> Path | None:
 class ModelHolder:
     """Hands out the published :class:`ServingModel`, reloading it when ``PUBLISHED`` changes (see the module docstring)."""
 
-    def __init__(self, directory: Path | str | None = None) -> None:
+    def __init__(self, directory: Path | str | None = None, *, clock=time.monotonic) -> None:
         #: ``None``: resolve ``<artifacts>/recommender`` on every check (settings may change, e.g. in tests).
         self._directory = directory
+        self._clock = clock
         self._model: ServingModel | None = None
         self._seen: tuple | None = None  # pointer stamp the current state was decided for
-        self._failure: tuple[tuple | None, str] | None = None  # (pointer stamp, message) of the last failed load
+        # (pointer stamp, message, retry after (clock) or None: only when the pointer moves) of the last failed load
+        self._failure: tuple[tuple | None, str, float | None] | None = None
         self._load_lock = threading.Lock()
 
     def current(self) -> ServingModel:
         """The model to serve now; ``NoServingModelError`` if none is published or the published one is unusable."""
+        model = self._current()
+        _SERVED.name = model.name
+        return model
+
+    def _current(self) -> ServingModel:
         stamp = self._stamp()
         model = self._model
         if stamp == self._seen and model is not None:
@@ -238,7 +269,9 @@ class ModelHolder:
         if stamp == self._seen and self._model is not None:  # another thread finished the same load
             return self._model
         if self._failure is not None and self._failure[0] == stamp:
-            return self._keep_or_raise(self._failure[1])
+            retry_at = self._failure[2]
+            if retry_at is None or self._clock() < retry_at:
+                return self._keep_or_raise(self._failure[1])
         if stamp is None:
             if self._model is not None:
                 logger.warning("the published-model pointer disappeared; still serving %s", self._model.name)
@@ -248,19 +281,33 @@ class ModelHolder:
                 "no recommender model is published; run `python manage.py train_recommender` and then `python manage.py publish_model`."
             )
         try:
-            path = published_artifact(self._directory)
-            assert path is not None
+            path = self._artifact_of(stamp)
             if self._model is not None and path.resolve() == self._model.path.resolve():
                 self._seen = stamp
+                self._failure = None
                 return self._model
             started = time.perf_counter()
             model = serving_model_build(path)
         except LeitmotifError as exc:
             message = f"the published recommender artifact cannot be loaded: {exc.message}"
             logger.error("%s%s", message, f"; still serving {self._model.name}" if self._model is not None else "")
-            self._failure = (stamp, message)
+            self._failure = (stamp, message, None)
             return self._keep_or_raise(message)
-        logger.info("serving recommender %s (loaded in %.2fs)", model.name, time.perf_counter() - started)
+        except Exception as exc:
+            # Not the artifact's fault (a database that went away while warming, memory, a bug): a request
+            # that happened to notice the new pointer must not fail while a good model is loaded. Try again later.
+            if self._model is None:
+                raise
+            message = f"loading the published recommender failed ({type(exc).__name__}: {exc})"
+            logger.exception("%s; still serving %s, retrying in %.0f s", message, self._model.name, RETRY_SECONDS)
+            self._failure = (stamp, message, self._clock() + RETRY_SECONDS)
+            return self._model
+        logger.info(
+            "process %d serving recommender %s (loaded in %.2fs)",
+            os.getpid(),
+            model.name,
+            time.perf_counter() - started,
+        )
         self._model = model  # the swap: one reference assignment
         self._seen = stamp
         self._failure = None
@@ -272,12 +319,45 @@ class ModelHolder:
         raise NoServingModelError(f"{message} Publish a good artifact with `python manage.py publish_model`.")
 
     def _stamp(self) -> tuple | None:
+        """``(pointer path, inode, mtime, content)`` of ``PUBLISHED``, or ``None`` when nothing is published.
+
+        The content is part of the stamp (one small read per request): an inode number reused by the next
+        ``os.replace`` within the file system's timestamp granularity would otherwise hide a publication.
+        """
         pointer = published_pointer_path(self._directory)
         try:
-            info = os.stat(pointer)
+            with open(pointer, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                content = handle.read(4097)
         except FileNotFoundError:
             return None
-        return (str(pointer), info.st_ino, info.st_size, info.st_mtime_ns)
+        except OSError as exc:
+            if self._model is not None:  # a passing error (permissions being fixed, NFS): keep what serves
+                logger.warning("cannot read the published-model pointer (%s); still serving %s", exc, self._model.name)
+                return self._seen
+            raise DataFileError(
+                f"cannot read the published-model pointer ({exc}); publish again with `python manage.py publish_model`.",
+                path=str(pointer),
+            ) from exc
+        return (str(pointer), info.st_ino, info.st_mtime_ns, content)
+
+    @staticmethod
+    def _artifact_of(stamp: tuple) -> Path:
+        """The artifact directory the pointer content in ``stamp`` names (the same rules as :func:`published_artifact`)."""
+        pointer = Path(stamp[0])
+        try:
+            text = stamp[3].decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise DataFileError(
+                f"cannot read the published-model pointer ({exc}); publish again with `python manage.py publish_model`.",
+                path=str(pointer),
+            ) from exc
+        if not text or "\n" in text:
+            raise DataFileError(
+                "the published-model pointer must hold one artifact directory name; publish again with `python manage.py publish_model`.",
+                path=str(pointer),
+            )
+        return pointer.parent / text
 
     def forget_listeners(self, listener_ids: list[int]) -> None:
         """Drop the trained rows of ``listener_ids`` from the loaded model now (a learner deleted their account).

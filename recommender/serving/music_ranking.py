@@ -71,12 +71,15 @@ def interest_affinity(graph: GraphIndex, snapshot: GraphSnapshot, nodes: Sequenc
 
     A picked tag (and the tags of a picked instrument: Piano → "piano") reaches artists by its *share*
     of their tag assignments (:attr:`GraphIndex.tag_shares`), so an artist one listener once called
-    "classical" is not a classical artist. Picks that are no Last.FM tag (a concept, a course, a tag
-    nobody assigned) spread over the graph for two steps as before.
+    "classical" is not a classical artist. A picked artist the model does not know (the catalogue holds
+    every HetRec artist, the model only the KGCN subset) reaches artists through its own tag profile
+    (:meth:`GraphIndex.artist_tag_profile`). Picks that are no Last.FM tag (a concept, a course, a tag
+    nobody assigned, an artist without descriptive tags) spread over the graph for two steps as before.
     """
     if not nodes:
         return None
     tag_nodes: list[int] = []
+    profiles: list[dict[int, float]] = []
     other: list[int] = []
     tagged = graph.tagged_nodes
     for node in nodes:
@@ -84,6 +87,8 @@ def interest_affinity(graph: GraphIndex, snapshot: GraphSnapshot, nodes: Sequenc
             tag_nodes.append(node)
         elif snapshot.types[node] == "Instrument" and any(tagged[t] for t in graph.instrument_tags(node)):
             tag_nodes.extend(t for t in graph.instrument_tags(node) if tagged[t])
+        elif snapshot.types[node] == "Artist" and (profile := graph.artist_tag_profile(node)):
+            profiles.append(profile)
         else:
             other.append(node)
     affinity = np.zeros(len(graph.item_has_node))
@@ -91,6 +96,13 @@ def interest_affinity(graph: GraphIndex, snapshot: GraphSnapshot, nodes: Sequenc
         shares = np.asarray(graph.tag_shares[tag_nodes].sum(axis=0)).ravel() ** TAG_SHARE_POWER
         if shares.max() > 0:
             affinity += shares / shares.max()
+    for profile in profiles:
+        # A picked artist the model does not know: artists whose tags look like its tags, in the
+        # proportions its listeners gave them (0.4 "classical" + 0.2 "piano" … for Chopin).
+        weights = np.asarray(list(profile.values()))
+        shares = np.asarray(graph.tag_shares[list(profile)].T @ weights).ravel()
+        if shares.max() > 0:
+            affinity += (shares / shares.max()) ** TAG_SHARE_POWER
     if other:
         spread = graph.spread(other, steps=2)[graph.item_nodes_safe] * graph.item_has_node
         if spread.max() > 0:

@@ -26,7 +26,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count
 
-from catalog.models import Artist, Listener
+from catalog.models import Listener
+from catalog.selectors import tag_rule_artist_entity_ids, tag_rule_artists
 from kg.schema.types import ABOUT_INSTRUMENT, HAS_LEVEL, HAS_TAG, TEACHES_CONCEPT, TEACHES_INSTRUMENT
 from recommender.understanding.constraints import (
     NOISE_TAGS,
@@ -103,9 +104,11 @@ def request_pools(snapshot: Any) -> Pools:
     course_facts: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     level_of = {f"leitmotif:level:{word}": level for level, word in LEVEL_ENTITY_WORDS.items()}
     tag_artists: Counter[int] = Counter()
+    # the protocol's population stays the KGCN artists whatever else the catalogue holds
+    reference = tag_rule_artist_entity_ids()
     for head, rel, tail in zip(snapshot.heads.tolist(), snapshot.rels.tolist(), snapshot.tails.tolist()):
         head_id, tail_id = snapshot.ids[head], snapshot.ids[tail]
-        if rel == relation(HAS_TAG) and types[head] == "Artist":
+        if rel == relation(HAS_TAG) and types[head] == "Artist" and (not reference or head_id in reference):
             tag_artists[tail] += 1
             artist_tags[head_id].add(tail_id)
         elif rel == relation(ABOUT_INSTRUMENT):
@@ -118,7 +121,11 @@ def request_pools(snapshot: Any) -> Pools:
             course_facts[head_id]["level"].add(level_of[tail_id])
     about_any = {t for tags in instrument_tags.values() for t in tags}
     mood_words = set(lexicon.moods) | {t for tags in lexicon.mood_tags.values() for t in tags}
-    artist_names = {snapshot.names[n].casefold() for n, t in enumerate(types) if t == "Artist"}
+    artist_names = {
+        snapshot.names[n].casefold()
+        for n, t in enumerate(types)
+        if t == "Artist" and (not reference or snapshot.ids[n] in reference)
+    }
     genres = []
     for node, _ in tag_artists.most_common():
         name = snapshot.names[node]
@@ -137,7 +144,8 @@ def request_pools(snapshot: Any) -> Pools:
         if len(genres) >= GENRE_POOL:
             break
     popular = list(
-        Artist.objects.annotate(n=Count("listens"))
+        tag_rule_artists()
+        .annotate(n=Count("listens"))
         .filter(entity_id__in=list(artist_tags))
         .order_by("-n", "pk")
         .values_list("name", "entity_id")[: ARTIST_POOL * 2]

@@ -11,6 +11,11 @@ endings in the KGCN files as upstream). What it holds, worked out by hand:
   although user 12 is not in the subset); artist 2 has tag 3 (count 1); tag 4 is only on artist 4;
   a row on unknown artist 999 is allowed (the real data has 1,538 such rows);
 * tag assignments between subset users and items: 3; friendships between subset users: 2.
+
+The load writes the whole catalogue (:func:`lastfm_catalogue_select`): 5 artists (only 1, 2, 3 with a
+KGCN entity), users 10, 11, 12, 6 listens, 4 tags, 5 tag assignments (the row on artist 999 is skipped
+and counted), 4 friendships, 4 HAS_TAG edges (artist 4 -> tag 4 too); the KGCN subset above is what the
+report compares with the published numbers.
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ from ingestion.loaders.lastfm import (
     LastfmPaths,
     kgcn_graph_records,
     kgcn_subset_select,
+    lastfm_catalogue_select,
     lastfm_dataset_read,
     lastfm_load,
 )
 from kg.schema import FREEBASE_TAIL_TYPES, freebase_relation_types, infer_tail_entity_type
+from recommender.data import InteractionDataset
 
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "lastfm"
 CATALOG_MODELS = (Artist, Listener, Listen, Tag, TagAssignment, Friendship)
@@ -84,6 +91,40 @@ def test_kgcn_subset_keeps_only_what_touches_items():
     assert {(r.user_id, r.artist_id, r.tag_id) for r in subset.tag_assignments} == {(10, 1, 1), (11, 1, 1), (10, 2, 3)}
     assert {(r.user_id, r.friend_id) for r in subset.friendships} == {(10, 11), (11, 10)}
     assert subset.tag_counts == {(1, 1): 2, (1, 2): 1, (2, 3): 1}
+
+
+def test_catalogue_keeps_every_artist_user_listen_tag_and_friendship():
+    catalogue = lastfm_catalogue_select(dataset=lastfm_dataset_read(data_dir=FIXTURE_DIR))
+    assert [(a.artist.lastfm_id, a.kgcn_entity) for a in catalogue.artists] == [
+        (1, 0),
+        (2, 1),
+        (3, 2),
+        (4, None),
+        (5, None),
+    ]
+    assert catalogue.user_ids == [10, 11, 12]
+    assert len(catalogue.listens) == 6
+    assert [t.lastfm_id for t in catalogue.tags] == [1, 2, 3, 4]  # "unused tag" is on artist 4 only
+    assert {(r.user_id, r.artist_id, r.tag_id) for r in catalogue.tag_assignments} == {
+        (10, 1, 1),
+        (11, 1, 1),
+        (12, 1, 2),
+        (10, 2, 3),
+        (11, 4, 4),
+    }
+    assert catalogue.skipped_tag_assignments == 1  # user 12 on artist 999, not in artists.dat
+    assert len(catalogue.friendships) == 4
+    assert catalogue.tag_counts == {(1, 1): 2, (1, 2): 1, (2, 3): 1, (4, 4): 1}
+
+
+def test_catalogue_graph_records_give_every_artist_an_entity_and_kgcn_only_to_items():
+    records = kgcn_graph_records(subset=lastfm_catalogue_select(dataset=lastfm_dataset_read(data_dir=FIXTURE_DIR)))
+    artists = {e.id: dict(e.properties) for e in records.entities if e.type == "Artist"}
+    assert sorted(artists) == [f"lastfm:artist:{n}" for n in range(1, 6)]
+    assert artists["lastfm:artist:1"]["kgcn_entity"] == 0
+    assert artists["lastfm:artist:4"] == {"lastfm_id": 4, "url": "http://www.last.fm/music/Diary+of+Dreams"}
+    has_tag = {(r.head, r.tail) for r in records.relations if r.type == "HAS_TAG"}
+    assert ("lastfm:artist:4", "lastfm:tag:4") in has_tag and len(has_tag) == 4
 
 
 def test_graph_records_name_and_type_anonymous_entities_honestly():
@@ -282,7 +323,10 @@ def test_missing_subfolder_is_named(data_dir, sql_store):
 def test_fixture_load_writes_catalog_and_graph(graph_store):
     report = lastfm_load(data_dir=FIXTURE_DIR, store=graph_store, progress=False)
 
-    assert catalog_counts() == {"Artist": 3, "Listener": 2, "Listen": 3, "Tag": 3, "TagAssignment": 3, "Friendship": 2}
+    assert catalog_counts() == {"Artist": 5, "Listener": 3, "Listen": 6, "Tag": 4, "TagAssignment": 5, "Friendship": 4}
+    assert sorted(Artist.objects.filter(kgcn_entity__isnull=False).values_list("lastfm_id", flat=True)) == [1, 2, 3]
+    diary = Artist.objects.get(lastfm_id=4)
+    assert (diary.name, diary.entity_id, diary.kgcn_entity) == ("Diary of Dreams", "lastfm:artist:4", None)
     bjork = Artist.objects.get(lastfm_id=1)
     assert (bjork.name, bjork.entity_id, bjork.kgcn_entity) == ("Björk", "lastfm:artist:1", 0)
     assert bjork.picture_url == "http://userserve-ak.last.fm/serve/252/1.jpg"
@@ -292,16 +336,16 @@ def test_fixture_load_writes_catalog_and_graph(graph_store):
 
     stats = graph_store.stats()
     assert stats.entities_by_type == {
-        "Artist": 3,
+        "Artist": 5,
         "Place": 1,
         "Genre": 1,
         "Film": 1,
         "Instrument": 1,
         "Game": 1,
         "Album": 1,
-        "Tag": 3,
+        "Tag": 4,
     }
-    assert stats.relations == 13 and stats.relations_by_type["HAS_TAG"] == 3
+    assert stats.relations == 14 and stats.relations_by_type["HAS_TAG"] == 4
     assert len(stats.relations_by_type) == 11  # 10 KGCN relation types + HAS_TAG
 
     artist = graph_store.get_entity("lastfm:artist:1")
@@ -314,6 +358,10 @@ def test_fixture_load_writes_catalog_and_graph(graph_store):
         {"kgcn_entity": 3, "named": False},
     )
     assert graph_store.get_entity("lastfm:tag:2").name == "tropicália"
+    assert dict(graph_store.get_entity("lastfm:artist:4").properties) == {
+        "lastfm_id": 4,
+        "url": "http://www.last.fm/music/Diary+of+Dreams",
+    }
 
     origin = graph_store.get_relation("lastfm:artist:1", "ORIGIN", "kgcn:3")
     assert (origin.source, origin.confidence) == ("lastfm-kgcn", 1.0)
@@ -324,20 +372,31 @@ def test_fixture_load_writes_catalog_and_graph(graph_store):
 
     counts = report.counts
     assert (counts.users, counts.artists, counts.listens, counts.tags, counts.tag_assignments, counts.friendships) == (
-        2,
         3,
-        3,
-        3,
-        3,
-        2,
+        5,
+        6,
+        4,
+        5,
+        4,
     )
     assert (counts.kgcn_entities, counts.kgcn_triples, counts.kgcn_relation_types, counts.tag_relations) == (
         9,
         10,
         10,
-        3,
+        4,
     )
-    assert report.graph.entities.created == 12 and report.graph.relations.created == 13
+    assert counts.skipped_tag_assignments == 1 and counts.entities_by_type["Artist"] == 5
+    kgcn = report.kgcn
+    assert (kgcn.users, kgcn.artists, kgcn.listens, kgcn.tags, kgcn.tag_assignments, kgcn.friendships) == (
+        2,
+        3,
+        3,
+        3,
+        3,
+        2,
+    )
+    assert (kgcn.kgcn_entities, kgcn.kgcn_triples, kgcn.kgcn_relation_types, kgcn.tag_relations) == (9, 10, 10, 3)
+    assert report.graph.entities.created == 15 and report.graph.relations.created == 14
     assert not report.matches_kgcn
 
 
@@ -352,7 +411,8 @@ def test_second_run_changes_nothing(graph_store):
     again = lastfm_load(data_dir=FIXTURE_DIR, store=graph_store, progress=False)
 
     assert (again.created, again.updated) == (0, 0)
-    assert again.graph.entities.unchanged == 12 and again.graph.relations.unchanged == 13
+    assert again.graph.entities.unchanged == 15 and again.graph.relations.unchanged == 14
+    assert all(result.unchanged > 0 for result in again.catalog.values())
     assert catalog_counts() == catalog_before
     assert graph_store.stats() == stats_before
     assert Listen.objects.get(listener__lastfm_id=10, artist__lastfm_id=1).updated_at == stamp
@@ -397,7 +457,9 @@ def test_command_loads_and_prints_counts(capsys):
     out = capsys.readouterr().out
     assert "listening pairs" in out and "KGCN triples" in out and "HAS_TAG" in out
     assert "Does NOT match the published KGCN numbers" in out  # the fixture is tiny
-    assert Listen.objects.count() == 3
+    assert "Skipped 1 tag assignments whose artist id is not in artists.dat" in out
+    assert "KGCN benchmark subset" in out and "2 users, 3 artists, 3 listening pairs" in out
+    assert Listen.objects.count() == 6
 
     call_command("load_lastfm", data_dir=str(FIXTURE_DIR), backend="sql", no_progress=True)
     assert "Total: 0 created, 0 updated." in capsys.readouterr().out
@@ -439,14 +501,29 @@ def test_full_lastfm_load_reproduces_the_published_kgcn_numbers(sql_store):
     report = lastfm_load(data_dir=data_dir, store=sql_store, progress=False)
 
     assert report.matches_kgcn, report.kgcn_comparison()
-    assert Listener.objects.count() == KGCN_PUBLISHED_COUNTS["users"] == 1_872
-    assert Artist.objects.count() == 3_846 and Listen.objects.count() == 21_173
+    # The catalogue holds every HetRec artist, user, listen, tag and friendship ...
+    assert Listener.objects.count() == 1_892
+    assert Artist.objects.count() == 17_632 and Listen.objects.count() == 92_834
+    assert TagAssignment.objects.count() == 186_478 - 1_538 and report.counts.skipped_tag_assignments == 1_538
+    assert Friendship.objects.count() == 25_434
+    # ... and marks the KGCN items, whose listens are the published population.
+    assert Artist.objects.filter(kgcn_entity__isnull=False).count() == KGCN_PUBLISHED_COUNTS["artists"] == 3_846
+    linked = Listen.objects.filter(artist__kgcn_entity__isnull=False)
+    assert linked.count() == 21_173 and linked.values("listener").distinct().count() == 1_872
     stats = sql_store.stats()
     kgcn_types = {t: n for t, n in stats.relations_by_type.items() if t != "HAS_TAG"}
     assert len(kgcn_types) == 60 and sum(kgcn_types.values()) == 15_518
-    assert stats.entities - stats.entities_by_type["Tag"] == 9_366
+    assert stats.entities_by_type["Artist"] == 17_632
+    assert stats.entities - stats.entities_by_type["Tag"] - (17_632 - 3_846) == 9_366
     assert stats.relations_by_type["HAS_TAG"] == report.counts.tag_relations
-    assert Tag.objects.count() == stats.entities_by_type["Tag"] == report.counts.tags
+    assert Tag.objects.count() == stats.entities_by_type["Tag"] == report.counts.tags == 11_946
+    chopin = Artist.objects.get(lastfm_id=1112)
+    assert (chopin.name, chopin.kgcn_entity) == ("Frédéric Chopin", None)
+    assert sql_store.neighbours(chopin.entity_id, direction="out", relation_types=["HAS_TAG"])
+    # Training and the offline protocols see exactly the KGCN population, as before the full catalogue.
+    dataset = InteractionDataset.from_catalog(store=sql_store)
+    assert (len(dataset.user_ids), len(dataset.item_ids), dataset.matrix.nnz) == (1_872, 3_846, 21_173)
+    assert dataset.side_info is not None and dataset.side_info.item_tags.nnz == 27_017
 
 
 @pytest.mark.django_db

@@ -169,7 +169,7 @@ def test_onboarding_search_finds_graph_entities_by_prefix(learner_client, world)
     assert 'value="leitmotif:instrument:piano"' in html and f'value="{world.tags["piano"].entity_id}"' in html
     assert "B.B. King" not in html
     empty = _text(learner_client.get(reverse("learn:onboarding"), {"q": "zzzz"}))
-    assert "Nothing in the knowledge graph starts with" in empty
+    assert "Nothing in the catalogue matches “zzzz”" in empty and "starts with" not in empty
 
 
 @pytest.mark.django_db

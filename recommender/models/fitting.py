@@ -43,7 +43,7 @@ from recommender.baselines.torch_utils import (
 from recommender.models.config import JointConfig
 from recommender.models.inputs import JointInputs
 from recommender.models.kge_init import initialise_from_kge_
-from recommender.models.network import JointNetwork
+from recommender.models.network import ItemSide, JointNetwork
 from recommender.models.scoring import stored_neighbourhood, stored_user_scores
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -136,10 +136,21 @@ def fit_member(
 
 
 class SampledCandidates(NamedTuple):
-    """One sampled-softmax step's items: which (sorted), where each item sits (``n_items`` → padding), ``log Q``."""
+    """One sampled-softmax step: the items its towers run on and the items its softmax scores.
 
-    items: torch.Tensor
-    positions: torch.Tensor
+    ``tower_items`` (sorted) are the batch's targets, every history item of its users (the user tower
+    pools over them) and the uniform draws; ``tower_positions`` maps an item index to its row there
+    (``n_items``, the history padding, to ``len(tower_items)``). ``columns`` (sorted) are the items the
+    softmax scores, the targets (in-batch negatives for the other rows) and the uniform draws;
+    ``column_rows`` are their rows in ``tower_items``, ``column_positions`` maps an item index to its
+    column (anything else to ``len(columns)``), ``log_q`` is each column's ``log Q``.
+    """
+
+    tower_items: torch.Tensor
+    tower_positions: torch.Tensor
+    columns: torch.Tensor
+    column_rows: torch.Tensor
+    column_positions: torch.Tensor
     log_q: torch.Tensor
 
 
@@ -268,20 +279,26 @@ class MemberTrainer:
                 item_side = net.item_table(hide_ids=hide)
                 user_side = net.user_side(users, item_side.vectors, exclude=items, history_dropout=c.history_dropout)
             else:
-                item_side = net.item_table(hide_ids=hide, items=candidates.items)
+                tower_side = net.item_table(hide_ids=hide, items=candidates.tower_items)
                 user_side = net.user_side(
                     users,
-                    item_side.vectors,
+                    tower_side.vectors,
                     exclude=items,
                     history_dropout=c.history_dropout,
-                    item_positions=candidates.positions,
+                    item_positions=candidates.tower_positions,
+                )
+                rows = candidates.column_rows
+                item_side = ItemSide(
+                    vectors=tower_side.vectors[rows],
+                    bias=tower_side.bias[rows],
+                    gate=None if tower_side.gate is None else tower_side.gate[rows],
                 )
             neighbourhood = stored_neighbourhood(
                 sampler.users[index],
                 inputs=self.inputs,
                 config=c,
                 targets=sampler.items[index],
-                columns=None if candidates is None else candidates.items.numpy(),
+                columns=None if candidates is None else candidates.columns.numpy(),
             )
             logits = net.logits(user_side, item_side, neighbourhood=neighbourhood)
             rec = self._rec_loss(logits, users, items, sampler, candidates)
@@ -304,28 +321,37 @@ class MemberTrainer:
         self.loss_parts.append({name: value / max(n_steps, 1) for name, value in totals.items()})
 
     def _candidates(self, users: np.ndarray, items: np.ndarray) -> SampledCandidates:
-        """The items one sampled-softmax step scores: the batch's targets and histories plus uniform negatives.
+        """The items of one sampled-softmax step (see :class:`SampledCandidates`).
 
-        Drawn from ``self.rng`` after the batch order, so a seed still fixes every step.
+        Why history items feed the towers but not the softmax: a batch's histories cover most of a
+        small catalogue, so scoring them all would make the "sampled" softmax a full one again. Drawn
+        from ``self.rng`` after the batch order, so a seed still fixes every step.
         """
         net, c = self.network, self.config
         if self._seen_items is None:
             popularity = np.bincount(self.inputs.history[self.inputs.history < net.n_items], minlength=net.n_items)
             self._seen_items = np.flatnonzero(~self.inputs.unseen_items.astype(bool))
-            # expected number of times each item enters one step's candidate set: in-batch items arrive
-            # in proportion to how often they fill histories and targets, uniform ones with K / |seen|
-            rows_per_step = c.batch_size * (1.0 + float((self.inputs.history < net.n_items).sum(axis=1).mean()))
+            # expected number of times each item is a column of one step: targets arrive in proportion
+            # to their popularity, uniform draws with K / |seen|
             share = popularity / max(float(popularity.sum()), 1.0)
-            expected = rows_per_step * share + min(1.0, c.sampled_negatives / max(len(self._seen_items), 1))
+            expected = c.batch_size * share + min(1.0, c.sampled_negatives / max(len(self._seen_items), 1))
             self._log_q = torch.from_numpy(np.log(np.clip(expected, 1e-6, 1.0)).astype(np.float32))
         history = self.inputs.history[users]
         drawn = self._seen_items[self.rng.integers(0, len(self._seen_items), size=c.sampled_negatives)]
-        chosen = np.unique(np.concatenate([items, history[history < net.n_items], drawn]))
-        positions = np.full(net.n_items + 1, len(chosen), dtype=np.int64)
-        positions[chosen] = np.arange(len(chosen))
-        chosen_tensor = torch.from_numpy(chosen.astype(np.int64))
+        columns = np.unique(np.concatenate([items, drawn]))
+        tower_items = np.union1d(columns, history[history < net.n_items])
+        tower_positions = np.full(net.n_items + 1, len(tower_items), dtype=np.int64)
+        tower_positions[tower_items] = np.arange(len(tower_items))
+        column_positions = np.full(net.n_items + 1, len(columns), dtype=np.int64)
+        column_positions[columns] = np.arange(len(columns))
+        columns_tensor = torch.from_numpy(columns.astype(np.int64))
         return SampledCandidates(
-            items=chosen_tensor, positions=torch.from_numpy(positions), log_q=self._log_q[chosen_tensor]
+            tower_items=torch.from_numpy(tower_items.astype(np.int64)),
+            tower_positions=torch.from_numpy(tower_positions),
+            columns=columns_tensor,
+            column_rows=torch.from_numpy(tower_positions[columns]),
+            column_positions=torch.from_numpy(column_positions),
+            log_q=self._log_q[columns_tensor],
         )
 
     def _rec_loss(
@@ -345,10 +371,11 @@ class MemberTrainer:
         net = self.network
         if candidates is not None:
             history = net.history[users]
-            others = candidates.positions[history.masked_fill(history == items.unsqueeze(1), net.n_items)]
+            # the user's other training items among the columns are masked; the rest land on the dropped extra column
+            others = candidates.column_positions[history.masked_fill(history == items.unsqueeze(1), net.n_items)]
             padded = torch.cat([logits - candidates.log_q, logits.new_zeros(len(users), 1)], dim=1)
             logits = padded.scatter(1, others, float("-inf"))[:, :-1]
-            return F.cross_entropy(logits, candidates.positions[items])
+            return F.cross_entropy(logits, candidates.column_positions[items])
         if self.rec_loss == "softmax":
             # the user's other training items are known history, not negatives (as in evaluation)
             history = net.history[users]

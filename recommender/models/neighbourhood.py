@@ -113,11 +113,11 @@ def neighbourhood_scores(
     """
     n_items = similarity.shape[0]
     members = history_matrix(history, n_items=n_items, exclude=targets)
-    product = members @ similarity
     if columns is None:
-        scores = np.asarray(product.todense(), dtype=np.float32)
+        scores = np.asarray((members @ similarity).todense(), dtype=np.float32)
     else:
-        scores = np.asarray(sp.csc_matrix(product)[:, columns].todense(), dtype=np.float32)
+        # slice the columns first: the product then costs the chosen columns' entries, not the catalogue's
+        scores = np.asarray((members @ similarity[:, columns]).todense(), dtype=np.float32)
     if targets is None:
         return scores
     coo = members.tocoo()

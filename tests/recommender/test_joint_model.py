@@ -280,7 +280,7 @@ def test_sampled_softmax_trains_on_the_steps_candidates_and_ranks_like_the_full_
     np.testing.assert_array_equal(again.score(np.arange(data.n_users)), scores)  # the seed fixes every draw
 
 
-def test_sampled_softmax_candidates_hold_every_target_and_history_item(data):
+def test_sampled_softmax_towers_see_every_history_item_and_the_softmax_scores_targets_and_draws(data):
     from recommender.models.fitting import MemberTrainer
 
     model = build(data, rec_loss="sampled_softmax", sampled_negatives=3, epochs=1).fit(
@@ -291,13 +291,18 @@ def test_sampled_softmax_candidates_hold_every_target_and_history_item(data):
     )
     users, items = np.array([0, 1, 2]), np.array([int(data.train[u].indices[0]) for u in (0, 1, 2)])
     candidates = trainer._candidates(users, items)
-    chosen = candidates.items.numpy()
+    tower, columns = candidates.tower_items.numpy(), candidates.columns.numpy()
     history = model.inputs.history[users]
-    assert set(items) | set(history[history < model.inputs.n_items].tolist()) <= set(chosen.tolist())
-    assert (np.diff(chosen) > 0).all() and not model.inputs.unseen_items[chosen].any()
-    assert (candidates.positions.numpy()[chosen] == np.arange(len(chosen))).all()
-    assert candidates.positions[model.inputs.n_items] == len(chosen)  # the padding row
-    assert torch.isfinite(candidates.log_q).all() and (candidates.log_q <= 0).all()
+    assert set(items) | set(history[history < model.inputs.n_items].tolist()) <= set(tower.tolist())
+    assert set(items) <= set(columns.tolist()) <= set(tower.tolist())
+    assert (np.diff(tower) > 0).all() and (np.diff(columns) > 0).all()
+    assert not model.inputs.unseen_items[tower].any()
+    assert (candidates.tower_positions.numpy()[tower] == np.arange(len(tower))).all()
+    assert candidates.tower_positions[model.inputs.n_items] == len(tower)  # the padding row
+    assert (tower[candidates.column_rows.numpy()] == columns).all()
+    assert (candidates.column_positions.numpy()[columns] == np.arange(len(columns))).all()
+    assert len(candidates.log_q) == len(columns) and torch.isfinite(candidates.log_q).all()
+    assert (candidates.log_q <= 0).all()
 
 
 def test_auto_loss_is_the_full_softmax_for_small_catalogues_and_the_sampled_one_for_large():
@@ -530,6 +535,29 @@ def test_minilm_encodes_and_caches_three_texts(tmp_path):
     cached.write_bytes(b"not numpy")
     with pytest.raises(DataFileError, match="delete the file"):
         encode_texts(texts, cache_dir=tmp_path)
+
+
+def test_a_changed_text_list_encodes_only_the_new_texts(tmp_path):
+    from recommender.content import encode_texts
+
+    class CountingEncoder:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def encode(self, texts, **_: Any) -> np.ndarray:
+            self.seen += list(texts)
+            return np.stack([np.eye(4, dtype=np.float32)[len(t) % 4] for t in texts])
+
+    first = CountingEncoder()
+    before = encode_texts(["a", "bb", "ccc"], encoder=first, cache_dir=tmp_path)
+    second = CountingEncoder()
+    after = encode_texts(["bb", "dddd", "a"], encoder=second, cache_dir=tmp_path)
+    assert second.seen == ["dddd"]  # the two known texts come from the earlier entry
+    np.testing.assert_array_equal(after[0], before[1])
+    np.testing.assert_array_equal(after[2], before[0])
+    third = CountingEncoder()
+    np.testing.assert_array_equal(encode_texts(["bb", "dddd", "a"], encoder=third, cache_dir=tmp_path), after)
+    assert third.seen == []
 
 
 # --- management command ------------------------------------------------------------------------------

@@ -43,3 +43,27 @@ def test_training_population_is_the_kgcn_subset_after_a_full_catalogue_load(sql_
     assert dataset.side_info is not None
     assert sorted(dataset.side_info.tag_names) == ["die Ärzte", "metal", "tropicália"]
     assert dataset.side_info.item_tags.sum() == 4  # metal x2, tropicália, die Ärzte
+
+
+@pytest.mark.django_db
+def test_the_catalog_population_trains_on_every_artist_and_keeps_the_graph_of_all_of_them(sql_store, settings):
+    from core.errors import ConfigurationError
+    from recommender.training import product_dataset
+
+    lastfm_load(data_dir=FIXTURE_DIR, store=sql_store, progress=False)
+    kgcn = InteractionDataset.from_catalog(store=sql_store)
+    everyone = InteractionDataset.from_catalog(store=sql_store, population="catalog")
+    assert everyone.n_items == Artist.objects.count() == 5 and kgcn.n_items == 3
+    assert everyone.n_interactions > kgcn.n_interactions
+    # the KGCN population leaves the other artists' edges out; the catalog population keeps them
+    assert everyone.side_info is not None and kgcn.side_info is not None
+    assert len(everyone.side_info.kg_triples) > len(kgcn.side_info.kg_triples)
+    settings.RECOMMENDER_POPULATION = "catalog"
+    assert product_dataset(store=sql_store).n_items == 5
+    settings.RECOMMENDER_POPULATION = "kgcn"
+    assert product_dataset(store=sql_store).n_items == 3
+    with pytest.raises(ValueError, match="population must be one of kgcn, catalog"):
+        InteractionDataset.from_catalog(store=sql_store, population="everyone")
+    settings.RECOMMENDER_POPULATION = "everyone"
+    with pytest.raises(ConfigurationError, match="population must be one of"):
+        product_dataset(store=sql_store)

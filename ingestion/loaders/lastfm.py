@@ -38,6 +38,7 @@ from django.utils import timezone
 from tqdm.auto import tqdm
 
 from catalog.models import Artist, Friendship, Listen, Listener, Tag, TagAssignment
+from core.db import refresh_planner_statistics
 from core.errors import DataFileError, InvalidGraphDataError
 from kg.schema import (
     ARTIST_TYPE,
@@ -742,6 +743,7 @@ def lastfm_catalog_write(*, subset: LastfmSelection, progress: bool = False) -> 
             now=now,
         )
         bar.update()
+        refresh_planner_statistics(Artist, Listener, Tag, Listen, TagAssignment, Friendship)
     return results
 
 
@@ -862,6 +864,9 @@ def lastfm_load(
         progress=progress,
         description="Last.FM",
     )
+    from kg.models import Entity, EntityAlias, Relation
+
+    refresh_planner_statistics(Entity, EntityAlias, Relation)  # the embedded store's tables, when it is the one written
     return LastfmLoadReport(
         counts=lastfm_counts(selection=catalogue, records=records),
         catalog=catalog,

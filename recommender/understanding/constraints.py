@@ -22,7 +22,8 @@ are covered by no course; a course's genre tag is a topic to steer by, not a fac
 
 A mood word also links a tag in the parser (role ``genre``, source ``lexicon``); that tag is read as
 part of the mood, not as a genre. A composer known only from the works catalogue (a Person, e.g.
-Mozart) has no Last.FM artist: "like Mozart" becomes the genre constraint *classical* with a kind note.
+Mozart) is read through its Last.FM artist when the works loader linked one (``SAME_AS``); without one,
+"like Mozart" becomes the genre constraint *classical* with a kind note.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from kg.schema.types import (
     ABOUT_INSTRUMENT,
     HAS_LEVEL,
     HAS_TAG,
+    SAME_AS,
     TEACHES_CONCEPT,
     TEACHES_INSTRUMENT,
 )
@@ -135,14 +137,19 @@ def request_constraints(parsed: ParsedRequest, snapshot: GraphSnapshot, *, store
         if node is None:
             continue
         node_type = snapshot.types[node]
-        if node_type == "Artist":
-            top = artist_top_tags(snapshot, item.value, store=store)
-            if top:
-                music.append(Constraint("like", "music", f"like {item.name}", frozenset(top), frozenset({HAS_TAG})))
+        artist_id = item.value if node_type == "Artist" else None
+        if node_type == "Person":
+            # a composer of the works catalogue whose Last.FM artist is known: "like Mozart" is like that artist
+            same = [snapshot.ids[n] for n in _neighbours(snapshot, node, {SAME_AS}) if snapshot.types[n] == "Artist"]
+            artist_id = same[0] if same else None
+        top = artist_top_tags(snapshot, artist_id, store=store) if artist_id is not None else []
+        if top:
+            music.append(Constraint("like", "music", f"like {item.name}", frozenset(top), frozenset({HAS_TAG})))
         elif node_type in {"Person", "Work"} and COMPOSER_FALLBACK_TAG in tags:
             fallback = tags[COMPOSER_FALLBACK_TAG]
             notes.append(
-                f"{item.name} is not in our music catalogue yet, so here is {COMPOSER_FALLBACK_TAG} music instead."
+                f"We know too little about who listens to {item.name} yet, so here is {COMPOSER_FALLBACK_TAG} "
+                "music instead."
             )
             extra.append(fallback)
             if not any(c.kind == "genre" and fallback in c.targets for c in music):

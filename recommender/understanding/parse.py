@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -161,10 +161,22 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
 class RequestParser:
     """Parses requests with one NER model and one linker (build once; both are expensive to load)."""
 
-    def __init__(self, *, ner: Extractor | None, linker: EntityLinker, lexicon: Lexicon | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ner: Extractor | None,
+        linker: EntityLinker,
+        lexicon: Lexicon | None = None,
+        reference_artists: Callable[[], frozenset[str]] | None = None,
+    ) -> None:
+        """``reference_artists`` gives the entity ids of the artists whose names outrank a genre tag of the
+        same name (the service passes :func:`catalog.selectors.tag_rule_artist_entity_ids`); without it every
+        artist does, as when the catalogue held only those."""
         self.ner = ner
         self.linker = linker
         self.lexicon = lexicon or load_lexicon()
+        self._reference_artists = reference_artists
+        self._reference: frozenset[str] | None = None
 
     def parse(self, text: str) -> ParsedRequest:
         raw = " ".join(str(text or "").split())
@@ -294,6 +306,8 @@ class RequestParser:
             link = self.linker.find(phrase, label, exact_only=True)
             if link is None:
                 continue
+            if role == "artist" and not self._artist_outranks_words(phrase, link.entity_id):
+                continue
             if (
                 role == "genre"
                 and last_word is not None
@@ -302,6 +316,27 @@ class RequestParser:
                 return None
             return role, link
         return None
+
+    def _artist_outranks_words(self, phrase: str, entity_id: str) -> bool:
+        """Whether an artist named exactly ``phrase`` is meant, rather than the words themselves.
+
+        The full HetRec catalogue has acts called "Beginner", "Electronic" or "Ambient": a phrase made of
+        request words only ("a beginner") keeps its lexicon reading, and a phrase that is also a genre tag
+        reads as the genre unless the artist is one of the reference artists (well known enough that the
+        tag of its name is a tag about it, as "pink floyd" is).
+        """
+        lexicon = self.lexicon
+        words = [w.group(0).casefold() for w in _WORD.finditer(phrase)]
+        content = [w for w in words if w not in lexicon.filler]
+        if content and all(
+            w in lexicon.levels or w in lexicon.moods or w in lexicon.kinds or w in lexicon.players for w in content
+        ):
+            return False
+        if self._reference_artists is None or self.linker.find(phrase, "GENRE", exact_only=True) is None:
+            return True
+        if self._reference is None:
+            self._reference = self._reference_artists()
+        return not self._reference or entity_id in self._reference
 
 
 def _take(taken: list[bool], start: int, end: int) -> None:

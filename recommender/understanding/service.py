@@ -42,8 +42,10 @@ def _build_parser() -> RequestParser:
     except ModelArtifactError:
         logger.warning("No trained NER model: requests are understood from the lexicon and graph names only.")
         ner = None
+    from catalog.selectors import tag_rule_artist_entity_ids
+
     linker = EntityLinker(get_store())
-    return RequestParser(ner=ner, linker=linker)
+    return RequestParser(ner=ner, linker=linker, reference_artists=tag_rule_artist_entity_ids)
 
 
 def parser_forget() -> None:

@@ -22,8 +22,8 @@ are covered by no course; a course's genre tag is a topic to steer by, not a fac
 
 A mood word also links a tag in the parser (role ``genre``, source ``lexicon``); that tag is read as
 part of the mood, not as a genre. A composer known only from the works catalogue (a Person, e.g.
-Mozart) is read through its Last.FM artist when the works loader linked one (``SAME_AS``); without one,
-"like Mozart" becomes the genre constraint *classical* with a kind note.
+Mozart) becomes the genre constraint *classical* with a kind note, even when its Last.FM artist is
+linked (see the comment in :func:`request_constraints`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from kg.schema.types import (
     ABOUT_INSTRUMENT,
     HAS_LEVEL,
     HAS_TAG,
-    SAME_AS,
     TEACHES_CONCEPT,
     TEACHES_INSTRUMENT,
 )
@@ -137,12 +136,10 @@ def request_constraints(parsed: ParsedRequest, snapshot: GraphSnapshot, *, store
         if node is None:
             continue
         node_type = snapshot.types[node]
-        artist_id = item.value if node_type == "Artist" else None
-        if node_type == "Person":
-            # a composer of the works catalogue whose Last.FM artist is known: "like Mozart" is like that artist
-            same = [snapshot.ids[n] for n in _neighbours(snapshot, node, {SAME_AS}) if snapshot.types[n] == "Artist"]
-            artist_id = same[0] if same else None
-        top = artist_top_tags(snapshot, artist_id, store=store) if artist_id is not None else []
+        # A composer of the works catalogue stays on the classical fallback even when the works loader
+        # linked their Last.FM artist (SAME_AS): their top tags there ("classic", "composers") also sit
+        # on jazz and rock acts, and "like Mozart" then returned Sonny Rollins (seen in the browser walk).
+        top = artist_top_tags(snapshot, item.value, store=store) if node_type == "Artist" else []
         if top:
             music.append(Constraint("like", "music", f"like {item.name}", frozenset(top), frozenset({HAS_TAG})))
         elif node_type in {"Person", "Work"} and COMPOSER_FALLBACK_TAG in tags:

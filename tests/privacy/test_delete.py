@@ -92,7 +92,8 @@ def test_deleting_removes_every_row_and_the_audit_keeps_only_counts(full_learner
     assert event.channel == "web" and event.subject == subject_reference(user.pk)
     for label, n in before.items():
         assert event.counts[label] == n
-    stored = json.dumps({"subject": event.subject, "counts": event.counts, "details": event.details})
+    # the subject is a keyed hash (checked above); hex digits can spell "ada" by chance, so it is left out here
+    stored = json.dumps({"counts": event.counts, "details": event.details})
     for secret in ("ada", "ada@example.org", "192.0.2.7", "B.B. King", "notes.txt", "blues", token_key):
         assert secret not in stored
     assert not ForgottenListener.objects.exists()

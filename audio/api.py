@@ -279,6 +279,7 @@ def upload_precheck(raw: bytes, display: str) -> None:
         duration_limit_error,
         read_source_bytes,
         truncation_error,
+        undecodable_error,
     )
 
     data, display = read_source_bytes(raw, name=display)
@@ -286,12 +287,7 @@ def upload_precheck(raw: bytes, display: str) -> None:
     try:
         info = sf.info(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        reason = str(exc).split(": ", 1)[-1] if ":" in str(exc) else str(exc)
-        raise AudioInputError(
-            f"the {kind} file cannot be decoded ({reason.strip()}); it is damaged or cut off before its first "
-            "audio. Export or upload it again.",
-            path=display,
-        ) from None
+        raise undecodable_error(display, kind, exc) from None
     if info.samplerate < MIN_SOURCE_SAMPLE_RATE:
         raise AudioInputError(
             f"the sample rate is {info.samplerate} Hz; at least {MIN_SOURCE_SAMPLE_RATE} Hz is needed for a "

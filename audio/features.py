@@ -323,12 +323,7 @@ def _decode(
     try:
         handle = sf.SoundFile(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        reason = str(exc).split(": ", 1)[-1] if ":" in str(exc) else str(exc)
-        raise AudioInputError(
-            f"the {kind} file cannot be decoded ({reason.strip()}); it is damaged or cut off before its first "
-            "audio. Export or upload it again.",
-            path=display,
-        ) from None
+        raise undecodable_error(display, kind, exc) from None
     with handle:
         rate, channels, declared = handle.samplerate, handle.channels, handle.frames
         if rate < MIN_SOURCE_SAMPLE_RATE:
@@ -371,6 +366,16 @@ def _decode(
         truncated = True
         notes.append(f"the WAV data chunk is longer than the file; {decoded / rate:.2f} s decode")
     return audio, rate, channels, truncated, tuple(notes)
+
+
+def undecodable_error(display: str, kind: str, exc: Exception) -> AudioInputError:
+    """The error for a file the decoder refuses before its first audio (libsndfile's reason, without its prefix)."""
+    reason = str(exc).split(": ", 1)[-1] if ":" in str(exc) else str(exc)
+    return AudioInputError(
+        f"the {kind} file cannot be decoded ({reason.strip()}); it is damaged or cut off before its first "
+        "audio. Export or upload it again.",
+        path=display,
+    )
 
 
 def duration_limit_error(display: str, seconds: float, max_seconds: float) -> AudioInputError:

@@ -211,10 +211,22 @@ def published_artifact(directory: Path | str | None = None) -> Path | None:
     """The artifact ``PUBLISHED`` names, or ``None`` when nothing is published."""
     pointer = published_pointer_path(directory)
     try:
-        text = pointer.read_text(encoding="utf-8").strip()
+        content = pointer.read_bytes()
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise DataFileError(
+            f"cannot read the published-model pointer ({exc}); publish again with `python manage.py publish_model`.",
+            path=str(pointer),
+        ) from exc
+    return _artifact_named(pointer, content)
+
+
+def _artifact_named(pointer: Path, content: bytes) -> Path:
+    """The artifact directory the pointer's ``content`` names: one UTF-8 directory name, nothing else."""
+    try:
+        text = content.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
         raise DataFileError(
             f"cannot read the published-model pointer ({exc}); publish again with `python manage.py publish_model`.",
             path=str(pointer),
@@ -344,20 +356,7 @@ class ModelHolder:
     @staticmethod
     def _artifact_of(stamp: tuple) -> Path:
         """The artifact directory the pointer content in ``stamp`` names (the same rules as :func:`published_artifact`)."""
-        pointer = Path(stamp[0])
-        try:
-            text = stamp[3].decode("utf-8").strip()
-        except UnicodeDecodeError as exc:
-            raise DataFileError(
-                f"cannot read the published-model pointer ({exc}); publish again with `python manage.py publish_model`.",
-                path=str(pointer),
-            ) from exc
-        if not text or "\n" in text:
-            raise DataFileError(
-                "the published-model pointer must hold one artifact directory name; publish again with `python manage.py publish_model`.",
-                path=str(pointer),
-            )
-        return pointer.parent / text
+        return _artifact_named(Path(stamp[0]), stamp[3])
 
     def forget_listeners(self, listener_ids: list[int]) -> None:
         """Drop the trained rows of ``listener_ids`` from the loaded model now (a learner deleted their account).

@@ -20,24 +20,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from api.services import api_client_create
-from audio.cache import cached_log_mel, feature_cache_dir
+from audio.cache import feature_cache_dir
 from catalog.models import Work
-from tests.helpers.audio_encoder import TRUMPET, saved_tiny_encoder
+from tests.helpers.audio_encoder import TRUMPET
 
 pytestmark = pytest.mark.skipif(not TRUMPET.is_file(), reason=f"shared audio clip missing at {TRUMPET}")
-
-
-@pytest.fixture(scope="module")
-def trained_encoder(tmp_path_factory) -> Path:
-    mel = cached_log_mel(TRUMPET)  # cache of the module's first test; each test gets a fresh one
-    return saved_tiny_encoder(mel, tmp_path_factory.mktemp("encoder") / "audio")
-
-
-@pytest.fixture
-def encoder(trained_encoder, settings) -> Path:
-    target = Path(settings.LEITMOTIF_ARTIFACTS_DIR) / "audio" / trained_encoder.name
-    shutil.copytree(trained_encoder, target)
-    return target
 
 
 @pytest.fixture

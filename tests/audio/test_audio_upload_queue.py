@@ -11,7 +11,6 @@ import io
 import os
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,10 +20,9 @@ from django.db import OperationalError
 from rest_framework.test import APIClient
 
 from api.services import api_client_create
-from audio.cache import cached_log_mel
 from audio.tasks import upload_spool_dir, upload_spool_sweep
 from jobs.models import Job
-from tests.helpers.audio_encoder import TRUMPET, saved_tiny_encoder
+from tests.helpers.audio_encoder import TRUMPET
 
 # The task-queue tests' real broker and worker (fixtures found by name; ``task_worker`` asks for them).
 from tests.jobs.conftest import celery_worker, redis_broker  # noqa: F401
@@ -56,19 +54,6 @@ def task_worker(request):
     worker = request.getfixturevalue("celery_worker")
     yield worker
     _forget_broker_connections()
-
-
-@pytest.fixture(scope="module")
-def trained_encoder(tmp_path_factory) -> Path:
-    mel = cached_log_mel(TRUMPET)
-    return saved_tiny_encoder(mel, tmp_path_factory.mktemp("encoder") / "audio")
-
-
-@pytest.fixture
-def encoder(trained_encoder, settings) -> Path:
-    target = Path(settings.LEITMOTIF_ARTIFACTS_DIR) / "audio" / trained_encoder.name
-    shutil.copytree(trained_encoder, target)
-    return target
 
 
 @pytest.fixture

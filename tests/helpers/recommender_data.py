@@ -112,3 +112,40 @@ class SeededRandom:
         return np.stack([np.random.default_rng([self.seed, int(u)]).random(self.n_items) for u in users]).astype(
             np.float32
         )
+
+
+#: The six artists :func:`two_taste_groups` adds to the API tests' tiny catalog (``Alpha Blues`` … are already there).
+TASTE_GROUP_ARTISTS = ("Zeta Blues", "Eta Blues", "Theta Blues", "Iota Jazz", "Kappa Jazz", "Lambda Jazz")
+
+
+def two_taste_groups(catalog: dict, sql_store) -> tuple[list, dict[int, str], InteractionDataset, np.ndarray]:
+    """The API tests' catalog grown to sixteen Last.FM listeners in two taste groups (blues, jazz).
+
+    Returns the artists, each artist's genre by pk, the KGCN dataset read from the catalog and a
+    one-hot genre content matrix aligned with its items, ready for a tiny ``recommender_train``.
+    Shared by the serving fixture (``tests/recommender/conftest.py``) and the gunicorn test.
+    """
+    from catalog.models import Artist, Listen, Listener
+    from kg.stores import EntityRecord, RelationRecord
+
+    tags = catalog["tags"]
+    artists = list(catalog["artists"])
+    for i, name in enumerate(TASTE_GROUP_ARTISTS, start=len(artists)):
+        artists.append(
+            Artist.objects.create(lastfm_id=i + 1, name=name, entity_id=f"lastfm:artist:{i + 1}", kgcn_entity=100 + i)
+        )
+    genre = {a.pk: ("blues" if "Blues" in a.name else "jazz" if "Jazz" in a.name else "rock") for a in artists}
+    sql_store.upsert_entities([EntityRecord(id=a.entity_id, type="Artist", name=a.name) for a in artists[5:]])
+    sql_store.upsert_relations(
+        [RelationRecord(head=a.entity_id, type="HAS_TAG", tail=tags[genre[a.pk]].entity_id) for a in artists[5:]]
+    )
+    rng = np.random.default_rng(0)
+    for u in range(16):
+        listener = Listener.objects.create(lastfm_id=2000 + u)
+        group = "blues" if u % 2 == 0 else "jazz"
+        mine = [a for a in artists if genre[a.pk] == group]
+        for artist in rng.permutation(mine)[: len(mine) - 1]:
+            Listen.objects.create(listener=listener, artist=artist, play_count=int(rng.integers(5, 50)))
+    dataset = InteractionDataset.from_catalog(store=sql_store)
+    content = np.stack([np.eye(3)[["blues", "jazz", "rock"].index(genre[int(pk)])] for pk in dataset.item_ids])
+    return artists, genre, dataset, content

@@ -29,13 +29,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
 import pytest
 
-from catalog.models import Artist, Listen, Listener
-from kg.stores import EntityRecord, RelationRecord
 from tests.helpers.recommender_api import api_learner_create, token_client
-from tests.helpers.recommender_data import TINY
+from tests.helpers.recommender_data import TINY, two_taste_groups
 from tests.helpers.servers import REPO, free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_settings")]
@@ -54,32 +51,12 @@ def two_models(catalog, sql_store, settings) -> dict:
     """The recommender API tests' two taste groups, and two tiny models trained on them (different seeds)."""
     from rest_framework.authtoken.models import Token
 
-    from recommender.data import InteractionDataset
     from recommender.models.config import JointConfig
     from recommender.serving.model_holder import model_holder, model_publish
     from recommender.serving.selectors import snapshot_forget
     from recommender.training import recommender_train
 
-    tags = catalog["tags"]
-    artists = list(catalog["artists"])
-    extra = ["Zeta Blues", "Eta Blues", "Theta Blues", "Iota Jazz", "Kappa Jazz", "Lambda Jazz"]
-    for i, name in enumerate(extra, start=len(artists)):
-        artists.append(
-            Artist.objects.create(lastfm_id=i + 1, name=name, entity_id=f"lastfm:artist:{i + 1}", kgcn_entity=100 + i)
-        )
-    genre = {a.pk: ("blues" if "Blues" in a.name else "jazz" if "Jazz" in a.name else "rock") for a in artists}
-    sql_store.upsert_entities([EntityRecord(id=a.entity_id, type="Artist", name=a.name) for a in artists[5:]])
-    sql_store.upsert_relations(
-        [RelationRecord(head=a.entity_id, type="HAS_TAG", tail=tags[genre[a.pk]].entity_id) for a in artists[5:]]
-    )
-    rng = np.random.default_rng(0)
-    for u in range(16):
-        listener = Listener.objects.create(lastfm_id=2000 + u)
-        mine = [a for a in artists if genre[a.pk] == ("blues" if u % 2 == 0 else "jazz")]
-        for artist in rng.permutation(mine)[: len(mine) - 1]:
-            Listen.objects.create(listener=listener, artist=artist, play_count=int(rng.integers(5, 50)))
-    dataset = InteractionDataset.from_catalog(store=sql_store)
-    content = np.stack([np.eye(3)[["blues", "jazz", "rock"].index(genre[int(pk)])] for pk in dataset.item_ids])
+    artists, _, dataset, content = two_taste_groups(catalog, sql_store)
     quick = {**TINY, "epochs": 3, "patience": 3}  # two models that disagree is all the test needs
     paths = [
         recommender_train(dataset=dataset, config=JointConfig(**quick), seed=seed, content_embeddings=content).path

@@ -108,6 +108,28 @@ class Relation(models.Model):
         return f"{self.head_id} -[{self.type}]-> {self.tail_id}"
 
 
+class GraphRevision(models.Model):
+    """The graph's change stamp for the ``sql`` store: ONE row, rewritten by every write that changes the graph.
+
+    Why a row of its own: a cache of the whole graph (the explanation snapshot) must know cheaply and
+    exactly whether anything changed. Counts miss renames and swaps, and ``max(updated_at)`` misses
+    deletions; one row that every write updates in its own transaction is exact and costs one
+    primary-key read. ``revision`` counts writes (for people reading it); ``token`` is new at every
+    write, so a stamp seen inside a transaction that was then rolled back never comes back with other
+    content. The row is created by the first write (a flushed test database has none).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    revision = models.BigIntegerField(default=0)
+    token = models.CharField(max_length=32, default="")
+
+    class Meta:
+        db_table = "kg_graph_revision"
+
+    def __str__(self) -> str:
+        return f"graph revision {self.revision} ({self.token[:8]})"
+
+
 class CurationEvent(models.Model):
     """The audit trail: who changed what in the graph, when, and from which source.
 

@@ -9,6 +9,14 @@ ranked against all entities ("both" sides), ties get the mean rank ("realistic")
 known true triple of training, validation and test is removed from the candidates ("filtered",
 Bordes et al. 2013). MRR and Hits@k therefore lie in [0, 1].
 
+Cost and sampling: filtered ranking scores every evaluated triple against every entity, so it grows
+with triples × entities (on a Last.FM-shaped graph four times the real size, 17,012 test triples against
+47,589 entities, it did not finish in 12 minutes on the shared machine). An evaluation set larger than
+``config.evaluation_max_triples`` (default 5,000, above every real test set here) is therefore replaced
+by a seeded uniform sample of that size; the filter still holds every known triple of every part, the
+sampled ones included, so each sampled triple gets exactly the rank it gets in a full evaluation. The
+metrics record ``sampled`` and the set's full size.
+
 Exported vectors: TransE gives real (n × dim) arrays. ComplEx vectors are complex; they are exported
 as real (n × 2·dim) arrays holding the real parts in columns ``[:dim]`` and the imaginary parts in
 ``[dim:]``, which keeps dot products meaningful for downstream code that only knows real numbers.
@@ -30,6 +38,7 @@ from pykeen.evaluation import RankBasedEvaluator
 from pykeen.models import ERModel, Model, model_resolver
 from pykeen.nn.modules import ComplExInteraction, TransEInteraction
 from pykeen.pipeline import pipeline
+from pykeen.stoppers import EarlyStopper
 from pykeen.triples import CoreTriplesFactory
 from pykeen.utils import set_random_seed
 
@@ -58,12 +67,18 @@ class LinkPredictionMetrics:
     #: Number of evaluated triples (each one is ranked twice, once per side).
     num_triples: int
     protocol: str = "filtered, both sides, realistic ranks"
+    #: True when ``num_triples`` is a seeded sample of a larger set (see ``KgeConfig.evaluation_max_triples``).
+    sampled: bool = False
+    #: Size of the whole evaluation set the triples were drawn from (``num_triples`` when not sampled).
+    set_triples: int | None = None
+    #: Seed of the sample (``None`` when every triple was evaluated).
+    sample_seed: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_pykeen(cls, results, *, num_triples: int) -> LinkPredictionMetrics:
+    def from_pykeen(cls, results, *, evaluated: EvaluationSet) -> LinkPredictionMetrics:
         def metric(name: str) -> float:
             return float(results.get_metric(f"{RANK_SIDE}.{RANK_TYPE}.{name}"))
 
@@ -72,8 +87,73 @@ class LinkPredictionMetrics:
             hits_at_1=metric("hits_at_1"),
             hits_at_3=metric("hits_at_3"),
             hits_at_10=metric("hits_at_10"),
-            num_triples=int(num_triples),
+            num_triples=evaluated.factory.num_triples,
+            sampled=evaluated.sampled,
+            set_triples=evaluated.set_triples,
+            sample_seed=evaluated.sample_seed,
         )
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """The triples actually ranked for one evaluation set: all of it, or a seeded sample (see :func:`evaluation_set`)."""
+
+    factory: CoreTriplesFactory
+    #: Size of the whole set.
+    set_triples: int
+    sampled: bool
+    sample_seed: int | None
+    #: The whole set's triples when sampled: they stay in the filter (they are known true triples).
+    unsampled_triples: torch.Tensor | None = field(default=None, repr=False)
+
+
+def evaluation_set(factory: CoreTriplesFactory, *, config: KgeConfig) -> EvaluationSet:
+    """``factory`` itself if it has at most ``config.evaluation_max_triples`` triples (or the cap is 0), else a sample.
+
+    The sample is ``evaluation_max_triples`` triples drawn uniformly without replacement with
+    ``numpy.random.default_rng(config.seed)``, kept in their original order, so the same config and
+    set always give the same sample.
+    """
+    cap = config.evaluation_max_triples
+    total = factory.num_triples
+    if cap == 0 or total <= cap:
+        return EvaluationSet(factory=factory, set_triples=total, sampled=False, sample_seed=None)
+    rows = np.sort(np.random.default_rng(config.seed).choice(total, size=cap, replace=False))
+    sample = CoreTriplesFactory.create(
+        mapped_triples=factory.mapped_triples[torch.from_numpy(rows)],
+        num_entities=factory.num_entities,
+        num_relations=factory.num_relations,
+    )
+    return EvaluationSet(
+        factory=sample,
+        set_triples=total,
+        sampled=True,
+        sample_seed=config.seed,
+        unsampled_triples=factory.mapped_triples,
+    )
+
+
+@dataclass
+class FullFilterEarlyStopper(EarlyStopper):
+    """PyKEEN's early stopper, filtering ``additional_filter_triples`` too (the whole validation set when sampled).
+
+    Why: PyKEEN's stopper filters the training triples and the triples it evaluates; when it evaluates
+    a sample of the validation set, the validation triples left out of the sample are still known true
+    triples and must stay in the filter, or the sampled triples' ranks would differ from a full run's.
+    """
+
+    additional_filter_triples: torch.Tensor | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.additional_filter_triples is not None:
+            # The stopper reads ``training_triples_factory`` only as its filter (``should_stop``).
+            training = self.training_triples_factory
+            self.training_triples_factory = CoreTriplesFactory.create(
+                mapped_triples=torch.cat([training.mapped_triples, self.additional_filter_triples]),
+                num_entities=training.num_entities,
+                num_relations=training.num_relations,
+            )
 
 
 @dataclass(frozen=True)
@@ -100,6 +180,8 @@ class KgeResult:
     training_seconds: float = 0.0
     #: The split trained and evaluated on (saved with the artifact so a later warm start can reuse it).
     split: KgeSplit | None = field(default=None, repr=False)
+    #: With early stopping: the validation triples it ranked (``num_triples``, ``sampled``, ``set_triples``).
+    early_stopping_validation: Mapping[str, Any] | None = None
 
     @property
     def metrics(self) -> LinkPredictionMetrics:
@@ -115,6 +197,11 @@ class KgeResult:
                 "epochs_trained": self.epochs_trained,
                 "seconds": round(self.training_seconds, 3),
                 "epoch_losses": list(self.epoch_losses),
+                **(
+                    {"early_stopping_validation": dict(self.early_stopping_validation)}
+                    if self.early_stopping_validation is not None
+                    else {}
+                ),
             },
         }
 
@@ -172,13 +259,24 @@ def kge_train_on_split(
     if warm_start is not None:
         warm_start.apply_(model)
     started = time.perf_counter()
+    testing = evaluation_set(split.testing, config=config)
+    # Validation is only evaluated by the early stopper; without it, the whole set is only a filter.
+    validation = evaluation_set(split.validation, config=config) if config.early_stopping else None
+    # PyKEEN filters the test evaluation with training + the validation factory + the evaluated triples;
+    # a sampled part's other triples are added here, so the filter is always train + valid + test in full.
+    evaluation_filter = [
+        evaluated.unsampled_triples
+        for evaluated in (testing, validation)
+        if evaluated is not None and evaluated.unsampled_triples is not None
+    ]
     # The early stopper keeps its best weights in a file; a private temporary folder keeps PyKEEN from
     # leaving checkpoint files under the user's home when training runs to the last epoch.
     with tempfile.TemporaryDirectory(prefix="kge-stopper-") as stopper_dir:
         stopper_kwargs: dict[str, Any] = {}
         if config.early_stopping:
+            assert validation is not None
             stopper_kwargs = dict(
-                stopper="early",
+                stopper=FullFilterEarlyStopper if validation.sampled else "early",
                 stopper_kwargs=dict(
                     frequency=config.early_stopping_frequency,
                     patience=config.early_stopping_patience,
@@ -186,12 +284,16 @@ def kge_train_on_split(
                     evaluation_batch_size=config.evaluation_batch_size,
                     best_model_path=Path(stopper_dir) / "best-model.pt",
                     use_tqdm=progress,
+                    **({"additional_filter_triples": validation.unsampled_triples} if validation.sampled else {}),
                 ),
             )
+        evaluation_kwargs: dict[str, Any] = dict(use_tqdm=progress)
+        if evaluation_filter:
+            evaluation_kwargs["additional_filter_triples"] = evaluation_filter
         result = pipeline(
             training=split.training,
-            validation=split.validation,
-            testing=split.testing,
+            validation=validation.factory if validation is not None else split.validation,
+            testing=testing.factory,
             model=model,
             training_loop="slcwa",
             negative_sampler="basic",
@@ -207,15 +309,13 @@ def kge_train_on_split(
             ),
             evaluator=RankBasedEvaluator,
             evaluator_kwargs=dict(filtered=True, batch_size=config.evaluation_batch_size),
-            evaluation_kwargs=dict(use_tqdm=progress),
+            evaluation_kwargs=evaluation_kwargs,
             random_seed=config.seed,
             device="cpu",
             **stopper_kwargs,
         )
     training_seconds = time.perf_counter() - started
-    evaluations = {
-        "test": LinkPredictionMetrics.from_pykeen(result.metric_results, num_triples=split.testing.num_triples)
-    }
+    evaluations = {"test": LinkPredictionMetrics.from_pykeen(result.metric_results, evaluated=testing)}
     known = [split.training.mapped_triples, split.validation.mapped_triples, split.testing.mapped_triples]
     for name, factory in (extra_test_sets or {}).items():
         evaluations[name] = kge_evaluate(
@@ -236,6 +336,14 @@ def kge_train_on_split(
         epochs_trained=len(result.losses),
         training_seconds=training_seconds,
         split=split,
+        early_stopping_validation=None
+        if validation is None
+        else {
+            "num_triples": validation.factory.num_triples,
+            "sampled": validation.sampled,
+            "set_triples": validation.set_triples,
+            "sample_seed": validation.sample_seed,
+        },
     )
 
 
@@ -247,17 +355,24 @@ def kge_evaluate(
     config: KgeConfig,
     progress: bool = False,
 ) -> LinkPredictionMetrics:
-    """Filtered both-side realistic MRR/Hits@k of ``model`` on ``testing`` (``testing`` itself is filtered too)."""
+    """Filtered both-side realistic MRR/Hits@k of ``model`` on ``testing`` (``testing`` itself is filtered too).
+
+    At most ``config.evaluation_max_triples`` of ``testing`` are ranked (see :func:`evaluation_set`); all of
+    ``testing`` stays in the filter.
+    """
     limit_torch_threads()
+    evaluated = evaluation_set(testing, config=config)
+    if evaluated.unsampled_triples is not None:
+        filter_triples = [*filter_triples, evaluated.unsampled_triples]
     evaluator = RankBasedEvaluator(filtered=True, batch_size=config.evaluation_batch_size)
     results = evaluator.evaluate(
         model=model,
-        mapped_triples=testing.mapped_triples,
+        mapped_triples=evaluated.factory.mapped_triples,
         additional_filter_triples=filter_triples,
         batch_size=config.evaluation_batch_size,
         use_tqdm=progress,
     )
-    return LinkPredictionMetrics.from_pykeen(results, num_triples=testing.num_triples)
+    return LinkPredictionMetrics.from_pykeen(results, evaluated=evaluated)
 
 
 def build_model(*, config: KgeConfig, num_entities: int, num_relations: int) -> Model:

@@ -43,7 +43,14 @@ from kg.embeddings.triples import KgeSplit, as_labeled_triples
 #: A refresh trains this share of the from-scratch run's epochs unless told otherwise.
 DEFAULT_REFRESH_EPOCH_FRACTION = 0.2
 #: Settings a refresh may change; the others define the vector space and must stay the parent's.
-REFRESH_OVERRIDABLE = ("batch_size", "learning_rate", "negatives_per_positive", "seed", "evaluation_batch_size")
+REFRESH_OVERRIDABLE = (
+    "batch_size",
+    "learning_rate",
+    "negatives_per_positive",
+    "seed",
+    "evaluation_batch_size",
+    "evaluation_max_triples",
+)
 
 
 @dataclass(frozen=True)

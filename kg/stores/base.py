@@ -18,6 +18,11 @@ Semantics every backend honours:
   a job interrupted between batches is finished by running it again.
 * Search is case- and accent-insensitive and matches anywhere in the name or an alias, ranked
   exact, then prefix, then word start, then mid-word substring (see :func:`search_text`).
+* :meth:`KnowledgeGraphStore.change_stamp` is the graph's revision: every write that changes the graph
+  (an upsert that creates or changes something, a delete that removes something, a merge, ``clear``)
+  moves it in the same transaction as the write; reads, writes that change nothing and writes that
+  fail or roll back leave it. Reading it is one cheap query, so caches of the whole graph compare it
+  instead of re-reading the graph.
 """
 
 from __future__ import annotations
@@ -543,6 +548,28 @@ class KnowledgeGraphStore(ABC):
     @abstractmethod
     def iter_entities(self, *, types: Sequence[str] | None = None, batch_size: int = 10_000) -> Iterator[EntityRecord]:
         """Stream entities ordered by id."""
+
+    @abstractmethod
+    def change_stamp(self) -> str:
+        """The graph's current revision: an opaque string, equal to an earlier reading iff nothing changed since.
+
+        Every committed write that changed the graph moves it, in the same transaction as the write
+        (entity and relation upserts that created or changed a record, deletes that removed one,
+        merges, ``clear``); reads, writes that changed nothing (a loader re-run) and failed or
+        rolled-back writes do not. One primary-key (or unique-index) read: cheap enough to ask on every
+        request. Only equality means anything; the string also shows a write counter for people
+        (``"42:9f3c…"``). Writes made around the store (raw SQL, Cypher typed in the Neo4j browser)
+        are not seen.
+        """
+
+    def in_caller_transaction(self) -> bool:
+        """Whether this thread holds an open transaction on the store's database.
+
+        Its uncommitted writes are then invisible to a reader on another thread (another
+        connection), so a cache must refresh in the caller's thread to show the caller its own edit.
+        Stores whose every call is its own transaction (Neo4j) always answer ``False``.
+        """
+        return False
 
     # --- lifecycle ------------------------------------------------------------------------
 

@@ -13,6 +13,10 @@ Why this shape:
   and the driver retries it on transient failures, which is safe because every write is idempotent.
 * The driver connects lazily; the first use checks connectivity, credentials and the database once
   and turns each failure into a one-line :class:`StoreUnavailableError` that says what to do.
+* The change stamp is one node, ``(:GraphRevision {key: 'graph'})`` (not an ``Entity``: no count,
+  search or scan sees it). A write that changed something ends its transaction by incrementing its
+  ``revision`` and giving it a new random ``token``, so it commits or rolls back with the write;
+  concurrent writers queue on that node's lock only between that last statement and their commit.
 """
 
 from __future__ import annotations
@@ -78,6 +82,8 @@ SCHEMA_STATEMENTS = (
     "CREATE INDEX entity_type IF NOT EXISTS FOR (n:Entity) ON (n.type)",
     # A TEXT index (trigram-based) answers ``CONTAINS``, which is what search asks of ``search_text``.
     "CREATE TEXT INDEX entity_search_text IF NOT EXISTS FOR (n:Entity) ON (n.search_text)",
+    # One change-stamp node; the constraint makes the writers' MERGE of it safe under concurrency.
+    "CREATE CONSTRAINT graph_revision_key_unique IF NOT EXISTS FOR (n:GraphRevision) REQUIRE n.key IS UNIQUE",
 )
 
 # Nodes written before ``search_text`` existed get it on the store's first use (a few batches, once).
@@ -278,6 +284,16 @@ MATCH (n:Entity) WHERE n.id > $after AND ($types IS NULL OR n.type IN $types)
 RETURN {_entity_projection("n")} AS entity
 ORDER BY n.id
 LIMIT $limit
+"""
+
+BUMP_REVISION = """
+MERGE (s:GraphRevision {key: 'graph'})
+SET s.revision = coalesce(s.revision, 0) + 1, s.token = randomUUID()
+"""
+
+READ_REVISION = """
+OPTIONAL MATCH (s:GraphRevision {key: 'graph'})
+RETURN s.revision AS revision, s.token AS token
 """
 
 CLEAR = f"""
@@ -536,7 +552,7 @@ class Neo4jGraphStore(KnowledgeGraphStore):
                 [require_record(e, EntityRecord, "upsert_entities") for e in batch], key=lambda e: e.id
             )
             rows = [_entity_row(e) for e in records]
-            total += self._write(_write_entities, rows=rows, now=datetime.now(UTC))
+            total += self._write(_write_entities_and_bump, rows=rows, now=datetime.now(UTC))
         return total
 
     def upsert_relations(
@@ -549,7 +565,7 @@ class Neo4jGraphStore(KnowledgeGraphStore):
                 [require_record(r, RelationRecord, "upsert_relations") for r in batch], key=lambda r: r.key
             )
             rows = [_relation_row(r) for r in records]
-            total += self._write(_write_relations, rows=rows, now=datetime.now(UTC))
+            total += self._write(_write_relations_and_bump, rows=rows, now=datetime.now(UTC))
         return total
 
     def delete_relation(self, head: str, type: str, tail: str) -> bool:
@@ -557,14 +573,20 @@ class Neo4jGraphStore(KnowledgeGraphStore):
             return False
 
         def work(tx: neo4j.ManagedTransaction) -> int:
-            return _single(tx.run(DELETE_RELATION, head=head, type=type, tail=tail))["removed"]
+            removed = _single(tx.run(DELETE_RELATION, head=head, type=type, tail=tail))["removed"]
+            if removed:
+                _bump_revision(tx)
+            return removed
 
         return self._write(work) > 0
 
     def delete_entity(self, entity_id: str) -> DeletionResult:
         def work(tx: neo4j.ManagedTransaction) -> int | None:
             record = tx.run(DELETE_ENTITY, id=entity_id).single()
-            return None if record is None else record["removed"]
+            if record is None:
+                return None
+            _bump_revision(tx)
+            return record["removed"]
 
         removed = self._write(work)
         if removed is None:
@@ -582,8 +604,11 @@ class Neo4jGraphStore(KnowledgeGraphStore):
     def clear(self) -> None:
         driver = self._get_driver()
         # CALL ... IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
-        with self._translate_errors(), driver.session(database=self.database) as session:
-            session.run(CLEAR).consume()
+        try:
+            with self._translate_errors(), driver.session(database=self.database) as session:
+                session.run(CLEAR).consume()
+        finally:  # after the inner transactions (even a failed clear may have deleted some of them)
+            self._write(_bump_revision)
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -709,6 +734,11 @@ class Neo4jGraphStore(KnowledgeGraphStore):
             if len(rows) < batch_size:
                 return
 
+    def change_stamp(self) -> str:
+        """``"<revision>:<token>"`` of the ``GraphRevision`` node (one unique-index read); ``"0:"`` before any write."""
+        row = self._read_rows(READ_REVISION)[0]
+        return "0:" if row["revision"] is None else f"{row['revision']}:{row['token']}"
+
     # --- lifecycle ---------------------------------------------------------------------------
 
     def ping(self) -> None:
@@ -738,6 +768,29 @@ def _backfill_search_text(session: neo4j.Session) -> None:
 
 def _set_search_text(tx: neo4j.ManagedTransaction, *, rows: list[dict[str, str]]) -> None:
     tx.run(SET_SEARCH_TEXT, rows=rows).consume()
+
+
+def _bump_revision(tx: neo4j.ManagedTransaction) -> None:
+    """Move the change stamp: the last statement of a write transaction that changed the graph."""
+    tx.run(BUMP_REVISION).consume()
+
+
+def _write_entities_and_bump(
+    tx: neo4j.ManagedTransaction, *, rows: list[dict[str, Any]], now: datetime
+) -> UpsertResult:
+    result = _write_entities(tx, rows=rows, now=now)
+    if result.written:
+        _bump_revision(tx)
+    return result
+
+
+def _write_relations_and_bump(
+    tx: neo4j.ManagedTransaction, *, rows: list[dict[str, Any]], now: datetime
+) -> UpsertResult:
+    result = _write_relations(tx, rows=rows, now=now)
+    if result.written:
+        _bump_revision(tx)
+    return result
 
 
 def _write_entities(tx: neo4j.ManagedTransaction, *, rows: list[dict[str, Any]], now: datetime) -> UpsertResult:
@@ -830,6 +883,7 @@ def _merge_entities(tx: neo4j.ManagedTransaction, *, keep_id: str, merge_ids: li
             properties.setdefault(prop, value)
     combined = EntityRecord(id=kept.id, type=kept.type, name=kept.name, aliases=tuple(aliases), properties=properties)
     _write_entities(tx, rows=[_entity_row(combined)], now=now)
+    _bump_revision(tx)
     return _entity_from_row(_single(tx.run(GET_ENTITIES, ids=[keep_id]))["entity"])
 
 

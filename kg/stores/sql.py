@@ -16,6 +16,10 @@ How it keeps the contract's promises:
   ``COLLATE "C"``), so listings and ``iter_triples`` come out in Python's ``sorted`` order, as in Neo4j.
 * "Cannot reach or read the database" (connection refused, tables not migrated, locked) becomes
   :class:`~core.errors.StoreUnavailableError` with what to do about it.
+* The change stamp is the one row of ``kg_graph_revision``: a write that changed something ends its
+  transaction with ``UPDATE ... SET revision = revision + 1, token = <new>`` (last, so the row lock is
+  held only until the commit), and a rollback undoes it with the write. Concurrent writers on
+  PostgreSQL queue on that row for the moment between their last statement and their commit.
 
 Search semantics worth knowing: a blank query returns ``[]`` (nothing typed, nothing to suggest) and
 ``types=None`` or an empty list means "any type". Search reads the derived ``search_text`` column
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -97,7 +102,7 @@ def _translate_database_errors(method: Callable) -> Callable:
 
 
 class SqlGraphStore(KnowledgeGraphStore):
-    """Graph store on the Django ORM (tables ``kg_entity``, ``kg_entity_alias``, ``kg_relation``)."""
+    """Graph store on the Django ORM (tables ``kg_entity``, ``kg_entity_alias``, ``kg_relation``, ``kg_graph_revision``)."""
 
     registry_name: ClassVar[str] = "kg.store.sql.v1"
 
@@ -146,7 +151,10 @@ class SqlGraphStore(KnowledgeGraphStore):
 
     @_translate_database_errors
     def delete_relation(self, head: str, type: str, tail: str) -> bool:
-        deleted, _ = self._relations().filter(head_id=head, type=type, tail_id=tail).delete()
+        with transaction.atomic(using=self.using):
+            deleted, _ = self._relations().filter(head_id=head, type=type, tail_id=tail).delete()
+            if deleted:
+                self._bump_revision()
         return deleted > 0
 
     @_translate_database_errors
@@ -157,6 +165,7 @@ class SqlGraphStore(KnowledgeGraphStore):
             relations_removed, _ = self._relations().filter(Q(head_id=entity_id) | Q(tail_id=entity_id)).delete()
             self._aliases().filter(entity_id=entity_id).delete()
             self._entities().filter(pk=entity_id).delete()
+            self._bump_revision()
         return DeletionResult(entity_id=entity_id, relations_removed=relations_removed)
 
     @_translate_database_errors
@@ -189,6 +198,7 @@ class SqlGraphStore(KnowledgeGraphStore):
                 kept.save(using=self.using, update_fields=["aliases", "search_text", "properties", "updated_at"])
                 if _alias_keys(aliases) != old_alias_keys:
                     self._replace_alias_rows({keep_id: aliases})
+            self._bump_revision()
         return _entity_record(self._entities().get(pk=keep_id))
 
     @_translate_database_errors
@@ -197,6 +207,7 @@ class SqlGraphStore(KnowledgeGraphStore):
             self._relations().delete()
             self._aliases().delete()
             self._entities().only("pk").delete()
+            self._bump_revision()
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -349,6 +360,15 @@ class SqlGraphStore(KnowledgeGraphStore):
                 return
             last = page[-1].id
 
+    @_translate_database_errors
+    def change_stamp(self) -> str:
+        """``"<revision>:<token>"`` of the ``kg_graph_revision`` row (one primary-key read); ``"0:"`` before any write."""
+        row = self._revisions().filter(pk=1).values_list("revision", "token").first()
+        return "0:" if row is None else f"{row[0]}:{row[1]}"
+
+    def in_caller_transaction(self) -> bool:
+        return connections[self.using].in_atomic_block
+
     # --- lifecycle ------------------------------------------------------------------------
 
     def ping(self) -> None:
@@ -390,6 +410,8 @@ class SqlGraphStore(KnowledgeGraphStore):
             if changed:
                 self._entities().bulk_update(changed, ENTITY_CONTENT_FIELDS)
             self._replace_alias_rows(alias_updates)
+            if created or changed:
+                self._bump_revision()
         return UpsertResult(
             created=len(created), updated=len(changed), unchanged=len(records) - len(created) - len(changed)
         )
@@ -434,6 +456,8 @@ class SqlGraphStore(KnowledgeGraphStore):
             self._relations().bulk_create(created)
             if changed:
                 self._relations().bulk_update(changed, RELATION_CONTENT_FIELDS)
+            if created or changed:
+                self._bump_revision()
         return UpsertResult(
             created=len(created), updated=len(changed), unchanged=len(records) - len(created) - len(changed)
         )
@@ -481,6 +505,17 @@ class SqlGraphStore(KnowledgeGraphStore):
         if folded_into_staying:
             self._relations().bulk_update(folded_into_staying, RELATION_CONTENT_FIELDS)
 
+    def _bump_revision(self) -> None:
+        """Move the change stamp; called last inside the transaction of a write that changed the graph."""
+        token = uuid.uuid4().hex
+        if self._revisions().filter(pk=1).update(revision=F("revision") + 1, token=token):
+            return
+        try:  # no row yet (a new or flushed database): the first writer creates it
+            with transaction.atomic(using=self.using):
+                self._revisions().create(pk=1, revision=1, token=token)
+        except IntegrityError:  # a concurrent first writer created it meanwhile
+            self._revisions().filter(pk=1).update(revision=F("revision") + 1, token=token)
+
     def _replace_alias_rows(self, aliases_by_entity: dict[str, list[str]]) -> None:
         """Make the alias rows of these entities mirror their alias lists (delete, then insert)."""
         if not aliases_by_entity:
@@ -510,6 +545,11 @@ class SqlGraphStore(KnowledgeGraphStore):
         from kg.models import Relation
 
         return Relation.objects.using(self.using)
+
+    def _revisions(self) -> QuerySet:
+        from kg.models import GraphRevision
+
+        return GraphRevision.objects.using(self.using)
 
     def _code_point(self, field_name: str) -> Combinable:
         """``field_name`` compared by code point: SQLite does that already, PostgreSQL needs ``COLLATE "C"``."""

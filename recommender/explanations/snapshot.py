@@ -16,14 +16,18 @@ Layout (compressed sparse rows over node indices ``0..n-1``, every edge stored o
 ``heads[e] -rels[e]-> tails[e]`` is edge ``e`` exactly as stored (direction included), so a path can
 always be checked against, and cited as, a real triple.
 
-:func:`current_snapshot` keeps one snapshot per store per process and rebuilds it when the graph
-changed; see its docstring for how "changed" is detected with the public interface alone.
+:func:`current_snapshot` keeps one snapshot per store per process. It knows the graph changed from the
+store's change stamp (one cheap query, moved by every write) and then keeps serving the snapshot it
+has while a background thread builds the new one (stale-while-revalidate): a 16× graph takes ~20 s
+to read, which no request should wait for. See its docstring for the rules.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import os
 import re
 import threading
 import time
@@ -44,22 +48,21 @@ logger = logging.getLogger(__name__)
 #: Placeholder names the KGCN loader gives entities it knows only by number (``Film kgcn:3847``).
 ANONYMOUS_NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]* kgcn:\d+$")
 
-#: Seconds after which :func:`current_snapshot` rebuilds even if the cheap fingerprint did not move
-#: (it cannot see every edit: a rename keeps all counts). Rebuilding the full 42k-edge graph takes
-#: about a second, so once every ten minutes is cheap; ``settings.EXPLANATIONS_SNAPSHOT_MAX_AGE``
-#: overrides it.
-DEFAULT_MAX_AGE_SECONDS = 600.0
+#: Seconds after which :func:`current_snapshot` rebuilds (in the background) even though the change
+#: stamp did not move. The stamp sees every write made through the store; this only catches edits
+#: made around it (raw SQL, Cypher typed in the Neo4j browser). An hour costs a 16× graph ~20 s of
+#: one core per process; ``settings.EXPLANATIONS_SNAPSHOT_MAX_AGE`` overrides it.
+DEFAULT_MAX_AGE_SECONDS = 3600.0
 
 #: Seconds during which :func:`current_snapshot` trusts its last check and asks the store nothing.
-#: 0 (the default) checks on every call: always current, at the cost of one ``stats()`` aggregate
-#: (~20–50 ms on the 44k-edge SQLite graph). A busy server may set
-#: ``settings.EXPLANATIONS_SNAPSHOT_CHECK_INTERVAL`` to a few seconds; writers that need their edit
-#: seen at once call :func:`invalidate_snapshots` either way.
+#: 0 (the default) reads the change stamp on every call: one primary-key read (well under a
+#: millisecond on SQLite and PostgreSQL, one round trip to Neo4j). Serving passes a few seconds
+#: (:data:`recommender.serving.graph_index.SNAPSHOT_RECHECK_SECONDS`) so that a warm request costs no
+#: graph query at all; ``settings.EXPLANATIONS_SNAPSHOT_CHECK_INTERVAL`` sets the default.
 DEFAULT_CHECK_INTERVAL_SECONDS = 0.0
 
-#: How many snapshot entities :func:`current_snapshot` re-reads on each call to notice renames and a
-#: store that now holds a different graph with the same counts (one ``get_entities`` query).
-PROBE_SIZE = 32
+#: Seconds after a failed background rebuild (logged; the old snapshot is kept) before the next try.
+RETRY_AFTER_FAILURE_SECONDS = 30.0
 
 
 def is_anonymous(entity: EntityRecord) -> bool:
@@ -112,7 +115,8 @@ class GraphSnapshot:
 
         Entities are read first: a relation written between the two reads may name an entity this
         snapshot has not seen; it is skipped (and counted in ``skipped_triples``) rather than guessed,
-        and the changed counts make :func:`current_snapshot` rebuild on its next call.
+        and the change stamp, read before the scan, has moved since, so :func:`current_snapshot`
+        rebuilds again.
         """
         started = time.perf_counter()
         snapshot = cls.from_records(store.iter_entities(), store.iter_triples())
@@ -260,13 +264,55 @@ class GraphSnapshot:
 @dataclass
 class _CacheEntry:
     snapshot: GraphSnapshot
-    fingerprint: tuple
-    probe: tuple[tuple[str, tuple], ...]
+    #: The store's change stamp read just BEFORE the scan: an edit made during the scan then differs
+    #: from it, so the next check rebuilds again instead of hiding the edit under a newer stamp.
+    stamp: str
+    #: ``time.monotonic()`` of the last stamp check that found this snapshot current.
     checked_at: float
 
 
-_CACHE: dict[str, _CacheEntry] = {}
+@dataclass
+class _Slot:
+    """Everything kept for one store (one graph): its snapshot and the state of its rebuilds."""
+
+    entry: _CacheEntry | None = None
+    #: Moved by :func:`invalidate_snapshots`: a rebuild that started before does not install its result.
+    generation: int = 0
+    #: Held by whoever builds this store's snapshot (first build, blocking or background rebuild).
+    build_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: ``time.monotonic()`` when the last build finished (background rebuilds wait for :func:`_cooldown`).
+    built_mono: float = -math.inf
+    #: A background rebuild of this slot is running.
+    rebuilding: bool = False
+    failures: int = 0
+    failed_at: float | None = None
+    last_error: str = ""
+
+
+#: Guards :data:`_SLOTS`, :data:`_DEFAULT_STORES`, :data:`_REBUILDER` and the slots' fields; held for
+#: microseconds, never while a snapshot is built or the store is asked anything.
 _LOCK = threading.Lock()
+_SLOTS: dict[str, _Slot] = {}
+#: The store ``current_snapshot()`` uses when given none, one per configured graph, kept for the life of
+#: the process: a Neo4j store checks connectivity and schema on first use, which a per-request store
+#: would repeat, and a background rebuild needs a store that outlives the request that started it.
+_DEFAULT_STORES: dict[str, KnowledgeGraphStore] = {}
+#: The background rebuild running in this process, if any: one at a time (a 16× graph takes ~20 s of
+#: CPU and ~200 MB while it is built, so two at once would hurt the requests being served).
+_REBUILDER: threading.Thread | None = None
+
+
+def _forget_after_fork() -> None:
+    """In a forked child (gunicorn workers), start empty: locks may be held by a thread that was not
+    copied, and a Neo4j driver's connections must not be shared between processes."""
+    global _LOCK, _REBUILDER
+    _LOCK = threading.Lock()
+    _REBUILDER = None
+    _SLOTS.clear()
+    _DEFAULT_STORES.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def store_cache_key(store: KnowledgeGraphStore) -> str:
@@ -274,52 +320,13 @@ def store_cache_key(store: KnowledgeGraphStore) -> str:
     return f"{getattr(store, 'registry_name', type(store).__name__)}|{store!r}"
 
 
-def graph_fingerprint(store: KnowledgeGraphStore) -> tuple:
-    """A cheap summary that moves when the graph changes in most ways: counts per type, plus a stamp.
+def graph_fingerprint(store: KnowledgeGraphStore) -> str:
+    """The store's change stamp (:meth:`~kg.stores.base.KnowledgeGraphStore.change_stamp`), under its old name.
 
-    ``stats()`` is one aggregate query (20–50 ms on the 44k-edge SQLite graph). Counts miss edits that
-    keep them (a rename, a relation deleted and another of the same type added); :func:`current_snapshot`
-    covers those with a probe of sampled entities and a maximum age. A store that offers
-    ``change_stamp()`` (e.g. ``max(updated_at)`` plus a deletion counter — not in the store interface
-    yet) is used as well, which would make the check exact.
+    It used to be counts per type plus a probe of sampled entities, which missed some edits; the
+    stamp is exact and one cheap query.
     """
-    stats = store.stats()
-    stamp_method = getattr(store, "change_stamp", None)
-    stamp = stamp_method() if callable(stamp_method) else None
-    return (
-        stamp,
-        stats.entities,
-        stats.relations,
-        tuple(sorted(stats.entities_by_type.items())),
-        tuple(sorted(stats.relations_by_type.items())),
-    )
-
-
-def _probe_ids(snapshot: GraphSnapshot) -> list[str]:
-    """Up to :data:`PROBE_SIZE` entity ids spread evenly over the snapshot (deterministic)."""
-    if snapshot.n_nodes == 0:
-        return []
-    positions = np.unique(np.linspace(0, snapshot.n_nodes - 1, num=min(PROBE_SIZE, snapshot.n_nodes)).astype(int))
-    return [snapshot.ids[int(i)] for i in positions]
-
-
-def _probe(store: KnowledgeGraphStore, ids: list[str]) -> tuple[tuple[str, tuple], ...]:
-    found = store.get_entities(ids) if ids else {}
-    return tuple(
-        (
-            entity_id,
-            (found[entity_id].type, found[entity_id].name, found[entity_id].updated_at) if entity_id in found else (),
-        )
-        for entity_id in ids
-    )
-
-
-def _snapshot_probe(snapshot: GraphSnapshot, ids: list[str]) -> tuple[tuple[str, tuple], ...]:
-    return tuple(
-        (entity_id, (snapshot.types[i], snapshot.names[i], snapshot.updated_at[i]))
-        for entity_id in ids
-        for i in (snapshot.node_index[entity_id],)
-    )
+    return store.change_stamp()
 
 
 def _seconds_setting(name: str, default: float, *, allow_zero: bool) -> float:
@@ -337,31 +344,163 @@ def _check_seconds(name: str, value: Any, *, allow_zero: bool) -> float:
     return float(value)
 
 
+def _background_setting(value: bool | None) -> bool:
+    name = "background"
+    if value is None:
+        from django.conf import settings
+
+        name = "EXPLANATIONS_SNAPSHOT_BACKGROUND_REBUILD"
+        value = getattr(settings, name, True) if settings.configured else True
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, got {value!r}.")
+    return value
+
+
+def _default_store() -> KnowledgeGraphStore:
+    """The process's long-lived store for ``settings.KG_BACKEND`` (see :data:`_DEFAULT_STORES`)."""
+    from kg.stores import get_store
+
+    fresh = get_store()  # builds an object only: neither store connects before its first query
+    key = store_cache_key(fresh)
+    with _LOCK:
+        kept = _DEFAULT_STORES.setdefault(key, fresh)
+    if kept is not fresh:
+        fresh.close()
+    return kept
+
+
+def _slot(key: str) -> _Slot:
+    with _LOCK:
+        slot = _SLOTS.get(key)
+        if slot is None:
+            slot = _SLOTS[key] = _Slot()
+        return slot
+
+
+def _is_current(entry: _CacheEntry | None, stamp: str, limit: float) -> bool:
+    return entry is not None and entry.stamp == stamp and time.time() - entry.snapshot.built_at < limit
+
+
+def _build_and_install(store: KnowledgeGraphStore, slot: _Slot, limit: float) -> GraphSnapshot:
+    """Build under the slot's build lock unless the cached snapshot is (by then) current; install the result.
+
+    The stamp is read before the scan (see :class:`_CacheEntry`). A result is not installed when
+    :func:`invalidate_snapshots` ran since the build started (it may predate the edit that asked for
+    the invalidation); the caller still gets it.
+    """
+    with slot.build_lock:
+        with _LOCK:
+            generation = slot.generation
+        stamp = store.change_stamp()
+        entry = slot.entry
+        if _is_current(entry, stamp, limit):
+            assert entry is not None
+            entry.checked_at = time.monotonic()
+            return entry.snapshot
+        snapshot = GraphSnapshot.from_store(store)
+        with _LOCK:
+            slot.built_mono = time.monotonic()
+            if slot.generation == generation:
+                slot.entry = _CacheEntry(snapshot=snapshot, stamp=stamp, checked_at=slot.built_mono)
+                slot.failures, slot.failed_at, slot.last_error = 0, None, ""
+        return snapshot
+
+
+def _cooldown(slot: _Slot) -> float:
+    """Seconds a background rebuild waits after the previous build: as long as that build took.
+
+    So a graph written to continuously (a loader running) costs each process at most half a core of
+    rebuilding, however fast the writes come.
+    """
+    entry = slot.entry
+    return entry.snapshot.build_seconds if entry is not None else 0.0
+
+
+def _start_background_rebuild(store: KnowledgeGraphStore, key: str, slot: _Slot, limit: float) -> bool:
+    """Start the process's one background rebuild for ``slot`` unless one runs, is cooling down or backing off."""
+    global _REBUILDER
+    now = time.monotonic()
+    with _LOCK:
+        if _REBUILDER is not None and _REBUILDER.is_alive():
+            return False
+        if slot.failed_at is not None and now - slot.failed_at < RETRY_AFTER_FAILURE_SECONDS:
+            return False
+        if now - slot.built_mono < _cooldown(slot):
+            return False
+        thread = threading.Thread(
+            target=_rebuild_in_background,
+            args=(store, key, slot, limit),
+            name="graph-snapshot-rebuild",
+            daemon=True,  # a process that exits does not wait for a snapshot nobody will serve
+        )
+        _REBUILDER = thread
+        slot.rebuilding = True
+    thread.start()
+    return True
+
+
+def _rebuild_in_background(store: KnowledgeGraphStore, key: str, slot: _Slot, limit: float) -> None:
+    """The body of the background thread: build, swap in, or log the failure and keep the old snapshot."""
+    try:
+        old = slot.entry.snapshot.version if slot.entry is not None else None
+        snapshot = _build_and_install(store, slot, limit)
+        if snapshot.version != old:
+            logger.info("graph snapshot of %s rebuilt in the background: %s -> %s", key, old, snapshot.version)
+    except Exception as exc:
+        with _LOCK:
+            slot.failures += 1
+            slot.failed_at = time.monotonic()
+            slot.last_error = f"{type(exc).__name__}: {exc}"
+            failures = slot.failures
+        logger.exception(
+            "background rebuild of the graph snapshot of %s failed (%d in a row); still serving %s, retrying in %.0f s",
+            key,
+            failures,
+            slot.entry.snapshot.version if slot.entry is not None else "nothing",
+            RETRY_AFTER_FAILURE_SECONDS,
+        )
+    finally:
+        with _LOCK:
+            slot.rebuilding = False
+        # This thread's own database connections (the sql store): nothing else will ever close them.
+        from django.db import connections
+
+        connections.close_all()
+
+
 def current_snapshot(
     store: KnowledgeGraphStore | None = None,
     *,
     max_age: float | None = None,
     check_interval: float | None = None,
+    background: bool | None = None,
 ) -> GraphSnapshot:
-    """The process-wide snapshot of ``store`` (default: ``settings.KG_BACKEND``), rebuilt when the graph changed.
+    """The process-wide snapshot of ``store`` (default: ``settings.KG_BACKEND``), kept current with the store's change stamp.
 
-    On a call (a few milliseconds to a few tens): the :func:`graph_fingerprint` and a probe that
-    re-reads :data:`PROBE_SIZE` sampled entities (type, name, ``updated_at``) are compared with the
-    values seen at build time; any difference, or a snapshot older than ``max_age`` seconds
-    (default :data:`DEFAULT_MAX_AGE_SECONDS`, setting ``EXPLANATIONS_SNAPSHOT_MAX_AGE``), triggers a
-    rebuild. Within ``check_interval`` seconds of the last check (default
+    On a call: within ``check_interval`` seconds of the last check (default
     :data:`DEFAULT_CHECK_INTERVAL_SECONDS`, setting ``EXPLANATIONS_SNAPSHOT_CHECK_INTERVAL``) the cached
-    snapshot is returned without asking the store. Writers that need the next call to see an edit at
-    once call :func:`invalidate_snapshots`.
+    snapshot is returned without asking the store; otherwise the store's
+    :meth:`~kg.stores.base.KnowledgeGraphStore.change_stamp` is read (one cheap query) and compared
+    with the stamp the snapshot was built at. The snapshot is stale when the stamp moved or it is
+    older than ``max_age`` seconds (default :data:`DEFAULT_MAX_AGE_SECONDS`, setting
+    ``EXPLANATIONS_SNAPSHOT_MAX_AGE``; a safety net for edits made around the store).
 
-    Why not an exact check: the store interface has no change stamp, and relations' ``updated_at`` is
-    not readable in bulk; reading everything on each call would cost the full rebuild time.
+    A stale snapshot is still returned at once while a background thread rebuilds it
+    (stale-while-revalidate): one rebuild at a time per process, swapped in atomically when done, no
+    sooner after the previous build than that build took, and after a failure (logged; the old
+    snapshot stays) no sooner than :data:`RETRY_AFTER_FAILURE_SECONDS`. Only the first build of a
+    store (nothing to serve yet) blocks, and concurrent first callers wait for one build.
+
+    The rebuild happens in the caller instead (blocking) when ``background`` is false (default
+    ``settings.EXPLANATIONS_SNAPSHOT_BACKGROUND_REBUILD``, true) or when the caller holds an open
+    transaction on the store's database (:meth:`~kg.stores.base.KnowledgeGraphStore.in_caller_transaction`:
+    a background thread could not see the caller's uncommitted edit). Writers that need the next call
+    to show their edit call :func:`invalidate_snapshots`; tests and commands that want each call to
+    be current pass ``background=False``.
+
+    A background rebuild uses ``store`` after this call returns: a caller passing its own store must
+    keep it open (the default store is kept for the life of the process).
     """
-    if store is None:
-        from kg.stores import get_store
-
-        with get_store() as default_store:
-            return current_snapshot(default_store, max_age=max_age, check_interval=check_interval)
     limit = (
         _seconds_setting("EXPLANATIONS_SNAPSHOT_MAX_AGE", DEFAULT_MAX_AGE_SECONDS, allow_zero=False)
         if max_age is None
@@ -372,49 +511,73 @@ def current_snapshot(
         if check_interval is None
         else _check_seconds("check_interval", check_interval, allow_zero=True)
     )
+    in_background = _background_setting(background)
+    if store is None:
+        store = _default_store()
     key = store_cache_key(store)
+    slot = _slot(key)
+    entry = slot.entry
+    if entry is None:
+        return _build_and_install(store, slot, limit)
+    if (
+        interval > 0
+        and time.monotonic() - entry.checked_at < interval
+        and time.time() - entry.snapshot.built_at < limit
+    ):
+        return entry.snapshot
+    if _is_current(entry, store.change_stamp(), limit):
+        entry.checked_at = time.monotonic()
+        return entry.snapshot
+    if not in_background or store.in_caller_transaction():
+        return _build_and_install(store, slot, limit)
+    _start_background_rebuild(store, key, slot, limit)
+    return entry.snapshot
+
+
+def wait_for_rebuild(timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for this process's background rebuild; ``True`` when none is running.
+
+    For commands and tests that started a rebuild and want its result; serving never waits.
+    """
     with _LOCK:
-        entry = _CACHE.get(key)
-        now = time.time()
-        if entry is not None and now - entry.snapshot.built_at < limit:
-            if interval > 0 and now - entry.checked_at < interval:
-                return entry.snapshot
-            fingerprint = graph_fingerprint(store)
-            if (
-                entry.fingerprint == fingerprint
-                and _probe(store, [entity_id for entity_id, _ in entry.probe]) == entry.probe
-            ):
-                entry.checked_at = time.time()
-                return entry.snapshot
-        else:
-            fingerprint = graph_fingerprint(store)
-        snapshot = GraphSnapshot.from_store(store)
-        # The fingerprint read *before* the scan is kept: an edit made during the scan then differs
-        # from it on the next call, which rebuilds.
-        ids = _probe_ids(snapshot)
-        _CACHE[key] = _CacheEntry(
-            snapshot=snapshot,
-            fingerprint=fingerprint,
-            probe=_snapshot_probe(snapshot, ids),
-            checked_at=time.time(),
-        )
-        return snapshot
+        thread = _REBUILDER
+    if thread is not None:
+        thread.join(timeout)
+        return not thread.is_alive()
+    return True
 
 
 def invalidate_snapshots(store: KnowledgeGraphStore | None = None) -> None:
-    """Forget the cached snapshot of ``store`` (or of every store): the next call rebuilds it."""
+    """Forget the cached snapshot of ``store`` (or of every store): the next call rebuilds it, blocking.
+
+    Why blocking: a writer invalidates because the very next call must show its edit; serving the old
+    snapshot meanwhile is what every other caller already gets from the stamp check, without calling
+    this. A background rebuild already running finishes but does not install its result (it may have
+    read the graph before the edit). Other processes notice the edit by the stamp as usual.
+    """
     with _LOCK:
-        if store is None:
-            _CACHE.clear()
-        else:
-            _CACHE.pop(store_cache_key(store), None)
+        slots = (
+            list(_SLOTS.values()) if store is None else [s for k, s in _SLOTS.items() if k == store_cache_key(store)]
+        )
+        for slot in slots:
+            slot.generation += 1
+            slot.entry = None
+            slot.failures, slot.failed_at, slot.last_error = 0, None, ""
 
 
 def cache_info() -> dict[str, Any]:
-    """What is cached (for the admin and tests): store key -> snapshot version and age in seconds."""
+    """What is cached (for the admin and tests): store key -> snapshot version, age, stamp and rebuild state."""
     with _LOCK:
         now = time.time()
         return {
-            key: {"version": entry.snapshot.version, "age_seconds": now - entry.snapshot.built_at}
-            for key, entry in _CACHE.items()
+            key: {
+                "version": slot.entry.snapshot.version,
+                "age_seconds": now - slot.entry.snapshot.built_at,
+                "stamp": slot.entry.stamp,
+                "rebuilding": slot.rebuilding,
+                "failures": slot.failures,
+                "last_error": slot.last_error,
+            }
+            for key, slot in _SLOTS.items()
+            if slot.entry is not None
         }

@@ -1,9 +1,11 @@
 """The graph side of serving: the explanation snapshot, its sparse matrices and the personalised PageRank.
 
-Why cached: the snapshot's freshness check reads the store's counts (~20 ms on SQLite) and the sparse
-matrices take longer to build than a whole warm request, so the snapshot is re-validated at most every
-:data:`SNAPSHOT_RECHECK_SECONDS` (graph edits reach serving within that delay) and the matrices are built
-once per (snapshot, model). Courses are ranked by a personalised PageRank over these matrices
+Why cached: the snapshot is kept by :func:`~recommender.explanations.current_snapshot`, which reads
+the store's change stamp (one primary-key read) at most every :data:`SNAPSHOT_RECHECK_SECONDS` from
+here, so a warm request asks the graph nothing; when the stamp moved it keeps serving the snapshot it
+has while a background thread rebuilds it, so a graph edit reaches serving within that delay plus one
+rebuild, and no request waits for the rebuild. The sparse matrices take longer to build than a whole
+warm request, so they are built once per (snapshot, model). Courses are ranked by a personalised PageRank over these matrices
 (:mod:`.course_ranking`); non-artist onboarding picks and request seeds reach artists by a short
 random-walk spread (:mod:`.music_ranking`).
 """
@@ -26,8 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from recommender.explanations import GraphSnapshot
     from recommender.serving.model_holder import ServingModel
 
-#: Seconds a graph snapshot is reused before asking :func:`current_snapshot` again (its check reads
-#: the store's counts, ~20 ms on SQLite; graph edits therefore reach serving within this delay).
+#: Seconds serving trusts the graph snapshot before reading the store's change stamp again (one cheap
+#: query, kept out of warm requests), also the re-check period of serving's other table caches
+#: (:mod:`.artist_rows`, :mod:`.course_table`). A graph edit reaches serving within this delay plus one
+#: background rebuild.
 SNAPSHOT_RECHECK_SECONDS = 10.0
 #: Personalised PageRank: restart probability and power iterations (4 reach courses 3 edges away).
 PPR_RESTART = 0.3
@@ -37,23 +41,22 @@ PPR_ITERATIONS = 4
 #: level as a soft preference instead (:mod:`.course_ranking`).
 WALK_CUT_TYPES = frozenset({LEVEL_TYPE})
 
-_SNAPSHOT: ProcessCache[str, GraphSnapshot] = ProcessCache(recheck_seconds=SNAPSHOT_RECHECK_SECONDS)
-
 
 def graph_snapshot() -> GraphSnapshot:
-    """The explanation snapshot, re-validated with :func:`current_snapshot` at most every :data:`SNAPSHOT_RECHECK_SECONDS`."""
+    """The explanation snapshot, its change stamp checked at most every :data:`SNAPSHOT_RECHECK_SECONDS`.
 
-    def build() -> GraphSnapshot:
-        from recommender.explanations import current_snapshot
+    Never waits for a rebuild once a snapshot exists (see :func:`~recommender.explanations.current_snapshot`).
+    """
+    from recommender.explanations import current_snapshot
 
-        return current_snapshot()
-
-    return _SNAPSHOT.get("snapshot", build)
+    return current_snapshot(check_interval=SNAPSHOT_RECHECK_SECONDS)
 
 
 def graph_snapshot_forget() -> None:
-    """Make the next :func:`graph_snapshot` re-validate the snapshot at once."""
-    _SNAPSHOT.clear()
+    """Drop the snapshot: the next :func:`graph_snapshot` builds it before answering (tests, writers that need it now)."""
+    from recommender.explanations import invalidate_snapshots
+
+    invalidate_snapshots()
 
 
 class GraphIndex:

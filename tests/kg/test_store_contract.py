@@ -389,3 +389,92 @@ def test_clear_empties_the_store(small_graph):
 
 def test_ping_answers(graph_store):
     graph_store.ping()
+
+
+# --- change stamp -----------------------------------------------------------------------------
+
+
+def test_change_stamp_moves_with_every_kind_of_write_and_only_then(graph_store):
+    seen = [graph_store.change_stamp()]
+
+    def moved() -> bool:
+        stamp = graph_store.change_stamp()
+        changed = stamp != seen[-1]
+        seen.append(stamp)
+        return changed
+
+    assert isinstance(seen[0], str) and not moved()  # reading twice changes nothing
+    graph_store.upsert_entities([artist("a:1", "One"), artist("a:2", "Two"), tag("t:1", "rock")], batch_size=2)
+    assert moved()
+    graph_store.upsert_entities([artist("a:1", "One"), artist("a:2", "Two")])  # a loader re-run
+    assert not moved()
+    graph_store.upsert_entities([artist("a:1", "Uno")])  # a rename keeps every count
+    assert moved()
+    graph_store.upsert_entities([artist("a:1", "Uno", "The One")])  # an alias
+    assert moved()
+    graph_store.upsert_entities([artist("a:1", "Uno", "The One", country="UK")])  # a property
+    assert moved()
+    graph_store.upsert_relations([rel("a:1", "HAS_TAG", "t:1"), rel("a:2", "HAS_TAG", "t:1")], batch_size=1)
+    assert moved()
+    graph_store.upsert_relations([rel("a:1", "HAS_TAG", "t:1")])
+    assert not moved()
+    graph_store.upsert_relations([rel("a:1", "HAS_TAG", "t:1", confidence=0.5)])  # provenance
+    assert moved()
+    graph_store.upsert_relations([rel("a:1", "HAS_TAG", "t:1", confidence=0.5, count=3)])  # a relation property
+    assert moved()
+    assert graph_store.delete_relation("a:2", "HAS_TAG", "t:1")
+    assert moved()
+    assert not graph_store.delete_relation("a:2", "HAS_TAG", "t:1")  # nothing to delete
+    assert not moved()
+    graph_store.upsert_entities([artist("a:3", "Uno (duplicate)")])
+    graph_store.upsert_relations([rel("a:3", "HAS_TAG", "t:1")])
+    assert moved()
+    graph_store.merge_entities(keep_id="a:1", merge_ids=["a:3"])
+    assert moved()
+    graph_store.delete_entity("a:2")
+    assert moved()
+
+    # reads never move it
+    graph_store.get_entity("a:1")
+    graph_store.get_entities(["a:1", "t:1"])
+    graph_store.get_relation("a:1", "HAS_TAG", "t:1")
+    graph_store.search_entities("uno")
+    graph_store.neighbours("a:1")
+    graph_store.stats()
+    list(graph_store.iter_triples())
+    list(graph_store.iter_entities())
+    graph_store.ping()
+    assert not moved()
+
+    graph_store.clear()
+    assert moved()
+    # Every move gave a stamp never seen before: a cache can never mistake a later graph for an earlier one.
+    distinct = [stamp for i, stamp in enumerate(seen) if i == 0 or stamp != seen[i - 1]]
+    assert len(distinct) == len(set(distinct)) == 13
+
+
+def test_change_stamp_ignores_writes_that_fail(small_graph):
+    before = small_graph.change_stamp()
+    with pytest.raises(UnknownEntityError):
+        small_graph.upsert_relations([rel("a:muse", "HAS_TAG", "t:rock"), rel("a:muse", "HAS_TAG", "t:missing")])
+    with pytest.raises(InvalidGraphDataError):
+        small_graph.upsert_entities([artist("a:new", "New"), EntityRecord(id="", type="Artist", name="x")])
+    with pytest.raises(UnknownEntityError):
+        small_graph.delete_entity("a:missing")
+    with pytest.raises(UnknownEntityError):
+        small_graph.merge_entities(keep_id="a:muse", merge_ids=["a:missing"])
+    with pytest.raises(InvalidGraphDataError):
+        small_graph.merge_entities(keep_id="a:muse", merge_ids=["a:muse"])
+    assert small_graph.change_stamp() == before
+    assert small_graph.get_relation("a:muse", "HAS_TAG", "t:rock") is None
+
+
+def test_change_stamp_follows_the_batches_that_were_committed(small_graph):
+    before = small_graph.change_stamp()
+    with pytest.raises(UnknownEntityError):
+        small_graph.upsert_relations(
+            [rel("a:muse", "HAS_TAG", "t:rock"), rel("a:muse", "HAS_TAG", "t:missing")], batch_size=1
+        )
+    # the first batch was written (batches are independent), so the graph, and its stamp, changed
+    assert small_graph.get_relation("a:muse", "HAS_TAG", "t:rock") is not None
+    assert small_graph.change_stamp() != before

@@ -78,7 +78,10 @@ def _relations() -> list[RelationRecord]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_snapshot_cache():
+def _fresh_snapshot_cache(settings):
+    # Blocking rebuilds: these tests check WHEN a snapshot is rebuilt, call by call, on both backends
+    # (the background rebuild is tested in test_snapshot_background.py).
+    settings.EXPLANATIONS_SNAPSHOT_BACKGROUND_REBUILD = False
     invalidate_snapshots()
     yield
     invalidate_snapshots()

@@ -63,10 +63,19 @@ def experiment_run(
     plots: bool = True,
     progress: bool = True,
     export_splits: bool = False,
+    max_users: int | None = None,
 ) -> ExperimentRun:
-    """Fit each model on each seed's split(s) of ``protocol``, evaluate on test, and write a report."""
+    """Fit each model on each seed's split(s) of ``protocol``, evaluate on test, and write a report.
+
+    ``max_users`` (top-K protocols only; default every user) evaluates a seeded sample of at most that
+    many test users per split (see :func:`~recommender.evaluation.evaluator.evaluate_topk`).
+    """
     if protocol not in PROTOCOLS:
         raise ConfigurationError(f"Unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}.")
+    if max_users is not None and protocol == "C":
+        raise ConfigurationError(
+            "max_users samples top-K test users; Protocol C scores labelled pairs, leave it unset."
+        )
     if not models:
         raise ConfigurationError("Name at least one model (e.g. --models most_popular ease leitmotif).")
     if not seeds:
@@ -90,13 +99,13 @@ def experiment_run(
             if protocol == "C":
                 result = evaluate_ctr(model, split)
             else:
-                result = evaluate_topk(model, split, ks=ks)
+                result = evaluate_topk(model, split, ks=ks, max_users=max_users)
             result.details["fit_seconds"] = round(fit_seconds, 2)
             result.details["evaluate_seconds"] = round(time.perf_counter() - started, 2)
             timings.setdefault(name, []).append(fit_seconds)
             results.append(result)
             used_splits.setdefault(f"{result.split}_seed{seed}", split)
-    config = {
+    config: dict[str, Any] = {
         "protocol": protocol,
         "models": names,
         "seeds": list(seeds),
@@ -104,6 +113,8 @@ def experiment_run(
         "model_params": params,
         "dataset": {"users": dataset.n_users, "items": dataset.n_items, "interactions": dataset.n_interactions},
     }
+    if max_users is not None:
+        config["max_users"] = max_users
     report_dir = Path(write_report(results, config=config, reports_dir=reports_dir, plots=plots))
     if export_splits:
         # The exact splits scored here, as plain TSV + JSON sidecar, so any external library can be run on

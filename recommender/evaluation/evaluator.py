@@ -19,6 +19,12 @@ Rules (the same for every model, so numbers are comparable):
   hit is a cold item the user listened to. Ranking only among the cold items would tell the model
   which items are new and inflate the numbers; this rule asks whether the model surfaces new items
   against the whole catalogue, which is what a product needs.
+* **Cost and the optional user sample**: full ranking scores every evaluated user against every item,
+  so it grows with users × items (16× from 1× to 4× the Last.FM size). ``max_users`` (default: all)
+  evaluates a seeded uniform sample of the users with held-out items instead; every sampled user is
+  still ranked against all items, so the per-user numbers are exactly the full run's, only fewer users
+  are averaged. ``details["user_sample"]`` records the sample (size, seed, number of eligible users).
+  Coverage@K is over the evaluated users' lists, so it is lower on a sample.
 """
 
 from __future__ import annotations
@@ -85,6 +91,25 @@ def _check_batch_size(batch_size: int) -> int:
     return int(batch_size)
 
 
+def _check_max_users(max_users: int | None) -> int | None:
+    if max_users is None:
+        return None
+    if isinstance(max_users, bool) or not isinstance(max_users, (int, np.integer)) or max_users < 1:
+        raise ValueError(f"max_users must be a positive integer or None (every user), got {max_users!r}.")
+    return int(max_users)
+
+
+def sample_users(users: np.ndarray, *, max_users: int | None, seed: int) -> np.ndarray:
+    """``users`` itself if there are at most ``max_users`` (or ``None``), else a seeded uniform sample, sorted.
+
+    The sample is drawn without replacement with ``numpy.random.default_rng(seed)``, so one seed always
+    picks the same users of the same split.
+    """
+    if max_users is None or users.size <= max_users:
+        return users
+    return np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
+
+
 def _score_batch(model: Recommender, users: np.ndarray, n_items: int) -> np.ndarray:
     """``model.score`` as a fresh float32 array, with its shape and values checked."""
     scores = np.array(model.score(users), dtype=np.float32, copy=True)
@@ -140,12 +165,18 @@ def evaluate_topk(
     batch_size: int = DEFAULT_BATCH_SIZE,
     part: str = "test",
     progress: bool = False,
+    max_users: int | None = None,
+    sample_seed: int | None = None,
 ) -> EvaluationResult:
     """Rank every candidate item for every user with held-out items and compute all ranking metrics.
 
     Metrics (means over evaluated users; see :mod:`recommender.evaluation.metrics` for formulas):
     ``precision@K, recall@K, f1@K, ndcg@K, mrr@K, map@K, hit_rate@K`` plus ``coverage@K`` (share of
     items in any list) and ``novelty@K`` (mean self-information with popularity from training users).
+
+    ``max_users`` (default ``None``: every user) evaluates at most that many users with held-out items,
+    a seeded uniform sample (:func:`sample_users`, seed ``sample_seed``, default the split's seed); the
+    sample is recorded in ``details["user_sample"]``.
     """
     if not isinstance(split, TopKSplit):
         raise TypeError(
@@ -155,14 +186,17 @@ def evaluate_topk(
         raise ValueError(f"part must be 'test' or 'validation', got {part!r}.")
     ks = _check_ks(ks)
     batch_size = _check_batch_size(batch_size)
+    max_users = _check_max_users(max_users)
     k_max = ks[-1]
 
     relevant = (split.test if part == "test" else split.validation).tocsr()
     excluded = split.not_rankable(part)
     n_relevant_all = np.diff(relevant.indptr)
-    users = np.flatnonzero(n_relevant_all > 0).astype(np.int64)
-    if users.size == 0:
+    eligible = np.flatnonzero(n_relevant_all > 0).astype(np.int64)
+    if eligible.size == 0:
         raise ValueError(f"split {split.label!r} has no users with {part} items; nothing to evaluate.")
+    seed = split.seed if sample_seed is None else int(sample_seed)
+    users = sample_users(eligible, max_users=max_users, seed=seed)
 
     train_binary = split.train_binary()
     item_popularity = np.diff(train_binary.tocsc().indptr)
@@ -190,13 +224,21 @@ def evaluate_topk(
     )
     per_user_arrays["user"] = users
     per_user_arrays["top_items"] = all_lists
+    details = topk_details(split, part=part, ks=ks, users=users, n_relevant_pairs=int(n_relevant_all[users].sum()))
+    if max_users is not None:
+        details["user_sample"] = {
+            "max_users": max_users,
+            "seed": seed,
+            "n_eligible_users": int(eligible.size),
+            "sampled": bool(users.size < eligible.size),
+        }
     return EvaluationResult(
         model=_model_name(model),
         split=split.label,
         protocol=split.protocol,
         seed=split.seed,
         metrics=metrics,
-        details=topk_details(split, part=part, ks=ks, users=users, n_relevant_pairs=int(n_relevant_all.sum())),
+        details=details,
         per_user=per_user_arrays,
     )
 

@@ -78,6 +78,15 @@ class Command(LeitmotifCommand):
             ),
         )
         parser.add_argument(
+            "--max-users",
+            type=int,
+            default=None,
+            help=(
+                "top-K protocols (T, sparsity, coldstart): evaluate a seeded sample of at most this many test users "
+                "per split instead of all of them (ranking costs users × items); default: every user"
+            ),
+        )
+        parser.add_argument(
             "--pool-size",
             type=int,
             default=None,
@@ -89,6 +98,15 @@ class Command(LeitmotifCommand):
             raise CommandError("--torch-threads must be at least 1.")
         if opts["pool_size"] is not None and opts["pool_size"] < 1:
             raise CommandError("--pool-size must be at least 1.")
+        if opts["max_users"] is not None:
+            if opts["max_users"] < 1:
+                raise CommandError("--max-users must be at least 1 (leave it out to evaluate every user).")
+            if opts["protocol"] not in ("T", "sparsity", "coldstart") or any(
+                opts[name] is not None for name in ("rerank", "units", "pool_size")
+            ):
+                raise CommandError(
+                    "--max-users applies to the top-K protocols T, sparsity and coldstart without --rerank/--units/--pool-size."
+                )
         import torch
 
         torch.set_num_threads(opts["torch_threads"])
@@ -149,7 +167,7 @@ class Command(LeitmotifCommand):
                     **common, settings=settings, units=opts["units"], minimum_pool=opts["pool_size"]
                 ).report_dir
             else:
-                report_dir = experiment_run(**common).report_dir
+                report_dir = experiment_run(**common, max_users=opts["max_users"]).report_dir
         except (LeitmotifError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write((report_dir / "results.md").read_text())

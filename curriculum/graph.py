@@ -2,9 +2,11 @@
 
 Why read the graph and not the file: curators edit concepts in the admin and ingestion may add
 ``PREREQUISITE_OF`` / ``TEACHES_CONCEPT`` edges, so the graph is the truth the learner pages must follow.
-One ``neighbours`` call per concept reads every curriculum edge of it, so a read costs (number of
-concepts + 1) store calls on either backend — tens of milliseconds for the ~80 concepts — and is done
-fresh for every request, which is what makes paths adapt at once to progress and curation.
+One ``neighbours`` call per concept reads every curriculum edge of it, and one per instrument reads
+the instruments of its courses (:attr:`CurriculumGraph.course_instruments`), so a read costs (number of
+concepts + number of instruments + 2) store calls on either backend — tens of milliseconds for the ~80
+concepts — and is done fresh for every request, which is what makes paths adapt at once to progress and
+curation.
 
 A concept without curriculum data (a Concept entity a curator or ingestion added) is still part of the
 graph: its level is ``None`` (it sorts in the middle, see :func:`.vocabulary.level_rank`) and it can
@@ -33,6 +35,7 @@ from curriculum.vocabulary import (
     TEACHES_CONCEPT,
     level_rank,
 )
+from kg.schema import INSTRUMENT_TYPE, TEACHES_INSTRUMENT
 from kg.stores.base import KnowledgeGraphStore
 
 
@@ -92,6 +95,9 @@ class CurriculumGraph:
     concepts: Mapping[str, ConceptNode]
     #: Names of the instrument entities some concept is for (id -> name).
     instrument_names: Mapping[str, str] = field(default_factory=dict)
+    #: Instruments each course that teaches a concept teaches (``TEACHES_INSTRUMENT``); a course of no
+    #: instrument (theory, ear training) is absent.
+    course_instruments: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __contains__(self, concept_id: object) -> bool:
         return concept_id in self.concepts
@@ -118,6 +124,19 @@ class CurriculumGraph:
     def concepts_for_course(self, course_id: str) -> tuple[tuple[str, float], ...]:
         """``(concept id, confidence)`` of every concept a course teaches (``TEACHES_CONCEPT``), best first."""
         return self._course_index.get(course_id, ())
+
+    def course_fit(self, course_id: str, instrument_ids: Iterable[str]) -> int:
+        """1 when the course teaches one of ``instrument_ids``, 0 when it teaches no instrument, -1 only others.
+
+        A learner with no instrument (``instrument_ids`` empty) fits every course: 0 or 1.
+        """
+        taught = self.course_instruments.get(course_id, ())
+        wanted = set(instrument_ids)
+        if not taught:
+            return 0
+        if wanted & set(taught):
+            return 1
+        return -1 if wanted else 0
 
     def concepts_for_instrument(self, instrument_id: str) -> tuple[str, ...]:
         """Concepts specific to an instrument (``FOR_INSTRUMENT``); general concepts are not listed."""
@@ -188,7 +207,7 @@ DEFAULT_MAX_AGE_SECONDS = 300.0
 #: store at all (setting ``CURRICULUM_GRAPH_CHECK_INTERVAL``).
 DEFAULT_CHECK_INTERVAL_SECONDS = 2.0
 #: Relation types whose counts are part of the fingerprint (HAS_TAG: the artists behind a concept's tags).
-FINGERPRINT_RELATION_TYPES = (*CURRICULUM_RELATION_TYPES, "HAS_TAG")
+FINGERPRINT_RELATION_TYPES = (*CURRICULUM_RELATION_TYPES, "HAS_TAG", TEACHES_INSTRUMENT)
 
 
 @dataclass
@@ -331,4 +350,26 @@ def curriculum_graph_read(*, store: KnowledgeGraphStore) -> CurriculumGraph:
                 sorted(bucket[(TEACHES_CONCEPT, "in")], key=lambda c: (-c.confidence, c.name.casefold(), c.course_id))
             ),
         )
-    return CurriculumGraph(concepts=concepts, instrument_names=instrument_names)
+    return CurriculumGraph(
+        concepts=concepts,
+        instrument_names=instrument_names,
+        course_instruments=_course_instruments(
+            store, {link.course_id for n in concepts.values() for link in n.courses}
+        ),
+    )
+
+
+def _course_instruments(store: KnowledgeGraphStore, course_ids: set[str]) -> dict[str, tuple[str, ...]]:
+    """The instruments of ``course_ids``: one ``neighbours`` call per instrument entity (fewer than courses)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    if not course_ids:
+        return {}
+    for instrument in store.iter_entities(types=[INSTRUMENT_TYPE]):
+        try:
+            taught_by = store.neighbours(instrument.id, direction="in", relation_types=[TEACHES_INSTRUMENT])
+        except UnknownEntityError:  # deleted between the two reads
+            continue
+        for neighbour in taught_by:
+            if neighbour.entity.id in course_ids:
+                found[neighbour.entity.id].add(instrument.id)
+    return {course_id: tuple(sorted(ids)) for course_id, ids in found.items()}

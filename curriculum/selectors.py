@@ -32,12 +32,21 @@ from django.conf import settings
 from django.db.models import Count
 
 from catalog.models import Artist, Course, Interaction, Interest, Listen, Listener
-from core.errors import ConfigurationError, LearningPathError, LeitmotifError
+from core.errors import ConfigurationError, LearningPathError, LeitmotifError, StoreUnavailableError
 from curriculum import paths
 from curriculum.graph import ConceptNode, CurriculumGraph, TagLink, curriculum_graph
 from curriculum.models import ConceptMastery, LearnerProfile
 from curriculum.vocabulary import COURSE_LEVEL_RANK, LEVEL_NAMES, LEVEL_RANK, LEVELS
-from kg.schema import ARTIST_TYPE, CONCEPT_TYPE, COURSE_TYPE, HAS_TAG, INSTRUMENT_PREFIX, INSTRUMENT_TYPE, TAG_TYPE
+from kg.schema import (
+    ARTIST_TYPE,
+    CONCEPT_TYPE,
+    COURSE_TYPE,
+    HAS_TAG,
+    INSTRUMENT_PREFIX,
+    INSTRUMENT_TYPE,
+    TAG_TYPE,
+    fold,
+)
 from kg.stores.base import KnowledgeGraphStore
 
 #: A concept counts as mastered from this mastery on (setting ``CURRICULUM_MASTERY_THRESHOLD``).
@@ -102,7 +111,7 @@ class LearnerSettings:
 
     level: str
     instruments: tuple[str, ...]
-    instruments_from: str  # "profile" | "interests" | "none"
+    instruments_from: str  # "profile" | "interests" | "tags" | "none"
     has_profile: bool
 
     @property
@@ -111,10 +120,13 @@ class LearnerSettings:
 
 
 def learner_settings(user: Any) -> LearnerSettings:
-    """The learner's profile; without one, a beginner whose instruments are the ones picked at onboarding.
+    """The learner's profile; without instruments there, the instruments picked at onboarding, else the ones
+    a picked tag names exactly (the tag "piano" names Piano, see :func:`instruments_named_by_tags`).
 
     Why fall back to onboarding picks: a learner who picked "Guitar" as an interest should not see
-    drum rudiments as a next step before they ever open the profile form.
+    drum rudiments as a next step before they ever open the profile form. Onboarding also stores what a
+    picked tag names in the profile (:func:`curriculum.services.profile_instruments_from_picks`), where
+    the learner sees it and can change it; the read-time fallback covers picks made through the API.
     """
     require_learner(user)
     profile = LearnerProfile.objects.filter(user=user).first()
@@ -122,18 +134,51 @@ def learner_settings(user: Any) -> LearnerSettings:
         return LearnerSettings(
             level=profile.level, instruments=tuple(profile.instruments), instruments_from="profile", has_profile=True
         )
-    picked = tuple(
-        Interest.objects.filter(listener__user=user, entity_type=INSTRUMENT_TYPE)
-        .order_by("name")
-        .values_list("entity_id", flat=True)
+    picks = list(
+        Interest.objects.filter(listener__user=user, entity_type__in=[INSTRUMENT_TYPE, TAG_TYPE])
+        .order_by("name", "entity_id")
+        .values_list("entity_id", "entity_type", "name")
     )
+    picked = tuple(entity_id for entity_id, kind, _ in picks if kind == INSTRUMENT_TYPE)
+    source = "interests" if picked else "none"
+    tag_names = [name for _, kind, name in picks if kind == TAG_TYPE]
+    if not picked and tag_names:
+        from kg.stores import get_store
+
+        try:
+            with get_store() as store:
+                picked = tuple(instruments_named_by_tags(tag_names, store=store))
+        except StoreUnavailableError:  # the profile page still shows; matching just has no instrument
+            picked = ()
+        source = "tags" if picked else "none"
     level = profile.level if profile is not None else LearnerProfile.Level.BEGINNER
     return LearnerSettings(
-        level=str(level),
-        instruments=picked,
-        instruments_from="interests" if picked else "none",
-        has_profile=profile is not None,
+        level=str(level), instruments=picked, instruments_from=source, has_profile=profile is not None
     )
+
+
+def instruments_named_by_tags(tag_names: Iterable[str], *, store: KnowledgeGraphStore) -> list[str]:
+    """Ids of the platform's instruments (:func:`instrument_choices`) whose name is exactly one of ``tag_names``.
+
+    Case- and accent-insensitive, whole name only: "piano" and "Violão"… name an instrument only when an
+    instrument is called that; "piano rock" or "jazz guitar" name a genre, not the learner's instrument.
+    """
+    wanted = {fold(name).strip() for name in tag_names if name and name.strip()}
+    if not wanted:
+        return []
+    return [entity_id for entity_id, name in instrument_choices(store) if fold(name).strip() in wanted]
+
+
+def stated_instruments(listener: Listener) -> list[str]:
+    """The instruments in a listener's learner profile (none for a listener without a user or a profile).
+
+    Registered with :func:`recommender.serving.services.stated_instruments_reader_set` (see :mod:`.apps`), so
+    course recommendations on every surface (pages, /ask/, the REST API) follow the profile.
+    """
+    if listener.user_id is None:
+        return []
+    found = LearnerProfile.objects.filter(user_id=listener.user_id).values_list("instruments", flat=True).first()
+    return [i for i in found or [] if isinstance(i, str)]
 
 
 def require_learner(user: Any) -> None:
@@ -171,11 +216,11 @@ def learner_mastery(user: Any, *, graph: CurriculumGraph) -> dict[str, MasterySt
     completed = (
         Interaction.objects.filter(listener__user=user, kind=Interaction.Kind.COMPLETE, course__isnull=False)
         .order_by("created_at", "id")
-        .values_list("course__entity_id", "course__title", "created_at")
+        .values_list("course__entity_id", "course__title", "course__level", "created_at")
     )
     from_courses: dict[str, tuple[float, list[str], datetime]] = {}
-    for course_id, title, when in completed:
-        for concept_id, confidence in graph.concepts_for_course(course_id):
+    for course_id, title, course_level, when in completed:
+        for concept_id, confidence in course_credits(graph, course_id, course_level):
             value = round(gain * confidence, 4)
             best, titles, _ = from_courses.get(concept_id, (0.0, [], when))
             if title not in titles:
@@ -347,6 +392,36 @@ def _course_level_rank(level: str) -> int | None:
     return COURSE_LEVEL_RANK.get(level)
 
 
+def _umbrella_course_fits(course_level_rank: int | None, part: ConceptNode) -> bool:
+    """Whether a course teaching an umbrella also serves its part ``part``: its level is within one step of it.
+
+    One rule for both sides: :func:`concept_courses` lists such a course under the part, and
+    :func:`course_credits` credits the part when the course is completed.
+    """
+    rank = course_level_rank if course_level_rank is not None else part.level_rank
+    return abs(rank - part.level_rank) <= 1
+
+
+def course_credits(graph: CurriculumGraph, course_id: str, course_level: str) -> list[tuple[str, float]]:
+    """``(concept id, confidence)`` a completed course counts toward: what it teaches, and the parts of an
+    umbrella it teaches that it is listed under (:func:`_umbrella_course_fits`).
+
+    Why the parts: a "Music theory" course is listed under the step "Intervals" (via its umbrella); completing
+    the course listed under a step must move that step forward, not only the umbrella.
+    """
+    credits = dict(graph.concepts_for_course(course_id))
+    rank = _course_level_rank(course_level)
+    for concept_id, confidence in list(credits.items()):
+        umbrella = graph.concepts.get(concept_id)
+        if umbrella is None:
+            continue
+        for part_id in umbrella.narrower:
+            part = graph.concepts.get(part_id)
+            if part is not None and _umbrella_course_fits(rank, part) and credits.get(part_id, 0.0) < confidence:
+                credits[part_id] = confidence
+    return sorted(credits.items(), key=lambda item: (-item[1], item[0]))
+
+
 def _course_links(graph: CurriculumGraph, node: ConceptNode) -> list[tuple[Any, str]]:
     """Courses teaching ``node`` directly, then courses teaching an umbrella it is part of (``via`` = umbrella name).
 
@@ -377,8 +452,13 @@ def concept_courses(
     allow_stretch: bool,
     rows: Mapping[str, Course],
     limit: int = COURSES_PER_STEP,
+    instruments: Sequence[str] = (),
 ) -> list[CourseResource]:
     """Courses that teach ``concept_id``, best first, within reach unless ``allow_stretch``.
+
+    For a learner with ``instruments``, a course that teaches only other instruments is never listed (a
+    guitarist's step on scales does not offer a harmonica course); courses of their instrument come
+    before courses of no instrument (theory).
 
     Within reach: every concept the course teaches has readiness ≥ :data:`STRETCH_READINESS` (counting the
     concepts the course itself teaches as covered), and the course's level is not above the learner's
@@ -389,6 +469,9 @@ def concept_courses(
     found: list[tuple[tuple, CourseResource]] = []
     for link, via in _course_links(graph, node):
         if link.course_id in completed:
+            continue
+        fit = graph.course_fit(link.course_id, instruments)
+        if fit < 0:
             continue
         row = rows.get(link.course_id)
         taught = graph.concepts_for_course(link.course_id) or ((concept_id, link.confidence),)
@@ -404,7 +487,7 @@ def concept_courses(
         if not within and not allow_stretch:
             continue
         distance = abs((level_rank if level_rank is not None else node.level_rank) - node.level_rank)
-        if via and distance > 1:
+        if via and not _umbrella_course_fits(level_rank, node):
             continue  # an umbrella course far from this concept's level teaches other parts of the umbrella
         resource = CourseResource(
             course_id=link.course_id,
@@ -421,7 +504,15 @@ def concept_courses(
         )
         found.append(
             (
-                (not within, bool(via), distance, -link.confidence, -resource.subscribers, resource.title.casefold()),
+                (
+                    not within,
+                    bool(via),
+                    -fit,
+                    distance,
+                    -link.confidence,
+                    -resource.subscribers,
+                    resource.title.casefold(),
+                ),
                 resource,
             )
         )
@@ -699,6 +790,7 @@ def next_steps(
             completed=completed,
             allow_stretch=allow_stretch,
             rows=rows,
+            instruments=learner.instruments,
         )
         artists, tags = concept_music(node, taste=taste, resources=resources)
         builds_on = tuple(ConceptRef.of(graph.concepts[p]) for p in node.prerequisites)
@@ -917,8 +1009,13 @@ def learning_path_for(
     completed: set[str] | None = None,
     allow_stretch: bool = False,
     rows: Mapping[str, Course] | None = None,
+    instruments: Sequence[str] = (),
 ) -> LearningPath:
-    """The path to ``goal`` for a learner with ``mastery`` (no database access except through ``rows``)."""
+    """The path to ``goal`` for a learner with ``mastery`` (no database access except through ``rows``).
+
+    Each step's courses follow ``instruments`` (see :func:`concept_courses`); :func:`learning_path` passes
+    the goal's instrument for an instrument goal, else the learner's.
+    """
     mastered = paths.mastered_set(mastery, threshold)
     order = paths.learning_order(graph, goal.targets, mastered)
     problems = paths.path_violations(graph, order, mastered)
@@ -950,6 +1047,7 @@ def learning_path_for(
             completed=completed,
             allow_stretch=allow_stretch,
             rows=rows,
+            instruments=instruments,
         )
         steps.append(
             PathStep(
@@ -1010,6 +1108,7 @@ def learning_path(
         completed=completed_courses(user),
         allow_stretch=allow_stretch,
         rows=rows,
+        instruments=(resolved.entity_id,) if resolved.kind == "instrument" else learner.instruments,
     )
 
 

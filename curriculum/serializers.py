@@ -169,7 +169,10 @@ class ProfileSerializer(serializers.Serializer):
     level = serializers.CharField()
     instruments = InstrumentRefSerializer(many=True)
     instruments_from = serializers.CharField(
-        help_text="profile, interests (onboarding picks, until a profile names instruments) or none."
+        help_text=(
+            "profile, interests (picked instruments, until a profile names instruments), tags (picked tags whose "
+            "name is an instrument's, e.g. 'piano') or none."
+        )
     )
 
 

@@ -14,12 +14,13 @@ from typing import Any
 
 from django.db import transaction
 
-from catalog.models import Course
+from catalog.models import Course, Interest
 from core.errors import LearningPathError
 from curriculum.graph import CurriculumGraph
 from curriculum.models import ConceptMastery, LearnerProfile
-from curriculum.selectors import lesson_mastery, require_learner
+from curriculum.selectors import course_credits, instruments_named_by_tags, lesson_mastery, require_learner
 from curriculum.vocabulary import LEVELS
+from kg.schema import INSTRUMENT_TYPE, TAG_TYPE
 from kg.stores.base import KnowledgeGraphStore
 
 #: Instruments one profile may list (a learner plays a few; the list drives matching, not a census).
@@ -66,6 +67,31 @@ def profile_update(
         if changed:
             profile.save(update_fields=[*changed, "updated_at"])
     return profile
+
+
+def profile_instruments_from_picks(user: Any, *, store: KnowledgeGraphStore) -> list[str]:
+    """Store the instruments the learner's picked tags name (the tag "piano" → Piano) when they have none.
+
+    Only when the profile lists no instrument and no instrument was picked: a stated choice is never
+    overridden. Returns the instrument ids stored (empty when nothing changed). The learner sees them on
+    the learning page's profile form and can change them there.
+    """
+    require_learner(user)
+    profile = LearnerProfile.objects.filter(user=user).first()
+    if profile is not None and profile.instruments:
+        return []
+    picks = list(
+        Interest.objects.filter(listener__user=user, entity_type__in=[INSTRUMENT_TYPE, TAG_TYPE]).values_list(
+            "entity_type", "name"
+        )
+    )
+    if any(kind == INSTRUMENT_TYPE for kind, _ in picks):
+        return []
+    named = instruments_named_by_tags([name for kind, name in picks if kind == TAG_TYPE], store=store)
+    if not named:
+        return []
+    profile_update(user, store=store, instruments=named[:MAX_PROFILE_INSTRUMENTS])
+    return named[:MAX_PROFILE_INSTRUMENTS]
 
 
 def _check_mastery(value: Any) -> float:
@@ -164,7 +190,10 @@ class LessonResult:
 
 
 def lesson_complete(user: Any, course: Course, *, graph: CurriculumGraph) -> LessonResult:
-    """Record that the learner completed ``course`` and raise the mastery of the concepts it teaches.
+    """Record that the learner completed ``course`` and raise the mastery of the concepts it counts toward.
+
+    Those are the concepts it teaches and the parts of an umbrella it is listed under
+    (:func:`curriculum.selectors.course_credits`), so the step a course was listed under moves forward.
 
     The ``complete`` event goes through :func:`recommender.serving.services.interaction_record` (the one
     event log the recommender reads too); the lesson rows only ever raise mastery, never lower it.
@@ -174,7 +203,7 @@ def lesson_complete(user: Any, course: Course, *, graph: CurriculumGraph) -> Les
         raise LearningPathError("course must be a saved catalogue course.")
     from recommender.serving import services as serving_services
 
-    taught = graph.concepts_for_course(course.entity_id)
+    taught = course_credits(graph, course.entity_id, course.level)
     gain = lesson_mastery()
     raised: list[tuple[str, float]] = []
     with transaction.atomic():

@@ -15,14 +15,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import Lower
 from django.urls import reverse
 
 from accounts.services import CURATOR_GROUP
 from catalog.models import Artist, Course, Interaction, Interest, Listener, Tag, Work
 from catalog.selectors import tag_rule_artists
-from kg.schema import PERSON_TYPE, WORK_TYPE
+from core.errors import UnknownEntityError
+from kg.schema import COURSE_TYPE, PERSON_TYPE, TEACHES_INSTRUMENT, WORK_TYPE
 from kg.stores import EntityRecord, KnowledgeGraphStore, Neighbour, search_match_rank
 from learning_platform.learn.graph_picture import GraphPicture, PictureInput, layout_neighbourhood
 from learning_platform.learn.labels import (
@@ -283,20 +284,40 @@ class SearchResults:
         return not (self.artists or self.courses or self.tags or self.works)
 
 
-def _ranked(queryset: QuerySet, field_name: str, query: str) -> QuerySet:
-    """Exact matches first, then prefix matches, then the rest (each alphabetically)."""
-    return (
-        queryset.filter(**{f"{field_name}__icontains": query})
-        .annotate(
-            match_rank=Case(
-                When(**{f"{field_name}__iexact": query}, then=Value(0)),
-                When(**{f"{field_name}__istartswith": query}, then=Value(1)),
-                default=Value(2),
-                output_field=IntegerField(),
-            )
+def courses_search(
+    query: str, *, store: KnowledgeGraphStore, instruments: Sequence[str] = (), limit: int = 20
+) -> list[Course]:
+    """Catalogue courses whose title matches ``query``, ranked like artists and works.
+
+    Candidates are the catalogue's case-insensitive substring matches of the title plus the graph's
+    Course matches (accents ignored: "violao" finds "Violão"). Ranked by
+    :func:`~kg.stores.search_match_rank` of the title (exact, whole words, prefix, word start, inside a
+    word: "piano" lists "Piano Chords" before "Pianoforte"), then courses teaching one of the learner's
+    ``instruments`` (entity ids), then most subscribers, then title.
+    """
+    hits = store.search_entities(query, types=[COURSE_TYPE], limit=SEARCH_CANDIDATES)
+    aliases = {e.id: e.aliases for e in hits}
+    pks = set(Course.objects.filter(title__icontains=query).values_list("pk", flat=True)[:SEARCH_CANDIDATES])
+    pks.update(Course.objects.filter(entity_id__in=list(aliases)).values_list("pk", flat=True))
+    mine: set[str] = set()
+    for instrument in dict.fromkeys(instruments):
+        try:
+            taught_by = store.neighbours(instrument, direction="in", relation_types=[TEACHES_INSTRUMENT])
+        except UnknownEntityError:  # an instrument a curator removed: it simply matches nothing
+            continue
+        mine.update(n.entity.id for n in taught_by)
+
+    def key(course: Course) -> tuple[int, bool, int, str, int]:
+        rank = search_match_rank(query, course.title, aliases.get(course.entity_id, ()))
+        return (
+            rank if rank is not None else 99,
+            course.entity_id not in mine,
+            -course.subscribers,
+            course.title.casefold(),
+            course.pk,
         )
-        .order_by("match_rank", field_name, "pk")
-    )
+
+    return sorted(Course.objects.filter(pk__in=pks), key=key)[:limit]
 
 
 def artists_search(query: str, *, store: KnowledgeGraphStore, limit: int = 20) -> list[Artist]:
@@ -360,18 +381,21 @@ def works_search(query: str, *, store: KnowledgeGraphStore, limit: int = 20) -> 
     return [work_link(w) for w in works[:limit]]
 
 
-def catalog_search(query: str, *, store: KnowledgeGraphStore, limit: int = 20) -> SearchResults:
+def catalog_search(
+    query: str, *, store: KnowledgeGraphStore, limit: int = 20, instruments: Sequence[str] = ()
+) -> SearchResults:
     """Artists, courses, works, tags and instruments matching ``query``.
 
-    Artists: :func:`artists_search` (every HetRec artist, best match then most listened). Courses: title
-    contains the query (titles are sentences, "Learn Blues Guitar"). Works: :func:`works_search` (title or
-    composer). Tags, instruments and concepts: the graph's search, re-ranked by :func:`entities_ranked_search`.
+    Artists: :func:`artists_search` (every HetRec artist, best match then most listened). Courses:
+    :func:`courses_search` (the same match ranking; the learner's ``instruments`` break ties). Works:
+    :func:`works_search` (title or composer). Tags, instruments and concepts: the graph's search,
+    re-ranked by :func:`entities_ranked_search`.
     """
     query = " ".join(query.split())
     if not query:
         return SearchResults(query="")
     artists = artists_search(query, store=store, limit=limit)
-    courses = list(_ranked(Course.objects.all(), "title", query)[:limit])
+    courses = courses_search(query, store=store, instruments=instruments, limit=limit)
     tags = [
         Candidate(entity_id=e.id, name=e.name, type=e.type)
         for e in entities_ranked_search(query, store=store, types=["Tag", "Instrument", "Concept"], limit=limit)

@@ -27,6 +27,7 @@ from core.errors import (
 )
 from core.pages import safe_next
 from kg.stores import get_store
+from kg.stores.base import KnowledgeGraphStore
 from learning_platform.learn import pieces, selectors
 from learning_platform.learn.forms import (
     CourseFilterForm,
@@ -109,6 +110,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
                         except UnknownEntityError as exc:
                             problems = [exc.message]
                         else:
+                            _instrument_from_picks(request, store)
                             if len(interests) >= selectors.SUGGESTED_PICKS:
                                 messages.success(
                                     request, f"Saved {len(interests)} interests. Here is what we recommend."
@@ -161,12 +163,27 @@ def interest_add(request: HttpRequest) -> HttpResponse:
                 return _error_page(request, title="Cannot add this interest", message=problems[0], status=400)
             ids = [i.entity_id for i in listener.interests.all()]
             serving_services.interests_set(listener, [*ids, entity_id])
+            _instrument_from_picks(request, store)
     except StoreUnavailableError as exc:
         return _store_unavailable(request, exc)
     except UnknownEntityError as exc:
         return _error_page(request, title="Cannot add this interest", message=exc.message, status=400)
     messages.success(request, f"Added {entities[0].name} to your interests.")
     return redirect(safe_next(request, request.POST.get("next"), reverse("learn:onboarding")))
+
+
+def _instrument_from_picks(request: HttpRequest, store: KnowledgeGraphStore) -> None:
+    """A picked tag that names an instrument ("piano") becomes the learner's instrument when they have none."""
+    from curriculum.services import profile_instruments_from_picks
+
+    stored = profile_instruments_from_picks(request.user, store=store)
+    if stored:
+        names = [entity.name for entity in store.get_entities(stored).values()]
+        messages.info(
+            request,
+            f"We set your instrument to {', '.join(sorted(names))} from your picks; "
+            "change it under “I play” on the Learn page.",
+        )
 
 
 # --- recommendations ------------------------------------------------------------------------
@@ -305,9 +322,14 @@ def search(request: HttpRequest) -> HttpResponse:
     query = form.cleaned_data["q"]
     results = None
     if query:
+        instruments: tuple[str, ...] = ()
+        if request.user.is_authenticated and is_learner(request.user):
+            from curriculum.selectors import learner_settings
+
+            instruments = learner_settings(request.user).instruments
         try:
             with get_store() as store:
-                results = selectors.catalog_search(query, store=store)
+                results = selectors.catalog_search(query, store=store, instruments=instruments)
         except StoreUnavailableError as exc:
             return _store_unavailable(request, exc)
     return render(request, "learn/search.html", {"form": form, "results": results})

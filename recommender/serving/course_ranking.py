@@ -13,6 +13,13 @@ not at the course node, whose restart mass would mostly stay on the (excluded) c
 does not pass through levels (:data:`~.graph_index.WALK_CUT_TYPES`: "Beginner" links hundreds of courses
 of every instrument); the level is a soft preference instead (:data:`LEVEL_PREFERENCE_WEIGHT`). Graph
 evidence is scaled by the best course the listener can still be shown, so the top result scores ~1.
+
+A learner's instruments (:func:`learner_instrument_nodes`: the ones they stated, else picked, else the
+ones of courses they enrolled in) split the courses in two tiers: courses of their instrument and
+courses of no instrument (theory, ear training) are ranked first; a course that teaches only *other*
+instruments is shown only after all of them (:func:`course_instrument_fit`). A pianist is not offered
+classical guitar before a popular theory course, yet a learner whose instrument has few courses still
+gets a full list.
 """
 
 from __future__ import annotations
@@ -23,7 +30,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kg.schema.types import COVERS_TAG, TEACHES_CONCEPT, TEACHES_INSTRUMENT
+from kg.schema import fold
+from kg.schema.types import (
+    COVERS_TAG,
+    FOR_INSTRUMENT,
+    INSTRUMENT_TYPE,
+    TAG_TYPE,
+    TEACHES_CONCEPT,
+    TEACHES_INSTRUMENT,
+)
 from recommender.serving.course_table import CourseTable, course_table
 from recommender.serving.graph_index import graph_index
 from recommender.serving.phrasing import MAX_EXPLANATION_SOURCES, explain_paths, popularity_explanation
@@ -80,6 +95,83 @@ def course_topic_seeds(snapshot: GraphSnapshot, course_node: int) -> list[tuple[
     ]
 
 
+def known_instrument_nodes(snapshot: GraphSnapshot) -> dict[str, int]:
+    """Folded name -> node of every instrument a course teaches or a curriculum concept is for.
+
+    Derived from the graph (``TEACHES_INSTRUMENT`` and ``FOR_INSTRUMENT`` edges), so a new instrument in the
+    course catalogue counts without a code change; placeholder instrument nodes with no course are left out.
+    """
+    relations = [
+        snapshot.relation_index[r] for r in (TEACHES_INSTRUMENT, FOR_INSTRUMENT) if r in snapshot.relation_index
+    ]
+    if not relations:
+        return {}
+    tails = np.unique(snapshot.tails[np.isin(snapshot.rels, relations)])
+    return {
+        fold(snapshot.names[node]): int(node)
+        for node in tails.tolist()
+        if snapshot.types[node] == INSTRUMENT_TYPE and snapshot.names[node]
+    }
+
+
+def instruments_named_by_tags(snapshot: GraphSnapshot, tag_ids: Sequence[str]) -> list[int]:
+    """Instrument nodes whose name is exactly (case- and accent-insensitively) the name of one of ``tag_ids``.
+
+    The tag "piano" names Piano; "piano rock" or "jazz piano" name no instrument (a genre about it).
+    """
+    known = known_instrument_nodes(snapshot)
+    found: list[int] = []
+    for tag_id in tag_ids:
+        node = snapshot.node_index.get(tag_id)
+        if node is None or snapshot.types[node] != TAG_TYPE:
+            continue
+        instrument = known.get(fold(snapshot.names[node]).strip())
+        if instrument is not None and instrument not in found:
+            found.append(instrument)
+    return found
+
+
+def learner_instrument_nodes(snapshot: GraphSnapshot, taste: Taste, stated: Sequence[str] = ()) -> list[int]:
+    """The instruments a learner's courses are ranked for (snapshot nodes), first non-empty of:
+
+    1. ``stated`` instrument ids (their profile, or what a request names);
+    2. picked instruments, and picked tags whose name is an instrument (:func:`instruments_named_by_tags`);
+    3. the instruments of the courses they enrolled in or completed.
+    """
+    nodes = [snapshot.node_index[i] for i in dict.fromkeys(stated) if i in snapshot.node_index]
+    nodes = [n for n in nodes if snapshot.types[n] == INSTRUMENT_TYPE]
+    if nodes:
+        return nodes
+    picked = [
+        snapshot.node_index[e] for e, kind in taste.interests if kind == INSTRUMENT_TYPE and e in snapshot.node_index
+    ]
+    named = instruments_named_by_tags(snapshot, [e for e, kind in taste.interests if kind == TAG_TYPE])
+    nodes = list(dict.fromkeys(picked + named))
+    if nodes:
+        return nodes
+    relation = snapshot.relation_index.get(TEACHES_INSTRUMENT)
+    taken = [snapshot.node_index[e] for _, e, _ in taste.courses if e in snapshot.node_index]
+    if relation is None or not taken:
+        return []
+    on = (snapshot.rels == relation) & np.isin(snapshot.heads, taken)
+    return [int(n) for n in dict.fromkeys(snapshot.tails[on].tolist())]
+
+
+def course_instrument_fit(snapshot: GraphSnapshot, table: CourseTable, instruments: Sequence[int]) -> np.ndarray:
+    """Per course of ``table``: 1 teaches one of ``instruments``, 0 teaches no instrument, -1 only other ones."""
+    fit = np.zeros(len(table.pks), dtype=np.int8)
+    relation = snapshot.relation_index.get(TEACHES_INSTRUMENT)
+    if relation is None or not len(table.pks):
+        return fit
+    on = snapshot.rels == relation
+    heads, tails = snapshot.heads[on], snapshot.tails[on]
+    teaches_any = np.isin(table.nodes, heads)
+    teaches_mine = np.isin(table.nodes, heads[np.isin(tails, list(instruments))])
+    fit[teaches_any] = -1
+    fit[teaches_mine] = 1
+    return fit
+
+
 def _level_preference(table: CourseTable, taste: Taste) -> np.ndarray:
     """1.0 for courses whose level continues a course the listener enrolled in (see :data:`LEVEL_CONTINUATIONS`)."""
     if not taste.courses:
@@ -104,8 +196,13 @@ def rank_courses(
     level: str | None,
     plan: ListPlan,
     near_nodes: Sequence[int] = (),
+    instruments: Sequence[int] = (),
 ) -> tuple[list[Recommendation], np.ndarray]:
-    """The top ``k`` courses for ``taste`` (explained) and their rows in the course table."""
+    """The top ``k`` courses for ``taste`` (explained) and their rows in the course table.
+
+    ``instruments`` (snapshot nodes, see :func:`learner_instrument_nodes`): courses teaching only other
+    instruments come after every allowed course of these instruments or of none.
+    """
     graph = graph_index(snapshot, serving)
     table = course_table(snapshot)
     if not len(table.pks):
@@ -157,7 +254,14 @@ def rank_courses(
     if preference.any():  # the level as a soft preference, sharing the [0, 1] evidence scale with the graph
         scaled = (1.0 - LEVEL_PREFERENCE_WEIGHT) * scaled + LEVEL_PREFERENCE_WEIGHT * preference
     ranking = scaled + COURSE_POPULARITY_WEIGHT * table.popularity
-    chosen = plan.choose(ranking, allowed, k)
+    if instruments:
+        # two tiers: the learner's instrument or none first; other instruments only fill what is left
+        other = course_instrument_fit(snapshot, table, instruments) < 0
+        chosen = plan.choose(ranking, allowed & ~other, k)
+        if len(chosen) < k:
+            chosen = np.concatenate([chosen, plan.choose(ranking, allowed & other, k - len(chosen))]).astype(np.int64)
+    else:
+        chosen = plan.choose(ranking, allowed, k)
     if not len(chosen):
         return [], chosen
     pks = [int(table.pks[i]) for i in chosen]

@@ -13,7 +13,11 @@ ranking to the focused modules below.
   artist for a representation folded in from that history; non-artist picks and request seeds reach
   artists through the graph snapshot.
 * **Courses** (:mod:`.course_ranking`): a personalised PageRank over the graph (:mod:`.graph_index`),
-  restarting at what the listener engaged with, plus a small popularity prior.
+  restarting at what the listener engaged with, plus a small popularity prior; courses that teach only
+  instruments other than the learner's come after the rest. The learner's instruments are the ones a
+  request names, else the ``instruments`` a caller gives, else the stated ones read by the reader the
+  curriculum app registers (:func:`.services.stated_instruments_reader_set`: learner profiles live
+  above this layer), else picks (:func:`.course_ranking.learner_instrument_nodes`).
 * **Explanations** (:mod:`.phrasing`): graph paths of ≤ 3 edges, else an honest fallback naming its basis
   (``similar_listeners``, ``similar_content`` or ``popularity``).
 * **Re-ranking and list scores** (:mod:`.learning`, :mod:`.ranking`): ``rerank`` (``popularity``,
@@ -36,13 +40,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from catalog.models import Course, Interaction, Listen, Listener
 from core.errors import RecommendationRequestError
+from kg.schema.types import INSTRUMENT_TYPE
 from recommender.serving.artist_rows import model_artists_forget
-from recommender.serving.course_ranking import rank_courses
+from recommender.serving.course_ranking import learner_instrument_nodes, rank_courses
 from recommender.serving.course_table import course_table, course_table_expire
 from recommender.serving.graph_index import (
     SNAPSHOT_RECHECK_SECONDS,
@@ -55,7 +61,11 @@ from recommender.serving.model_holder import model_holder
 from recommender.serving.music_ranking import rank_music
 from recommender.serving.ranking import ListPlan
 from recommender.serving.results import HistoryEntry, Recommendation, RecommendationList
-from recommender.serving.taste import listener_taste, with_request_seeds
+from recommender.serving.services import stated_instruments_reader
+from recommender.serving.taste import Taste, listener_taste, with_request_seeds
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from recommender.explanations import GraphSnapshot
 
 __all__ = [
     "KINDS",
@@ -113,6 +123,7 @@ def recommendations_for_listener(
     mood: str | Sequence[str] | None = None,
     seeds: Sequence[str] = (),
     near: Sequence[str] = (),
+    instruments: Sequence[str] | None = None,
 ) -> list[Recommendation]:
     """The top ``k`` artists (``kind="music"``) or courses (``kind="course"``) for ``listener``, explained.
 
@@ -135,6 +146,7 @@ def recommendations_for_listener(
         mood=mood,
         seeds=seeds,
         near=near,
+        instruments=instruments,
     ).results
 
 
@@ -151,6 +163,7 @@ def recommendation_list_for_listener(
     mood: str | Sequence[str] | None = None,
     seeds: Sequence[str] = (),
     near: Sequence[str] = (),
+    instruments: Sequence[str] | None = None,
 ) -> RecommendationList:
     """:func:`recommendations_for_listener` plus the list's EMS/ERS and the re-ranking applied.
 
@@ -164,6 +177,9 @@ def recommendation_list_for_listener(
     instruments, concepts): they steer the list strongly, the listener's own history still counts. ``near``
     keeps only items next to at least one of those entities (e.g. courses teaching the instrument); ids
     not in the graph are ignored there, so a stale request never fails.
+
+    ``instruments`` (instrument entity ids, courses only) are the learner's instruments; ``None`` reads
+    them (see the module docstring). Courses that teach only other instruments come after the rest.
     """
     from recommender.serving import learning
 
@@ -181,6 +197,14 @@ def recommendation_list_for_listener(
             raise RecommendationRequestError(f"level must be one of {', '.join(LEVELS)}; got {level!r}.")
     if tag is not None and (not isinstance(tag, str) or not tag.strip()):
         raise RecommendationRequestError("tag must be a tag name such as 'blues' (or its entity id 'lastfm:tag:829').")
+    if instruments is not None and (
+        isinstance(instruments, (str, bytes))
+        or not isinstance(instruments, Sequence)
+        or not all(isinstance(i, str) for i in instruments)
+    ):
+        raise RecommendationRequestError(
+            "instruments must be a list of instrument entity ids such as 'leitmotif:instrument:piano'."
+        )
     request = learning.list_request(rerank, unit, mood)
     serving = model_holder().current()
     snapshot = graph_snapshot()
@@ -220,6 +244,9 @@ def recommendation_list_for_listener(
             level=level,
             plan=plan,
             near_nodes=near_nodes,
+            instruments=learner_instrument_nodes(
+                snapshot, taste, _course_instruments(listener, snapshot, taste, instruments)
+            ),
         )
     return RecommendationList(
         results=results,
@@ -239,6 +266,21 @@ def snapshot_forget() -> None:
     model_artists_forget()
     course_table_expire()
     learning.forget()
+
+
+def _course_instruments(
+    listener: Listener, snapshot: GraphSnapshot, taste: Taste, given: Sequence[str] | None
+) -> list[str]:
+    """The instruments courses are ranked for: a request's, else ``given``, else the stated ones (may be empty)."""
+    named = [e for e in taste.request if snapshot.types[snapshot.node_index[e]] == INSTRUMENT_TYPE]
+    if named:
+        return named
+    if given is not None:
+        return list(given)
+    reader = stated_instruments_reader()
+    if reader is None or listener.user_id is None:
+        return []
+    return list(reader(listener))
 
 
 def _check_listener(listener: Listener) -> None:

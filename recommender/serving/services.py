@@ -10,7 +10,7 @@ taste reaches the next trained model too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -22,6 +22,26 @@ from core.errors import ConfigurationError, InteractionInputError, NotALearnerEr
 
 #: Most onboarding picks one listener may keep (enough to seed taste; bounds the per-request graph spread).
 MAX_INTERESTS = 50
+
+StatedInstruments = Callable[[Listener], Sequence[str]]
+#: Reads a listener's stated instruments (entity ids); set by the app that keeps learner profiles.
+_stated_instruments: StatedInstruments | None = None
+
+
+def stated_instruments_reader_set(reader: StatedInstruments | None) -> None:
+    """Register how to read a listener's stated instruments (``curriculum`` registers its learner profile).
+
+    Why a registration and not an import: learner profiles belong to ``curriculum``, a layer above this
+    one. Course ranking (:mod:`.selectors`) asks the reader on every course request; without one, a
+    learner's instruments come from their picks. Kept here, in a module that imports no model code, so
+    registering it at start-up costs nothing.
+    """
+    global _stated_instruments
+    _stated_instruments = reader
+
+
+def stated_instruments_reader() -> StatedInstruments | None:
+    return _stated_instruments
 
 
 def learner_listener(user: Any) -> Listener:

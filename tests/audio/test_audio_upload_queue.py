@@ -1,6 +1,6 @@
 """``POST /api/v1/audio`` with and without a task queue: 202 and a job on a real Redis + Celery worker, or 200 in the request.
 
-The broker and worker are the task-queue tests' own fixtures (``tests/jobs/conftest.py``: a private Redis
+The broker and worker are the task-queue tests' own fixtures (``tests/helpers/task_queue.py``: a private Redis
 from ``scripts/redis_local.py``, a real worker thread; with ``CI=true`` a broker that cannot start fails the
 run). The encoder is the audio API tests' tiny one, trained once per module.
 """
@@ -25,7 +25,7 @@ from jobs.models import Job
 from tests.helpers.audio_encoder import TRUMPET
 
 # The task-queue tests' real broker and worker (fixtures found by name; ``task_worker`` asks for them).
-from tests.jobs.conftest import celery_worker, redis_broker  # noqa: F401
+from tests.helpers.task_queue import celery_worker, redis_broker  # noqa: F401
 
 pytestmark = [
     pytest.mark.skipif(not TRUMPET.is_file(), reason=f"shared audio clip missing at {TRUMPET}"),

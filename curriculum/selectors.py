@@ -16,6 +16,12 @@ mastered, unless ``allow_stretch``), music that exercises it (artists carrying t
 associated tags — ones the learner already listens to, else ranked by the published recommender for
 this learner, else by popularity) and a sentence built from those graph facts.
 
+**Works to play** for a step are works of the catalogue whose score exercises the concept
+(``Work -EXERCISES_CONCEPT-> Concept``, measured by :mod:`audio.works.concepts` when the works are
+loaded): up to :data:`WORKS_PER_STEP`, scored for the learner's instrument first, then — for beginner
+and intermediate learners — the easier ones first (fewer notes per beat in the busiest part), for
+advanced learners the clearest examples first (the link's confidence). See :func:`concept_works`.
+
 **Paths** lead to a goal — a concept, an instrument, a tag, a course, an artist or another entity
 linked to artists — through the algorithms of :mod:`.paths`.
 """
@@ -24,15 +30,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Count
 
-from catalog.models import Artist, Course, Interaction, Interest, Listen, Listener
-from core.errors import ConfigurationError, LearningPathError, LeitmotifError, StoreUnavailableError
+from catalog.models import Artist, Course, Interaction, Interest, Listen, Listener, Work
+from core.errors import (
+    ConfigurationError,
+    LearningPathError,
+    LeitmotifError,
+    StoreUnavailableError,
+    UnknownEntityError,
+)
 from curriculum import paths
 from curriculum.graph import ConceptNode, CurriculumGraph, TagLink, curriculum_graph
 from curriculum.models import ConceptMastery, LearnerProfile
@@ -41,6 +53,7 @@ from kg.schema import (
     ARTIST_TYPE,
     CONCEPT_TYPE,
     COURSE_TYPE,
+    EXERCISES_CONCEPT,
     HAS_TAG,
     INSTRUMENT_PREFIX,
     INSTRUMENT_TYPE,
@@ -62,6 +75,7 @@ DEFAULT_NEXT_STEPS = 5
 MAX_NEXT_STEPS = 20
 COURSES_PER_STEP = 3
 ARTISTS_PER_STEP = 3
+WORKS_PER_STEP = 3
 #: Tags of a concept tried for music (the ones the learner's taste touches first).
 TAGS_PER_STEP = 3
 #: An artist goal uses the artist's most-given tags only: a tag given once is often noise ("seen live").
@@ -340,6 +354,81 @@ class ArtistResource:
     basis: str  # "history" | "recommender" | "popularity"
     score: float
     reason: str
+
+
+@dataclass(frozen=True)
+class WorkResource:
+    """A work of the catalogue whose score exercises a concept, with the measurement that says so."""
+
+    entity_id: str
+    title: str
+    composer: str
+    pk: int
+    #: The detector's sentence ("arpeggio figures: 34% of notes (25 figures)").
+    how: str
+    confidence: float
+    #: Scored for one of the learner's instruments.
+    for_instrument: bool
+    instrument_names: tuple[str, ...]
+    #: Onsets per quarter note in the busiest part (None when not measured): the difficulty signal.
+    notes_per_beat: float | None
+
+
+def concept_works(
+    concept_id: str,
+    *,
+    store: KnowledgeGraphStore,
+    instruments: Sequence[str] = (),
+    level_rank: int = 0,
+    limit: int = WORKS_PER_STEP,
+) -> list[WorkResource]:
+    """Up to ``limit`` works exercising ``concept_id``: the learner's instruments first, then by difficulty.
+
+    Order and why: a piece for the instrument the learner plays is one they can actually play; among
+    those, beginner and intermediate learners (``level_rank`` below the advanced rank) get the easier
+    pieces first (fewer notes per beat), advanced learners the clearest examples first (the link's
+    confidence); ties by title. Works missing from the catalogue (no page to link to) are left out.
+    """
+    try:
+        links = store.neighbours(concept_id, direction="in", relation_types=[EXERCISES_CONCEPT])
+    except UnknownEntityError:  # deleted by a curator since the curriculum was read: nothing to offer
+        return []
+    if not links:
+        return []
+    rows = {w.entity_id: w for w in Work.objects.filter(entity_id__in={n.entity.id for n in links})}
+    wanted = {i.removeprefix(INSTRUMENT_PREFIX) for i in instruments}
+    advanced = level_rank >= LEVEL_RANK.get("advanced", 2)
+    found: list[WorkResource] = []
+    for link in links:
+        row = rows.get(link.entity.id)
+        if row is None:
+            continue
+        density = link.entity.properties.get("notes_per_beat")
+        found.append(
+            WorkResource(
+                entity_id=row.entity_id,
+                title=row.title,
+                composer=row.composer_name,
+                pk=row.pk,
+                how=str(link.relation.properties.get("how", "")),
+                confidence=float(link.relation.confidence),
+                for_instrument=bool(wanted & set(row.instrumentation or [])),
+                instrument_names=tuple(str(slug).replace("-", " ") for slug in row.instrumentation or []),
+                notes_per_beat=float(density) if isinstance(density, int | float) else None,
+            )
+        )
+
+    def order(work: WorkResource) -> tuple:
+        difficulty = work.notes_per_beat if work.notes_per_beat is not None else math.inf
+        return (
+            not work.for_instrument,
+            -work.confidence if advanced else difficulty,
+            difficulty if advanced else -work.confidence,
+            work.title,
+            work.entity_id,
+        )
+
+    return sorted(found, key=order)[:limit]
 
 
 class _Resources:
@@ -703,6 +792,8 @@ class NextStep:
     explanation: str
     #: The graph facts behind the explanation, for the API (kind + ids).
     facts: list[dict[str, Any]]
+    #: Works of the catalogue whose score exercises the concept (:func:`concept_works`).
+    works: list[WorkResource] = field(default_factory=list)
 
 
 def next_step_candidates(
@@ -793,6 +884,7 @@ def next_steps(
             instruments=learner.instruments,
         )
         artists, tags = concept_music(node, taste=taste, resources=resources)
+        works = concept_works(node.id, store=store, instruments=learner.instruments, level_rank=learner.level_rank)
         builds_on = tuple(ConceptRef.of(graph.concepts[p]) for p in node.prerequisites)
         facts: list[dict[str, Any]] = [
             {"kind": "prerequisite_mastered", "concept": p, "source": states[p].source, "evidence": states[p].evidence}
@@ -802,6 +894,7 @@ def next_steps(
         facts += [{"kind": "associated_tag", "tag": t.tag_id, "name": t.name} for t in tags]
         facts += [{"kind": "artist", "artist": a.entity_id, "tag": a.tag, "basis": a.basis} for a in artists]
         facts += [{"kind": "teaches", "course": c.course_id, "confidence": c.confidence} for c in courses]
+        facts += [{"kind": "exercised_by", "work": w.entity_id, "how": w.how} for w in works]
         steps.append(
             NextStep(
                 concept=node,
@@ -814,6 +907,7 @@ def next_steps(
                     node, graph=graph, states=states, artists=artists, tags=tags, learner=learner
                 ),
                 facts=facts,
+                works=works,
             )
         )
     return steps
@@ -960,6 +1054,8 @@ class PathStep:
     needed_for: tuple[StepLink, ...]
     why: str
     courses: list[CourseResource]
+    #: Works of the catalogue whose score exercises the concept (:func:`concept_works`; filled by :func:`learning_path`).
+    works: list[WorkResource] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -1099,7 +1195,8 @@ def learning_path(
     mastery = mastery_values(learner_mastery(user, graph=graph))
     course_ids = {link.course_id for c in graph.concepts.values() for link in c.courses}
     rows = {c.entity_id: c for c in Course.objects.filter(entity_id__in=course_ids)}
-    return learning_path_for(
+    instruments = (resolved.entity_id,) if resolved.kind == "instrument" else learner.instruments
+    path = learning_path_for(
         graph,
         resolved,
         mastery=mastery,
@@ -1108,8 +1205,16 @@ def learning_path(
         completed=completed_courses(user),
         allow_stretch=allow_stretch,
         rows=rows,
-        instruments=(resolved.entity_id,) if resolved.kind == "instrument" else learner.instruments,
+        instruments=instruments,
     )
+    steps = [
+        replace(
+            step,
+            works=concept_works(step.concept.id, store=store, instruments=instruments, level_rank=learner.level_rank),
+        )
+        for step in path.steps
+    ]
+    return replace(path, steps=steps)
 
 
 # --- lists -----------------------------------------------------------------------------------------------------

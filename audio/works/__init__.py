@@ -19,7 +19,11 @@ What a load does (``python manage.py load_works``):
 4. **Write** the ``catalog.Work`` rows (:mod:`.catalog_rows`, compare-and-write, one transaction) and
    the graph (:mod:`.graph_records`) through :func:`kg.services.graph_sync`, which also removes this
    loader's own relations of the loaded works that the data no longer supports.
-5. **Link** each composer to the Last.FM artist listeners play them as (``Person -SAME_AS-> Artist``,
+5. **Concepts** each score exercises (:mod:`.concepts`: arpeggio figures, scale runs, compound metre,
+   modulation, imitation...), measured with music21 and cached in ``works/concepts/`` under their own
+   :data:`CONCEPTS_VERSION`; written with the works as ``Work -EXERCISES_CONCEPT-> Concept`` (the
+   detector's sentence in ``how``), only to concepts the graph already holds (``load_curriculum``).
+6. **Link** each composer to the Last.FM artist listeners play them as (``Person -SAME_AS-> Artist``,
    :mod:`.lastfm_links`), from a reviewed table of Last.FM ids, when both entities are in the graph.
 
 Where knowledge is data, not branches: composers, eras, forms, extra instruments and part names are
@@ -54,6 +58,7 @@ it did when the package was one module.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -74,6 +79,15 @@ from audio.works.analysis import (
     work_title,
 )
 from audio.works.catalog_rows import works_catalog_write
+from audio.works.concepts import (
+    CONCEPTS_VERSION,
+    ConceptEvidence,
+    ScoreConcepts,
+    concepts_cache_path,
+    detect_concepts,
+    load_cached_concepts,
+    save_cached_concepts,
+)
 from audio.works.corpus import (
     DEFAULT_SEED,
     MUSIC21_SOURCE_PREFIX,
@@ -146,12 +160,13 @@ from audio.works.tables import (
 )
 from core.artifacts import sha256_file
 from core.errors import ConfigurationError
-from kg.schema import work_entity_id
+from kg.schema import CONCEPT_PREFIX, EXERCISES_CONCEPT, concept_entity_id, work_entity_id
 from kg.services import GraphUpsertReport, graph_sync, graph_validate
 from kg.stores.base import KnowledgeGraphStore, UpsertResult
 
 __all__ = [
     "ANALYSIS_VERSION",
+    "CONCEPTS_VERSION",
     "COMPOSERS",
     "COMPOSER_TABLE_SOURCE",
     "DEFAULT_PROGRAM",
@@ -174,6 +189,7 @@ __all__ = [
     "PLACEHOLDER_INSTRUMENT_CLASSES",
     "STRATA",
     "STRATA_BY_KEY",
+    "ScoreConcepts",
     "VOICE_INSTRUMENT_CLASSES",
     "VOICE_PART_WORDS",
     "VOICE_SLUG",
@@ -181,6 +197,7 @@ __all__ = [
     "WORK_RELATIONS",
     "Composer",
     "ComposerLinksReport",
+    "ConceptEvidence",
     "Era",
     "GraphRecords",
     "PartFacts",
@@ -197,6 +214,8 @@ __all__ = [
     "composer_links_sync",
     "composer_person_id",
     "corpus_file",
+    "detect_concepts",
+    "score_concepts",
     "humdrum_header",
     "instrument_slugs",
     "key_display_name",
@@ -219,12 +238,40 @@ __all__ = [
 
 DEFAULT_SECONDS = 30.0
 
+logger = logging.getLogger(__name__)
+
+
+def score_concepts(ref: WorkRef, facts: WorkFacts, *, analysis: str, score=None) -> ScoreConcepts:
+    """The concepts the score exercises (:mod:`.concepts`), from their own cache when possible.
+
+    Why a cache of its own: a better detector (a bumped :data:`CONCEPTS_VERSION`) re-reads the scores
+    without re-analysing or re-rendering them.
+    """
+    path = concepts_cache_path(works_cache_dir(), analysis)
+    found = load_cached_concepts(path)
+    if found is None:
+        try:
+            found = detect_concepts(
+                score if score is not None else parse_score(ref),
+                key_tonic=facts.key_tonic,
+                key_mode=facts.key_mode,
+                key_source=facts.key_source,
+                form=facts.form,
+                era=facts.era,
+            )
+        except Exception:  # a detector's bug must not cost the catalogue a work: it is loaded without concepts
+            logger.warning("Concept detection failed for %s; loaded without concept links.", ref.label, exc_info=True)
+            return ScoreConcepts(evidence=(), notes=0, notes_per_beat=0.0)
+        save_cached_concepts(path, found)
+    return found
+
 
 def prepare_work(ref: WorkRef, *, seconds: float, sample_rate: int, renderer: audio_render.Renderer) -> PreparedWork:
-    """Facts and rendered audio of one work, from the caches when possible; :class:`SkipWork` if it cannot be."""
+    """Facts, concepts and rendered audio of one work, from the caches when possible; :class:`SkipWork` if it cannot be."""
     path = corpus_file(ref.corpus_path)
     score_sha = sha256_file(path)
-    facts_path = analysis_path(analysis_key(ref, score_sha, version=ANALYSIS_VERSION))
+    key_of_analysis = analysis_key(ref, score_sha, version=ANALYSIS_VERSION)
+    facts_path = analysis_path(key_of_analysis)
     facts = load_cached_facts(facts_path)
     score = None
     analysed = facts is None
@@ -232,6 +279,10 @@ def prepare_work(ref: WorkRef, *, seconds: float, sample_rate: int, renderer: au
         score = parse_score(ref)
         facts = analyse_score(ref, score)
         save_cached_facts(facts_path, facts)
+    concepts_path = concepts_cache_path(works_cache_dir(), key_of_analysis)
+    if score is None and not concepts_path.is_file():
+        score = parse_score(ref)
+    concepts = score_concepts(ref, facts, analysis=key_of_analysis, score=score)
     key = render_key(ref, score_sha, facts, seconds=seconds, sample_rate=sample_rate, renderer=renderer)
     relative = render_path(facts, key)
     absolute = Path(settings.LEITMOTIF_CACHE_DIR) / relative
@@ -240,7 +291,14 @@ def prepare_work(ref: WorkRef, *, seconds: float, sample_rate: int, renderer: au
     cached = load_render_sidecar(absolute, sidecar)
     if cached is not None:
         return PreparedWork(
-            facts, str(relative), cached["sha256"], cached["duration_seconds"], cached["repeats"], analysed, False
+            facts,
+            str(relative),
+            cached["sha256"],
+            cached["duration_seconds"],
+            cached["repeats"],
+            analysed,
+            False,
+            concepts,
         )
     if score is None:
         score = parse_score(ref)
@@ -248,7 +306,7 @@ def prepare_work(ref: WorkRef, *, seconds: float, sample_rate: int, renderer: au
         score, facts, out_path=absolute, sidecar=sidecar, seconds=seconds, sample_rate=sample_rate, renderer=renderer
     )
     return PreparedWork(
-        facts, str(relative), record["sha256"], record["duration_seconds"], record["repeats"], analysed, True
+        facts, str(relative), record["sha256"], record["duration_seconds"], record["repeats"], analysed, True, concepts
     )
 
 
@@ -275,6 +333,10 @@ class WorksLoadReport:
     elapsed_seconds: float
     #: Composers linked to their Last.FM artists (:mod:`.lastfm_links`), after the works were written.
     composer_links: ComposerLinksReport | None = None
+    #: ``Work -EXERCISES_CONCEPT-> Concept`` links written, by concept id (:mod:`.concepts`).
+    concept_links: dict[str, int] | None = None
+    #: Concepts a score exercises that the graph has no entity for yet (load_curriculum, then load_works again).
+    concepts_missing: int = 0
 
     @property
     def written(self) -> int:
@@ -330,7 +392,10 @@ def works_load(
                 skipped.append((ref.label, f"{type(exc).__name__}: {exc}".splitlines()[0][:300]))
                 continue
             prepared.append(work)
-    records = work_graph_records(prepared, seconds=seconds, sample_rate=sample_rate)
+    wanted_concepts = sorted({e.concept for w in prepared if w.concepts for e in w.concepts.evidence})
+    present = store.get_entities([concept_entity_id(c) for c in wanted_concepts])
+    known_concepts = frozenset(c for c in wanted_concepts if concept_entity_id(c) in present)
+    records = work_graph_records(prepared, seconds=seconds, sample_rate=sample_rate, concepts=known_concepts)
     entities = merge_with_existing(records.entities, store=store)
     graph_validate(entities=entities, relations=records.relations)
     catalog = works_catalog_write(works=prepared)
@@ -366,4 +431,12 @@ def works_load(
         backend=getattr(store, "registry_name", type(store).__name__),
         elapsed_seconds=round(time.perf_counter() - started, 1),
         composer_links=links,
+        concept_links=dict(
+            Counter(
+                r.tail.removeprefix(CONCEPT_PREFIX) for r in records.relations if r.type == EXERCISES_CONCEPT
+            ).most_common()
+        ),
+        concepts_missing=sum(
+            1 for w in prepared if w.concepts for e in w.concepts.evidence if e.concept not in known_concepts
+        ),
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from audio.works.concepts import ScoreConcepts
+
 
 @dataclass(frozen=True)
 class PartFacts:
@@ -99,3 +101,5 @@ class PreparedWork:
     #: True if the score was analysed now (not read from the analysis cache), and rendered now.
     analysed: bool
     rendered: bool
+    #: The curriculum concepts its score exercises (:mod:`.concepts`); None when not looked for (tests).
+    concepts: ScoreConcepts | None = None

@@ -5,16 +5,20 @@ Graph (entity ids ``leitmotif:<kind>:<slug>``, names from :mod:`kg.schema`)::
     Person -COMPOSED-> Work -IN_ERA-> Era          Person -LIVED_IN_ERA-> Era
                        Work -HAS_FORM-> Form       Work -IN_KEY-> Key       Work -IN_METRE-> Metre
                        Work -SCORED_FOR-> Instrument                       Work -IN_COLLECTION-> Collection
+                       Work -EXERCISES_CONCEPT-> Concept   (measured on the score, :mod:`.concepts`)
 
 Relations read from a score carry ``source="music21:<corpus path>"`` (``#<number>`` appended for a tune
 inside a collection file). ``LIVED_IN_ERA`` comes from the composer table, so its source is
 :data:`COMPOSER_TABLE_SOURCE`. ``IN_KEY`` has confidence 1.0 when the score states the key and the
-key-finding correlation when music21 inferred it.
+key-finding correlation when music21 inferred it. ``EXERCISES_CONCEPT`` carries the detector's sentence
+(``how``), its name (``detector``) and what it measured; its confidence says how far above the
+detector's threshold the measure is. It is written only to concepts the graph already holds (the
+curriculum loader makes them), never creating a Concept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +31,7 @@ from kg.schema import (
     COLLECTION_TYPE,
     COMPOSED,
     ERA_TYPE,
+    EXERCISES_CONCEPT,
     FORM_TYPE,
     HAS_FORM,
     IN_COLLECTION,
@@ -42,6 +47,7 @@ from kg.schema import (
     SCORED_FOR,
     WORK_TYPE,
     collection_entity_id,
+    concept_entity_id,
     era_entity_id,
     form_entity_id,
     instrument_record,
@@ -57,7 +63,7 @@ COMPOSER_TABLE_SOURCE = "leitmotif:composer-table"
 #: Relations of a work this loader owns: read from a score (source ``music21:...``). Its stale ones are
 #: removed on re-run; ``LIVED_IN_ERA`` (the composer table's) and a curator's links are not.
 WORK_RELATIONS = OwnedRelations(
-    types=(COMPOSED, IN_ERA, HAS_FORM, IN_KEY, IN_METRE, SCORED_FOR, IN_COLLECTION),
+    types=(COMPOSED, IN_ERA, HAS_FORM, IN_KEY, IN_METRE, SCORED_FOR, IN_COLLECTION, EXERCISES_CONCEPT),
     source_prefixes=(MUSIC21_SOURCE_PREFIX,),
 )
 
@@ -98,7 +104,10 @@ def _instrument_record(slug: str) -> EntityRecord:
     return instrument_record(slug, INSTRUMENTS.get(slug) or EXTRA_INSTRUMENTS[slug])
 
 
-def work_graph_records(prepared: Sequence[PreparedWork], *, seconds: float, sample_rate: int) -> GraphRecords:
+def work_graph_records(
+    prepared: Sequence[PreparedWork], *, seconds: float, sample_rate: int, concepts: Collection[str] = ()
+) -> GraphRecords:
+    """Entities and relations of the works; ``EXERCISES_CONCEPT`` only to the ``concepts`` the graph holds."""
     entities: dict[str, EntityRecord] = {}
     relations: list[RelationRecord] = []
 
@@ -132,6 +141,8 @@ def work_graph_records(prepared: Sequence[PreparedWork], *, seconds: float, samp
             "score_quarter_length": facts.quarter_length,
             **facts.extra,
         }
+        if work.concepts is not None:
+            properties["notes_per_beat"] = work.concepts.notes_per_beat
         for name, value in (
             ("era", facts.era),
             ("form", facts.form),
@@ -232,6 +243,17 @@ def work_graph_records(prepared: Sequence[PreparedWork], *, seconds: float, samp
                     )
                 ),
             )
+        for evidence in work.concepts.evidence if work.concepts is not None else ():
+            if evidence.concept in concepts:
+                link(
+                    EXERCISES_CONCEPT,
+                    work_id,
+                    concept_entity_id(evidence.concept),
+                    confidence=evidence.confidence,
+                    how=evidence.how,
+                    detector=evidence.detector,
+                    **evidence.measure,
+                )
     for key in sorted({w.facts.composer_key for w in prepared if w.facts.composer_key}):
         person = _person_record(key)
         for era_slug in COMPOSERS[key].eras:

@@ -60,6 +60,10 @@ IN_METRE = "IN_METRE"
 SCORED_FOR = "SCORED_FOR"
 #: ``Work -IN_COLLECTION-> Collection``.
 IN_COLLECTION = "IN_COLLECTION"
+#: ``Work -EXERCISES_CONCEPT-> Concept``: playing the work exercises the concept, as measured on its score
+#: (properties: ``how`` — the detector's sentence, e.g. "arpeggio figures: 34% of notes" —, ``detector``
+#: and the measured numbers; written by the works loader, :mod:`audio.works.concepts`).
+EXERCISES_CONCEPT = "EXERCISES_CONCEPT"
 #: ``Person -LIVED_IN_ERA-> Era``.
 LIVED_IN_ERA = "LIVED_IN_ERA"
 #: ``Person -SAME_AS-> Artist``: the composer is the person whose music Last.FM lists under that artist

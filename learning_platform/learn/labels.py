@@ -56,6 +56,7 @@ RELATION_LABELS: Mapping[str, RelationLabel] = {
     "IN_METRE": RelationLabel("in the metre", "metre of"),
     "SCORED_FOR": RelationLabel("scored for", "plays in"),
     "IN_COLLECTION": RelationLabel("in the collection", "includes"),
+    "EXERCISES_CONCEPT": RelationLabel("exercises", "practised in"),
     "LIVED_IN_ERA": RelationLabel("lived in the era", "era of"),
     # Relations proposed by text ingestion (ingestion.relations.schema).
     "PERFORMED": RelationLabel("performed", "performed by"),

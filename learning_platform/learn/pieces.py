@@ -9,7 +9,8 @@ views stay thin and every page words a work the same way.
 * :func:`composer_of_work` — the work's composer and, when linked, their Last.FM artist page;
 * :func:`works_of_artist` — the catalogue works of the composer an artist page is about;
 * :func:`pieces_to_play` — works scored for the learner's instrument(s) by composers, eras or forms
-  their picks, likes or listening point to, each with one true reason.
+  their picks, likes or listening point to, or whose score exercises a concept that is a next step
+  of their learning plan (``Work -EXERCISES_CONCEPT-> Concept``), each with one true reason.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from django.urls import reverse
 
 from audio.works.tables import ERAS, EXTRA_INSTRUMENTS, FORMS
 from catalog.models import Artist, Interaction, Interest, Listen, Listener, Work
-from core.errors import UnknownEntityError
-from kg.schema import COMPOSED, INSTRUMENTS, PERSON_TYPE, SAME_AS, TAG_TYPE, fold
+from core.errors import LeitmotifError, UnknownEntityError
+from kg.schema import COMPOSED, EXERCISES_CONCEPT, INSTRUMENTS, PERSON_TYPE, SAME_AS, TAG_TYPE, fold
 from kg.stores.base import Direction, KnowledgeGraphStore, Neighbour
 
 logger = logging.getLogger(__name__)
@@ -277,20 +278,72 @@ def _taste_terms(interests: Sequence[Interest]) -> tuple[dict[str, str], dict[st
     return eras, forms
 
 
+def next_concepts(listener: Listener, *, store: KnowledgeGraphStore) -> dict[str, str]:
+    """``{concept id: name}`` of the learner's next steps (prerequisites mastered, at their level); empty without a plan.
+
+    Why only the candidates, not :func:`curriculum.selectors.next_steps`: the ranking there asks the
+    recommender for music; a piece only needs to know which concepts are open to the learner now.
+    """
+    if listener.user_id is None:
+        return {}
+    from curriculum.graph import curriculum_graph
+    from curriculum.selectors import (
+        learner_mastery,
+        learner_settings,
+        mastery_threshold,
+        mastery_values,
+        next_step_candidates,
+    )
+
+    try:
+        graph = curriculum_graph(store)
+        if not graph.concepts:
+            return {}
+        user = listener.user
+        learner = learner_settings(user)
+        mastery = mastery_values(learner_mastery(user, graph=graph))
+        found = next_step_candidates(graph, mastery=mastery, threshold=mastery_threshold(), learner=learner)
+    except LeitmotifError:  # no plan yet (no curriculum, not a signed-up learner): pieces need none
+        return {}
+    return {concept_id: graph.concepts[concept_id].name for concept_id in found}
+
+
+def _works_exercising(concepts: dict[str, str], *, store: KnowledgeGraphStore) -> dict[str, tuple[str, str]]:
+    """``{work entity id: (concept name, how it was measured)}`` for works exercising one of ``concepts``."""
+    found: dict[str, tuple[str, str, float]] = {}
+    for concept_id, name in sorted(concepts.items()):
+        for n in _neighbours(store, concept_id, "in", EXERCISES_CONCEPT):
+            confidence = float(n.relation.confidence)
+            if n.entity.id not in found or confidence > found[n.entity.id][2]:
+                found[n.entity.id] = (name, str(n.relation.properties.get("how", "")), confidence)
+    return {work_id: (name, how) for work_id, (name, how, _) in found.items()}
+
+
 def pieces_to_play(
-    listener: Listener, *, instruments: Sequence[str], store: KnowledgeGraphStore, k: int = PIECES_K
+    listener: Listener,
+    *,
+    instruments: Sequence[str],
+    store: KnowledgeGraphStore,
+    k: int = PIECES_K,
+    concepts: dict[str, str] | None = None,
 ) -> list[Piece]:
-    """Works scored for one of ``instruments`` (entity ids) whose composer, era or form the learner's taste names.
+    """Works scored for one of ``instruments`` (entity ids) whose composer, era or form the learner's taste
+    names, or that exercise one of the learner's next concepts.
 
     Taste: artists the learner picked, liked or listens to that the graph links to a composer
-    (``Person -SAME_AS-> Artist``), and picked tags that name an era or a form. Order: works matching
-    more of the taste first, then fewer parts (easier to play alone), then title. Nothing is guessed:
-    with no instrument or no matching taste the list is empty, and every reason is true
-    ("Scored for piano · by Frédéric Chopin, whom you picked").
+    (``Person -SAME_AS-> Artist``), and picked tags that name an era or a form. Next concepts:
+    ``concepts`` (``{concept id: name}``), by default the learner's next steps (:func:`next_concepts`);
+    a work exercising one says which and how it was measured ("exercises Arpeggios, a next step for
+    you: arpeggio figures: 34% of notes"). Order: works with more reasons first, then fewer parts
+    (easier to play alone), then title. Nothing is guessed: with no instrument or no matching taste or
+    concept the list is empty, and every reason is true ("Scored for piano · by Frédéric Chopin, whom you picked").
     """
     slugs = {_slug_of(i) for i in instruments}
     if not slugs:
         return []
+    exercising = _works_exercising(
+        concepts if concepts is not None else next_concepts(listener, store=store), store=store
+    )
     taste_artists = _taste_artists(listener)
     interests = list(listener.interests.all())
     eras, forms = _taste_terms(interests)
@@ -315,6 +368,9 @@ def pieces_to_play(
             because.append(f"{work.era} era, from your tag “{eras[work.era]}”")
         if work.form and work.form in forms:
             because.append(f"a {work.form.lower()}, from your tag “{forms[work.form]}”")
+        if work.entity_id in exercising:
+            concept_name, how = exercising[work.entity_id]
+            because.append(f"exercises {concept_name}, a next step for you" + (f": {how}" if how else ""))
         if not because:
             continue
         reason = " · ".join([f"Scored for {instrument_name(played[0]).lower()}", *because])

@@ -2,7 +2,9 @@
 
 Thin on purpose: the work is :func:`audio.works.works_load`; this command parses the
 options, picks the store, turns a :class:`LeitmotifError` into a one-line ``CommandError`` and prints
-the summary. Run it after ``load_courses`` if you want works and courses to share instrument entities
+the summary. Each loaded work is also linked to the curriculum concepts its score exercises
+(``Work -EXERCISES_CONCEPT-> Concept``, :mod:`audio.works.concepts`), for concepts already in the graph:
+run it after ``load_curriculum``, or run it again afterwards (a re-run reads the caches). Run it after ``load_courses`` if you want works and courses to share instrument entities
 (either order works; the second loader reuses what the first made). Each run also links the loaded
 composers to their Last.FM artists when those are in the graph; ``--link-composers-only`` does just that
 (no rendering, no FluidSynth), for when ``load_lastfm`` ran after the works.
@@ -111,6 +113,17 @@ class Command(LeitmotifCommand):
         write("By era: " + _top(report.by_era))
         write("By form: " + _top(report.by_form))
         write("Entities: " + _top(report.entities_by_type) + ". Relations: " + _top(report.relations_by_type) + ".")
+        if report.concept_links is not None:
+            write(
+                "Works exercising curriculum concepts (EXERCISES_CONCEPT, measured on the scores): "
+                + _top(report.concept_links, limit=30)
+                + "."
+            )
+        if report.concepts_missing:
+            write(
+                f"{report.concepts_missing} concept links not written: their concepts are not in the graph yet "
+                "(load_curriculum, then load_works again)."
+            )
         if report.composer_links is not None:
             self._print_links(report.composer_links)
         for label, reason in report.skipped:

@@ -201,6 +201,7 @@ def _forwarded_args(args: argparse.Namespace) -> list[str]:
         "--seed", str(args.seed), "--work-dir", str(args.work_dir), "--kge-epochs", str(args.kge_epochs),
         "--rec-epochs", str(args.rec_epochs), "--rec-patience", str(args.rec_patience),
         "--serve-users", str(args.serve_users), "--neo4j-port", str(args.neo4j_port),
+        "--eval-max-users", str(args.eval_max_users),
     ]  # fmt: skip
     if args.rec_loss:
         out += ["--rec-loss", args.rec_loss]
@@ -372,46 +373,59 @@ def _step_generate(args, scale, scale_dir, progress) -> dict[str, Any]:
 
 
 def _graph_records(scale_dir: Path):
-    from ingestion.loaders.lastfm import kgcn_graph_records, kgcn_subset_select, lastfm_dataset_read
+    """The validation pass over the scale's files (:func:`lastfm_scan`): ids and aggregates, no rows.
+
+    The graph records are then built chunk by chunk from it (``scan.graph_entities()``,
+    ``scan.graph_relations()``), so no step holds every record. They are the whole catalogue's records,
+    what ``load_lastfm`` writes (on the synthetic data every artist is a KGCN item, so the same records
+    as the KGCN subset's).
+    """
+    from ingestion.loaders.lastfm import lastfm_scan
 
     t0 = time.perf_counter()
-    dataset = lastfm_dataset_read(data_dir=scale_dir / "data")
+    scan = lastfm_scan(data_dir=scale_dir / "data")
     t1 = time.perf_counter()
-    subset = kgcn_subset_select(dataset=dataset)
-    records = kgcn_graph_records(subset=subset)
-    for entity in records.entities:
-        entity.validate()
-    for relation in records.relations:
-        relation.validate()
-    t2 = time.perf_counter()
-    return subset, records, {"parse_seconds": round(t1 - t0, 2), "graph_records_seconds": round(t2 - t1, 2)}
+    return scan, {"parse_seconds": round(t1 - t0, 2)}
 
 
-def _chunked_upsert(store, records, progress: Progress) -> dict[str, Any]:
+def _chunked_upsert(store, scan, progress: Progress) -> dict[str, Any]:
+    """``graph_upsert`` of the scan's entities, then relations, ``GRAPH_CHUNK`` records per call."""
+    from itertools import islice
+
     from kg.services import graph_upsert
 
+    def chunks(records):
+        iterator = iter(records)
+        while chunk := list(islice(iterator, GRAPH_CHUNK)):
+            yield chunk
+
+    entities = sum(scan.counts.entities_by_type.values())
+    relations = scan.counts.kgcn_triples + scan.counts.tag_relations
     t0 = time.perf_counter()
-    graph_upsert(store=store, entities=records.entities)
-    t1 = time.perf_counter()
-    progress.add(entities_written=len(records.entities))
     done = 0
-    for start in range(0, len(records.relations), GRAPH_CHUNK):
-        chunk = records.relations[start : start + GRAPH_CHUNK]
+    for chunk in chunks(scan.graph_entities()):
+        graph_upsert(store=store, entities=chunk)
+        done += len(chunk)
+        progress.add(entities_written=done, of=entities)
+    t1 = time.perf_counter()
+    done = 0
+    for chunk in chunks(scan.graph_relations()):
         graph_upsert(store=store, relations=chunk)
         done += len(chunk)
-        progress.add(relations_written=done, of=len(records.relations))
+        progress.add(relations_written=done, of=relations)
     t2 = time.perf_counter()
     return {
-        "entities": len(records.entities),
-        "relations": len(records.relations),
+        "entities": entities,
+        "relations": relations,
         "entities_seconds": round(t1 - t0, 2),
         "relations_seconds": round(t2 - t1, 2),
         "graph_seconds": round(t2 - t0, 2),
-        "relations_per_second": round(len(records.relations) / max(t2 - t1, 1e-9), 1),
+        "relations_per_second": round(relations / max(t2 - t1, 1e-9), 1),
     }
 
 
 def _step_load_sql(args, scale, scale_dir, progress) -> dict[str, Any]:
+    """``migrate``, then ``lastfm_load`` itself (streaming: validation pass, catalog, graph), timed in parts."""
     t0 = time.perf_counter()
     _django()
     from django.core.management import call_command
@@ -419,29 +433,39 @@ def _step_load_sql(args, scale, scale_dir, progress) -> dict[str, Any]:
     call_command("migrate", verbosity=0, interactive=False)
     migrate_seconds = time.perf_counter() - t0
     progress.add(migrated=True)
-    from ingestion.loaders.lastfm import lastfm_catalog_write
+    from ingestion.loaders.lastfm import lastfm_load
     from kg.stores.sql import SqlGraphStore
 
-    subset, records, parse = _graph_records(scale_dir)
-    progress.add(parsed=True, **parse)
-    t1 = time.perf_counter()
-    catalog = lastfm_catalog_write(subset=subset)
-    catalog_seconds = time.perf_counter() - t1
-    progress.add(catalog_seconds=round(catalog_seconds, 2))
+    last: dict[str, float] = {}
+
+    def on_progress(phase: str, done: int) -> None:  # one event per phase every ~5 s, so a stopped load says how far
+        now = time.perf_counter()
+        if now - last.get(phase, 0.0) >= 5.0:
+            last[phase] = now
+            progress.add(phase=phase, rows_done=done)
+
     store = SqlGraphStore()
-    graph = _chunked_upsert(store, records, progress)
+    t1 = time.perf_counter()
+    report = lastfm_load(data_dir=scale_dir / "data", store=store, progress=False, on_progress=on_progress)
+    load_seconds = time.perf_counter() - t1
     stats = store.stats()
+    timings = report.timings
+    relations = report.counts.kgcn_triples + report.counts.tag_relations
     return {
         "migrate_seconds": round(migrate_seconds, 2),
-        **parse,
-        "catalog_seconds": round(catalog_seconds, 2),
-        "catalog_rows": {name: r.created + r.updated + r.unchanged for name, r in catalog.items()},
-        **graph,
+        "loader": "ingestion.loaders.lastfm.lastfm_load (streaming, whole catalogue)",
+        "parse_seconds": timings["scan"],
+        "catalog_seconds": timings["catalog"],
+        "catalog_rows": {name: r.created + r.updated + r.unchanged for name, r in report.catalog.items()},
+        "entities": sum(report.counts.entities_by_type.values()),
+        "relations": relations,
+        "entities_seconds": timings["graph_entities"],
+        "relations_seconds": timings["graph_relations"],
+        "graph_seconds": round(timings["graph_entities"] + timings["graph_relations"], 2),
+        "relations_per_second": round(relations / max(timings["graph_relations"], 1e-9), 1),
         "store_entities": stats.entities,
         "store_relations": stats.relations,
-        "load_seconds_total": round(
-            time.perf_counter() - t1 + parse["parse_seconds"] + parse["graph_records_seconds"], 2
-        ),
+        "load_seconds_total": round(load_seconds, 2),
         "db_mb": round((scale_dir / "db.sqlite3").stat().st_size / 2**20, 1),
     }
 
@@ -454,10 +478,10 @@ def _step_graph_sql(args, scale, scale_dir, progress) -> dict[str, Any]:
     from kg.stores.sql import SqlGraphStore
 
     call_command("migrate", verbosity=0, interactive=False)
-    _, records, parse = _graph_records(scale_dir)
+    scan, parse = _graph_records(scale_dir)
     progress.add(parsed=True, **parse)
     store = SqlGraphStore()
-    graph = _chunked_upsert(store, records, progress)
+    graph = _chunked_upsert(store, scan, progress)
     stats = store.stats()
     return {**parse, **graph, "store_entities": stats.entities, "store_relations": stats.relations}
 
@@ -466,11 +490,11 @@ def _step_load_neo4j(args, scale, scale_dir, progress) -> dict[str, Any]:
     _django()
     from kg.stores.neo4j import Neo4jGraphStore
 
-    _, records, parse = _graph_records(scale_dir)
+    scan, parse = _graph_records(scale_dir)
     progress.add(parsed=True, **parse)
     store = Neo4jGraphStore(uri=os.environ["NEO4J_URI"], user="neo4j", password=os.environ["NEO4J_PASSWORD"])
     try:
-        graph = _chunked_upsert(store, records, progress)
+        graph = _chunked_upsert(store, scan, progress)
         stats = store.stats()
     finally:
         store.close()
@@ -570,7 +594,7 @@ def _step_train(args, scale, scale_dir, progress) -> dict[str, Any]:
         "content_seconds": round(content_seconds, 2),
         "recommender_train_seconds": round(train_seconds, 2),
         "epochs_run_all_members": len(fit_events),
-        "config": config.to_dict(),
+        "config": trained.config.to_dict(),
         "validation": {k: v for k, v in trained.metrics.get("validation", {}).items() if k in ("recall@10", "ndcg@10")},
         "training": {k: v for k, v in training.items() if not isinstance(v, list | dict)}
         if isinstance(training, dict)
@@ -596,7 +620,8 @@ def _step_evaluate(args, scale, scale_dir, progress) -> dict[str, Any]:
     split = protocol_t_split(dataset, seed=args.seed)
     prepare = time.perf_counter() - t0
     t1 = time.perf_counter()
-    result = evaluate_topk(trained.model, split, ks=(10,), part="test")
+    max_users = args.eval_max_users or None  # a seeded sample of test users (0 = all of them)
+    result = evaluate_topk(trained.model, split, ks=(10,), part="test", max_users=max_users)
     seconds = time.perf_counter() - t1
     return {
         "prepare_seconds": round(prepare, 2),
@@ -604,6 +629,7 @@ def _step_evaluate(args, scale, scale_dir, progress) -> dict[str, Any]:
         "recall@10": result.metrics.get("recall@10"),
         "ndcg@10": result.metrics.get("ndcg@10"),
         "test_users": result.details.get("users") if isinstance(result.details, dict) else None,
+        "user_sample": result.details.get("user_sample") if isinstance(result.details, dict) else None,
         "items_ranked": dataset.n_items,
     }
 
@@ -747,6 +773,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--step-budget-minutes", type=float, default=30.0)
     parser.add_argument("--memory-cap-gb", type=float, default=10.0)
     parser.add_argument("--serve-users", type=int, default=50)
+    parser.add_argument(
+        "--eval-max-users", type=int, default=0, help="evaluate a seeded sample of this many test users (0 = all)"
+    )
     parser.add_argument("--neo4j-port", type=int, default=7711)
     parser.add_argument("--neo4j-password", default="growth-curve-h3")
     parser.add_argument("--table", action="store_true", help="print the growth table from --output and exit")

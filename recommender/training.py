@@ -208,7 +208,7 @@ def recommender_train(
         stages.set_postfix_str("save")
         trained = TrainedRecommender(
             model=model,
-            config=config,
+            config=model.config,  # what was trained (e.g. one network above ensemble_max_train_pairs)
             seed=seed,
             user_ids=dataset.user_ids.copy(),
             item_ids=dataset.item_ids.copy(),

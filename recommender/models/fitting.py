@@ -208,7 +208,10 @@ class MemberTrainer:
 
         self.loss_parts = []
         self._snapshots = []
-        optimizer = torch.optim.Adam(self._parameter_groups(), lr=c.learning_rate, weight_decay=c.weight_decay)
+        # fused: one pass over each tensor instead of six (the entity table dominates a step at scale)
+        optimizer = torch.optim.Adam(
+            self._parameter_groups(), lr=c.learning_rate, weight_decay=c.weight_decay, fused=True
+        )
         return train_module(
             model_name=model,
             module=self.network,

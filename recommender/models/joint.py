@@ -189,9 +189,13 @@ class JointKGRecommender(BaselineRecommender):
                 "entities": list(context.side_info.entity_ids),
                 "relations": list(context.side_info.relation_types),
             }
+        members = c.members_for(int(train.nnz))
+        if members != c.ensemble_members:
+            # the saved config says what was trained, so the artifact loads and re-runs as it is
+            c = self.config = c.with_overrides(ensemble_members=members)
         self._ensemble = []
         trained = []
-        for member in range(c.ensemble_members):
+        for member in range(members):
             seed_of_member = member_seed(seed, member)
             fitted = fit_member(
                 train,

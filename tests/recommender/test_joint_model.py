@@ -401,6 +401,22 @@ def test_an_ensemble_averages_standardised_members_and_round_trips(data, tmp_pat
         JointKGRecommender.load_weights(tmp_path, config=ensemble.config)
 
 
+def test_training_splits_above_the_ensemble_limit_train_one_network_and_say_so(data, tmp_path):
+    config = JointConfig(ensemble_members=3, ensemble_max_train_pairs=100)
+    assert config.members_for(100) == 3 and config.members_for(101) == 1
+    assert JointConfig(ensemble_members=3, ensemble_max_train_pairs=0).members_for(10**9) == 3
+    limit = int(data.train.nnz) - 1
+    model = build(data, epochs=1, ensemble_members=2, ensemble_max_train_pairs=limit)
+    model.fit(data.train, seed=0, context=data.context)
+    assert len(model.networks()) == 1
+    # the saved config is what was trained, so the artifact loads (and re-runs) as it is
+    assert model.config.ensemble_members == 1 and model.describe()["ensemble_members"] == 1
+    model.save_weights(tmp_path)
+    loaded = JointKGRecommender.load_weights(tmp_path, config=model.config)
+    users = np.arange(data.n_users)
+    np.testing.assert_array_equal(loaded.score(users), model.score(users))
+
+
 def test_bad_inputs_are_refused_with_what_to_fix(data):
     for kwargs, message in (
         (dict(neighbourhood_terms="knn"), "neighbourhood_terms"),
@@ -419,6 +435,7 @@ def test_bad_inputs_are_refused_with_what_to_fix(data):
         (dict(cold_neighbours=2.5), "cold_neighbours"),
         (dict(cold_transfer_scale=-0.5), "cold_transfer_scale"),
         (dict(ensemble_members=0), "ensemble_members"),
+        (dict(ensemble_max_train_pairs=-1), "ensemble_max_train_pairs"),
     ):
         with pytest.raises(ConfigurationError, match=message):
             JointConfig(**kwargs)
@@ -473,6 +490,21 @@ def test_saved_model_reloads_with_identical_scores(trained, data):
     np.testing.assert_array_equal(loaded.model.score(users), trained.model.score(users))
     np.testing.assert_array_equal(loaded.item_ids, trained.item_ids)
     assert loaded.config == trained.config and loaded.seed == 1
+
+
+def test_an_artifact_trained_above_the_ensemble_limit_saves_and_reloads_its_one_network(data, tmp_path):
+    trained = recommender_train(
+        dataset=clustered_dataset(data),
+        config=JointConfig(**{**TINY, "ensemble_members": 2, "ensemble_max_train_pairs": 1}),
+        seed=1,
+        content_embeddings=tag_content(data),
+        output_dir=tmp_path,
+    )
+    saved = json.loads((trained.path / "config.json").read_text())["config"]
+    assert saved["ensemble_members"] == 1 == trained.config.ensemble_members
+    loaded = load_trained_recommender(trained.path)
+    users = np.arange(data.n_users)
+    np.testing.assert_array_equal(loaded.model.score(users), trained.model.score(users))
 
 
 def test_edited_artifact_is_refused(trained, tmp_path):

@@ -170,7 +170,18 @@ def _filtered(
     options["k"] = FETCH_K if rest else k
     results = _relaxing(call, options, order=("tag", "near", "unit", "mood", "level"), notes=notes, what=what)
     if rest:
-        results = [r for r in results if satisfied(rest, snapshot, r.entity_id)]
+        matching = [r for r in results if satisfied(rest, snapshot, r.entity_id)]
+        # Some item satisfies every kept constraint (``_keep``), but maybe none among the best ranked: then
+        # an empty list would answer a sensible request ("fast metal drumming") with nothing, so the
+        # checked constraints are relaxed from the lowest priority up, and the note says which.
+        while not matching and rest:
+            dropped = rest.pop()
+            notes.append(
+                f"None of the best {what} for the rest of the request also matched {_describe(dropped)}, "
+                f"so that part was relaxed for {what}."
+            )
+            matching = [r for r in results if satisfied(rest, snapshot, r.entity_id)] if rest else list(results)
+        results = matching
     return [dataclasses.replace(result, rank=rank) for rank, result in enumerate(results[:k], start=1)]
 
 

@@ -322,3 +322,47 @@ def test_api_answer_honours_the_request(as_dora):
     assert [c["item"]["course"]["title"] for c in body["courses"]][0] == "Blues Guitar for Beginners"
     assert all(c["item"]["course"]["level"] == "beginner" for c in body["courses"])
     assert all(_group(m["item"]["artist"]["name"]) == "blues" for m in body["music"])
+
+
+def test_checked_constraints_none_of_the_best_items_meet_are_relaxed_with_a_note_not_an_empty_list(monkeypatch):
+    """'fast metal drumming': metal artists near drums exist, but none of the best also reads as energetic."""
+    import dataclasses
+
+    from recommender.understanding import answer as answer_module
+    from recommender.understanding.constraints import Constraint
+
+    def constraint(kind: str, label: str, targets: set[str]) -> Constraint:
+        return Constraint(kind, "music", label, frozenset(targets), frozenset({"HAS_TAG"}))
+
+    genre = constraint("genre", "metal", {"tag:metal"})
+    instrument = constraint("instrument", "Drums", {"instrument:drums"})
+    mood = constraint("mood", "energetic", {"tag:fast", "tag:energetic", "tag:upbeat"})
+
+    @dataclasses.dataclass
+    class Ranked:
+        entity_id: str
+        rank: int
+
+    ranked = [Ranked(f"artist:{n}", n) for n in range(1, 6)]
+    calls: list[dict] = []
+
+    def call(**options):
+        calls.append(options)
+        return ranked
+
+    # the mood is met by no ranked artist; everything else is
+    monkeypatch.setattr(answer_module, "satisfied", lambda rest, snapshot, entity_id: mood not in rest)
+    notes: list[str] = []
+    results = answer_module._filtered(call, {}, [genre, instrument, mood], None, k=3, notes=notes, what="music")
+    assert [r.entity_id for r in results] == ["artist:1", "artist:2", "artist:3"]
+    assert [r.rank for r in results] == [1, 2, 3]
+    assert calls[0]["tag"] == "tag:metal" and calls[0]["near"] == ["instrument:drums"]
+    assert notes == [
+        'None of the best music for the rest of the request also matched the mood "energetic", '
+        "so that part was relaxed for music."
+    ]
+    # when the best items do meet every checked constraint, nothing is relaxed
+    monkeypatch.setattr(answer_module, "satisfied", lambda rest, snapshot, entity_id: entity_id != "artist:1")
+    notes.clear()
+    results = answer_module._filtered(call, {}, [genre, instrument, mood], None, k=3, notes=notes, what="music")
+    assert [r.entity_id for r in results] == ["artist:2", "artist:3", "artist:4"] and notes == []

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from core.errors import DataFileError, LearningPathError
-from curriculum.graph import curriculum_cache_clear, curriculum_graph_read
+from curriculum.graph import curriculum_graph_read
 from curriculum.loader import (
     DEFAULT_CURRICULUM_PATH,
     curriculum_load,
@@ -61,13 +61,6 @@ def write_curriculum(tmp_path: Path, data: dict, name: str = "curriculum.json") 
     path = tmp_path / name
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     return path
-
-
-@pytest.fixture(autouse=True)
-def _fresh_curriculum_cache():
-    curriculum_cache_clear()
-    yield
-    curriculum_cache_clear()
 
 
 # --- the file ----------------------------------------------------------------------------------

@@ -8,34 +8,15 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from api.services import api_client_create
-from curriculum.graph import curriculum_cache_clear
 from curriculum.models import ConceptMastery, LearnerProfile
 from recommender.serving.services import learner_listener
-from tests.helpers.curriculum_world import PASSWORD, C, build_curriculum_world
+from tests.helpers.curriculum_world import PASSWORD, C
 
 PAGES = ["/learn/", "/learn/goals/", f"/learn/path/?goal={C('triads')}", f"/learn/quiz/?concept={C('intervals')}"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()  # throttling counts
-    curriculum_cache_clear()
-    yield
-    cache.clear()
-    curriculum_cache_clear()
-
-
-@pytest.fixture
-def world(sql_store, settings, tmp_path):
-    settings.KG_BACKEND = "sql"
-    settings.LEITMOTIF_ARTIFACTS_DIR = str(tmp_path / "artifacts")
-    return build_curriculum_world(sql_store)
 
 
 def _user(name: str):

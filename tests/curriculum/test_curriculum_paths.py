@@ -26,22 +26,7 @@ from curriculum.selectors import Goal, LearnerSettings
 from curriculum.vocabulary import LEVELS
 from kg.stores import RelationRecord
 from recommender.serving.services import interaction_record, learner_listener
-from tests.helpers.curriculum_world import PASSWORD, C, CurriculumWorld, build_curriculum_world
-
-
-@pytest.fixture(autouse=True)
-def _fresh_curriculum_cache(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    curriculum_cache_clear()
-    yield
-    curriculum_cache_clear()
-
-
-@pytest.fixture
-def world(sql_store, settings, tmp_path) -> CurriculumWorld:
-    settings.KG_BACKEND = "sql"
-    settings.LEITMOTIF_ARTIFACTS_DIR = str(tmp_path / "artifacts")  # no published model: popularity ranks music
-    return build_curriculum_world(sql_store)
+from tests.helpers.curriculum_world import PASSWORD, C
 
 
 @pytest.fixture

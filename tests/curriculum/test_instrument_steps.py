@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.urls import reverse
 
 from catalog.models import Course
@@ -17,7 +16,7 @@ from curriculum.graph import curriculum_cache_clear, curriculum_graph
 from curriculum.services import lesson_complete, profile_update
 from kg.stores import EntityRecord, RelationRecord
 from recommender.serving.services import learner_listener
-from tests.helpers.curriculum_world import PASSWORD, C, build_curriculum_world
+from tests.helpers.curriculum_world import PASSWORD, C
 
 GUITAR, PIANO, HARMONICA = (f"leitmotif:instrument:{i}" for i in ("guitar", "piano", "harmonica"))
 #: title -> instrument of the extra interval courses
@@ -28,21 +27,9 @@ INTERVAL_COURSES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()
-    curriculum_cache_clear()
-    yield
-    cache.clear()
-    curriculum_cache_clear()
-
-
 @pytest.fixture
-def world(sql_store, settings, tmp_path):
-    settings.KG_BACKEND = "sql"
-    settings.LEITMOTIF_ARTIFACTS_DIR = str(tmp_path / "artifacts")
-    world = build_curriculum_world(sql_store)
+def world(world, sql_store):
+    """The shared curriculum world (``conftest.py``) plus interval courses for three instruments."""
     entities = [EntityRecord(id=HARMONICA, type="Instrument", name="Harmonica")]
     relations = []
     for number, (title, instrument) in enumerate(INTERVAL_COURSES.items(), start=1):

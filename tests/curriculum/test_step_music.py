@@ -6,19 +6,16 @@ the way ``load_works`` links them (a detector's sentence in ``how``, a difficult
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 
 from catalog.models import Work
 from curriculum import selectors
-from curriculum.graph import curriculum_cache_clear
 from curriculum.services import profile_update
 from kg.schema import EXERCISES_CONCEPT
 from kg.stores import EntityRecord, RelationRecord
 from learning_platform.learn import pieces
 from recommender.serving.services import learner_listener
-from tests.helpers.curriculum_world import PASSWORD, C, build_curriculum_world
+from tests.helpers.curriculum_world import PASSWORD, C
 
 PIANO, VIOLIN = "leitmotif:instrument:piano", "leitmotif:instrument:violin"
 #: slug -> (title, instrumentation, notes per beat, concept, confidence, how)
@@ -36,23 +33,6 @@ WORKS = {
     ),
     "broken-chords": ("Broken Chords", ["piano"], 2.0, "arpeggios", 0.8, "arpeggio figures: 34% of notes"),
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()
-    curriculum_cache_clear()
-    yield
-    cache.clear()
-    curriculum_cache_clear()
-
-
-@pytest.fixture
-def world(sql_store, settings, tmp_path):
-    settings.KG_BACKEND = "sql"
-    settings.LEITMOTIF_ARTIFACTS_DIR = str(tmp_path / "artifacts")
-    return build_curriculum_world(sql_store)
 
 
 def _link_works(store, works=WORKS) -> dict[str, Work]:

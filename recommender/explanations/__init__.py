@@ -27,7 +27,7 @@ from recommender.explanations.scoring import (
     build_scorer,
     register_scorer,
 )
-from recommender.explanations.snapshot import GraphSnapshot, current_snapshot, graph_fingerprint, invalidate_snapshots
+from recommender.explanations.snapshot import GraphSnapshot, current_snapshot, invalidate_snapshots
 
 __all__ = [
     "DEFAULT_SCORER",
@@ -47,7 +47,6 @@ __all__ = [
     "explain",
     "explain_many",
     "fallback_sentence",
-    "graph_fingerprint",
     "invalidate_snapshots",
     "register_scorer",
 ]

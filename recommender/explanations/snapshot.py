@@ -320,15 +320,6 @@ def store_cache_key(store: KnowledgeGraphStore) -> str:
     return f"{getattr(store, 'registry_name', type(store).__name__)}|{store!r}"
 
 
-def graph_fingerprint(store: KnowledgeGraphStore) -> str:
-    """The store's change stamp (:meth:`~kg.stores.base.KnowledgeGraphStore.change_stamp`), under its old name.
-
-    It used to be counts per type plus a probe of sampled entities, which missed some edits; the
-    stamp is exact and one cheap query.
-    """
-    return store.change_stamp()
-
-
 def _seconds_setting(name: str, default: float, *, allow_zero: bool) -> float:
     from django.conf import settings
 
